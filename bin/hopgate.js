@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Entry point of the `hopgate` command: runs the TypeScript sources through tsx, so that a
+// checkout works right after `npm ci`. Container images run the compiled dist/cli/main.js instead.
+import { register } from "tsx/esm/api";
+
+register();
+await import("../src/cli/main.ts");

@@ -1,0 +1,25 @@
+// The `hopgate` command: parses arguments and hands over to a command; nothing else lives here.
+import { Command, CommanderError } from "commander";
+import { CONFIG_ERROR_EXIT_CODE } from "../config/config-error.js";
+import { isHopGateError } from "../lib/hopgate-error.js";
+import { commands } from "./commands.js";
+
+const program = new Command("hopgate")
+  .description("HopGate: self-hosted reverse HTTP tunnel gateway")
+  .exitOverride()
+  .showHelpAfterError(false);
+for (const command of commands()) program.addCommand(command);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : CONFIG_ERROR_EXIT_CODE;
+  } else if (isHopGateError(error, "config_invalid")) {
+    process.stderr.write(`hopgate: ${error.message}\n`);
+    process.exitCode = CONFIG_ERROR_EXIT_CODE;
+  } else {
+    process.stderr.write(`hopgate: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,41 @@
+import { Option, type Command } from "commander";
+import type { SettingTable } from "../config/setting.js";
+
+/**
+ * Adds one command-line option per setting (flags win over environment and `.env`) and reads
+ * them back keyed by setting name, ready for `loadConfig`'s `flags` source. Values stay raw
+ * strings: validation happens in one place, the config loader.
+ */
+export function addSettingOptions(command: Command, table: SettingTable): Command {
+  for (const setting of Object.values(table)) {
+    const help = `${setting.description} [env ${setting.env}]`;
+    switch (setting.kind) {
+      case "switch":
+        command.addOption(new Option(setting.flag, help));
+        break;
+      case "value":
+        command.addOption(new Option(`${setting.flag} <value>`, help));
+        break;
+      case "list":
+        command.addOption(
+          new Option(`${setting.flag} <value>`, `${help} (repeatable)`).argParser(
+            (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+          ),
+        );
+        break;
+    }
+  }
+  return command;
+}
+
+export function settingFlags(
+  command: Command,
+  table: SettingTable,
+): Record<string, string | string[] | boolean | undefined> {
+  const options = command.opts<Record<string, string | string[] | boolean | undefined>>();
+  const flags: Record<string, string | string[] | boolean | undefined> = {};
+  for (const [name, setting] of Object.entries(table)) {
+    flags[name] = options[new Option(setting.flag).attributeName()];
+  }
+  return flags;
+}

@@ -1,0 +1,113 @@
+import { z } from "zod";
+import { domainName } from "./domain-schema.js";
+import { boolean, integer, list, oneOf, text } from "./parsers.js";
+import { serviceSpec, targetUrl } from "./service-spec.js";
+import { defineSettings, setting, type ConfigOf } from "./setting.js";
+
+/** Every setting of `hopgate client`; the original HopGate client's variable names are kept. */
+export const clientSettings = defineSettings({
+  serverAddr: setting({
+    env: "HOP_CLIENT_SERVER_ADDR",
+    flag: "--server",
+    kind: "value",
+    description: "HopGate server to connect to (host, host:port or https:// URL; port 443 by default)",
+    expected: "host[:port] or an https:// URL",
+    schema: z
+      .string()
+      .trim()
+      .min(1, "empty")
+      .transform((value, ctx) => {
+        try {
+          const url = new URL(/^https?:\/\//i.test(value) ? value : `https://${value}`);
+          if (url.protocol !== "https:") throw new Error("not https");
+          return url.origin;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "not a host:port or https URL" });
+          return z.NEVER;
+        }
+      }),
+  }),
+  domain: setting({
+    env: "HOP_CLIENT_DOMAIN",
+    flag: "--domain",
+    kind: "value",
+    description: "Registered domain this client serves",
+    expected: "a domain name such as app.example.com",
+    schema: domainName(),
+  }),
+  apiKey: setting({
+    env: "HOP_CLIENT_API_KEY",
+    flag: "--api-key",
+    kind: "value",
+    description: "Client API key returned when the domain was registered",
+    expected: "the 64-character key from registration",
+    secret: "key",
+    schema: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]{16,256}$/, "not an API key"),
+  }),
+  localTarget: setting({
+    env: "HOP_CLIENT_LOCAL_TARGET",
+    flag: "--local-target",
+    kind: "value",
+    description: "Single local service (host:port or URL); same as --service web=URL",
+    expected: "host:port or an http(s) origin",
+    schema: targetUrl().optional(),
+  }),
+  services: setting({
+    env: "HOP_CLIENT_SERVICES",
+    flag: "--service",
+    kind: "list",
+    description: "Local services, repeatable: name=URL or name:/prefix=URL",
+    expected: "name=URL or name:/prefix=URL, comma-separated",
+    default: "",
+    schema: list(serviceSpec()),
+  }),
+  caFile: setting({
+    env: "HOP_CLIENT_CA_FILE",
+    flag: "--ca-file",
+    kind: "value",
+    description: "PEM file of an extra CA to trust for the server's certificate",
+    expected: "a file path",
+    schema: text().optional(),
+  }),
+  insecure: setting({
+    env: "HOP_CLIENT_INSECURE",
+    flag: "--insecure",
+    kind: "switch",
+    description: "Skip verification of the server's certificate (development only)",
+    expected: "true or false",
+    default: "false",
+    schema: boolean(),
+  }),
+  debug: setting({
+    env: "HOP_CLIENT_DEBUG",
+    flag: "--debug",
+    kind: "switch",
+    description: "Development mode: debug logs and no certificate verification (as the original)",
+    expected: "true or false",
+    default: "false",
+    schema: boolean(),
+  }),
+  logLevel: setting({
+    env: "HOP_LOG_LEVEL",
+    flag: "--log-level",
+    kind: "value",
+    description: "Lowest log level written",
+    expected: "trace, debug, info, warn, error or fatal",
+    default: "info",
+    schema: oneOf(["trace", "debug", "info", "warn", "error", "fatal"]),
+  }),
+  shutdownTimeoutSeconds: setting({
+    env: "HOP_SHUTDOWN_TIMEOUT_SECONDS",
+    flag: "--shutdown-timeout-seconds",
+    kind: "value",
+    description: "On SIGTERM, longest wait for in-flight requests to finish",
+    expected: "a whole number of seconds from 0 to 3600",
+    default: "30",
+    schema: integer(0, 3600),
+  }),
+});
+
+export type ClientConfig = ConfigOf<typeof clientSettings>;

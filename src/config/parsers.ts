@@ -1,0 +1,79 @@
+import { z } from "zod";
+
+/**
+ * Zod schemas that turn raw configuration strings into typed values. Each accepts `undefined`
+ * only where its wrapper says so; messages are short because the loader adds the variable name.
+ */
+
+export function integer(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, "not a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
+
+const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
+const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
+
+export function boolean() {
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((value) => TRUE_WORDS.has(value) || FALSE_WORDS.has(value), "not a boolean")
+    .transform((value) => TRUE_WORDS.has(value));
+}
+
+export interface ListenAddress {
+  /** Host to bind; "" means every interface. */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port`, `:port`, `[::1]:port`; port 0 asks the OS for a free port. */
+export function listenAddress() {
+  return z
+    .string()
+    .trim()
+    .transform((value, ctx): ListenAddress => {
+      const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(value);
+      const port = match ? Number(match[3]) : NaN;
+      if (!match || port > 65535) {
+        ctx.addIssue({ code: "custom", message: "not a host:port address" });
+        return z.NEVER;
+      }
+      return { host: match[1] ?? match[2] ?? "", port };
+    });
+}
+
+/** Comma-separated list (environment) or repeated flag (command line); empty items dropped. */
+export function list<T>(item: z.ZodType<T, string>) {
+  return z
+    .union([z.string(), z.array(z.string())])
+    .transform((raw) => (Array.isArray(raw) ? raw : raw.split(",")).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(item));
+}
+
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.string().trim().toLowerCase().pipe(z.enum(values));
+}
+
+export function text() {
+  return z.string().trim().min(1, "empty");
+}
+
+export function httpUrl() {
+  return z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return url.protocol === "http:" || url.protocol === "https:";
+      } catch {
+        return false;
+      }
+    }, "not an http(s) URL");
+}

@@ -1,0 +1,192 @@
+import { z } from "zod";
+import { domainName } from "./domain-schema.js";
+import { boolean, httpUrl, integer, list, listenAddress, oneOf, text } from "./parsers.js";
+import { defineSettings, setting, type ConfigOf } from "./setting.js";
+
+/**
+ * Every setting of `hopgate server`. Environment names are the original HopGate's where one
+ * existed, so existing deployments carry over.
+ */
+export const serverSettings = defineSettings({
+  domain: setting({
+    env: "HOP_SERVER_DOMAIN",
+    flag: "--domain",
+    kind: "value",
+    description: "Main domain: serves the tunnel endpoint and the admin API",
+    expected: "a domain name such as hopgate.example.com",
+    default: "localhost",
+    schema: domainName({ allowSingleLabel: true }),
+  }),
+  httpListen: setting({
+    env: "HOP_SERVER_HTTP_LISTEN",
+    flag: "--http-listen",
+    kind: "value",
+    description: "Plain HTTP listener: ACME HTTP-01 answers and redirects to HTTPS",
+    expected: "host:port or :port",
+    default: ":80",
+    schema: listenAddress(),
+  }),
+  httpsListen: setting({
+    env: "HOP_SERVER_HTTPS_LISTEN",
+    flag: "--https-listen",
+    kind: "value",
+    description: "TLS listener (HTTP/1.1 and HTTP/2): tunnel, admin API, proxied domains",
+    expected: "host:port or :port",
+    default: ":443",
+    schema: listenAddress(),
+  }),
+  proxyDomains: setting({
+    env: "HOP_SERVER_PROXY_DOMAINS",
+    flag: "--proxy-domains",
+    kind: "list",
+    description: "Extra domains the server obtains certificates for (comma-separated)",
+    expected: "comma-separated domain names",
+    default: "",
+    schema: list(domainName()),
+  }),
+  proxyTimeoutSeconds: setting({
+    env: "HOP_SERVER_PROXY_TIMEOUT_SECONDS",
+    flag: "--proxy-timeout-seconds",
+    kind: "value",
+    description: "Longest wait for a backend's response headers before answering 504",
+    expected: "a whole number of seconds from 1 to 3600",
+    default: "60",
+    schema: integer(1, 3600),
+  }),
+  debug: setting({
+    env: "HOP_SERVER_DEBUG",
+    flag: "--debug",
+    kind: "switch",
+    description: "Development mode: tunnel and admin API also answer on localhost and IP hosts",
+    expected: "true or false",
+    default: "false",
+    schema: boolean(),
+  }),
+  tls: setting({
+    env: "HOP_SERVER_TLS",
+    flag: "--tls",
+    kind: "value",
+    description: "Certificate source; default acme, or self-signed when the domain is localhost",
+    expected: "self-signed, files or acme",
+    schema: oneOf(["self-signed", "files", "acme"]).optional(),
+  }),
+  tlsCertFile: setting({
+    env: "HOP_SERVER_TLS_CERT",
+    flag: "--tls-cert",
+    kind: "value",
+    description: "PEM certificate chain file (with --tls files)",
+    expected: "a file path",
+    schema: text().optional(),
+  }),
+  tlsKeyFile: setting({
+    env: "HOP_SERVER_TLS_KEY",
+    flag: "--tls-key",
+    kind: "value",
+    description: "PEM private key file (with --tls files)",
+    expected: "a file path",
+    schema: text().optional(),
+  }),
+  adminApiKey: setting({
+    env: "HOP_ADMIN_API_KEY",
+    flag: "--admin-api-key",
+    kind: "value",
+    description: "Bearer key of the admin API; unset disables the admin API (503)",
+    expected: "at least 16 characters",
+    secret: "key",
+    schema: z.string().trim().min(16, "shorter than 16 characters").optional(),
+  }),
+  dbDsn: setting({
+    env: "HOP_DB_DSN",
+    flag: "--db-dsn",
+    kind: "value",
+    description: "PostgreSQL DSN (postgres://...); unset uses the embedded SQLite store",
+    expected: "a postgres:// or postgresql:// URL",
+    secret: "dsn",
+    schema: z
+      .string()
+      .trim()
+      .regex(/^postgres(ql)?:\/\/\S+$/, "not a postgres:// URL")
+      .optional(),
+  }),
+  dataDir: setting({
+    env: "HOP_DATA_DIR",
+    flag: "--data-dir",
+    kind: "value",
+    description: "Directory of the embedded SQLite store",
+    expected: "a directory path",
+    default: "./data",
+    schema: text(),
+  }),
+  acmeEmail: setting({
+    env: "HOP_ACME_EMAIL",
+    flag: "--acme-email",
+    kind: "value",
+    description: "Contact e-mail of the ACME account",
+    expected: "an e-mail address",
+    schema: z.email("not an e-mail address").optional(),
+  }),
+  acmeCaDir: setting({
+    env: "HOP_ACME_CA_DIR",
+    flag: "--acme-ca-dir",
+    kind: "value",
+    description: "ACME directory URL; overrides the Let's Encrypt default",
+    expected: "an https:// URL",
+    schema: httpUrl().optional(),
+  }),
+  acmeUseStaging: setting({
+    env: "HOP_ACME_USE_STAGING",
+    flag: "--acme-use-staging",
+    kind: "switch",
+    description: "Use Let's Encrypt staging instead of production",
+    expected: "true or false",
+    default: "false",
+    schema: boolean(),
+  }),
+  logLevel: setting({
+    env: "HOP_LOG_LEVEL",
+    flag: "--log-level",
+    kind: "value",
+    description: "Lowest log level written",
+    expected: "trace, debug, info, warn, error or fatal",
+    default: "info",
+    schema: oneOf(["trace", "debug", "info", "warn", "error", "fatal"]),
+  }),
+  handshakeTimeoutSeconds: setting({
+    env: "HOP_TUNNEL_HANDSHAKE_TIMEOUT_SECONDS",
+    flag: "--handshake-timeout-seconds",
+    kind: "value",
+    description: "Time a new tunnel has to present its domain and key",
+    expected: "a whole number of seconds from 1 to 300",
+    default: "10",
+    schema: integer(1, 300),
+  }),
+  pingIntervalSeconds: setting({
+    env: "HOP_TUNNEL_PING_INTERVAL_SECONDS",
+    flag: "--ping-interval-seconds",
+    kind: "value",
+    description: "Keepalive ping interval on every tunnel",
+    expected: "a whole number of seconds from 1 to 600",
+    default: "15",
+    schema: integer(1, 600),
+  }),
+  pingTimeoutSeconds: setting({
+    env: "HOP_TUNNEL_PING_TIMEOUT_SECONDS",
+    flag: "--ping-timeout-seconds",
+    kind: "value",
+    description: "A tunnel whose ping is unanswered this long is dropped",
+    expected: "a whole number of seconds from 1 to 600",
+    default: "10",
+    schema: integer(1, 600),
+  }),
+  maxStreamsPerTunnel: setting({
+    env: "HOP_TUNNEL_MAX_STREAMS",
+    flag: "--max-streams-per-tunnel",
+    kind: "value",
+    description: "Concurrent requests one tunnel may carry; more wait for another tunnel or get 502",
+    expected: "a whole number from 1 to 100000",
+    default: "10000",
+    schema: integer(1, 100_000),
+  }),
+});
+
+export type ServerConfig = ConfigOf<typeof serverSettings>;

@@ -1,0 +1,67 @@
+import { z } from "zod";
+
+/**
+ * A local service that a client exposes: requests whose path starts with `pathPrefix` go to
+ * `target`. Written `name=URL` (prefix "/") or `name:/prefix=URL`, e.g. `api:/api=http://127.0.0.1:9000`.
+ */
+export interface ServiceSpec {
+  readonly name: string;
+  readonly pathPrefix: string;
+  /** Origin only (scheme, host, port): the client never dials anything else. */
+  readonly target: URL;
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
+
+export function parseServiceSpec(input: string): ServiceSpec | string {
+  const eq = input.indexOf("=");
+  if (eq === -1) return "missing '=' (name=URL)";
+  const left = input.slice(0, eq).trim();
+  const colon = left.indexOf(":");
+  const name = colon === -1 ? left : left.slice(0, colon);
+  const pathPrefix = colon === -1 ? "/" : left.slice(colon + 1);
+  if (!NAME.test(name)) return `service name "${name}" must be letters, digits, '-' or '_'`;
+  if (!pathPrefix.startsWith("/") || /[\s?#]/.test(pathPrefix)) {
+    return `path prefix "${pathPrefix}" must start with '/' and hold no spaces, '?' or '#'`;
+  }
+  const target = parseTarget(input.slice(eq + 1).trim());
+  if (typeof target === "string") return target;
+  return { name, pathPrefix, target };
+}
+
+/** `http://host:port`, `https://host:port` or bare `host:port` (http). Paths are not allowed. */
+export function parseTarget(input: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `http://${input}`);
+  } catch {
+    return `target "${input}" is not a URL or host:port`;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `target "${input}" must be http or https`;
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    return `target "${input}" must be an origin only (no path, query or credentials)`;
+  }
+  return url;
+}
+
+export function serviceSpec() {
+  return z.string().transform((value, ctx) => {
+    const parsed = parseServiceSpec(value);
+    if (typeof parsed === "string") {
+      ctx.addIssue({ code: "custom", message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+export function targetUrl() {
+  return z.string().transform((value, ctx) => {
+    const parsed = parseTarget(value.trim());
+    if (typeof parsed === "string") {
+      ctx.addIssue({ code: "custom", message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError } from "../../src/config/config-error.js";
+import { loadConfig } from "../../src/config/load-config.js";
+import { clientSettings } from "../../src/config/client-settings.js";
+import { serverSettings } from "../../src/config/server-settings.js";
+import { cleanEnv, runCli } from "../helpers/run-cli.js";
+import { tempDir } from "../helpers/temp-dir.js";
+
+describe("loadConfig", () => {
+  it("applies defaults when nothing is set", () => {
+    const config = loadConfig(serverSettings, { env: {}, dotenvDir: null });
+    assert.equal(config.domain, "localhost");
+    assert.deepEqual(config.httpsListen, { host: "", port: 443 });
+    assert.equal(config.proxyTimeoutSeconds, 60);
+    assert.equal(config.dataDir, "./data");
+    assert.equal(config.adminApiKey, undefined);
+    assert.deepEqual(config.proxyDomains, []);
+  });
+
+  it("lets the environment win over .env and flags win over both", async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(
+      join(dir, ".env"),
+      "HOP_SERVER_PROXY_TIMEOUT_SECONDS=11\nHOP_SERVER_DOMAIN=dotenv.example.com\nHOP_LOG_LEVEL=warn\n",
+    );
+    const onlyDotenv = loadConfig(serverSettings, { env: {}, dotenvDir: dir });
+    assert.equal(onlyDotenv.proxyTimeoutSeconds, 11);
+    assert.equal(onlyDotenv.domain, "dotenv.example.com");
+
+    const env = { HOP_SERVER_PROXY_TIMEOUT_SECONDS: "22", HOP_SERVER_DOMAIN: "env.example.com" };
+    const envWins = loadConfig(serverSettings, { env, dotenvDir: dir });
+    assert.equal(envWins.proxyTimeoutSeconds, 22);
+    assert.equal(envWins.domain, "env.example.com");
+    assert.equal(envWins.logLevel, "warn", ".env still fills what the environment leaves unset");
+
+    const flagsWin = loadConfig(serverSettings, {
+      env,
+      dotenvDir: dir,
+      flags: { proxyTimeoutSeconds: "33" },
+    });
+    assert.equal(flagsWin.proxyTimeoutSeconds, 33);
+    assert.equal(flagsWin.domain, "env.example.com");
+  });
+
+  it("treats an empty value as unset", () => {
+    const config = loadConfig(serverSettings, {
+      env: { HOP_ADMIN_API_KEY: "", HOP_LOG_LEVEL: "" },
+      dotenvDir: null,
+    });
+    assert.equal(config.adminApiKey, undefined);
+    assert.equal(config.logLevel, "info");
+  });
+
+  const invalid: Array<[string, Record<string, string>, RegExp]> = [
+    [
+      "a non-numeric timeout",
+      { HOP_SERVER_PROXY_TIMEOUT_SECONDS: "abc" },
+      /^HOP_SERVER_PROXY_TIMEOUT_SECONDS="abc" is invalid .*: expected a whole number of seconds from 1 to 3600$/,
+    ],
+    [
+      "a timeout out of range",
+      { HOP_SERVER_PROXY_TIMEOUT_SECONDS: "0" },
+      /HOP_SERVER_PROXY_TIMEOUT_SECONDS="0"/,
+    ],
+    [
+      "a listen address without port",
+      { HOP_SERVER_HTTPS_LISTEN: "localhost" },
+      /HOP_SERVER_HTTPS_LISTEN="localhost" is invalid \(not a host:port address\)/,
+    ],
+    [
+      "an unknown TLS mode",
+      { HOP_SERVER_TLS: "letsencrypt" },
+      /HOP_SERVER_TLS="letsencrypt".*expected self-signed, files or acme/,
+    ],
+    [
+      "a non-postgres DSN",
+      { HOP_DB_DSN: "mysql://u:hunter2@h/db" },
+      /HOP_DB_DSN="mysql:\/\/u:\*\*\*\*@h\/db"/,
+    ],
+    [
+      "a wildcard proxy domain",
+      { HOP_SERVER_PROXY_DOMAINS: "a.example.com,*.example.com" },
+      /HOP_SERVER_PROXY_DOMAINS=.*wildcard/,
+    ],
+    ["a bad boolean", { HOP_SERVER_DEBUG: "maybe" }, /HOP_SERVER_DEBUG="maybe" is invalid \(not a boolean\)/],
+  ];
+  for (const [name, env, message] of invalid) {
+    it(`rejects ${name} with one line naming the variable`, () => {
+      assert.throws(
+        () => loadConfig(serverSettings, { env, dotenvDir: null }),
+        (error: unknown) =>
+          error instanceof ConfigError && message.test(error.message) && !error.message.includes("\n"),
+      );
+    });
+  }
+
+  it("masks secrets in the message", () => {
+    assert.throws(
+      () => loadConfig(serverSettings, { env: { HOP_ADMIN_API_KEY: "hunter2" }, dotenvDir: null }),
+      (error: unknown) =>
+        error instanceof ConfigError && !error.message.includes("hunter2") && error.message.includes("****"),
+    );
+  });
+
+  it("parses client services from repeated flags and a single local target", () => {
+    const config = loadConfig(clientSettings, {
+      env: { HOP_CLIENT_LOCAL_TARGET: "127.0.0.1:8080" },
+      dotenvDir: null,
+      flags: {
+        serverAddr: "gw.example.com",
+        domain: "App.Example.com.",
+        apiKey: "k".repeat(64),
+        services: ["api:/api=http://127.0.0.1:9000", "web=https://localhost:8443"],
+      },
+    });
+    assert.equal(config.serverAddr, "https://gw.example.com");
+    assert.equal(config.domain, "app.example.com");
+    assert.equal(config.localTarget?.origin, "http://127.0.0.1:8080");
+    assert.deepEqual(
+      config.services.map((s) => [s.name, s.pathPrefix, s.target.origin]),
+      [
+        ["api", "/api", "http://127.0.0.1:9000"],
+        ["web", "/", "https://localhost:8443"],
+      ],
+    );
+  });
+});
+
+describe("hopgate CLI configuration errors", () => {
+  it("exits 2 with one line on stderr for an invalid value", async () => {
+    const result = await runCli(["config", "server"], { env: cleanEnv({ HOP_SERVER_HTTPS_LISTEN: "nope" }) });
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.trim().split("\n").length, 1);
+    assert.match(result.stderr, /^hopgate: HOP_SERVER_HTTPS_LISTEN="nope" is invalid/);
+  });
+
+  it("lets a flag override the environment", async () => {
+    const result = await runCli(["config", "server", "--proxy-timeout-seconds", "7"], {
+      env: cleanEnv({ HOP_SERVER_PROXY_TIMEOUT_SECONDS: "8" }),
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((JSON.parse(result.stdout) as { proxyTimeoutSeconds: number }).proxyTimeoutSeconds, 7);
+  });
+});
