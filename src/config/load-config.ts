@@ -28,6 +28,11 @@ export function loadConfig<S extends SettingTable>(table: S, sources: ConfigSour
     const [raw, origin] = pick(setting, sources.flags?.[name], env[setting.env], dotenv[setting.env]);
     const result = setting.schema.safeParse(raw);
     if (!result.success) {
+      if (raw === undefined) {
+        throw new ConfigError(
+          `${setting.env} (or ${setting.flag}) is required: expected ${setting.expected}`,
+        );
+      }
       const reason = result.error.issues[0]?.message ?? "invalid";
       throw new ConfigError(
         `${describeSource(setting, origin)}=${JSON.stringify(shown(setting, raw))} is invalid (${reason}): expected ${setting.expected}`,

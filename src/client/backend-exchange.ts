@@ -1,0 +1,182 @@
+import http, { type ClientRequest, type IncomingMessage } from "node:http";
+import https from "node:https";
+import type { Duplex } from "node:stream";
+import type { ServiceSpec } from "../config/service-spec.js";
+import { hopByHopNames } from "../protocol/hop-by-hop.js";
+import { deliverChunk, pumpIntoStream } from "../protocol/stream-pump.js";
+import type { StreamSink, TunnelStream } from "../protocol/tunnel-stream.js";
+import {
+  canonicalHeaderName,
+  headerValues,
+  isWireHeader,
+  WireHeader,
+  type HeaderMap,
+} from "../protocol/wire-headers.js";
+import type { BackendRequestHead } from "./backend-request.js";
+
+export interface BackendAgents {
+  readonly http: http.Agent;
+  readonly https: https.Agent;
+}
+
+export interface BackendExchangeRecord {
+  readonly service: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly error: string | undefined;
+}
+
+export interface BackendExchangeOptions {
+  readonly stream: TunnelStream;
+  readonly service: ServiceSpec;
+  readonly head: BackendRequestHead;
+  readonly version: 1 | 2;
+  readonly agents: BackendAgents;
+  readonly onFinished: (record: BackendExchangeRecord) => void;
+}
+
+/**
+ * One tunnel request answered by a local service: the request body streams into the backend as
+ * it arrives (credit returned as the backend socket takes it), the response streams back. A
+ * backend failure before the response becomes a 502 (v1: the Go client's 502 shape; v2: a
+ * stream abort the server turns into its own page); after it, an abort, never a clean end.
+ * Redirects are never followed; only the service's configured target is dialed.
+ */
+export class BackendExchange implements StreamSink {
+  readonly #options: BackendExchangeOptions;
+  readonly #request: ClientRequest;
+  readonly #startedAtMs = Date.now();
+  #status = 0;
+  #socket: Duplex | undefined;
+  #pending: Uint8Array[] = [];
+  #done = false;
+
+  constructor(options: BackendExchangeOptions) {
+    this.#options = options;
+    const { service, head } = options;
+    const secure = service.target.protocol === "https:";
+    const request = (secure ? https : http).request({
+      protocol: service.target.protocol,
+      hostname: service.target.hostname.replace(/^\[|\]$/g, ""),
+      port: service.target.port || (secure ? 443 : 80),
+      method: head.method,
+      path: head.path,
+      headers: head.headers,
+      setHost: false,
+      agent: head.upgrade ? false : secure ? options.agents.https : options.agents.http,
+      // Local services often use self-signed certificates, as with ngrok's upstream default.
+      rejectUnauthorized: false,
+    });
+    this.#request = request;
+    request.on("response", (response) => this.#onResponse(response));
+    request.on("upgrade", (response, socket, rest) => this.#onUpgrade(response, socket, rest));
+    request.on("error", (error) => this.#onError(error));
+    options.stream.setSink(this);
+    if (head.upgrade) request.end();
+  }
+
+  head(): void {
+    // The request head arrived with the StreamOpen that created this exchange.
+  }
+
+  data(chunk: Uint8Array): void | Promise<void> {
+    const { stream, version } = this.#options;
+    if (this.#socket) return deliverChunk(this.#socket, chunk, stream, version);
+    if (this.#options.head.upgrade) {
+      this.#pending.push(chunk); // credit returns once the upgraded socket takes it
+      return;
+    }
+    return deliverChunk(this.#request, chunk, stream, version);
+  }
+
+  end(): void {
+    if (this.#socket) this.#socket.end();
+    else if (!this.#options.head.upgrade) this.#request.end();
+  }
+
+  abort(reason: string): void {
+    this.#request.destroy();
+    this.#socket?.destroy();
+    this.#finish(reason);
+  }
+
+  #onResponse(response: IncomingMessage): void {
+    const { stream } = this.#options;
+    this.#status = response.statusCode ?? 502;
+    stream.sendOpen(this.#options.service.name, this.#responseHeader(this.#status, response.rawHeaders));
+    pumpIntoStream(response, stream, "backend: response aborted");
+    response.once("end", () => {
+      this.#finish(undefined);
+      // The response is complete: the rest of a request body is of no use to anyone. (v1
+      // servers get no second StreamClose for a stream they may consider finished.)
+      if (!stream.closed && this.#options.version === 2) stream.abort("response complete");
+    });
+    response.once("error", (error) => this.#finish(`backend: ${error.message}`));
+  }
+
+  #onUpgrade(response: IncomingMessage, socket: Duplex, rest: Buffer): void {
+    const { stream, version } = this.#options;
+    this.#status = 101;
+    this.#socket = socket;
+    stream.sendOpen(this.#options.service.name, this.#responseHeader(101, response.rawHeaders, true));
+    for (const chunk of this.#pending.splice(0)) void deliverChunk(socket, chunk, stream, version);
+    socket.pause();
+    void stream.write(rest).then((ok) => ok && pumpIntoStream(socket, stream, "backend: connection closed"));
+    socket.once("close", () => this.#finish(undefined));
+  }
+
+  #onError(error: NodeJS.ErrnoException): void {
+    if (this.#done) return;
+    const { stream, version } = this.#options;
+    const reason = `backend: ${error.code ?? error.message}`;
+    if (this.#status !== 0 || stream.closed) return this.#finish(reason);
+    this.#status = 502;
+    if (version === 1) {
+      // What a v1 server expects from a failed local call (the Go client's shape).
+      stream.sendOpen(this.#options.service.name, {
+        [WireHeader.status]: headerValues(["502"]),
+        "Content-Type": headerValues(["text/plain; charset=utf-8"]),
+      });
+      void stream
+        .write(Buffer.from("bad gateway: local service unavailable\n"))
+        .then(() => stream.abort(reason));
+    } else {
+      stream.abort(reason);
+    }
+    this.#finish(reason);
+  }
+
+  #responseHeader(status: number, rawHeaders: readonly string[], upgrade = false): HeaderMap {
+    const connection: string[] = [];
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if ((rawHeaders[i] as string).toLowerCase() === "connection")
+        connection.push(rawHeaders[i + 1] as string);
+    }
+    const hopByHop = hopByHopNames(connection);
+    const map: HeaderMap = { [WireHeader.status]: headerValues([String(status)]) };
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const lower = (rawHeaders[i] as string).toLowerCase();
+      if (isWireHeader(lower) || (hopByHop.has(lower) && !(upgrade && lower === "upgrade"))) continue;
+      const key = this.#options.version === 1 ? canonicalHeaderName(lower) : lower;
+      const entry = map[key];
+      if (entry) entry.values.push(rawHeaders[i + 1] as string);
+      else map[key] = headerValues([rawHeaders[i + 1] as string]);
+    }
+    return map;
+  }
+
+  #finish(error: string | undefined): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#options.onFinished({
+      service: this.#options.service.name,
+      method: this.#options.head.method,
+      path: this.#options.head.path,
+      status: this.#status,
+      durationMs: Date.now() - this.#startedAtMs,
+      error,
+    });
+  }
+}

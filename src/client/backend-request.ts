@@ -1,0 +1,53 @@
+import type { StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { hopByHopNames } from "../protocol/hop-by-hop.js";
+import { isFieldValue, isToken } from "../protocol/http-syntax.js";
+import { firstValue, isWireHeader, WireHeader } from "../protocol/wire-headers.js";
+
+/** A request as the client will send it to a local service. */
+export interface BackendRequestHead {
+  readonly method: string;
+  /** Origin-form path and query ("/a?b"), or "*" for OPTIONS. */
+  readonly path: string;
+  /** Flat name/value list in order (repeats kept), Host set to the visitor's original Host. */
+  readonly headers: string[];
+  readonly upgrade: boolean;
+}
+
+/**
+ * Reads a request StreamOpen from the server into the request for the backend, or a problem.
+ * The path must be origin-form: the client dials only its configured target, whatever the
+ * server sends (no SSRF into the private network), and `target_addr` is ignored altogether.
+ */
+export function backendRequestHead(open: StreamOpen): BackendRequestHead | string {
+  const method = firstValue(open.header, WireHeader.method) ?? "GET";
+  const path = firstValue(open.header, WireHeader.url) ?? "/";
+  if (!isToken(method)) return "invalid method";
+  if (!(path.startsWith("/") || (path === "*" && method === "OPTIONS")) || /[\s\0]/.test(path)) {
+    return "request target is not origin-form";
+  }
+  const connection: string[] = [];
+  let upgrade = false;
+  for (const [name, { values }] of Object.entries(open.header)) {
+    const lower = name.toLowerCase();
+    if (lower === "connection") connection.push(...values);
+    if (lower === "upgrade" && values.length > 0) upgrade = true;
+  }
+  const hopByHop = hopByHopNames(connection);
+  const host = firstValue(open.header, WireHeader.host);
+  const headers: string[] = [];
+  for (const [name, { values }] of Object.entries(open.header)) {
+    const lower = name.toLowerCase();
+    if (isWireHeader(lower) || (lower === "host" && host !== undefined)) continue;
+    if (hopByHop.has(lower) && !(upgrade && (lower === "upgrade" || lower === "connection"))) continue;
+    if (!isToken(name)) return "invalid header name";
+    for (const value of values) {
+      if (!isFieldValue(value)) return `invalid value in header ${name}`;
+      headers.push(name, value);
+    }
+  }
+  if (host !== undefined) {
+    if (!isFieldValue(host)) return "invalid host";
+    headers.push("Host", host);
+  }
+  return { method, path, headers, upgrade };
+}

@@ -1,0 +1,105 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+import {
+  TunnelConnection,
+  type ConnectionOutcome,
+  type TunnelConnectionOptions,
+} from "./tunnel-connection.js";
+
+export interface TunnelClientOptions extends Omit<
+  TunnelConnectionOptions,
+  "onDrainRequested" | "onEstablished"
+> {
+  readonly backoff?: BackoffOptions;
+  /** Wait after the server rejected the key or domain: reported clearly, never hammered. */
+  readonly rejectedRetryMs?: number;
+  readonly onStatus?: (status: TunnelClientStatus) => void;
+}
+
+export type TunnelClientStatus =
+  | { readonly t: "connecting" }
+  | { readonly t: "connected"; readonly version: 1 | 2 }
+  | { readonly t: "waiting"; readonly delayMs: number; readonly reason: string }
+  | { readonly t: "stopped" };
+
+const DEFAULT_REJECTED_RETRY_MS = 5 * 60_000;
+
+/**
+ * Keeps one tunnel up for as long as the client runs: reconnects forever with jittered
+ * exponential backoff, opens a replacement at once when the server asks a tunnel to drain, and
+ * on stop drains what is in flight.
+ */
+export class TunnelClient {
+  readonly #options: TunnelClientOptions;
+  readonly #backoff: Backoff;
+  readonly #connections = new Set<TunnelConnection>();
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+
+  constructor(options: TunnelClientOptions) {
+    this.#options = options;
+    this.#backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+  }
+
+  /** The newest tunnel, if any (the one new requests arrive on). */
+  get current(): TunnelConnection | undefined {
+    return [...this.#connections].at(-1);
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Drains in-flight requests for at most `timeoutMs`, then closes every tunnel. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.#stop.abort();
+    await Promise.all([...this.#connections].map((connection) => connection.drain(timeoutMs)));
+    await this.#loop;
+    this.#options.onStatus?.({ t: "stopped" });
+  }
+
+  async #run(): Promise<void> {
+    const logger = this.#options.logger;
+    while (!this.#stop.signal.aborted) {
+      this.#options.onStatus?.({ t: "connecting" });
+      let drainRequested!: () => void;
+      const drained = new Promise<"drain">((resolve) => (drainRequested = () => resolve("drain")));
+      const connection = new TunnelConnection({
+        ...this.#options,
+        onDrainRequested: () => drainRequested(),
+        onEstablished: (version) => this.#options.onStatus?.({ t: "connected", version }),
+      });
+      this.#connections.add(connection);
+      void connection.done.then(() => this.#connections.delete(connection));
+      const result = await Promise.race([connection.done, drained]);
+      if (result === "drain") {
+        this.#backoff.reset();
+        continue; // the old tunnel finishes its streams on its own
+      }
+      if (this.#stop.signal.aborted) return;
+      const delayMs = this.#delayAfter(result);
+      const reason =
+        result.t === "ended" ? result.reason : `${result.message} (${result.reason ?? "rejected"})`;
+      if (
+        result.t === "rejected" &&
+        delayMs >= (this.#options.rejectedRetryMs ?? DEFAULT_REJECTED_RETRY_MS)
+      ) {
+        logger.error(
+          { reason, retry_in_ms: delayMs },
+          "server rejected this client: check HOP_CLIENT_DOMAIN and HOP_CLIENT_API_KEY",
+        );
+      } else {
+        logger.warn({ reason, retry_in_ms: delayMs }, "tunnel down; reconnecting");
+      }
+      this.#options.onStatus?.({ t: "waiting", delayMs, reason });
+      await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+    }
+  }
+
+  #delayAfter(outcome: ConnectionOutcome): number {
+    if (outcome.t === "ended") return this.#backoff.next(outcome.uptimeMs);
+    const retryable =
+      outcome.reason === "unavailable" || outcome.reason === "timeout" || outcome.reason === "rate_limited";
+    return retryable ? this.#backoff.next(0) : (this.#options.rejectedRetryMs ?? DEFAULT_REJECTED_RETRY_MS);
+  }
+}

@@ -1,0 +1,266 @@
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import type { ServiceSpec } from "../config/service-spec.js";
+import type { Logger } from "../lib/logger.js";
+import { frame } from "../protocol/frames.js";
+import {
+  HopGateTunnel,
+  type Envelope,
+  type StreamOpen,
+} from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { encodeHello } from "../protocol/handshake.js";
+import { startKeepalive, type Keepalive } from "../protocol/keepalive.js";
+import { DEFAULT_TUNNEL_LIMITS, MAX_TUNNEL_MESSAGE_BYTES } from "../protocol/limits.js";
+import { Multiplexer } from "../protocol/multiplexer.js";
+import { OutboundQueue } from "../protocol/outbound-queue.js";
+import type { TunnelStream } from "../protocol/tunnel-stream.js";
+import { BackendExchange, type BackendAgents, type BackendExchangeRecord } from "./backend-exchange.js";
+import { backendRequestHead } from "./backend-request.js";
+import { selectService } from "./service-selector.js";
+import { TunnelHttp2Session, type TunnelHttp2Options } from "./tunnel-http2-session.js";
+
+export interface TunnelConnectionOptions {
+  readonly serverUrl: string;
+  readonly domain: string;
+  readonly apiKey: string;
+  readonly services: readonly ServiceSpec[];
+  readonly tls: TunnelHttp2Options["tls"];
+  readonly agents: BackendAgents;
+  readonly clientVersion: string;
+  readonly logger: Logger;
+  /** v1 keepalive (HTTP/2 PING); v2 uses the server's announced interval. */
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly onRequestFinished?: (record: BackendExchangeRecord) => void;
+  /** The server asked this tunnel to drain: open a replacement now. */
+  readonly onDrainRequested?: () => void;
+  /** The server accepted the tunnel (v2), or sent a first request (v1, which never confirms). */
+  readonly onEstablished?: (version: 1 | 2) => void;
+}
+
+export type ConnectionOutcome =
+  | { readonly t: "ended"; readonly reason: string; readonly uptimeMs: number }
+  | {
+      readonly t: "rejected";
+      readonly code: Code;
+      readonly message: string;
+      /** From the server's `hopgate-reject-reason` trailer (v2 servers). */
+      readonly reason: string | undefined;
+    };
+
+/**
+ * One tunnel attempt: its own HTTP/2 connection, the handshake (v2 announced in v1's control-0
+ * headers), then requests from the server answered by local services until the tunnel ends.
+ * Until the server's TunnelAccept arrives the tunnel speaks v1; a request arriving first means
+ * a v1 server, and the tunnel stays v1 for good.
+ */
+export class TunnelConnection {
+  readonly done: Promise<ConnectionOutcome>;
+  readonly #options: TunnelConnectionOptions;
+  readonly #http2: TunnelHttp2Session;
+  readonly #outbound: OutboundQueue;
+  readonly #mux: Multiplexer;
+  readonly #abort = new AbortController();
+  readonly #startedAtMs = Date.now();
+  #keepalive: Keepalive;
+  #sessionId: string | undefined;
+  #versionKnown = false;
+  #draining = false;
+  #endReason: string | undefined;
+
+  constructor(options: TunnelConnectionOptions) {
+    this.#options = options;
+    this.#http2 = new TunnelHttp2Session({
+      serverUrl: options.serverUrl,
+      tls: options.tls,
+      connectTimeoutMs: 15_000,
+    });
+    this.#outbound = new OutboundQueue({
+      batching: false,
+      maxBatchBytes: 1024 * 1024,
+      highWaterBytes: 1024 * 1024,
+    });
+    this.#mux = new Multiplexer({
+      outbound: this.#outbound,
+      limits: DEFAULT_TUNNEL_LIMITS,
+      version: 1,
+      onRemoteOpen: (stream, open) => this.#onRequest(stream, open),
+      onControl: (envelope) => this.#onControl(envelope),
+      onViolation: (detail, streamId) =>
+        options.logger.warn({ stream_id: streamId, detail }, "server broke the tunnel protocol"),
+      onStreamFinished: () => {
+        if (this.#draining && this.#mux.size === 0) this.close("drained");
+      },
+    });
+    this.#keepalive = this.#startKeepalive(options.pingIntervalMs, options.pingTimeoutMs, (nonce) => {
+      void this.#http2.ping().then((ok) => ok && this.#keepalive.pong(nonce));
+    });
+    const primary = options.services[0];
+    this.#outbound.push(
+      encodeHello({
+        domain: options.domain,
+        apiKey: options.apiKey,
+        localTarget: primary ? primary.target.host : "",
+        services: options.services.map(({ name, pathPrefix }) => ({ name, pathPrefix })),
+        clientVersion: options.clientVersion,
+      }),
+    );
+    this.done = this.#run();
+  }
+
+  get version(): 1 | 2 {
+    return this.#mux.version;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#sessionId;
+  }
+
+  get inFlight(): number {
+    return this.#mux.size;
+  }
+
+  /**
+   * Graceful stop: a v2 server stops sending requests (Drain); in-flight ones finish within
+   * `timeoutMs`, then the tunnel closes.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    if (this.#mux.version === 2) this.#outbound.push(frame.drain(timeoutMs, "client shutting down"));
+    if (this.#mux.size === 0) this.close("client shutting down");
+    const timer = setTimeout(() => this.close("shutdown timeout"), timeoutMs);
+    await this.done;
+    clearTimeout(timer);
+  }
+
+  close(reason: string): void {
+    this.#endReason ??= reason;
+    this.#abort.abort();
+  }
+
+  async #run(): Promise<ConnectionOutcome> {
+    const transport = createGrpcTransport({
+      baseUrl: this.#options.serverUrl,
+      sessionManager: this.#http2,
+      readMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
+      writeMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
+    });
+    const client = createClient(HopGateTunnel, transport);
+    let outcome: ConnectionOutcome;
+    try {
+      for await (const envelope of client.openTunnel(this.#outbound, { signal: this.#abort.signal })) {
+        const pending = this.#mux.receive(envelope);
+        if (pending) await pending;
+      }
+      outcome = this.#ended(this.#endReason ?? "server ended the tunnel");
+    } catch (error) {
+      outcome = this.#outcomeOf(error);
+    }
+    this.#keepalive.stop();
+    this.#mux.failAll(`tunnel closed: ${outcome.t === "ended" ? outcome.reason : outcome.message}`);
+    this.#outbound.end(true);
+    this.#http2.destroy();
+    return outcome;
+  }
+
+  #outcomeOf(error: unknown): ConnectionOutcome {
+    if (this.#endReason !== undefined) return this.#ended(this.#endReason);
+    const connectError = ConnectError.from(error);
+    const rejected = [Code.PermissionDenied, Code.Unauthenticated, Code.InvalidArgument].includes(
+      connectError.code,
+    );
+    const reason = connectError.metadata.get("hopgate-reject-reason") ?? undefined;
+    if (rejected || reason)
+      return { t: "rejected", code: connectError.code, message: connectError.rawMessage, reason };
+    return this.#ended(connectError.rawMessage || Code[connectError.code]);
+  }
+
+  #ended(reason: string): ConnectionOutcome {
+    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs };
+  }
+
+  #onRequest(stream: TunnelStream, open: StreamOpen): void {
+    if (!this.#versionKnown) {
+      this.#versionKnown = true; // a request before any TunnelAccept: a v1 server
+      this.#options.logger.info("server did not acknowledge v2: speaking HopGate v1");
+      this.#options.onEstablished?.(1);
+    }
+    const head = backendRequestHead(open);
+    const version = this.#mux.version;
+    const service =
+      typeof head === "string"
+        ? undefined
+        : selectService(this.#options.services, open.serviceName, head.path, version);
+    if (typeof head === "string" || !service) {
+      const problem = typeof head === "string" ? head : `no service "${open.serviceName}"`;
+      this.#options.logger.warn({ stream_id: open.id, problem }, "refused a request from the server");
+      stream.abort(`refused: ${problem}`);
+      return;
+    }
+    new BackendExchange({
+      stream,
+      service,
+      head,
+      version,
+      agents: this.#options.agents,
+      onFinished: (record) => this.#options.onRequestFinished?.(record),
+    });
+  }
+
+  #onControl(envelope: Envelope): void {
+    const payload = envelope.payload;
+    switch (payload.case) {
+      case "tunnelAccept": {
+        const accept = payload.value;
+        if (
+          this.#versionKnown ||
+          !this.#mux.upgrade({
+            ...DEFAULT_TUNNEL_LIMITS,
+            windowBytes: accept.initialWindowBytes || DEFAULT_TUNNEL_LIMITS.windowBytes,
+            maxChunkBytes: accept.maxChunkBytes || DEFAULT_TUNNEL_LIMITS.maxChunkBytes,
+          })
+        )
+          return;
+        this.#versionKnown = true;
+        this.#sessionId = accept.sessionId;
+        this.#outbound.enableBatching();
+        const intervalMs = accept.pingIntervalMs || this.#options.pingIntervalMs;
+        this.#keepalive.stop();
+        this.#keepalive = this.#startKeepalive(
+          intervalMs,
+          Math.max(intervalMs, this.#options.pingTimeoutMs),
+          (nonce) => this.#outbound.push(frame.ping(nonce)),
+        );
+        this.#options.logger.info({ session_id: accept.sessionId, protocol: 2 }, "tunnel accepted");
+        this.#options.onEstablished?.(2);
+        return;
+      }
+      case "ping":
+        this.#outbound.push(frame.pong(payload.value.nonce));
+        return;
+      case "pong":
+        this.#keepalive.pong(payload.value.nonce);
+        return;
+      case "drain":
+        this.#options.logger.info({ reason: payload.value.reason }, "server asked this tunnel to drain");
+        this.#draining = true;
+        this.#options.onDrainRequested?.();
+        if (this.#mux.size === 0) this.close("drained");
+        return;
+      default:
+        return;
+    }
+  }
+
+  #startKeepalive(intervalMs: number, timeoutMs: number, sendPing: (nonce: bigint) => void): Keepalive {
+    return startKeepalive({
+      intervalMs,
+      timeoutMs,
+      sendPing,
+      onDead: () => {
+        this.#options.logger.warn({ timeout_ms: timeoutMs }, "server stopped answering pings");
+        this.close("keepalive timeout");
+      },
+    });
+  }
+}

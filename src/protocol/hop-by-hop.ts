@@ -1,0 +1,31 @@
+/**
+ * RFC 9110 §7.6.1: connection-specific header fields must not be forwarded by a proxy, nor any
+ * field that the Connection header lists. Keep-Alive, Proxy-Connection and the proxy
+ * authentication fields are included as RFC 7230 §6.1 and common practice do. `Upgrade` is
+ * forwarded only for an upgrade request (WebSocket), which the caller decides.
+ */
+const ALWAYS_HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+/** Lowercased names that must not cross this hop, given the message's Connection header values. */
+export function hopByHopNames(connectionValues: readonly string[]): Set<string> {
+  if (connectionValues.length === 0) return ALWAYS_HOP_BY_HOP;
+  const names = new Set(ALWAYS_HOP_BY_HOP);
+  for (const value of connectionValues) {
+    for (const token of value.split(",")) {
+      const name = token.trim().toLowerCase();
+      if (name) names.add(name);
+    }
+  }
+  return names;
+}

@@ -1,0 +1,76 @@
+import type { Readable } from "node:stream";
+import type { TunnelStream } from "./tunnel-stream.js";
+
+/**
+ * Copies a Readable into a tunnel stream's outgoing side, reading only as fast as the stream
+ * may send (credit and tunnel backpressure). Ends the stream cleanly at the source's end and
+ * aborts it with `abortReason` when the source fails or closes early. Never destroys `source`:
+ * on HTTP/1.1 that would take the visitor's whole connection with it.
+ */
+export function pumpIntoStream(source: Readable, stream: TunnelStream, abortReason: string): void {
+  let finished = false;
+  const onData = (chunk: Buffer) => {
+    if (finished) return;
+    source.pause();
+    void stream.write(chunk).then((ok) => {
+      if (ok) source.resume();
+      else stop();
+    });
+  };
+  const onEnd = () => {
+    if (finished) return;
+    finished = true;
+    stream.end();
+  };
+  const onEarlyClose = () => {
+    if (finished) return;
+    finished = true;
+    stream.abort(abortReason);
+  };
+  // The stream is gone (aborted or the peer closed): discard whatever the source still sends.
+  const stop = () => {
+    finished = true;
+    source.off("data", onData);
+    source.resume();
+  };
+  source.on("data", onData);
+  source.once("end", onEnd);
+  source.once("error", onEarlyClose);
+  source.once("close", onEarlyClose);
+  source.resume();
+}
+
+/** What `deliverChunk` writes to: a Writable, an http(2) response or a socket. */
+export interface ChunkDestination {
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
+  once(event: "drain" | "close", listener: () => void): unknown;
+  off(event: "drain" | "close", listener: () => void): unknown;
+}
+
+/**
+ * Hands one incoming chunk to `destination` and returns its credit once the chunk has left
+ * userland (the write callback). On v1 tunnels, which have no credit, a congested destination
+ * pauses the whole tunnel instead (the returned promise), so memory stays bounded either way.
+ */
+export function deliverChunk(
+  destination: ChunkDestination,
+  chunk: Uint8Array,
+  stream: TunnelStream,
+  version: 1 | 2,
+): void | Promise<void> {
+  if (destination.destroyed || destination.writableEnded) return;
+  const bytes = chunk.length;
+  const accepted = destination.write(chunk, () => stream.consumed(bytes));
+  if (accepted || version === 2) return;
+  return new Promise((resolve) => {
+    const done = () => {
+      destination.off("drain", done);
+      destination.off("close", done);
+      resolve();
+    };
+    destination.once("drain", done);
+    destination.once("close", done);
+  });
+}

@@ -1,0 +1,180 @@
+import type { StreamOpen } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+import { ReceiveWindow, SendWindow } from "./flow-window.js";
+import { frame } from "./frames.js";
+import type { OutboundQueue } from "./outbound-queue.js";
+import type { HeaderMap } from "./wire-headers.js";
+
+/** Why a stream ended abnormally: the peer said so, the tunnel died, or the peer broke a rule. */
+export type AbortCause = "peer" | "tunnel_closed" | "violation";
+
+/**
+ * Where a stream's incoming side goes. `data` may return a promise only on v1 tunnels, to pause
+ * the whole tunnel's reading while the destination is congested (v1 peers know no credit).
+ */
+export interface StreamSink {
+  head(open: StreamOpen): void;
+  data(chunk: Uint8Array): void | Promise<void>;
+  /** The peer finished its direction cleanly. */
+  end(): void;
+  /** The stream is gone: the peer aborted it, the tunnel died, or a limit was broken. */
+  abort(reason: string, cause: AbortCause): void;
+}
+
+/** What a stream needs from its multiplexer; implemented there, nowhere else. */
+export interface StreamHost {
+  readonly outbound: OutboundQueue;
+  readonly maxChunkBytes: number;
+  /** Protocol version at the time of the call: credit exists only in v2. */
+  readonly version: 1 | 2;
+  countSent(bytes: number): void;
+  finished(stream: TunnelStream): void;
+}
+
+/**
+ * One logical stream of a tunnel (a request and its response), with per-stream credit in each
+ * direction on v2. Lifecycle: open, both directions end (clean) or either side aborts; the
+ * stream leaves its multiplexer's table once both ends are closed or it is aborted.
+ */
+export class TunnelStream {
+  readonly id: string;
+  readonly #host: StreamHost;
+  readonly #sendWindow: SendWindow;
+  readonly #receiveWindow: ReceiveWindow;
+  #sink: StreamSink | undefined;
+  #sendSeq = 0n;
+  #expectSeq = 0n;
+  #sentClose = false;
+  #gotOpen = false;
+  #gotClose = false;
+  #aborted = false;
+  /** Body bytes this side sent and received on this stream. */
+  sentBytes = 0;
+  receivedBytes = 0;
+
+  constructor(id: string, host: StreamHost, windowBytes: number) {
+    this.id = id;
+    this.#host = host;
+    this.#sendWindow = new SendWindow(host.version === 2 ? windowBytes : Infinity);
+    this.#receiveWindow = new ReceiveWindow(windowBytes);
+  }
+
+  get closed(): boolean {
+    return this.#aborted || (this.#sentClose && this.#gotClose);
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  setSink(sink: StreamSink): void {
+    this.#sink = sink;
+  }
+
+  sendOpen(serviceName: string, header: HeaderMap): void {
+    if (!this.#aborted) this.#host.outbound.push(frame.open(this.id, serviceName, header));
+  }
+
+  /**
+   * Sends body bytes in chunks of at most maxChunkBytes, waiting for credit (v2) and for the
+   * tunnel's outbound queue. Resolves false when the stream was aborted meanwhile.
+   */
+  async write(chunk: Uint8Array): Promise<boolean> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.#aborted || this.#sentClose) return false;
+      const credit = this.#sendWindow.availableBytes;
+      if (credit <= 0) {
+        await this.#sendWindow.whenOpen();
+        continue;
+      }
+      const outbound = this.#host.outbound;
+      if (outbound.ended) return false;
+      await outbound.whenWritable();
+      if (this.#aborted) return false;
+      const size = Math.min(this.#host.maxChunkBytes, credit, chunk.length - offset);
+      const piece = offset === 0 && size === chunk.length ? chunk : chunk.subarray(offset, offset + size);
+      outbound.push(frame.data(this.id, this.#sendSeq++, piece), size);
+      this.#sendWindow.consume(size);
+      this.#host.countSent(size);
+      this.sentBytes += size;
+      offset += size;
+    }
+    return !this.#aborted;
+  }
+
+  /** Ends this side's body cleanly. */
+  end(): void {
+    if (this.#aborted || this.#sentClose) return;
+    this.#sentClose = true;
+    this.#host.outbound.push(frame.close(this.id));
+    if (this.#gotClose) this.#host.finished(this);
+  }
+
+  /**
+   * Aborts the whole stream and tells the peer why. The local sink hears of it only when
+   * `notifySink` (a limit broken by the peer); a caller aborting for its own reasons knows.
+   */
+  abort(reason: string, notifySink = false): void {
+    if (this.#aborted || this.closed) return;
+    this.#aborted = true;
+    this.#host.outbound.push(frame.close(this.id, reason || "aborted"));
+    this.#sendWindow.release();
+    this.#host.finished(this);
+    if (notifySink) this.#sink?.abort(reason, "violation");
+  }
+
+  /** Returns credit for bytes handed on by the sink (no-op on v1). */
+  consumed(bytes: number): void {
+    if (this.#aborted || this.#host.version !== 2) return;
+    const credit = this.#receiveWindow.consumed(bytes);
+    if (credit > 0 && !this.#gotClose) this.#host.outbound.push(frame.credit(this.id, credit));
+  }
+
+  // Incoming frames, delivered by the multiplexer only. Each returns a violation text or undefined.
+
+  receiveOpen(open: StreamOpen): string | undefined {
+    if (this.#gotOpen) return "duplicate StreamOpen";
+    this.#gotOpen = true;
+    this.#sink?.head(open);
+    return undefined;
+  }
+
+  receiveData(seq: bigint, data: Uint8Array): string | Promise<void> | undefined {
+    if (this.#gotClose) return "StreamData after StreamClose";
+    if (this.#host.version === 2) {
+      if (seq !== this.#expectSeq) return `StreamData seq ${seq} where ${this.#expectSeq} was expected`;
+      if (data.length > this.#host.maxChunkBytes)
+        return `StreamData of ${data.length} bytes exceeds the chunk limit`;
+      if (!this.#receiveWindow.received(data.length)) return "StreamData beyond the granted window";
+    }
+    this.#expectSeq++;
+    this.receivedBytes += data.length;
+    return this.#sink?.data(data) ?? undefined;
+  }
+
+  receiveClose(error: string): void {
+    if (error) {
+      if (this.#aborted) return;
+      this.#aborted = true;
+      this.#sendWindow.release();
+      this.#host.finished(this);
+      this.#sink?.abort(error, "peer");
+      return;
+    }
+    this.#gotClose = true;
+    this.#sink?.end();
+    if (this.#sentClose) this.#host.finished(this);
+  }
+
+  receiveCredit(bytes: number): string | undefined {
+    return this.#sendWindow.grant(bytes) ? undefined : "StreamCredit overflows the window";
+  }
+
+  /** The tunnel is gone: fail locally without sending anything. */
+  fail(reason: string): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#sendWindow.release();
+    this.#sink?.abort(reason, "tunnel_closed");
+  }
+}

@@ -1,0 +1,54 @@
+import { create } from "@bufbuild/protobuf";
+import { HeaderValuesSchema, type HeaderValues } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+
+/**
+ * Header names that carry tunnel metadata inside StreamOpen header maps. The v1 Go peers match
+ * them case-sensitively (PROTOCOL.md, "Facts that bite"): always emit exactly these spellings.
+ */
+export const WireHeader = {
+  method: "X-HopGate-Method",
+  url: "X-HopGate-URL",
+  host: "X-HopGate-Host",
+  status: "X-HopGate-Status",
+  domain: "X-HopGate-Domain",
+  apiKey: "X-HopGate-API-Key",
+  localTarget: "X-HopGate-Local-Target",
+  /** v2: protocol versions the client speaks, e.g. ["2"]. */
+  protocol: "X-HopGate-Protocol",
+  /** v2: one `name=/prefix` entry per service the client exposes. */
+  service: "X-HopGate-Service",
+  /** v2: client software and version, for the admin API and logs. */
+  clientVersion: "X-HopGate-Client-Version",
+  /** v2: request id the server assigned, forwarded to the backend as X-Request-ID. */
+  requestId: "X-HopGate-Request-ID",
+} as const;
+
+/** Visitor- or backend-sent headers under this prefix are metadata forgeries and are dropped. */
+export function isWireHeader(lowercaseName: string): boolean {
+  return lowercaseName.startsWith("x-hopgate-");
+}
+
+export type HeaderMap = { [name: string]: HeaderValues };
+
+export function headerValues(values: string[]): HeaderValues {
+  return create(HeaderValuesSchema, { values });
+}
+
+/** First value of `name` (exact spelling) in a wire header map. */
+export function firstValue(header: HeaderMap, name: string): string | undefined {
+  return header[name]?.values[0];
+}
+
+/**
+ * Go's textproto canonical form (`content-type` → `Content-Type`), used towards v1 peers, whose
+ * `http.Header` lookups only find canonical keys.
+ */
+export function canonicalHeaderName(name: string): string {
+  let out = "";
+  let upper = true;
+  for (const char of name) {
+    out += upper ? char.toUpperCase() : char.toLowerCase();
+    upper = char === "-";
+  }
+  return out;
+}

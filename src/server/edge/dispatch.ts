@@ -1,0 +1,54 @@
+import { isIP } from "node:net";
+import { hostForRouting } from "../../lib/domain-name.js";
+import type { VisitorRequest, VisitorResponse } from "../proxy/visitor.js";
+import { visitorHost } from "../proxy/visitor.js";
+
+export type RequestHandler = (req: VisitorRequest, res: VisitorResponse) => void;
+
+export interface DispatchOptions {
+  readonly mainDomain: string;
+  /** Development: the main domain's endpoints also answer on localhost and IP-address hosts. */
+  readonly debug: boolean;
+  readonly tunnel: RequestHandler;
+  readonly admin: RequestHandler;
+  readonly mainDomainFallback: RequestHandler;
+  readonly proxy: RequestHandler;
+}
+
+const TUNNEL_PATH_PREFIX = "/hopgate.protocol.v1.HopGateTunnel/";
+const ADMIN_PATH_PREFIX = "/api/v1/admin";
+
+/**
+ * Per-request dispatch of the single TLS listener (ARCHITECTURE.md, TLS listener): gRPC tunnel
+ * calls and the admin API exist only on the main domain's host; every other host belongs to a
+ * tenant and goes to the proxy, whatever its path (a tenant's own gRPC, /metrics or
+ * /api/v1/admin are the tenant's).
+ */
+export function createDispatch(options: DispatchOptions): RequestHandler {
+  const isMainHost = (host: string) =>
+    host === options.mainDomain ||
+    (options.debug && (host === "localhost" || isIP(host.replace(/^\[|\]$/g, "")) !== 0));
+  return (req, res) => {
+    if (!isMainHost(hostForRouting(visitorHost(req)))) return options.proxy(req, res);
+    const url = req.url ?? "/";
+    if (
+      url.startsWith(TUNNEL_PATH_PREFIX) &&
+      req.httpVersionMajor === 2 &&
+      isGrpc(req.headers["content-type"])
+    ) {
+      return options.tunnel(req, res);
+    }
+    if (
+      url === ADMIN_PATH_PREFIX ||
+      url.startsWith(`${ADMIN_PATH_PREFIX}/`) ||
+      url.startsWith(`${ADMIN_PATH_PREFIX}?`)
+    ) {
+      return options.admin(req, res);
+    }
+    return options.mainDomainFallback(req, res);
+  };
+}
+
+function isGrpc(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.startsWith("application/grpc");
+}

@@ -1,0 +1,168 @@
+import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
+import type { StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { deliverChunk, pumpIntoStream } from "../../protocol/stream-pump.js";
+import type { AbortCause, StreamSink, TunnelStream } from "../../protocol/tunnel-stream.js";
+import type { HeaderMap } from "../../protocol/wire-headers.js";
+import type { TunnelSession } from "../tunnel/session.js";
+import type { AccessSink } from "./access-record.js";
+import { errorPage } from "./error-response.js";
+import { parseResponseHead } from "./response-head.js";
+import { remoteAddressOf, type VisitorRequest, type VisitorResponse } from "./visitor.js";
+
+export interface ExchangeContext {
+  readonly requestId: string;
+  readonly domain: string;
+  readonly startedAtMs: number;
+  readonly proxyTimeoutMs: number;
+  readonly onFinished: AccessSink;
+}
+
+type Phase =
+  | { readonly t: "awaiting_head"; readonly timer: NodeJS.Timeout }
+  | { readonly t: "streaming"; readonly status: number }
+  | { readonly t: "discarding"; readonly status: number } // v1 client's own 502: its body is replaced by ours
+  | { readonly t: "done" };
+
+/**
+ * One visitor request carried over a tunnel stream, and its response carried back: request
+ * body streamed in with credit, response head validated, response body streamed out with
+ * credit returned as it reaches the visitor's socket. Any failure before the response head is
+ * an error page; after it, the visitor's response is aborted, never ended as if complete.
+ */
+export class ProxiedExchange implements StreamSink {
+  readonly #req: VisitorRequest;
+  readonly #res: VisitorResponse;
+  readonly #stream: TunnelStream;
+  readonly #session: TunnelSession;
+  readonly #context: ExchangeContext;
+  #phase: Phase;
+
+  constructor(
+    req: VisitorRequest,
+    res: VisitorResponse,
+    stream: TunnelStream,
+    session: TunnelSession,
+    context: ExchangeContext,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#stream = stream;
+    this.#session = session;
+    this.#context = context;
+    const timer = setTimeout(() => this.#timedOut(), context.proxyTimeoutMs);
+    this.#phase = { t: "awaiting_head", timer };
+    stream.setSink(this);
+  }
+
+  /** Sends the request head and starts the body; the response arrives through the sink methods. */
+  start(serviceName: string, header: HeaderMap): void {
+    this.#stream.sendOpen(serviceName, header);
+    pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body");
+    this.#res.once("close", () => {
+      if (this.#phase.t === "done") return;
+      this.#stream.abort("canceled: visitor went away");
+      this.#finish(0, "client_abort");
+    });
+  }
+
+  head(open: StreamOpen): void {
+    if (this.#phase.t !== "awaiting_head") return;
+    clearTimeout(this.#phase.timer);
+    const head = parseResponseHead(open, false);
+    if (!head.ok) {
+      this.#stream.abort(`protocol violation: ${head.problem}`);
+      return this.#fail("protocol_violation");
+    }
+    if (this.#session.version === 1 && head.status === 502) {
+      // A v1 Go client reports a failed local call as a 502 with its error text as the body.
+      this.#phase = { t: "discarding", status: 502 };
+      this.#sendErrorPage("backend_failed");
+      return;
+    }
+    this.#phase = { t: "streaming", status: head.status };
+    this.#res.strictContentLength = true;
+    this.#res.writeHead(head.status, head.headers);
+  }
+
+  data(chunk: Uint8Array): void | Promise<void> {
+    if (this.#phase.t !== "streaming") {
+      this.#stream.consumed(chunk.length);
+      return;
+    }
+    return deliverChunk(this.#res, chunk, this.#stream, this.#session.version);
+  }
+
+  end(): void {
+    const phase = this.#phase;
+    if (phase.t === "awaiting_head") {
+      clearTimeout(phase.timer);
+      this.#stream.abort("protocol violation: stream ended without a response head");
+      return this.#fail("protocol_violation");
+    }
+    if (phase.t === "streaming") {
+      this.#res.end();
+      this.#finish(phase.status, undefined);
+    } else if (phase.t === "discarding") {
+      this.#finish(phase.status, "backend_failed");
+    }
+  }
+
+  abort(_reason: string, cause: AbortCause): void {
+    const phase = this.#phase;
+    const code: HopGateErrorCode =
+      cause === "tunnel_closed"
+        ? "tunnel_closed"
+        : cause === "violation"
+          ? "protocol_violation"
+          : "backend_failed";
+    if (phase.t === "awaiting_head") {
+      clearTimeout(phase.timer);
+      return this.#fail(code);
+    }
+    if (phase.t === "streaming") {
+      // A truncated body must never look complete: reset the HTTP/2 stream or the connection.
+      this.#res.destroy(new Error("upstream aborted"));
+      this.#finish(phase.status, code);
+    } else if (phase.t === "discarding") {
+      this.#finish(phase.status, "backend_failed");
+    }
+  }
+
+  #timedOut(): void {
+    if (this.#phase.t !== "awaiting_head") return;
+    this.#stream.abort("timeout: no response head in time");
+    this.#fail("timeout");
+  }
+
+  #fail(code: HopGateErrorCode): void {
+    const status = this.#sendErrorPage(code);
+    this.#finish(status, code);
+  }
+
+  #sendErrorPage(code: HopGateErrorCode): number {
+    const page = errorPage(code, this.#context.requestId, this.#req.headers.accept);
+    if (!this.#res.headersSent && !this.#res.destroyed) {
+      this.#res.writeHead(page.status, page.headers);
+      this.#res.end(page.body);
+    }
+    return page.status;
+  }
+
+  #finish(status: number, error: HopGateErrorCode | "client_abort" | undefined): void {
+    if (this.#phase.t === "done") return;
+    this.#phase = { t: "done" };
+    this.#context.onFinished({
+      requestId: this.#context.requestId,
+      domain: this.#context.domain,
+      method: this.#req.method ?? "GET",
+      url: this.#req.url ?? "/",
+      status,
+      durationMs: Date.now() - this.#context.startedAtMs,
+      bytesIn: this.#stream.sentBytes,
+      bytesOut: this.#stream.receivedBytes,
+      remoteAddress: remoteAddressOf(this.#req),
+      sessionId: this.#session.id,
+      error,
+    });
+  }
+}

@@ -1,0 +1,142 @@
+import type { Duplex } from "node:stream";
+import { hostForRouting } from "../../lib/domain-name.js";
+import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
+import { requestIdFrom } from "../../lib/request-id.js";
+import type { TunnelStream } from "../../protocol/tunnel-stream.js";
+import type { HeaderMap } from "../../protocol/wire-headers.js";
+import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
+import type { TunnelSession } from "../tunnel/session.js";
+import type { AccessSink } from "./access-record.js";
+import { errorPage } from "./error-response.js";
+import { ProxiedExchange, type ExchangeContext } from "./proxied-exchange.js";
+import { requestHeaderMap } from "./request-head.js";
+import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
+import {
+  remoteAddressOf,
+  visitorHost,
+  visitorPath,
+  type VisitorRequest,
+  type VisitorResponse,
+} from "./visitor.js";
+
+export interface ProxyOptions {
+  readonly lookup: TunnelLookup;
+  /** Whether `domain` (normalized) is registered: unknown names get 404, known ones without a tunnel 502. */
+  readonly isRegistered: (domain: string) => boolean;
+  readonly proxyTimeoutMs: number;
+  readonly onFinished: AccessSink;
+}
+
+export interface Proxy {
+  readonly handleRequest: (req: VisitorRequest, res: VisitorResponse) => void;
+  /** HTTP/1.1 `upgrade` event of the edge (WebSocket). */
+  readonly handleUpgrade: (req: VisitorRequest, socket: Duplex, head: Buffer) => void;
+}
+
+/**
+ * The reverse proxy core: Host (lowercased, port and trailing dot stripped), then the longest
+ * path prefix among the services of the domain's live tunnels; the request then travels as one
+ * tunnel stream. A session at its stream limit is skipped for another of the same domain.
+ */
+export function createProxy(options: ProxyOptions): Proxy {
+  const prepare = (req: VisitorRequest, upgrade: boolean): Prepared => {
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    const host = visitorHost(req);
+    const domain = hostForRouting(host);
+    const context: ExchangeContext = {
+      requestId,
+      domain,
+      startedAtMs: Date.now(),
+      proxyTimeoutMs: options.proxyTimeoutMs,
+      onFinished: options.onFinished,
+    };
+    if (!options.isRegistered(domain)) return { ok: false, context, error: "not_found" };
+    const opened = openStream(options.lookup, domain, visitorPath(req.url), upgrade);
+    if (!opened) return { ok: false, context, error: "tunnel_unavailable" };
+    const header = requestHeaderMap(
+      {
+        method: req.method ?? "GET",
+        url: req.url ?? "/",
+        host,
+        rawHeaders: req.rawHeaders,
+        remoteAddress: remoteAddressOf(req),
+        requestId,
+        upgrade,
+      },
+      opened.route.session.version,
+    );
+    return { ok: true, context, ...opened, header };
+  };
+
+  const record = (req: VisitorRequest, context: ExchangeContext, status: number, error: HopGateErrorCode) =>
+    context.onFinished({
+      requestId: context.requestId,
+      domain: context.domain,
+      method: req.method ?? "GET",
+      url: req.url ?? "/",
+      status,
+      durationMs: Date.now() - context.startedAtMs,
+      bytesIn: 0,
+      bytesOut: 0,
+      remoteAddress: remoteAddressOf(req),
+      sessionId: undefined,
+      error,
+    });
+
+  return {
+    handleRequest: (req, res) => {
+      const prepared = prepare(req, false);
+      if (!prepared.ok) {
+        const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
+        res.writeHead(page.status, page.headers);
+        res.end(page.body);
+        req.resume();
+        return record(req, prepared.context, page.status, prepared.error);
+      }
+      const { route, stream, header, context } = prepared;
+      new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
+    },
+
+    handleUpgrade: (req, socket, head) => {
+      const prepared = prepare(req, true);
+      if (!prepared.ok) {
+        const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
+        socket.end(responseHead(page.status, { ...page.headers, connection: "close" }) + page.body);
+        return record(req, prepared.context, page.status, prepared.error);
+      }
+      const { route, stream, header, context } = prepared;
+      new UpgradeExchange(req, socket, stream, route.session, context).start(
+        route.service.name,
+        header,
+        head,
+      );
+    },
+  };
+}
+
+type Prepared =
+  | { readonly ok: false; readonly context: ExchangeContext; readonly error: HopGateErrorCode }
+  | {
+      readonly ok: true;
+      readonly context: ExchangeContext;
+      readonly route: TunnelRoute;
+      readonly stream: TunnelStream;
+      readonly header: HeaderMap;
+    };
+
+/** v1 clients buffer whole request bodies and know no upgrades: upgrades need a v2 session. */
+function openStream(
+  lookup: TunnelLookup,
+  domain: string,
+  path: string,
+  upgrade: boolean,
+): { route: TunnelRoute; stream: TunnelStream } | undefined {
+  const skipped = new Set<TunnelSession>();
+  for (;;) {
+    const route = lookup.route(domain, path, skipped);
+    if (!route) return undefined;
+    const stream = upgrade && route.session.version === 1 ? undefined : route.session.openStream();
+    if (stream) return { route, stream };
+    skipped.add(route.session);
+  }
+}

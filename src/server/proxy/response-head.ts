@@ -1,0 +1,56 @@
+import type { OutgoingHttpHeaders } from "node:http";
+import type { StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { hopByHopNames } from "../../protocol/hop-by-hop.js";
+import { isFieldValue, isToken } from "../../protocol/http-syntax.js";
+import { isWireHeader, WireHeader } from "../../protocol/wire-headers.js";
+
+export type ResponseHead =
+  | {
+      readonly ok: true;
+      readonly status: number;
+      readonly headers: OutgoingHttpHeaders;
+      readonly upgrade?: string;
+    }
+  | { readonly ok: false; readonly problem: string };
+
+/**
+ * Validates a client's response head before anything reaches the visitor: a status from 200 to
+ * 599 (or 101 answering an upgrade), well-formed header names and values, hop-by-hop fields and
+ * tunnel metadata removed. A bad head is refused as a whole: the visitor gets a 502, never a
+ * forged or half-valid response. Repeated fields are joined with ", " (RFC 9110 §5.3), except
+ * Set-Cookie, whose lines stay separate.
+ */
+export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): ResponseHead {
+  const statusText = open.header[WireHeader.status]?.values[0];
+  if (statusText === undefined || !/^\d{3}$/.test(statusText))
+    return { ok: false, problem: "missing or malformed status" };
+  const status = Number(statusText);
+  if (!((status >= 200 && status <= 599) || (status === 101 && upgradeRequested))) {
+    return { ok: false, problem: `status ${status} not allowed` };
+  }
+  const connection: string[] = [];
+  for (const [name, { values }] of Object.entries(open.header)) {
+    if (name.toLowerCase() === "connection") connection.push(...values);
+  }
+  const hopByHop = hopByHopNames(connection);
+  const headers: OutgoingHttpHeaders = {};
+  let upgrade: string | undefined;
+  for (const [name, { values }] of Object.entries(open.header)) {
+    if (!isToken(name)) return { ok: false, problem: "invalid header name" };
+    for (const value of values)
+      if (!isFieldValue(value)) return { ok: false, problem: `invalid value in header ${name}` };
+    const lower = name.toLowerCase();
+    if (lower === "upgrade" && status === 101) upgrade = values[0];
+    if (isWireHeader(lower) || hopByHop.has(lower) || values.length === 0) continue;
+    const existing = headers[lower];
+    if (lower === "set-cookie") headers[lower] = [...((existing as string[] | undefined) ?? []), ...values];
+    else
+      headers[lower] =
+        existing === undefined ? values.join(", ") : `${String(existing)}, ${values.join(", ")}`;
+  }
+  if (status === 101 && !upgrade) return { ok: false, problem: "101 without Upgrade" };
+  const length = headers["content-length"];
+  if (length !== undefined && !/^\d{1,15}$/.test(String(length)))
+    return { ok: false, problem: "invalid Content-Length" };
+  return upgrade ? { ok: true, status, headers, upgrade } : { ok: true, status, headers };
+}

@@ -1,0 +1,37 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+
+/** A visitor's request on either protocol of the edge (HTTP/1.1 or HTTP/2 compat API). */
+export type VisitorRequest = IncomingMessage | Http2ServerRequest;
+
+/** What the proxy uses of `http.ServerResponse` and `http2.Http2ServerResponse` alike. */
+export interface VisitorResponse {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  /** HTTP/1.1: fail a write or end that disagrees with Content-Length. */
+  strictContentLength?: boolean;
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
+  end(body?: string): unknown;
+  destroy(error?: Error): unknown;
+  once(event: "drain" | "close", listener: () => void): unknown;
+  off(event: "drain" | "close", listener: () => void): unknown;
+}
+
+/** Host as the visitor sent it: `Host` on HTTP/1.1, `:authority` (or Host) on HTTP/2. */
+export function visitorHost(req: VisitorRequest): string {
+  const host = req.headers.host ?? req.headers[":authority"];
+  return typeof host === "string" ? host : "";
+}
+
+/** Path without the query, for routing. */
+export function visitorPath(url: string | undefined): string {
+  if (!url) return "/";
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}
+
+export function remoteAddressOf(req: VisitorRequest): string {
+  return req.socket.remoteAddress ?? "unknown";
+}

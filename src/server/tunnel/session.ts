@@ -1,0 +1,198 @@
+import type { Logger } from "../../lib/logger.js";
+import type { Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { frame } from "../../protocol/frames.js";
+import type { ClientHello, ServiceRoute } from "../../protocol/handshake.js";
+import { startKeepalive, type Keepalive } from "../../protocol/keepalive.js";
+import { Multiplexer, type MultiplexerLimits } from "../../protocol/multiplexer.js";
+import { OutboundQueue } from "../../protocol/outbound-queue.js";
+import type { TunnelStream } from "../../protocol/tunnel-stream.js";
+import type { SessionInfo } from "./session-directory.js";
+
+/** The connection under a session: only what the session may do to it. */
+export interface SessionTransport {
+  /** HTTP/2 PING (v1 keepalive); resolves with false when unanswered or impossible. */
+  ping(): Promise<boolean>;
+  /** Tears the connection down at once (dead peer, violation). */
+  destroy(): void;
+}
+
+export interface SessionOptions {
+  readonly id: string;
+  readonly domain: string;
+  readonly remoteAddress: string;
+  readonly hello: ClientHello;
+  readonly limits: MultiplexerLimits;
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly transport: SessionTransport;
+  readonly logger: Logger;
+  readonly onStreamFinished?: (stream: TunnelStream) => void;
+  readonly onClosed: (session: TunnelSession, reason: string) => void;
+}
+
+export type SessionState =
+  | { readonly t: "active" }
+  | { readonly t: "draining"; readonly deadlineMs: number }
+  | { readonly t: "closed"; readonly reason: string };
+
+/** Outbound bytes queued per tunnel before senders wait: a few chunks, enough to keep the pipe full. */
+const OUTBOUND_HIGH_WATER_BYTES = 1024 * 1024;
+const MAX_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * One authenticated client tunnel on the server: its identity, its stream table (through the
+ * multiplexer), keepalive and drain. Request streams are opened here with ids `http-<n>`, a
+ * per-tunnel counter from 0 as v1 clients expect.
+ */
+export class TunnelSession {
+  readonly id: string;
+  readonly domain: string;
+  readonly remoteAddress: string;
+  readonly version: 1 | 2;
+  readonly services: readonly ServiceRoute[];
+  readonly clientVersion: string;
+  readonly connectedAtMs = Date.now();
+  readonly outbound: OutboundQueue;
+  readonly #mux: Multiplexer;
+  readonly #options: SessionOptions;
+  readonly #keepalive: Keepalive;
+  #state: SessionState = { t: "active" };
+  #nextStream = 0;
+  #drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: SessionOptions) {
+    this.#options = options;
+    this.id = options.id;
+    this.domain = options.domain;
+    this.remoteAddress = options.remoteAddress;
+    this.version = options.hello.protocolVersion;
+    this.services = options.hello.services;
+    this.clientVersion = options.hello.clientVersion;
+    this.outbound = new OutboundQueue({
+      batching: this.version === 2,
+      maxBatchBytes: MAX_BATCH_BYTES,
+      highWaterBytes: OUTBOUND_HIGH_WATER_BYTES,
+    });
+    this.#mux = new Multiplexer({
+      outbound: this.outbound,
+      limits: options.limits,
+      version: this.version,
+      onControl: (envelope) => this.#onControl(envelope),
+      onViolation: (detail, streamId) =>
+        options.logger.warn(
+          { session_id: this.id, stream_id: streamId, detail },
+          "tunnel protocol violation",
+        ),
+      onStreamFinished: (stream) => {
+        options.onStreamFinished?.(stream);
+        if (this.#state.t === "draining" && this.#mux.size === 0) this.close("drained");
+      },
+    });
+    this.#keepalive = startKeepalive({
+      intervalMs: options.pingIntervalMs,
+      timeoutMs: options.pingTimeoutMs,
+      sendPing: (nonce) => {
+        if (this.version === 2) this.outbound.push(frame.ping(nonce));
+        else void options.transport.ping().then((ok) => ok && this.#keepalive.pong(nonce));
+      },
+      onDead: () => {
+        this.close("keepalive timeout");
+        options.transport.destroy();
+      },
+    });
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get inFlight(): number {
+    return this.#mux.size;
+  }
+
+  /** A new request stream, or undefined when the session is not active or at its stream limit. */
+  openStream(): TunnelStream | undefined {
+    if (this.#state.t !== "active") return undefined;
+    const stream = this.#mux.open(`http-${this.#nextStream}`);
+    if (stream) this.#nextStream++;
+    return stream;
+  }
+
+  /** Reads the client's frames until the tunnel ends; then closes the session. */
+  async run(incoming: AsyncIterator<Envelope>): Promise<void> {
+    let reason = "client closed the tunnel";
+    try {
+      for (;;) {
+        const next = await incoming.next();
+        if (next.done || this.#state.t === "closed") break;
+        const pending = this.#mux.receive(next.value);
+        if (pending) await pending;
+      }
+    } catch (error) {
+      reason = `tunnel read failed: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    this.close(reason);
+  }
+
+  /**
+   * Stops routing new requests here; in-flight streams get until `deadlineMs` from now. v2
+   * clients are told (Drain) so they open a replacement tunnel at once.
+   */
+  drain(deadlineMs: number, reason: string, notifyClient = true): void {
+    if (this.#state.t !== "active") return;
+    this.#state = { t: "draining", deadlineMs: Date.now() + deadlineMs };
+    if (this.version === 2 && notifyClient) this.outbound.push(frame.drain(deadlineMs, reason));
+    if (this.#mux.size === 0) return this.close("drained");
+    this.#drainTimer = setTimeout(() => this.close("drain deadline passed"), deadlineMs).unref();
+  }
+
+  /** Ends the session: in-flight streams fail at once, the response stream finishes. */
+  close(reason: string): void {
+    if (this.#state.t === "closed") return;
+    this.#state = { t: "closed", reason };
+    this.#keepalive.stop();
+    clearTimeout(this.#drainTimer);
+    this.#mux.failAll(`tunnel closed: ${reason}`);
+    this.outbound.end();
+    this.#options.onClosed(this, reason);
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      domain: this.domain,
+      remoteAddress: this.remoteAddress,
+      protocolVersion: this.version,
+      services: this.services.map(({ name, pathPrefix }) => ({ name, pathPrefix })),
+      connectedAt: new Date(this.connectedAtMs).toISOString(),
+      state: this.#state.t === "draining" ? "draining" : "active",
+      inFlightStreams: this.#mux.size,
+      bytesToClient: this.#mux.bytesSent,
+      bytesFromClient: this.#mux.bytesReceived,
+    };
+  }
+
+  #onControl(envelope: Envelope): void {
+    const payload = envelope.payload;
+    switch (payload.case) {
+      case "ping":
+        this.outbound.push(frame.pong(payload.value.nonce));
+        return;
+      case "pong":
+        this.#keepalive.pong(payload.value.nonce);
+        return;
+      case "drain":
+        this.#options.logger.info(
+          { session_id: this.id, reason: payload.value.reason },
+          "client is draining",
+        );
+        this.drain(payload.value.deadlineMs || 30_000, payload.value.reason || "client draining", false);
+        return;
+      default:
+        this.#options.logger.warn(
+          { session_id: this.id, frame: payload.case },
+          "unexpected control frame from client",
+        );
+    }
+  }
+}

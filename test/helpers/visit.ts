@@ -1,0 +1,99 @@
+import http2 from "node:http2";
+import https from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
+import type { Writable } from "node:stream";
+import { tlsFixture } from "./tls-fixture.js";
+
+export interface Visit {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+export interface VisitOptions {
+  readonly method?: string;
+  readonly headers?: Record<string, string | string[]>;
+  readonly body?: Buffer | string | AsyncIterable<Buffer>;
+  readonly http2?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A visitor's HTTPS request to the gateway on 127.0.0.1:`port` for `host` (SNI and Host), over
+ * HTTP/1.1 or HTTP/2, trusting the test certificate. Resolves with the whole response.
+ */
+export function visit(port: number, host: string, path: string, options: VisitOptions = {}): Promise<Visit> {
+  return options.http2 ? visitHttp2(port, host, path, options) : visitHttp1(port, host, path, options);
+}
+
+function visitHttp1(port: number, host: string, path: string, options: VisitOptions): Promise<Visit> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: "127.0.0.1",
+      port,
+      path,
+      method: options.method ?? "GET",
+      servername: host,
+      headers: { host, ...options.headers },
+      ca: tlsFixture().cert,
+      agent: false,
+      timeout: options.timeoutMs ?? 30_000,
+    });
+    req.on("timeout", () => req.destroy(new Error("visit timed out")));
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("error", reject);
+      res.on("aborted", () => reject(new Error("response aborted")));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    void sendBody(req, options.body);
+  });
+}
+
+function visitHttp2(port: number, host: string, path: string, options: VisitOptions): Promise<Visit> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { ca: tlsFixture().cert, servername: host });
+    session.on("error", reject);
+    const req = session.request({
+      ":method": options.method ?? "GET",
+      ":path": path,
+      ":authority": host,
+      ...options.headers,
+    });
+    req.setTimeout(options.timeoutMs ?? 30_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    const chunks: Buffer[] = [];
+    let headers: IncomingHttpHeaders = {};
+    req.on("response", (h) => (headers = h as IncomingHttpHeaders));
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("error", (error: Error) => {
+      session.close();
+      reject(error);
+    });
+    req.on("close", () => {
+      session.close();
+      if (req.rstCode !== http2.constants.NGHTTP2_NO_ERROR)
+        return reject(new Error(`stream reset ${req.rstCode}`));
+      resolve({ status: Number(headers[":status"]), headers, body: Buffer.concat(chunks) });
+    });
+    void sendBody(req, options.body);
+  });
+}
+
+async function sendBody(req: Writable, body: VisitOptions["body"]): Promise<void> {
+  if (body === undefined) {
+    req.end();
+    return;
+  }
+  if (typeof body === "string" || Buffer.isBuffer(body)) {
+    req.end(body);
+    return;
+  }
+  for await (const chunk of body) {
+    if (!req.write(chunk)) await new Promise((resolve) => req.once("drain", resolve));
+  }
+  req.end();
+}
