@@ -20,9 +20,14 @@ export function normalizeDomain(input: string, options: { allowSingleLabel?: boo
     return { ok: false, reason: "an IP address is not a domain name" };
   }
   if (/[:/?#@]/.test(trimmed)) return { ok: false, reason: "domain must not contain a port, path or scheme" };
+  // '%' and '\\' would be decoded or mapped by the WHATWG host parser behind domainToASCII.
+  if (/[%\\]/.test(trimmed)) return { ok: false, reason: "domain must not contain '%' or '\\'" };
   const withoutDot = trimmed.endsWith(".") ? trimmed.slice(0, -1) : trimmed;
   const ascii = /^[\x20-\x7e]*$/.test(withoutDot) ? withoutDot.toLowerCase() : domainToASCII(withoutDot);
   if (ascii === "") return { ok: false, reason: "domain is not a valid internationalized name" };
+  // Also after IDN mapping: fullwidth digits such as "１２７.０.０.１" become an IPv4 address.
+  if (isIP(withoutDot) !== 0 || isIP(ascii) !== 0)
+    return { ok: false, reason: "an IP address is not a domain name" };
   if (ascii.length > MAX_DOMAIN_LENGTH) {
     return { ok: false, reason: `domain is longer than ${MAX_DOMAIN_LENGTH} characters` };
   }

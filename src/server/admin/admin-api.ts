@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
+import { getRequestListener } from "@hono/node-server";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { normalizeDomain } from "../../lib/domain-name.js";
+import { HopGateError } from "../../lib/hopgate-error.js";
+import type { Logger } from "../../lib/logger.js";
+import type { DomainRepository } from "../store/domain-repository.js";
+import type { SessionDirectory } from "../tunnel/session-directory.js";
+import { adminAuth } from "./admin-auth.js";
+import { errorResponse } from "./admin-error.js";
+import { addDomainRoutes } from "./domain-routes.js";
+import { adminBodyLimit, requireJsonBody } from "./request-guards.js";
+import { addSessionRoutes } from "./session-routes.js";
+
+export const ADMIN_BASE_PATH = "/api/v1/admin";
+
+export interface AdminApiOptions {
+  readonly domains: DomainRepository;
+  /** Bearer key; unset or empty disables the API (every request answers 503). */
+  readonly adminApiKey?: string;
+  /** The server's main domain, which cannot be registered. */
+  readonly mainDomain: string;
+  readonly sessions?: SessionDirectory;
+  readonly logger: Logger;
+}
+
+export interface AdminApi {
+  /** Node request listener for HTTP/1.1 and HTTP/2 (compat API) servers; mount on `/api/v1/admin/`. */
+  readonly handle: (
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+  ) => void;
+  /** The same app as a fetch handler (WHATWG Request in, Response out). */
+  readonly fetch: (request: Request) => Promise<Response>;
+}
+
+/**
+ * The admin API under /api/v1/admin (ARCHITECTURE.md, Admin API): Hono with zod-openapi, so the
+ * schemas that validate requests also generate `GET /api/v1/admin/openapi.json`. Order of
+ * checks: 405 for a known path with another method, then authentication (503 disabled, 401),
+ * body size (413), media type (415), request schema (400), and the route itself.
+ */
+export function createAdminApi(options: AdminApiOptions): AdminApi {
+  const logger = options.logger.child({ component: "admin" });
+  const main = normalizeDomain(options.mainDomain, { allowSingleLabel: true });
+  const mainDomain = main.ok ? main.domain : options.mainDomain.trim().toLowerCase();
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success)
+        throw new HopGateError("invalid_input", describeIssue(result.error, result.target));
+    },
+  }).basePath(ADMIN_BASE_PATH);
+
+  app.onError((error, c) => errorResponse(c, error, logger));
+  app.notFound((c) =>
+    errorResponse(c, new HopGateError("not_found", `no admin route ${c.req.method} ${c.req.path}`), logger),
+  );
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        const allow = methods.join(", ");
+        const error = new HopGateError(
+          "method_not_allowed",
+          `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`,
+        );
+        return errorResponse(c, error, logger, { Allow: allow });
+      },
+    }),
+  );
+  app.use(adminAuth(options.adminApiKey), adminBodyLimit(), requireJsonBody());
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  addDomainRoutes(app, { domains: options.domains, sessions: options.sessions, mainDomain, logger });
+  addSessionRoutes(app, { sessions: options.sessions, mainDomain });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "HopGate admin API", version: "1" },
+    security: [{ bearer: [] }],
+  });
+
+  const handle = getRequestListener(app.fetch, { overrideGlobalObjects: false });
+  return {
+    handle: (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        logger.error({ err: error }, "admin response failed");
+        res.destroy();
+      });
+    },
+    fetch: async (request) => app.fetch(request),
+  };
+}
+
+const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", param: "path" };
+
+/** First validation problem as one line, prefixed with its field unless the message names it. */
+function describeIssue(error: z.ZodError, target: string): string {
+  const issue = error.issues[0];
+  if (!issue) return `invalid ${TARGET_NAMES[target] ?? target}`;
+  const field = issue.path.map(String).join(".") || (TARGET_NAMES[target] ?? target);
+  return issue.message.startsWith(field) ? issue.message : `${field}: ${issue.message}`;
+}

@@ -1,0 +1,141 @@
+import { z } from "@hono/zod-openapi";
+import { normalizeDomain } from "../../lib/domain-name.js";
+import type { DomainRecord } from "../store/domain-repository.js";
+import type { SessionInfo } from "../tunnel/session-directory.js";
+
+/**
+ * Zod schemas of the admin API: they validate requests and are the source of
+ * /api/v1/admin/openapi.json. JSON field names are snake_case, as in the original API.
+ */
+
+const required = (field: string) => (issue: { input: unknown }) =>
+  issue.input === undefined ? `${field} is required` : `${field} must be a string`;
+
+/** A domain as registered: normalized by normalizeDomain; the server's own main domain is refused. */
+export function domainField(mainDomain: string) {
+  return z
+    .string({ error: required("domain") })
+    .max(1024, "domain is longer than 1024 characters")
+    .transform((value, ctx) => {
+      const result = normalizeDomain(value);
+      if (!result.ok) {
+        ctx.addIssue({ code: "custom", message: result.reason });
+        return z.NEVER;
+      }
+      if (result.domain === mainDomain) {
+        ctx.addIssue({ code: "custom", message: `${result.domain} is the server's own main domain` });
+        return z.NEVER;
+      }
+      return result.domain;
+    })
+    .openapi({
+      description: "FQDN; trimmed, lowercased, IDN converted to punycode, one trailing dot dropped",
+      example: "app.example.com",
+    });
+}
+
+/** A JSON request body: an object with `shape` (unknown fields are ignored). */
+export function bodyObject<S extends z.ZodRawShape>(shape: S) {
+  return z.object(shape, { error: "body must be a JSON object" });
+}
+
+export const memoField = z
+  .string({ error: required("memo") })
+  .max(1024, "memo is longer than 1024 characters")
+  .default("")
+  .openapi({ description: "Free text for administrators", example: "staging app" });
+
+export const clientApiKeyField = z
+  .string({ error: required("client_api_key") })
+  .min(1, "client_api_key is required")
+  .max(256, "client_api_key is longer than 256 characters")
+  .openapi({ description: "The domain's client API key", example: "9f2c…(64 hex characters)" });
+
+const apiKey = z
+  .string()
+  .length(64)
+  .openapi({ description: "Client API key, 64 hex characters; shown once" });
+
+export const domainJson = z
+  .object({
+    id: z.string().openapi({ format: "uuid" }),
+    domain: z.string(),
+    memo: z.string(),
+    created_at: z.string().openapi({ format: "date-time" }),
+    updated_at: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("Domain");
+
+export const sessionJson = z
+  .object({
+    id: z.string(),
+    domain: z.string(),
+    remote_address: z.string(),
+    protocol_version: z.number().int(),
+    services: z.array(z.object({ name: z.string(), path_prefix: z.string() })),
+    connected_at: z.string().openapi({ format: "date-time" }),
+    state: z.enum(["active", "draining"]),
+    in_flight_streams: z.number().int(),
+    bytes_to_client: z.number().int(),
+    bytes_from_client: z.number().int(),
+  })
+  .openapi("Session");
+
+export const okResponse = z.object({ success: z.literal(true) }).openapi("Ok");
+export const keyResponse = z
+  .object({ success: z.literal(true), domain: z.string(), client_api_key: apiKey })
+  .openapi("ClientApiKey");
+export const existsResponse = z.object({ success: z.literal(true), exists: z.boolean() }).openapi("Exists");
+export const statusResponse = z
+  .object({
+    success: z.literal(true),
+    exists: z.boolean(),
+    ...domainJson.partial().shape,
+    live_sessions: z.number().int().optional().openapi({ description: "Tunnels connected now" }),
+    sessions: z.array(sessionJson).optional(),
+  })
+  .openapi("DomainStatus");
+export const listResponse = z
+  .object({
+    success: z.literal(true),
+    domains: z.array(domainJson),
+    next: z
+      .string()
+      .optional()
+      .openapi({ description: "Pass as `after` for the next page; absent on the last" }),
+  })
+  .openapi("DomainList");
+export const sessionsResponse = z
+  .object({ success: z.literal(true), sessions: z.array(sessionJson) })
+  .openapi("SessionList");
+export const errorResponse = z
+  .object({
+    success: z.literal(false),
+    error: z.object({ code: z.string().openapi({ example: "invalid_input" }), message: z.string() }),
+  })
+  .openapi("Error");
+
+export function toDomainJson(record: DomainRecord): z.infer<typeof domainJson> {
+  return {
+    id: record.id,
+    domain: record.domain,
+    memo: record.memo,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+  };
+}
+
+export function toSessionJson(session: SessionInfo): z.infer<typeof sessionJson> {
+  return {
+    id: session.id,
+    domain: session.domain,
+    remote_address: session.remoteAddress,
+    protocol_version: session.protocolVersion,
+    services: session.services.map((service) => ({ name: service.name, path_prefix: service.pathPrefix })),
+    connected_at: session.connectedAt,
+    state: session.state,
+    in_flight_streams: session.inFlightStreams,
+    bytes_to_client: session.bytesToClient,
+    bytes_from_client: session.bytesFromClient,
+  };
+}

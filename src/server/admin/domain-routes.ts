@@ -1,0 +1,172 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Logger } from "../../lib/logger.js";
+import type { DomainRepository } from "../store/domain-repository.js";
+import type { SessionDirectory } from "../tunnel/session-directory.js";
+import {
+  bodyObject,
+  clientApiKeyField,
+  domainField,
+  existsResponse,
+  keyResponse,
+  listResponse,
+  memoField,
+  okResponse,
+  statusResponse,
+  toDomainJson,
+  toSessionJson,
+} from "./admin-schemas.js";
+import { errorResponses, jsonBody, jsonResponse } from "./route-helpers.js";
+
+export interface DomainRoutesOptions {
+  readonly domains: DomainRepository;
+  readonly sessions?: SessionDirectory;
+  /** Normalized main domain of the server; it cannot be registered. */
+  readonly mainDomain: string;
+  readonly logger: Logger;
+}
+
+const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 100;
+const LIMIT_MESSAGE = `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`;
+
+function domainRouteDefinitions(mainDomain: string) {
+  const domain = domainField(mainDomain);
+  const domainQuery = z.object({ domain });
+  return {
+    register: createRoute({
+      method: "post",
+      path: "/domains/register",
+      summary: "Register a domain and issue its client API key",
+      request: { body: jsonBody(bodyObject({ domain, memo: memoField })) },
+      responses: {
+        200: jsonResponse(keyResponse, "Registered; the key is shown only now"),
+        ...errorResponses(400, 409, 413, 415),
+      },
+    }),
+    unregister: createRoute({
+      method: "post",
+      path: "/domains/unregister",
+      summary: "Unregister a domain with its client API key",
+      request: { body: jsonBody(bodyObject({ domain, client_api_key: clientApiKeyField })) },
+      responses: {
+        200: jsonResponse(okResponse, "Unregistered"),
+        ...errorResponses(400, 403, 404, 413, 415),
+      },
+    }),
+    exists: createRoute({
+      method: "get",
+      path: "/domains/exists",
+      summary: "Whether a domain is registered",
+      request: { query: domainQuery },
+      responses: { 200: jsonResponse(existsResponse, "Answer"), ...errorResponses(400) },
+    }),
+    status: createRoute({
+      method: "get",
+      path: "/domains/status",
+      summary: "A domain's record and live tunnel sessions (exists=false when unknown, as the original)",
+      request: { query: domainQuery },
+      responses: { 200: jsonResponse(statusResponse, "Status"), ...errorResponses(400) },
+    }),
+    list: createRoute({
+      method: "get",
+      path: "/domains",
+      summary: "List registered domains in name order, a page at a time",
+      request: {
+        query: z.object({
+          limit: z.coerce
+            .number({ error: LIMIT_MESSAGE })
+            .int(LIMIT_MESSAGE)
+            .min(1, LIMIT_MESSAGE)
+            .max(MAX_PAGE_SIZE, LIMIT_MESSAGE)
+            .default(DEFAULT_PAGE_SIZE),
+          after: z.string().max(1024).optional().openapi({ description: "`next` of the previous page" }),
+        }),
+      },
+      responses: { 200: jsonResponse(listResponse, "One page"), ...errorResponses(400) },
+    }),
+    rotateKey: createRoute({
+      method: "post",
+      path: "/domains/rotate-key",
+      summary: "Issue a new client API key; the old one stops working",
+      request: { body: jsonBody(bodyObject({ domain })) },
+      responses: {
+        200: jsonResponse(keyResponse, "New key, shown only now"),
+        ...errorResponses(400, 404, 413, 415),
+      },
+    }),
+    revoke: createRoute({
+      method: "delete",
+      path: "/domains/{domain}",
+      summary: "Revoke a domain without its client API key",
+      request: { params: z.object({ domain: domain.openapi({ param: { name: "domain", in: "path" } }) }) },
+      responses: { 200: jsonResponse(okResponse, "Revoked"), ...errorResponses(400, 404) },
+    }),
+  };
+}
+
+/** The domain routes of the admin API (original four plus list, rotate-key and revoke). */
+export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions): void {
+  const { domains, sessions, logger } = options;
+  const routes = domainRouteDefinitions(options.mainDomain);
+
+  app.openapi(routes.register, async (c) => {
+    const { domain, memo } = c.req.valid("json");
+    const { clientApiKey } = await domains.register(domain, memo);
+    logger.info({ domain }, "domain registered");
+    return c.json({ success: true as const, domain, client_api_key: clientApiKey }, 200);
+  });
+
+  app.openapi(routes.unregister, async (c) => {
+    const { domain, client_api_key } = c.req.valid("json");
+    await domains.unregister(domain, client_api_key);
+    logger.info({ domain }, "domain unregistered");
+    return c.json({ success: true as const }, 200);
+  });
+
+  app.openapi(routes.exists, async (c) => {
+    const record = await domains.find(c.req.valid("query").domain);
+    return c.json({ success: true as const, exists: record !== undefined }, 200);
+  });
+
+  app.openapi(routes.status, async (c) => {
+    const record = await domains.find(c.req.valid("query").domain);
+    if (!record) return c.json({ success: true as const, exists: false }, 200);
+    const live = sessions?.list({ domain: record.domain });
+    return c.json(
+      {
+        success: true as const,
+        exists: true,
+        ...toDomainJson(record),
+        ...(live && { live_sessions: live.length, sessions: live.map(toSessionJson) }),
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.list, async (c) => {
+    const { limit, after } = c.req.valid("query");
+    const page = await domains.list({ limit, after });
+    return c.json(
+      {
+        success: true as const,
+        domains: page.items.map(toDomainJson),
+        ...(page.next && { next: page.next }),
+      },
+      200,
+    );
+  });
+
+  app.openapi(routes.rotateKey, async (c) => {
+    const { domain } = c.req.valid("json");
+    const clientApiKey = await domains.rotateKey(domain);
+    logger.info({ domain }, "client API key rotated");
+    return c.json({ success: true as const, domain, client_api_key: clientApiKey }, 200);
+  });
+
+  app.openapi(routes.revoke, async (c) => {
+    const { domain } = c.req.valid("param");
+    await domains.revoke(domain);
+    logger.info({ domain }, "domain revoked");
+    return c.json({ success: true as const }, 200);
+  });
+}

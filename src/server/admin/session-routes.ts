@@ -1,0 +1,23 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import type { SessionDirectory } from "../tunnel/session-directory.js";
+import { domainField, sessionsResponse, toSessionJson } from "./admin-schemas.js";
+import { errorResponses, jsonResponse } from "./route-helpers.js";
+
+/** `GET /sessions[?domain=]`: live tunnel sessions (none when the server runs no tunnel endpoint). */
+export function addSessionRoutes(
+  app: OpenAPIHono,
+  options: { sessions?: SessionDirectory; mainDomain: string },
+): void {
+  const route = createRoute({
+    method: "get",
+    path: "/sessions",
+    summary: "Live tunnel sessions, optionally of one domain",
+    request: { query: z.object({ domain: domainField(options.mainDomain).optional() }) },
+    responses: { 200: jsonResponse(sessionsResponse, "Sessions"), ...errorResponses(400) },
+  });
+  app.openapi(route, (c) => {
+    const { domain } = c.req.valid("query");
+    const live = options.sessions?.list(domain === undefined ? {} : { domain }) ?? [];
+    return c.json({ success: true as const, sessions: live.map(toSessionJson) }, 200);
+  });
+}

@@ -1,0 +1,101 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import { HopGateError } from "../../lib/hopgate-error.js";
+import type { Logger } from "../../lib/logger.js";
+import { maskDsn } from "../../lib/secret.js";
+import { storeMigrations } from "./migrations/index.js";
+import { migrateToLatest } from "./migrator.js";
+import type { StoreDialect, StoreSchema } from "./schema.js";
+import { createNodeSqliteDialect } from "./sqlite-dialect.js";
+import { toStoreError } from "./store-error.js";
+
+/** The open store: one typed query layer (Kysely) over PostgreSQL or embedded SQLite. */
+export interface Database {
+  readonly db: Kysely<StoreSchema>;
+  readonly dialect: StoreDialect;
+  /** Resolves when the store answers a trivial query; throws HopGateError "unavailable" otherwise. */
+  ping(): Promise<void>;
+  /** Closes the pool or file; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** `postgres://...` selects PostgreSQL; unset selects SQLite in `dataDir`. */
+  readonly dsn?: string;
+  /** Directory of the embedded SQLite file `hopgate.sqlite`; created when missing. */
+  readonly dataDir: string;
+  readonly logger: Logger;
+  /** How long a statement waits for another process's lock (SQLite) or a connection (PostgreSQL). */
+  readonly busyTimeoutMs?: number;
+}
+
+export const SQLITE_FILE_NAME = "hopgate.sqlite";
+const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
+/** Opens the store and applies pending migrations before returning it. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const logger = options.logger.child({ component: "store" });
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const dialect: StoreDialect = options.dsn ? "postgres" : "sqlite";
+  const db = options.dsn
+    ? openPostgres(options.dsn, busyTimeoutMs, logger)
+    : await openSqlite(options.dataDir, busyTimeoutMs);
+  try {
+    await migrateToLatest(db as Kysely<unknown>, storeMigrations(dialect), logger);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  logger.info(
+    { dialect, location: options.dsn ? maskDsn(options.dsn) : join(options.dataDir, SQLITE_FILE_NAME) },
+    "store ready",
+  );
+  return {
+    db,
+    dialect,
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+      } catch (error) {
+        throw toStoreError(error, "ping");
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(dsn: string, connectTimeoutMs: number, logger: Logger): Kysely<StoreSchema> {
+  const pool = new pg.Pool({ connectionString: dsn, max: 10, connectionTimeoutMillis: connectTimeoutMs });
+  // A client whose server goes away emits "error" (on the pool while idle, on the client while
+  // checked out, in addition to failing its query); unhandled, that would end the process. The
+  // query itself fails as "unavailable" and the next one opens a fresh connection.
+  const onLost = (error: Error) => logger.warn({ err: error.message }, "PostgreSQL connection lost");
+  pool.on("error", onLost);
+  pool.on("connect", (client) => client.on("error", onLost));
+  return new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
+}
+
+async function openSqlite(dataDir: string, busyTimeoutMs: number): Promise<Kysely<StoreSchema>> {
+  const path = join(dataDir, SQLITE_FILE_NAME);
+  let database: DatabaseSync;
+  try {
+    await mkdir(dataDir, { recursive: true });
+    // `timeout` is SQLite's busy_timeout: a locked database is retried this long before SQLITE_BUSY.
+    database = new DatabaseSync(path, { timeout: busyTimeoutMs });
+  } catch (error) {
+    throw new HopGateError("unavailable", `cannot open SQLite store ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    // WAL lets readers proceed while one writer commits (https://sqlite.org/wal.html).
+    database.exec("pragma journal_mode = wal");
+  } catch (error) {
+    database.close();
+    throw toStoreError(error, `open ${path}`);
+  }
+  return new Kysely<StoreSchema>({ dialect: createNodeSqliteDialect(database) });
+}

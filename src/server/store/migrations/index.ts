@@ -1,0 +1,13 @@
+import type { Migration } from "kysely/migration";
+import type { StoreDialect } from "../schema.js";
+import { domainsMigration } from "./0001-domains.js";
+
+/**
+ * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
+ * Names sort in the order they run; never rename or remove an applied one.
+ */
+export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
+  return {
+    "0001_domains": domainsMigration(dialect),
+  };
+}

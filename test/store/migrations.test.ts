@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import type { Kysely } from "kysely";
+import { storeMigrations } from "../../src/server/store/migrations/index.js";
+import { migrateToLatest } from "../../src/server/store/migrator.js";
+import { silentLogger } from "../../src/lib/logger.js";
+import {
+  openTestDatabase,
+  storeBackends,
+  suiteCleanup,
+  type StoreLocation,
+} from "../helpers/store-backends.js";
+import { startStoreProcess } from "../helpers/store-process.js";
+
+const DOMAINS_COLUMNS = ["client_api_key", "created_at", "domain", "id", "memo", "updated_at"];
+
+async function domainsColumns(db: Kysely<unknown>): Promise<string[]> {
+  const tables = await db.introspection.getTables();
+  const domains = tables.find((table) => table.name === "domains");
+  assert.ok(domains, "the domains table exists");
+  return domains.columns.map((column) => column.name).sort();
+}
+
+async function appliedMigrations(db: Kysely<unknown>): Promise<Array<{ name: string; timestamp: string }>> {
+  return (db as Kysely<{ kysely_migration: { name: string; timestamp: string } }>)
+    .selectFrom("kysely_migration")
+    .select(["name", "timestamp"])
+    .orderBy("name")
+    .execute();
+}
+
+for (const backend of storeBackends) {
+  describe(`store migrations on ${backend.name}`, { skip: backend.skip }, () => {
+    const cleanup = suiteCleanup();
+    let location: StoreLocation;
+    before(async () => {
+      location = await backend.location(cleanup);
+    });
+
+    it("creates the domains table with the columns of ARCHITECTURE.md", async (t) => {
+      const database = await openTestDatabase((fn) => t.after(fn), location);
+      assert.deepEqual(await domainsColumns(database.db as Kysely<unknown>), DOMAINS_COLUMNS);
+      assert.equal(database.dialect, backend.name);
+    });
+
+    it("changes nothing when applied again, by a reopen or a second migrator run", async (t) => {
+      const first = await openTestDatabase((fn) => t.after(fn), location);
+      const before = await appliedMigrations(first.db as Kysely<unknown>);
+      assert.deepEqual(
+        before.map((row) => row.name),
+        Object.keys(storeMigrations(backend.name)),
+      );
+      await first.close();
+
+      const reopened = await openTestDatabase((fn) => t.after(fn), location);
+      const db = reopened.db as Kysely<unknown>;
+      await migrateToLatest(db, storeMigrations(backend.name), silentLogger());
+      assert.deepEqual(await appliedMigrations(db), before, "same rows, same timestamps");
+      assert.deepEqual(await domainsColumns(db), DOMAINS_COLUMNS);
+    });
+
+    it("migrates a fresh store from two processes started at the same moment", async (t) => {
+      const fresh = await backend.location((fn) => t.after(fn));
+      const children = [0, 1].map(() => startStoreProcess(fresh, ["migrate"]));
+      t.after(() => children.forEach(({ child }) => child.kill()));
+      for (const { lines } of children) assert.deepEqual((await lines.next()).value, { ready: true });
+      // Both are loaded and waiting; release them together so that their migrations overlap.
+      for (const { child } of children) child.stdin.end("go\n");
+      for (const { lines, exited } of children) {
+        assert.deepEqual((await lines.next()).value, { migrated: true });
+        const { code, stderr } = await exited;
+        assert.equal(code, 0, stderr);
+      }
+      const database = await openTestDatabase((fn) => t.after(fn), fresh);
+      const applied = await appliedMigrations(database.db as Kysely<unknown>);
+      assert.deepEqual(
+        applied.map((row) => row.name),
+        Object.keys(storeMigrations(backend.name)),
+      );
+    });
+  });
+}
+
+describe(
+  "store migrations on both backends",
+  { skip: storeBackends.find((b) => b.skip)?.skip ?? false },
+  () => {
+    it("report the same column names for domains", async (t) => {
+      const columns = [];
+      for (const backend of storeBackends) {
+        const database = await openTestDatabase(
+          (fn) => t.after(fn),
+          await backend.location((fn) => t.after(fn)),
+        );
+        columns.push(await domainsColumns(database.db as Kysely<unknown>));
+      }
+      assert.equal(columns.length, 2);
+      assert.deepEqual(columns[0], columns[1]);
+    });
+  },
+);
