@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { clientCommand } from "./client-command.js";
 import { configCommand } from "./config-command.js";
+import { serverCommand } from "./server-command.js";
 
 /** Every subcommand of `hopgate`, in the order `--help` lists them. */
 export function commands(): Command[] {
-  return [configCommand()];
+  return [serverCommand(), clientCommand(), configCommand()];
 }

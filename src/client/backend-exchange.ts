@@ -106,8 +106,7 @@ export class BackendExchange implements StreamSink {
     const { stream } = this.#options;
     this.#status = response.statusCode ?? 502;
     stream.sendOpen(this.#options.service.name, this.#responseHeader(this.#status, response.rawHeaders));
-    pumpIntoStream(response, stream, "backend: response aborted");
-    response.once("end", () => {
+    pumpIntoStream(response, stream, "backend: response aborted", () => {
       this.#finish(undefined);
       // The response is complete: the rest of a request body is of no use to anyone. (v1
       // servers get no second StreamClose for a stream they may consider finished.)

@@ -187,6 +187,15 @@ export const serverSettings = defineSettings({
     default: "10000",
     schema: integer(1, 100_000),
   }),
+  shutdownTimeoutSeconds: setting({
+    env: "HOP_SHUTDOWN_TIMEOUT_SECONDS",
+    flag: "--shutdown-timeout-seconds",
+    kind: "value",
+    description: "On SIGTERM, longest wait for in-flight requests and tunnels to drain",
+    expected: "a whole number of seconds from 0 to 3600",
+    default: "30",
+    schema: integer(0, 3600),
+  }),
 });
 
 export type ServerConfig = ConfigOf<typeof serverSettings>;

@@ -56,6 +56,11 @@ export class OutboundQueue implements AsyncIterable<Envelope> {
     return true;
   }
 
+  /** False while queued bytes are at or above the high-water mark. */
+  get writable(): boolean {
+    return this.#queuedBytes < this.#options.highWaterBytes;
+  }
+
   /** Resolves once queued bytes are below the high-water mark (at once when they are). */
   whenWritable(): Promise<void> {
     if (this.#queuedBytes < this.#options.highWaterBytes || this.#ended) return Promise.resolve();

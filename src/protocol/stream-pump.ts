@@ -3,16 +3,26 @@ import type { TunnelStream } from "./tunnel-stream.js";
 
 /**
  * Copies a Readable into a tunnel stream's outgoing side, reading only as fast as the stream
- * may send (credit and tunnel backpressure). Ends the stream cleanly at the source's end and
- * aborts it with `abortReason` when the source fails or closes early. Never destroys `source`:
+ * may send (credit and tunnel backpressure). Ends the stream cleanly after the source's last
+ * chunk (then calls `onEnded`) and aborts it with `abortReason` when the source fails or
+ * closes early. Never destroys `source`:
  * on HTTP/1.1 that would take the visitor's whole connection with it.
  */
-export function pumpIntoStream(source: Readable, stream: TunnelStream, abortReason: string): void {
+export function pumpIntoStream(
+  source: Readable,
+  stream: TunnelStream,
+  abortReason: string,
+  onEnded?: () => void,
+): void {
   let finished = false;
+  // At most one write is pending (the source is paused meanwhile); the end waits for it.
+  let writing: Promise<boolean> | undefined;
   const onData = (chunk: Buffer) => {
     if (finished) return;
     source.pause();
-    void stream.write(chunk).then((ok) => {
+    writing = stream.write(chunk);
+    void writing.then((ok) => {
+      writing = undefined;
       if (ok) source.resume();
       else stop();
     });
@@ -20,7 +30,12 @@ export function pumpIntoStream(source: Readable, stream: TunnelStream, abortReas
   const onEnd = () => {
     if (finished) return;
     finished = true;
-    stream.end();
+    const end = () => {
+      stream.end();
+      onEnded?.();
+    };
+    if (writing) void writing.then((ok) => ok && end());
+    else end();
   };
   const onEarlyClose = () => {
     if (finished) return;

@@ -79,18 +79,19 @@ export class TunnelStream {
    * tunnel's outbound queue. Resolves false when the stream was aborted meanwhile.
    */
   async write(chunk: Uint8Array): Promise<boolean> {
+    const outbound = this.#host.outbound;
     let offset = 0;
     while (offset < chunk.length) {
-      if (this.#aborted || this.#sentClose) return false;
+      if (this.#aborted || this.#sentClose || outbound.ended) return false;
       const credit = this.#sendWindow.availableBytes;
       if (credit <= 0) {
         await this.#sendWindow.whenOpen();
         continue;
       }
-      const outbound = this.#host.outbound;
-      if (outbound.ended) return false;
-      await outbound.whenWritable();
-      if (this.#aborted) return false;
+      if (!outbound.writable) {
+        await outbound.whenWritable();
+        continue;
+      }
       const size = Math.min(this.#host.maxChunkBytes, credit, chunk.length - offset);
       const piece = offset === 0 && size === chunk.length ? chunk : chunk.subarray(offset, offset + size);
       outbound.push(frame.data(this.id, this.#sendSeq++, piece), size);

@@ -1,0 +1,27 @@
+import { Command } from "commander";
+import { clientSettings } from "../config/client-settings.js";
+import { loadConfig } from "../config/load-config.js";
+import { createLogger } from "../lib/logger.js";
+import { runUntilSignal } from "./run-until-signal.js";
+import { addSettingOptions, settingFlags } from "./settings-options.js";
+
+export function clientCommand(): Command {
+  const command = addSettingOptions(
+    new Command("client").description("Run a HopGate client: tunnel local services to the server"),
+    clientSettings,
+  );
+  return command.action(async () => {
+    const config = loadConfig(clientSettings, { flags: settingFlags(command, clientSettings) });
+    const logger = createLogger({
+      level: config.debug && config.logLevel === "info" ? "debug" : config.logLevel,
+      base: { service: "hopgate-client" },
+    });
+    const { startClient } = await import("../client/start-client.js");
+    const client = startClient(config, logger);
+    await runUntilSignal(
+      () => client.stop(),
+      (error) => logger.error({ err: error }, "shutdown failed"),
+    );
+    logger.info("HopGate client stopped");
+  });
+}
