@@ -23,7 +23,7 @@ export interface Gateway {
 export function testLogger(): Logger {
   const level = process.env.HOPGATE_TEST_LOG;
   return level
-    ? createLogger({ level: level as "debug", destination: process.stderr as never })
+    ? createLogger({ level: level as "debug", destination: process.stderr })
     : silentLogger();
 }
 
