@@ -27,10 +27,12 @@ export function backendRequestHead(open: StreamOpen): BackendRequestHead | strin
   }
   const connection: string[] = [];
   let upgrade = false;
+  let chunked = false;
   for (const [name, { values }] of Object.entries(open.header)) {
     const lower = name.toLowerCase();
     if (lower === "connection") connection.push(...values);
     if (lower === "upgrade" && values.length > 0) upgrade = true;
+    if (lower === "transfer-encoding") chunked = values.some((v) => /chunked/i.test(v));
   }
   const hopByHop = hopByHopNames(connection);
   const host = firstValue(open.header, WireHeader.host);
@@ -49,5 +51,7 @@ export function backendRequestHead(open: StreamOpen): BackendRequestHead | strin
     if (!isFieldValue(host)) return "invalid host";
     headers.push("Host", host);
   }
+  // A body of unknown length: frame it, whatever the method (the server tells, PROTOCOL v2).
+  if (chunked && !upgrade) headers.push("Transfer-Encoding", "chunked");
   return { method, path, headers, upgrade };
 }

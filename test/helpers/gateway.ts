@@ -22,9 +22,7 @@ export interface Gateway {
 /** Logs of the code under test: silent unless HOPGATE_TEST_LOG=debug|info|... is set. */
 export function testLogger(): Logger {
   const level = process.env.HOPGATE_TEST_LOG;
-  return level
-    ? createLogger({ level: level as "debug", destination: process.stderr })
-    : silentLogger();
+  return level ? createLogger({ level: level as "debug", destination: process.stderr }) : silentLogger();
 }
 
 /**

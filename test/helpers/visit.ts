@@ -58,12 +58,11 @@ function visitHttp2(port: number, host: string, path: string, options: VisitOpti
   return new Promise((resolve, reject) => {
     const session = http2.connect(`https://127.0.0.1:${port}`, { ca: tlsFixture().cert, servername: host });
     session.on("error", reject);
-    const req = session.request({
-      ":method": options.method ?? "GET",
-      ":path": path,
-      ":authority": host,
-      ...options.headers,
-    });
+    // node ends DELETE/GET/HEAD streams at once unless told otherwise.
+    const req = session.request(
+      { ":method": options.method ?? "GET", ":path": path, ":authority": host, ...options.headers },
+      { endStream: options.body === undefined },
+    );
     req.setTimeout(options.timeoutMs ?? 30_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
     const chunks: Buffer[] = [];
     let headers: IncomingHttpHeaders = {};

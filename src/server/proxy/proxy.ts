@@ -12,6 +12,7 @@ import { ProxiedExchange, type ExchangeContext } from "./proxied-exchange.js";
 import { requestHeaderMap } from "./request-head.js";
 import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
 import {
+  hasBodyOfUnknownLength,
   remoteAddressOf,
   visitorHost,
   visitorPath,
@@ -62,6 +63,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         remoteAddress: remoteAddressOf(req),
         requestId,
         upgrade,
+        bodyOfUnknownLength: !upgrade && hasBodyOfUnknownLength(req),
       },
       opened.route.session.version,
     );

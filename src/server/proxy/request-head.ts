@@ -20,6 +20,8 @@ export interface VisitorRequestHead {
   readonly requestId: string;
   /** A WebSocket (or other) upgrade: Upgrade and Connection survive the hop. */
   readonly upgrade: boolean;
+  /** A body follows whose length is unknown (HTTP/1.1 chunked, or HTTP/2 without Content-Length). */
+  readonly bodyOfUnknownLength: boolean;
 }
 
 /** Set by HopGate itself; a visitor's own values are never trusted (ARCHITECTURE.md). */
@@ -61,6 +63,9 @@ export function requestHeaderMap(head: VisitorRequestHead, version: 1 | 2): Head
     add(name, raw[i + 1] as string);
   }
   if (head.upgrade) add("connection", "Upgrade");
+  // v2 clients learn that a body of unknown length follows (node's HTTP client would otherwise
+  // send a DELETE's or OPTIONS' body unframed). v1 clients buffer the whole body anyway.
+  if (head.bodyOfUnknownLength && version === 2) add("transfer-encoding", "chunked");
   add("host", head.host);
   add("x-forwarded-for", head.remoteAddress);
   add("x-forwarded-proto", "https");

@@ -35,3 +35,14 @@ export function visitorPath(url: string | undefined): string {
 export function remoteAddressOf(req: VisitorRequest): string {
   return req.socket.remoteAddress ?? "unknown";
 }
+
+/**
+ * Whether a body of unknown length follows the head: HTTP/1.1 Transfer-Encoding (node's parser
+ * already refused TE together with Content-Length), or an HTTP/2 stream whose HEADERS frame
+ * did not end it and that declared no Content-Length.
+ */
+export function hasBodyOfUnknownLength(req: VisitorRequest): boolean {
+  if (req.headers["content-length"] !== undefined) return false;
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  return req.headers["transfer-encoding"] !== undefined;
+}
