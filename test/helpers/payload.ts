@@ -8,7 +8,7 @@ const BLOCK = randomBytes(BLOCK_BYTES);
  * stamped with its number, so reordered or duplicated data changes the digest; the content does
  * not depend on the chunk size.
  */
-export async function* payload(length: number, chunkBytes = BLOCK_BYTES): AsyncGenerator<Buffer> {
+export function* payload(length: number, chunkBytes = BLOCK_BYTES): Generator<Buffer> {
   for (let offset = 0, block = 0; offset < length; offset += BLOCK_BYTES, block++) {
     const stamped = Buffer.from(BLOCK.subarray(0, Math.min(BLOCK_BYTES, length - offset)));
     if (stamped.length >= 4) stamped.writeUInt32BE(block >>> 0, 0);
@@ -16,9 +16,9 @@ export async function* payload(length: number, chunkBytes = BLOCK_BYTES): AsyncG
   }
 }
 
-export async function payloadDigest(length: number): Promise<string> {
+export function payloadDigest(length: number): string {
   const hash = createHash("sha256");
-  for await (const chunk of payload(length)) hash.update(chunk);
+  for (const chunk of payload(length)) hash.update(chunk);
   return hash.digest("hex");
 }
 

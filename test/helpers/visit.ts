@@ -13,7 +13,7 @@ export interface Visit {
 export interface VisitOptions {
   readonly method?: string;
   readonly headers?: Record<string, string | string[]>;
-  readonly body?: Buffer | string | AsyncIterable<Buffer>;
+  readonly body?: Buffer | string | Iterable<Buffer> | AsyncIterable<Buffer>;
   readonly http2?: boolean;
   readonly timeoutMs?: number;
 }
