@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import https from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
-import type { Writable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { tlsFixture } from "./tls-fixture.js";
 
 export interface Visit {
@@ -91,7 +91,7 @@ async function sendBody(req: Writable, body: VisitOptions["body"]): Promise<void
     req.end(body);
     return;
   }
-  for await (const chunk of body) {
+  for await (const chunk of Readable.from(body) as AsyncIterable<Buffer>) {
     if (!req.write(chunk)) await new Promise((resolve) => req.once("drain", resolve));
   }
   req.end();
