@@ -12,7 +12,7 @@ const streamingEcho: BackendHandler = (req, res) => {
     const length = Number(req.url.slice("/download/".length));
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(length) });
     void (async () => {
-      for await (const chunk of payload(length))
+      for (const chunk of payload(length))
         if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
       res.end();
     })();
