@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import { adminCommand } from "./admin-command.js";
 import { configCommand } from "./config-command.js";
 
 /** Every subcommand of `hopgate`, in the order `--help` lists them. */
 export function commands(): Command[] {
-  return [configCommand()];
+  return [configCommand(), adminCommand()];
 }
