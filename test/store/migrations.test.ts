@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import type { Kysely } from "kysely";
 import { storeMigrations } from "../../src/server/store/migrations/index.js";
 import { migrateToLatest } from "../../src/server/store/migrator.js";
+import { isHopGateError } from "../../src/lib/hopgate-error.js";
 import { silentLogger } from "../../src/lib/logger.js";
+import { SQLITE_FILE_NAME } from "../../src/server/store/database.js";
 import {
   openTestDatabase,
   storeBackends,
@@ -99,3 +103,30 @@ describe(
     });
   },
 );
+
+describe("openDatabase", () => {
+  it("fails as unavailable, naming the masked DSN, when PostgreSQL does not answer", async (t) => {
+    const dataDir = await storeBackends[0]!.location((fn) => t.after(fn));
+    const dsn = "postgres://hopgate:hunter2@127.0.0.1:1/hopgate";
+    await assert.rejects(
+      openTestDatabase((fn) => t.after(fn), { ...dataDir, dsn }),
+      (error) => {
+        assert.ok(isHopGateError(error, "unavailable"), String(error));
+        assert.match(
+          error.message,
+          /^cannot open the store at postgres:\/\/hopgate:\*\*\*\*@127\.0\.0\.1:1\/hopgate: /,
+        );
+        assert.match(error.message, /ECONNREFUSED/);
+        assert.doesNotMatch(error.message, /hunter2/);
+        return true;
+      },
+    );
+  });
+
+  it("creates the data directory of the embedded store", async (t) => {
+    const { dataDir } = await storeBackends[0]!.location((fn) => t.after(fn));
+    const nested = join(dataDir, "a", "b");
+    await openTestDatabase((fn) => t.after(fn), { dataDir: nested });
+    assert.ok((await stat(join(nested, SQLITE_FILE_NAME))).isFile());
+  });
+});

@@ -40,6 +40,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const logger = options.logger.child({ component: "store" });
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const dialect: StoreDialect = options.dsn ? "postgres" : "sqlite";
+  const location = options.dsn ? maskDsn(options.dsn) : join(options.dataDir, SQLITE_FILE_NAME);
   const db = options.dsn
     ? openPostgres(options.dsn, busyTimeoutMs, logger)
     : await openSqlite(options.dataDir, busyTimeoutMs);
@@ -47,12 +48,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     await migrateToLatest(db as Kysely<unknown>, storeMigrations(dialect), logger);
   } catch (error) {
     await db.destroy();
-    throw error;
+    const failure = toStoreError(error, "open");
+    throw new HopGateError(failure.code, `cannot open the store at ${location}: ${failure.message}`, {
+      cause: failure.cause ?? error,
+    });
   }
-  logger.info(
-    { dialect, location: options.dsn ? maskDsn(options.dsn) : join(options.dataDir, SQLITE_FILE_NAME) },
-    "store ready",
-  );
+  logger.info({ dialect, location }, "store ready");
   return {
     db,
     dialect,

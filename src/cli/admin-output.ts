@@ -1,0 +1,84 @@
+/**
+ * Readable renderings of admin API answers for `hopgate admin ...` (`--json` prints the raw body
+ * instead). Each takes the parsed JSON body of a successful answer and returns lines of text.
+ */
+type Json = Record<string, unknown>;
+
+interface DomainJson {
+  readonly domain: string;
+  readonly memo: string;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+interface SessionJson {
+  readonly id: string;
+  readonly domain: string;
+  readonly remote_address: string;
+  readonly connected_at: string;
+  readonly state: string;
+  readonly in_flight_streams: number;
+  readonly services: ReadonlyArray<{ readonly name: string; readonly path_prefix: string }>;
+}
+
+export function issuedKeyText(body: Json, action: "registered" | "rotated"): string {
+  const domain = String(body.domain);
+  const key = String(body.client_api_key);
+  const headline =
+    action === "registered"
+      ? `Registered ${domain}.`
+      : `New client API key for ${domain}; the old key no longer works.`;
+  return [
+    headline,
+    `Client API key: ${key}`,
+    "It is shown only now: give it to the domain's client (HOP_CLIENT_API_KEY) and keep it secret.",
+  ].join("\n");
+}
+
+export function domainStatusText(body: Json, domain: string): string {
+  if (body.exists !== true) return `${domain} is not registered.`;
+  const record = body as unknown as DomainJson;
+  const lines = [
+    `${record.domain} is registered.`,
+    `  memo:    ${record.memo === "" ? "-" : record.memo}`,
+    `  created: ${record.created_at}`,
+    `  updated: ${record.updated_at}`,
+  ];
+  if (Array.isArray(body.sessions)) {
+    lines.push(`  live sessions: ${body.sessions.length}`);
+    for (const session of body.sessions as SessionJson[]) lines.push(`    ${sessionLine(session)}`);
+  }
+  return lines.join("\n");
+}
+
+export function domainListText(body: Json): string {
+  const domains = (body.domains ?? []) as DomainJson[];
+  if (domains.length === 0) return "No domains registered.";
+  const rows = domains.map((d) => [d.domain, d.created_at, d.memo]);
+  const lines = table(["DOMAIN", "CREATED", "MEMO"], rows);
+  if (typeof body.next === "string") lines.push("", `More: --after ${body.next}`);
+  return lines.join("\n");
+}
+
+export function sessionListText(body: Json): string {
+  const sessions = (body.sessions ?? []) as SessionJson[];
+  if (sessions.length === 0) return "No live sessions.";
+  return sessions.map((session) => `${session.domain}  ${sessionLine(session)}`).join("\n");
+}
+
+function sessionLine(session: SessionJson): string {
+  const services = session.services.map((s) => `${s.name}:${s.path_prefix}`).join(",") || "-";
+  return `${session.id} from ${session.remote_address} since ${session.connected_at}, ${session.state}, ${session.in_flight_streams} in flight, services ${services}`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => (row[i] ?? "").length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { silentLogger } from "../../src/lib/logger.js";
+import { createAdminApi } from "../../src/server/admin/admin-api.js";
+import { createDomainRepository, type DomainRepository } from "../../src/server/store/domain-repository.js";
+import type { SessionDirectory } from "../../src/server/tunnel/session-directory.js";
+import {
+  startPlainAdminListener,
+  startTlsAdminListener,
+  type AdminListener,
+} from "../helpers/admin-server.js";
+import { cleanEnv, runCli } from "../helpers/run-cli.js";
+import { openTestDatabase, storeBackends, suiteCleanup } from "../helpers/store-backends.js";
+import { tempDir } from "../helpers/temp-dir.js";
+
+const ADMIN_KEY = "cli-admin-key-0123456789ab";
+const HEX64 = /[0-9a-f]{64}/;
+
+const sessions: SessionDirectory = {
+  list: () => [
+    {
+      id: "sess-1",
+      domain: "cli.example.com",
+      remoteAddress: "198.51.100.4:4000",
+      protocolVersion: 1,
+      services: [{ name: "web", pathPrefix: "/" }],
+      connectedAt: "2026-01-01T00:00:00.000Z",
+      state: "active",
+      inFlightStreams: 0,
+      bytesToClient: 0,
+      bytesFromClient: 0,
+    },
+  ],
+  closeDomain: () => 0,
+};
+
+describe("hopgate admin", () => {
+  const cleanup = suiteCleanup();
+  let plain: AdminListener;
+  let tls: AdminListener;
+  let domains: DomainRepository;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    const database = await openTestDatabase(cleanup, await storeBackends[0]!.location(cleanup));
+    domains = createDomainRepository(database);
+    const api = createAdminApi({
+      domains,
+      adminApiKey: ADMIN_KEY,
+      mainDomain: "localhost",
+      sessions,
+      logger: silentLogger(),
+    });
+    plain = await startPlainAdminListener(api, cleanup);
+    tls = await startTlsAdminListener(api, cleanup);
+    env = cleanEnv({ HOP_ADMIN_URL: new URL(plain.url).origin, HOP_ADMIN_API_KEY: ADMIN_KEY });
+  });
+
+  const admin = (args: string[], options: { env?: NodeJS.ProcessEnv } = {}) =>
+    runCli(["admin", ...args], { env: options.env ?? env, timeoutMs: 60_000 });
+
+  it("registers a domain and prints the key once, readably", async () => {
+    const result = await admin(["domains", "register", "CLI.example.com", "--memo", "from the CLI"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Registered cli\.example\.com\.$/m);
+    const key = HEX64.exec(result.stdout)?.[0];
+    assert.ok(key && (await domains.authenticate("cli.example.com", key)), "the printed key works");
+  });
+
+  it("prints the server's JSON with --json", async () => {
+    const result = await admin(["domains", "register", "json.example.com", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const body = JSON.parse(result.stdout) as { success: boolean; domain: string; client_api_key: string };
+    assert.equal(body.success, true);
+    assert.equal(body.domain, "json.example.com");
+    assert.match(body.client_api_key, /^[0-9a-f]{64}$/);
+  });
+
+  it("exits non-zero with the server's message when the server refuses", async () => {
+    await domains.register("taken.example.com", "");
+    const [duplicate, invalid, wrongKey] = await Promise.all([
+      admin(["domains", "register", "taken.example.com"]),
+      admin(["domains", "register", "*.example.com", "--json"]),
+      admin(["domains", "list", "--admin-api-key", "not-the-key-0123456789"]),
+    ]);
+    assert.equal(duplicate.code, 1);
+    assert.match(duplicate.stderr, /409 \(conflict\): domain taken\.example\.com is already registered/);
+    assert.equal(invalid.code, 1);
+    assert.equal((JSON.parse(invalid.stdout) as { error: { code: string } }).error.code, "invalid_input");
+    assert.equal(wrongKey.code, 1);
+    assert.match(wrongKey.stderr, /401 \(unauthenticated\): invalid admin API key/);
+  });
+
+  it("lists, shows status, rotates, unregisters and revokes", async () => {
+    await domains.register("list-a.example.com", "first");
+    await domains.register("list-b.example.com", "second");
+    const [list, status, unknown] = await Promise.all([
+      admin(["domains", "list", "--limit", "1", "--after", "list-"]),
+      admin(["domains", "status", "cli.example.com"]),
+      admin(["domains", "status", "unknown.example.com"]),
+    ]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^DOMAIN\s+CREATED\s+MEMO$/m);
+    assert.match(list.stdout, /^list-a\.example\.com\s+\S+Z\s+first$/m);
+    assert.match(list.stdout, /More: --after list-a\.example\.com/);
+
+    assert.match(
+      status.stdout,
+      /cli\.example\.com is registered\.[\s\S]*live sessions: 1[\s\S]*sess-1 from 198\.51\.100\.4:4000/,
+    );
+    assert.deepEqual([unknown.code, unknown.stdout.trim()], [0, "unknown.example.com is not registered."]);
+
+    const rotated = await admin(["domains", "rotate-key", "list-a.example.com"]);
+    const newKey = HEX64.exec(rotated.stdout)?.[0] ?? "";
+    assert.ok(await domains.authenticate("list-a.example.com", newKey));
+    const unregistered = await admin([
+      "domains",
+      "unregister",
+      "list-a.example.com",
+      "--client-api-key",
+      newKey,
+    ]);
+    assert.equal(unregistered.code, 0, unregistered.stderr);
+    assert.equal(await domains.find("list-a.example.com"), undefined);
+
+    const revoked = await admin(["domains", "revoke", "list-b.example.com"]);
+    assert.deepEqual([revoked.code, revoked.stdout.trim()], [0, "Revoked list-b.example.com."]);
+    const again = await admin(["domains", "revoke", "list-b.example.com"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /404 \(not_found\)/);
+  });
+
+  it("lists live sessions", async () => {
+    const result = await admin(["sessions", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      (JSON.parse(result.stdout) as { sessions: Array<{ id: string }> }).sessions[0]?.id,
+      "sess-1",
+    );
+  });
+
+  it("talks to a TLS server with --ca-file or --insecure, and refuses an untrusted one", async (t) => {
+    const caFile = join(await tempDir(t), "ca.pem");
+    await writeFile(caFile, tls.ca ?? "");
+    const tlsEnv = cleanEnv({ HOP_ADMIN_URL: tls.url, HOP_ADMIN_API_KEY: ADMIN_KEY });
+    const [trusted, insecure, untrusted] = await Promise.all([
+      admin(["domains", "status", "cli.example.com", "--ca-file", caFile], { env: tlsEnv }),
+      admin(["--insecure", "domains", "status", "cli.example.com"], { env: tlsEnv }),
+      admin(["domains", "status", "cli.example.com"], { env: tlsEnv }),
+    ]);
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.equal(insecure.code, 0, insecure.stderr);
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /cannot reach https:\/\/127\.0\.0\.1:\d+: .*--ca-file/);
+  });
+
+  it("exits 2 naming the setting when the server URL is missing or wrong", async () => {
+    const [missing, wrong] = await Promise.all([
+      admin(["domains", "list"], { env: cleanEnv({ HOP_ADMIN_API_KEY: ADMIN_KEY }) }),
+      admin(["domains", "list", "--server-url", "ftp://x"], { env }),
+    ]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /HOP_ADMIN_URL/);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--server-url="ftp:\/\/x" is invalid \(not http or https\)/);
+  });
+});
