@@ -3,7 +3,7 @@ import type { ServerConfig } from "../config/server-settings.js";
 import { ConfigError } from "../config/config-error.js";
 import type { Logger } from "../lib/logger.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
-import type { RequestHandler } from "./edge/dispatch.js";
+import { createAdminApi } from "./admin/admin-api.js";
 import { startEdge } from "./edge/edge.js";
 import type { TlsListener } from "./edge/tls-listener.js";
 import { createProxy } from "./proxy/proxy.js";
@@ -72,7 +72,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       logger: logger.child({ component: "tunnel" }),
       isDraining: () => draining,
     }),
-    admin: adminUnavailable,
+    admin: createAdminApi({
+      domains,
+      adminApiKey: config.adminApiKey,
+      mainDomain: config.domain,
+      sessions: registry,
+      logger: logger.child({ component: "admin" }),
+    }).handle,
     proxy: createProxy({
       lookup: registry,
       isRegistered: (domain) => registered.has(domain),
@@ -99,13 +105,6 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     },
   };
 }
-
-const adminUnavailable: RequestHandler = (_req, res) => {
-  res.writeHead(503, { "content-type": "application/json" });
-  res.end(
-    JSON.stringify({ success: false, error: { code: "unavailable", message: "admin API not wired yet" } }),
-  );
-};
 
 function tlsOptions(config: ServerConfig): { cert: string; key: string } {
   if (!config.tlsCertFile || !config.tlsKeyFile) {

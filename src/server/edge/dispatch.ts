@@ -1,9 +1,10 @@
 import { isIP } from "node:net";
 import { hostForRouting } from "../../lib/domain-name.js";
-import type { VisitorRequest, VisitorResponse } from "../proxy/visitor.js";
-import { visitorHost } from "../proxy/visitor.js";
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import { visitorHost, type VisitorRequest } from "../proxy/visitor.js";
 
-export type RequestHandler = (req: VisitorRequest, res: VisitorResponse) => void;
+export type RequestHandler = (req: VisitorRequest, res: ServerResponse | Http2ServerResponse) => void;
 
 export interface DispatchOptions {
   readonly mainDomain: string;

@@ -6,6 +6,7 @@ import type { Logger } from "../../lib/logger.js";
 import { MAX_TUNNEL_MESSAGE_BYTES } from "../../protocol/limits.js";
 import { errorPage } from "../proxy/error-response.js";
 import type { Proxy } from "../proxy/proxy.js";
+import type { VisitorRequest, VisitorResponse } from "../proxy/visitor.js";
 import { rawRequestKey } from "../tunnel/tunnel-endpoint.js";
 import { createDispatch, type RequestHandler } from "./dispatch.js";
 import { startTlsListener, type TlsListener, type TlsListenerOptions } from "./tls-listener.js";
@@ -38,7 +39,7 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
     shutdownSignal: options.shutdownSignal,
     contextValues: (req) => createContextValues().set(rawRequestKey, req as Http2ServerRequest),
   });
-  const notHere: RequestHandler = (req, res) => {
+  const notHere = (req: VisitorRequest, res: VisitorResponse) => {
     const page = errorPage("not_found", "-", req.headers.accept);
     res.writeHead(page.status, page.headers);
     res.end(page.body);
@@ -46,7 +47,7 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
   const dispatch = createDispatch({
     mainDomain: options.mainDomain,
     debug: options.debug,
-    tunnel: tunnel as unknown as RequestHandler,
+    tunnel: tunnel,
     admin: options.admin,
     mainDomainFallback: notHere,
     proxy: options.proxy.handleRequest,

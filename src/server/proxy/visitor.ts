@@ -13,7 +13,8 @@ export interface VisitorResponse {
   strictContentLength?: boolean;
   writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
   write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
-  end(body?: string): unknown;
+  end(): unknown;
+  end(body: string): unknown;
   destroy(error?: Error): unknown;
   once(event: "drain" | "close", listener: () => void): unknown;
   off(event: "drain" | "close", listener: () => void): unknown;
