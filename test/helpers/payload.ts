@@ -1,3 +1,4 @@
+import type { Writable } from "node:stream";
 import { createHash, randomBytes } from "node:crypto";
 
 const BLOCK_BYTES = 64 * 1024;
@@ -24,4 +25,20 @@ export function payloadDigest(length: number): string {
 
 export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * Writes `length` payload bytes to `res` honouring backpressure, then ends it. (A `for...of`
+ * left early would close the generator, hence the explicit iterator.)
+ */
+export function writePayload(res: Writable, length: number, chunkBytes?: number): void {
+  const chunks = payload(length, chunkBytes);
+  const pump = () => {
+    for (let next = chunks.next(); !next.done; next = chunks.next()) {
+      if (!res.write(next.value)) return void res.once("drain", pump);
+    }
+    res.end();
+  };
+  res.once("close", () => chunks.return(undefined));
+  pump();
 }

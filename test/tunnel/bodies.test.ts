@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { startBackend, type BackendHandler } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
-import { payload, payloadDigest, sha256 } from "../helpers/payload.js";
+import { payload, payloadDigest, sha256, writePayload } from "../helpers/payload.js";
 import { visit } from "../helpers/visit.js";
 
 /** Echoes the request body back as it streams in, with the digest of what arrived in a trailer-free header pair. */
@@ -11,12 +11,7 @@ const streamingEcho: BackendHandler = (req, res) => {
   if (req.url?.startsWith("/download/")) {
     const length = Number(req.url.slice("/download/".length));
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(length) });
-    void (async () => {
-      for (const chunk of payload(length))
-        if (!res.write(chunk)) await new Promise((r) => res.once("drain", r));
-      res.end();
-    })();
-    return;
+    return writePayload(res, length);
   }
   res.writeHead(200, { "content-type": "application/octet-stream", "x-method": req.method ?? "" });
   req.pipe(res);
