@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import type { IncomingMessage } from "node:http";
 import https from "node:https";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -33,7 +34,7 @@ describe("streaming through the tunnel", () => {
       agent: false,
     });
     slow.end();
-    const [response] = (await once(slow, "response")) as [import("node:http").IncomingMessage];
+    const [response] = (await once(slow, "response")) as [IncomingMessage];
     response.pause();
     let received = 0;
     const trickle = setInterval(() => {
@@ -125,7 +126,7 @@ describe("streaming through the tunnel", () => {
       agent: false,
     });
     request.end();
-    const [response] = (await once(request, "response")) as [import("node:http").IncomingMessage];
+    const [response] = (await once(request, "response")) as [IncomingMessage];
     const delays: number[] = [];
     let buffered = "";
     for await (const chunk of response) {
