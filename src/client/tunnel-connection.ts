@@ -77,7 +77,7 @@ export class TunnelConnection {
     });
     this.#outbound = new OutboundQueue({
       batching: false,
-      maxBatchBytes: 1024 * 1024,
+      maxBatchBytes: 256 * 1024,
       highWaterBytes: 1024 * 1024,
     });
     this.#mux = new Multiplexer({
@@ -144,6 +144,7 @@ export class TunnelConnection {
       sessionManager: this.#http2,
       readMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
       writeMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
+      acceptCompression: [], // see the server's edge: no gzip on the tunnel
     });
     const client = createClient(HopGateTunnel, transport);
     let outcome: ConnectionOutcome;

@@ -1,7 +1,13 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 
+/** The `hopgate` command as users run it (TypeScript sources through tsx). */
 export const CLI = join(import.meta.dirname, "../../bin/hopgate.js");
+/**
+ * The compiled CLI (`npm run build`, run by `npm test` first): what container images run, and
+ * what tests that measure memory or start many processes use.
+ */
+export const COMPILED_CLI = join(import.meta.dirname, "../../dist/cli/main.js");
 
 export interface CliResult {
   readonly code: number | null;

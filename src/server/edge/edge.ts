@@ -36,6 +36,8 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
     grpcWeb: false,
     readMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
     writeMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
+    // Bodies are mostly compressed already, and gzip would cost more CPU than the whole tunnel.
+    acceptCompression: [],
     shutdownSignal: options.shutdownSignal,
     contextValues: (req) => createContextValues().set(rawRequestKey, req as Http2ServerRequest),
   });

@@ -37,7 +37,7 @@ export type SessionState =
 
 /** Outbound bytes queued per tunnel before senders wait: a few chunks, enough to keep the pipe full. */
 const OUTBOUND_HIGH_WATER_BYTES = 1024 * 1024;
-const MAX_BATCH_BYTES = 1024 * 1024;
+const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
  * One authenticated client tunnel on the server: its identity, its stream table (through the
