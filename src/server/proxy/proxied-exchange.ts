@@ -150,6 +150,7 @@ export class ProxiedExchange implements StreamSink {
 
   #finish(status: number, error: HopGateErrorCode | "client_abort" | undefined): void {
     if (this.#phase.t === "done") return;
+    if (this.#phase.t === "awaiting_head") clearTimeout(this.#phase.timer);
     this.#phase = { t: "done" };
     this.#context.onFinished({
       requestId: this.#context.requestId,

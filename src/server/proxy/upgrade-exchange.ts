@@ -113,6 +113,7 @@ export class UpgradeExchange implements StreamSink {
 
   #finish(error: HopGateErrorCode | "client_abort" | undefined): void {
     if (this.#done) return;
+    clearTimeout(this.#timer);
     this.#done = true;
     this.#context.onFinished({
       requestId: this.#context.requestId,
