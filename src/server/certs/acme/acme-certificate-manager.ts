@@ -1,0 +1,319 @@
+import { normalizeDomain } from "../../../lib/domain-name.js";
+import { HopGateError } from "../../../lib/hopgate-error.js";
+import type { Logger } from "../../../lib/logger.js";
+import type { CertificateProvider } from "../certificate-provider.js";
+import { generateSelfSignedCertificate } from "../self-signed-certificate.js";
+import type { AddressCheck } from "./address-check.js";
+import type { CertificateIssuer } from "./acme-issuer.js";
+import type { CertificateStore } from "./certificate-store.js";
+import {
+  servedCertificate,
+  statusOf,
+  type CertificateStatus,
+  type ManagedDomain,
+  type OrderOrigin,
+  type ServedCertificate,
+} from "./managed-domain.js";
+import { DEFAULT_RENEWAL_POLICY, renewAtMs, retryDelayMs, type RenewalPolicy } from "./renewal-policy.js";
+
+export type { CertificateStatus } from "./managed-domain.js";
+
+/** The domain store as the certificate manager needs it (ask it before any on-demand order). */
+export interface RegisteredDomains {
+  isRegistered(domain: string): Promise<boolean>;
+  allDomains(): Promise<string[]>;
+}
+
+/** One finished order, for `hopgate_acme_orders_total{result}`. */
+export interface AcmeOrderEvent {
+  readonly domain: string;
+  /** "refused": HOP_ACME_EXPECT_IPS stopped it before the CA was asked. */
+  readonly result: "issued" | "failed" | "refused";
+  readonly durationMs: number;
+  readonly reason?: string;
+}
+
+export interface AcmeCertificateManagerOptions {
+  readonly mainDomain: string;
+  /** HOP_SERVER_PROXY_DOMAINS: ordered like the main domain, whether registered or not. */
+  readonly extraDomains?: readonly string[];
+  readonly registry: RegisteredDomains;
+  readonly store: CertificateStore;
+  readonly issuer: CertificateIssuer;
+  /** HOP_ACME_EXPECT_IPS, when set. */
+  readonly addressCheck?: AddressCheck;
+  readonly policy?: Partial<RenewalPolicy>;
+  /** Longest time a handshake waits for the order it triggered before getting the fallback. Default 20 s. */
+  readonly onDemandWaitMs?: number;
+  /** Longest time stop() waits for orders in flight. Default 5 s. */
+  readonly stopGraceMs?: number;
+  readonly onOrder?: (event: AcmeOrderEvent) => void;
+  readonly logger: Logger;
+}
+
+/** Certificate provider of HOP_SERVER_TLS=acme, plus the hooks the composition root calls. */
+export interface AcmeCertificateManager extends CertificateProvider {
+  /** Obtains a certificate for a newly registered domain unless it has a fresh one; resolves when settled. */
+  ensure(domain: string): Promise<CertificateStatus>;
+  /** Forgets and deletes the domain's certificate (domain unregistered). */
+  remove(domain: string): Promise<void>;
+  /** Undefined for a domain the manager does not manage. */
+  status(domain: string): CertificateStatus | undefined;
+}
+
+/** setTimeout's longest delay (2^31-1 ms, ~24.8 days); longer waits are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const FALLBACK_VALIDITY_DAYS = 365;
+
+/**
+ * Obtains, stores, serves and renews ACME certificates for the main domain, the extra domains and
+ * every registered domain. Start-up never waits for the CA: names without a certificate get a
+ * self-signed fallback until theirs arrives. One order per domain at a time: in this process by
+ * the shared `order` promise, across servers by the store's lock.
+ */
+export function createAcmeCertificateManager(options: AcmeCertificateManagerOptions): AcmeCertificateManager {
+  const logger = options.logger.child({ component: "certs" });
+  const policy: RenewalPolicy = { ...DEFAULT_RENEWAL_POLICY, ...options.policy };
+  const onDemandWaitMs = options.onDemandWaitMs ?? 20_000;
+  const staticDomains = [options.mainDomain, ...(options.extraDomains ?? [])];
+  const entries = new Map<string, ManagedDomain>();
+  const defaultListeners = new Set<() => void>();
+  const { store } = options;
+  let fallback: ServedCertificate | undefined;
+  let stopped = false;
+  let reconciling: Promise<void> | undefined;
+
+  const fallbackCertificate = () => {
+    if (!fallback) throw new HopGateError("internal", "ACME certificate manager used before start()");
+    return fallback;
+  };
+  const defaultCertificate = () => entries.get(options.mainDomain)?.served ?? fallbackCertificate();
+  const isCurrent = (domain: string, entry: ManagedDomain) => !stopped && entries.get(domain) === entry;
+
+  function serve(domain: string, entry: ManagedDomain, served: ServedCertificate): void {
+    entry.served = served;
+    entry.failure = undefined;
+    schedule(domain, entry, renewAtMs(served.facts, policy));
+    if (domain === options.mainDomain) for (const listener of defaultListeners) listener();
+  }
+
+  function schedule(domain: string, entry: ManagedDomain, atMs: number): void {
+    clearTimeout(entry.timer);
+    if (!isCurrent(domain, entry)) return;
+    const delayMs = Math.min(Math.max(0, atMs - Date.now()), MAX_TIMER_MS);
+    entry.timer = setTimeout(() => {
+      if (Date.now() < atMs) schedule(domain, entry, atMs);
+      else void startOrder(domain, entry, "background");
+    }, delayMs).unref();
+  }
+
+  /** Starts an order unless one is in flight; the promise settles when it is done (never rejects). */
+  function startOrder(domain: string, entry: ManagedDomain, origin: OrderOrigin): Promise<void> {
+    if (entry.order) return entry.order.done;
+    clearTimeout(entry.timer);
+    const done = runOrder(domain, entry).finally(() => {
+      entry.order = undefined;
+    });
+    entry.order = { done, origin, startedMs: Date.now() };
+    return done;
+  }
+
+  async function runOrder(domain: string, entry: ManagedDomain): Promise<void> {
+    const startedMs = Date.now();
+    try {
+      const refusal = await options.addressCheck?.refusal(domain);
+      if (refusal !== undefined) throw new OrderRefused(refusal);
+      const outcome = await store.withLock(`certificate:${domain}`, () => obtain(domain, entry));
+      if (outcome.t === "cancelled") return;
+      serve(domain, entry, outcome.served);
+      if (outcome.t === "adopted") {
+        logger.info(
+          { domain, notAfterMs: outcome.served.facts.notAfterMs },
+          "certificate taken from the store",
+        );
+        return;
+      }
+      report(domain, "issued", startedMs);
+    } catch (error) {
+      if (!isCurrent(domain, entry)) return;
+      const reason = error instanceof Error ? error.message : String(error);
+      const count = (entry.failure?.count ?? 0) + 1;
+      const nextRetryMs = Date.now() + retryDelayMs(count, policy);
+      entry.failure = { reason, nextRetryMs, count };
+      schedule(domain, entry, nextRetryMs);
+      report(domain, error instanceof OrderRefused ? "refused" : "failed", startedMs, reason, nextRetryMs);
+    }
+  }
+
+  type Outcome = { t: "issued" | "adopted"; served: ServedCertificate } | { t: "cancelled" };
+
+  /** Inside the domain's lock: take a fresh certificate another server stored, else order one. */
+  async function obtain(domain: string, entry: ManagedDomain): Promise<Outcome> {
+    if (!isCurrent(domain, entry)) return { t: "cancelled" };
+    const stored = await store.loadCertificate(domain);
+    if (stored) {
+      const candidate = servedCertificate(stored);
+      const fresh = Date.now() < renewAtMs(candidate.facts, policy);
+      if (fresh && candidate.facts.serialNumber !== entry.served?.facts.serialNumber) {
+        return { t: "adopted", served: candidate };
+      }
+    }
+    const pair = await options.issuer.issue(domain);
+    if (!isCurrent(domain, entry)) return { t: "cancelled" };
+    const served = servedCertificate(pair);
+    await store.saveCertificate({ domain, ...pair });
+    return { t: "issued", served };
+  }
+
+  function report(
+    domain: string,
+    result: AcmeOrderEvent["result"],
+    startedMs: number,
+    reason?: string,
+    nextRetryMs?: number,
+  ): void {
+    const durationMs = Date.now() - startedMs;
+    const fields = {
+      domain,
+      result,
+      duration_ms: durationMs,
+      reason,
+      next_retry: nextRetryMs && new Date(nextRetryMs),
+    };
+    if (result === "issued") logger.info(fields, "acme order");
+    else logger.warn(fields, "acme order");
+    try {
+      options.onOrder?.({ domain, result, durationMs, ...(reason === undefined ? {} : { reason }) });
+    } catch (error) {
+      logger.error({ err: error }, "onOrder hook failed");
+    }
+  }
+
+  function manage(domain: string): ManagedDomain {
+    let entry = entries.get(domain);
+    if (!entry) {
+      entry = {};
+      entries.set(domain, entry);
+    }
+    return entry;
+  }
+
+  /** A handshake waits for an order that a handshake started, within its budget. */
+  async function awaitHandshakeOrder(entry: ManagedDomain): Promise<void> {
+    const order = entry.order;
+    if (order?.origin !== "handshake") return;
+    const budgetMs = order.startedMs + onDemandWaitMs - Date.now();
+    if (budgetMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)));
+    await Promise.race([order.done, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async function reconcile(): Promise<void> {
+    const registered = await options.registry.allDomains();
+    const wanted = new Set([...staticDomains, ...registered].filter((name) => orderable(name, logger)));
+    for (const domain of [...entries.keys()]) {
+      if (!wanted.has(domain)) {
+        logger.info({ domain }, "deleting the certificate of a domain that is no longer registered");
+        await manager.remove(domain);
+      }
+    }
+    for (const domain of wanted) {
+      if (stopped) return;
+      await manager.ensure(domain);
+    }
+  }
+
+  const manager: AcmeCertificateManager = {
+    async secureContextFor(servername) {
+      const domain = serverNameOf(servername);
+      if (domain === undefined) return undefined;
+      const known = entries.get(domain);
+      if (known?.served) return known.served.context;
+      if (!known && !(await options.registry.isRegistered(domain))) return undefined;
+      const entry = known ?? manage(domain);
+      if (!entry.served && !entry.order && (!entry.failure || entry.failure.nextRetryMs <= Date.now())) {
+        void startOrder(domain, entry, "handshake");
+      }
+      await awaitHandshakeOrder(entry);
+      return (entry.served ?? fallbackCertificate()).context;
+    },
+    defaultContext: () => defaultCertificate().context,
+    defaultCertificate: () => defaultCertificate().pair,
+    onDefaultChange(listener) {
+      defaultListeners.add(listener);
+      return () => defaultListeners.delete(listener);
+    },
+    expiries: () =>
+      [...entries].flatMap(([domain, entry]) =>
+        entry.served ? [{ domain, notAfterMs: entry.served.facts.notAfterMs }] : [],
+      ),
+    status: (domain) => {
+      const entry = entries.get(serverNameOf(domain) ?? "");
+      return entry && statusOf(entry);
+    },
+    async ensure(name) {
+      const domain = serverNameOf(name);
+      if (domain === undefined) throw new HopGateError("invalid_input", `not a domain name: ${name}`);
+      const entry = manage(domain);
+      const fresh = entry.served && Date.now() < renewAtMs(entry.served.facts, policy);
+      if (!fresh && !stopped) await startOrder(domain, entry, "background");
+      return statusOf(entry);
+    },
+    async remove(name) {
+      const domain = serverNameOf(name) ?? name;
+      const entry = entries.get(domain);
+      if (entry) clearTimeout(entry.timer);
+      entries.delete(domain);
+      // Under the domain's lock, so an order in flight finishes (and skips its save) first.
+      await store.withLock(`certificate:${domain}`, () => store.deleteCertificate(domain));
+    },
+    async start() {
+      fallback = servedCertificate(
+        await generateSelfSignedCertificate({ names: staticDomains, validityDays: FALLBACK_VALIDITY_DAYS }),
+      );
+      for (const stored of await store.loadAllCertificates()) {
+        try {
+          serve(stored.domain, manage(stored.domain), servedCertificate(stored));
+        } catch (error) {
+          logger.error(
+            { err: error, domain: stored.domain },
+            "stored certificate unreadable; ordering a new one",
+          );
+        }
+      }
+      reconciling = reconcile().catch((error: unknown) => {
+        logger.error({ err: error }, "could not list registered domains; they get certificates on demand");
+      });
+    },
+    async stop() {
+      stopped = true;
+      for (const entry of entries.values()) clearTimeout(entry.timer);
+      const inFlight = [...entries.values()].flatMap((entry) => (entry.order ? [entry.order.done] : []));
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>(
+        (resolve) => (timer = setTimeout(resolve, options.stopGraceMs ?? 5_000)),
+      );
+      await Promise.race([Promise.allSettled([...inFlight, reconciling]), grace]).finally(() =>
+        clearTimeout(timer),
+      );
+      options.issuer.close();
+    },
+  };
+  return manager;
+}
+
+class OrderRefused extends Error {}
+
+/** An SNI name or domain as the store spells it (lowercase, no trailing dot), or undefined. */
+function serverNameOf(name: string): string | undefined {
+  const result = normalizeDomain(name, { allowSingleLabel: true });
+  return result.ok ? result.domain : undefined;
+}
+
+/** CAs issue only for public multi-label names; `localhost` and the like are skipped. */
+function orderable(domain: string, logger: Logger): boolean {
+  if (normalizeDomain(domain).ok) return true;
+  logger.warn({ domain }, "no ACME certificate for a single-label name; it gets the self-signed fallback");
+  return false;
+}
