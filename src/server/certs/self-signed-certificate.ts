@@ -45,6 +45,8 @@ export async function generateSelfSignedCertificate(request: SelfSignedRequest):
           ),
         ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
+        // Lets verifiers tell apart several self-signed certificates with the same subject.
+        await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
       ],
     },
     webcrypto,
