@@ -11,26 +11,18 @@ import {
   statusOf,
   type CertificateStatus,
   type ManagedDomain,
-  type OrderOrigin,
   type ServedCertificate,
 } from "./managed-domain.js";
-import { DEFAULT_RENEWAL_POLICY, renewAtMs, retryDelayMs, type RenewalPolicy } from "./renewal-policy.js";
+import { createOrderRunner, type AcmeOrderEvent } from "./order-runner.js";
+import { DEFAULT_RENEWAL_POLICY, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
 
 export type { CertificateStatus } from "./managed-domain.js";
+export type { AcmeOrderEvent } from "./order-runner.js";
 
 /** The domain store as the certificate manager needs it (ask it before any on-demand order). */
 export interface RegisteredDomains {
   isRegistered(domain: string): Promise<boolean>;
   allDomains(): Promise<string[]>;
-}
-
-/** One finished order, for `hopgate_acme_orders_total{result}`. */
-export interface AcmeOrderEvent {
-  readonly domain: string;
-  /** "refused": HOP_ACME_EXPECT_IPS stopped it before the CA was asked. */
-  readonly result: "issued" | "failed" | "refused";
-  readonly durationMs: number;
-  readonly reason?: string;
 }
 
 export interface AcmeCertificateManagerOptions {
@@ -45,7 +37,7 @@ export interface AcmeCertificateManagerOptions {
   readonly policy?: Partial<RenewalPolicy>;
   /** Longest time a handshake waits for the order it triggered before getting the fallback. Default 20 s. */
   readonly onDemandWaitMs?: number;
-  /** Longest time stop() waits for orders in flight. Default 5 s. */
+  /** Longest time stop() waits for orders in flight (then closes the issuer). Default 5 s. */
   readonly stopGraceMs?: number;
   readonly onOrder?: (event: AcmeOrderEvent) => void;
   readonly logger: Logger;
@@ -61,8 +53,6 @@ export interface AcmeCertificateManager extends CertificateProvider {
   status(domain: string): CertificateStatus | undefined;
 }
 
-/** setTimeout's longest delay (2^31-1 ms, ~24.8 days); longer waits are re-armed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const FALLBACK_VALIDITY_DAYS = 365;
 
 /**
@@ -90,104 +80,18 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
   const defaultCertificate = () => entries.get(options.mainDomain)?.served ?? fallbackCertificate();
   const isCurrent = (domain: string, entry: ManagedDomain) => !stopped && entries.get(domain) === entry;
 
-  function serve(domain: string, entry: ManagedDomain, served: ServedCertificate): void {
-    entry.served = served;
-    entry.failure = undefined;
-    schedule(domain, entry, renewAtMs(served.facts, policy));
-    if (domain === options.mainDomain) for (const listener of defaultListeners) listener();
-  }
-
-  function schedule(domain: string, entry: ManagedDomain, atMs: number): void {
-    clearTimeout(entry.timer);
-    if (!isCurrent(domain, entry)) return;
-    const delayMs = Math.min(Math.max(0, atMs - Date.now()), MAX_TIMER_MS);
-    entry.timer = setTimeout(() => {
-      if (Date.now() < atMs) schedule(domain, entry, atMs);
-      else void startOrder(domain, entry, "background");
-    }, delayMs).unref();
-  }
-
-  /** Starts an order unless one is in flight; the promise settles when it is done (never rejects). */
-  function startOrder(domain: string, entry: ManagedDomain, origin: OrderOrigin): Promise<void> {
-    if (entry.order) return entry.order.done;
-    clearTimeout(entry.timer);
-    const done = runOrder(domain, entry).finally(() => {
-      entry.order = undefined;
-    });
-    entry.order = { done, origin, startedMs: Date.now() };
-    return done;
-  }
-
-  async function runOrder(domain: string, entry: ManagedDomain): Promise<void> {
-    const startedMs = Date.now();
-    try {
-      const refusal = await options.addressCheck?.refusal(domain);
-      if (refusal !== undefined) throw new OrderRefused(refusal);
-      const outcome = await store.withLock(`certificate:${domain}`, () => obtain(domain, entry));
-      if (outcome.t === "cancelled") return;
-      serve(domain, entry, outcome.served);
-      if (outcome.t === "adopted") {
-        logger.info(
-          { domain, notAfterMs: outcome.served.facts.notAfterMs },
-          "certificate taken from the store",
-        );
-        return;
-      }
-      report(domain, "issued", startedMs);
-    } catch (error) {
-      if (!isCurrent(domain, entry)) return;
-      const reason = error instanceof Error ? error.message : String(error);
-      const count = (entry.failure?.count ?? 0) + 1;
-      const nextRetryMs = Date.now() + retryDelayMs(count, policy);
-      entry.failure = { reason, nextRetryMs, count };
-      schedule(domain, entry, nextRetryMs);
-      report(domain, error instanceof OrderRefused ? "refused" : "failed", startedMs, reason, nextRetryMs);
-    }
-  }
-
-  type Outcome = { t: "issued" | "adopted"; served: ServedCertificate } | { t: "cancelled" };
-
-  /** Inside the domain's lock: take a fresh certificate another server stored, else order one. */
-  async function obtain(domain: string, entry: ManagedDomain): Promise<Outcome> {
-    if (!isCurrent(domain, entry)) return { t: "cancelled" };
-    const stored = await store.loadCertificate(domain);
-    if (stored) {
-      const candidate = servedCertificate(stored);
-      const fresh = Date.now() < renewAtMs(candidate.facts, policy);
-      if (fresh && candidate.facts.serialNumber !== entry.served?.facts.serialNumber) {
-        return { t: "adopted", served: candidate };
-      }
-    }
-    const pair = await options.issuer.issue(domain);
-    if (!isCurrent(domain, entry)) return { t: "cancelled" };
-    const served = servedCertificate(pair);
-    await store.saveCertificate({ domain, ...pair });
-    return { t: "issued", served };
-  }
-
-  function report(
-    domain: string,
-    result: AcmeOrderEvent["result"],
-    startedMs: number,
-    reason?: string,
-    nextRetryMs?: number,
-  ): void {
-    const durationMs = Date.now() - startedMs;
-    const fields = {
-      domain,
-      result,
-      duration_ms: durationMs,
-      reason,
-      next_retry: nextRetryMs && new Date(nextRetryMs),
-    };
-    if (result === "issued") logger.info(fields, "acme order");
-    else logger.warn(fields, "acme order");
-    try {
-      options.onOrder?.({ domain, result, durationMs, ...(reason === undefined ? {} : { reason }) });
-    } catch (error) {
-      logger.error({ err: error }, "onOrder hook failed");
-    }
-  }
+  const runner = createOrderRunner({
+    store,
+    issuer: options.issuer,
+    ...(options.addressCheck ? { addressCheck: options.addressCheck } : {}),
+    policy,
+    isCurrent,
+    onServed: (domain) => {
+      if (domain === options.mainDomain) for (const listener of defaultListeners) listener();
+    },
+    ...(options.onOrder ? { onOrder: options.onOrder } : {}),
+    logger,
+  });
 
   function manage(domain: string): ManagedDomain {
     let entry = entries.get(domain);
@@ -209,10 +113,18 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     await Promise.race([order.done, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /** At start: order what is missing, delete what was unregistered while the server was down. */
   async function reconcile(): Promise<void> {
-    const registered = await options.registry.allDomains();
-    const wanted = new Set([...staticDomains, ...registered].filter((name) => orderable(name, logger)));
-    for (const domain of [...entries.keys()]) {
+    let registered: string[] | undefined;
+    try {
+      registered = await options.registry.allDomains();
+    } catch (error) {
+      logger.error({ err: error }, "could not list registered domains; they get certificates on demand");
+    }
+    const wanted = new Set(
+      [...staticDomains, ...(registered ?? [])].filter((name) => orderable(name, logger)),
+    );
+    for (const domain of registered ? [...entries.keys()] : []) {
       if (!wanted.has(domain)) {
         logger.info({ domain }, "deleting the certificate of a domain that is no longer registered");
         await manager.remove(domain);
@@ -233,7 +145,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
       if (!known && !(await options.registry.isRegistered(domain))) return undefined;
       const entry = known ?? manage(domain);
       if (!entry.served && !entry.order && (!entry.failure || entry.failure.nextRetryMs <= Date.now())) {
-        void startOrder(domain, entry, "handshake");
+        void runner.start(domain, entry, "handshake");
       }
       await awaitHandshakeOrder(entry);
       return (entry.served ?? fallbackCertificate()).context;
@@ -257,7 +169,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
       if (domain === undefined) throw new HopGateError("invalid_input", `not a domain name: ${name}`);
       const entry = manage(domain);
       const fresh = entry.served && Date.now() < renewAtMs(entry.served.facts, policy);
-      if (!fresh && !stopped) await startOrder(domain, entry, "background");
+      if (!fresh && !stopped) await runner.start(domain, entry, "background");
       return statusOf(entry);
     },
     async remove(name) {
@@ -274,7 +186,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
       );
       for (const stored of await store.loadAllCertificates()) {
         try {
-          serve(stored.domain, manage(stored.domain), servedCertificate(stored));
+          runner.serve(stored.domain, manage(stored.domain), servedCertificate(stored));
         } catch (error) {
           logger.error(
             { err: error, domain: stored.domain },
@@ -283,7 +195,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
         }
       }
       reconciling = reconcile().catch((error: unknown) => {
-        logger.error({ err: error }, "could not list registered domains; they get certificates on demand");
+        logger.error({ err: error }, "start-up reconciliation of certificates failed");
       });
     },
     async stop() {
@@ -302,8 +214,6 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
   };
   return manager;
 }
-
-class OrderRefused extends Error {}
 
 /** An SNI name or domain as the store spells it (lowercase, no trailing dot), or undefined. */
 function serverNameOf(name: string): string | undefined {
