@@ -7,6 +7,7 @@ import { silentLogger } from "../../src/lib/logger.js";
 import { createFileProvider, type FileProviderOptions } from "../../src/server/certs/file-provider.js";
 import { generateSelfSignedCertificate } from "../../src/server/certs/self-signed-certificate.js";
 import type { CertificatePair } from "../../src/server/certs/certificate-pair.js";
+import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { startTlsServer, tlsHandshake } from "../helpers/tls-probe.js";
 
@@ -57,7 +58,7 @@ describe("certificate files provider", () => {
     const dir = await tempDir(t);
     const pair = await generateSelfSignedCertificate({ names: NAMES, validityDays: 30 });
     const provider = await startedProvider(t, await writePair(dir, pair));
-    const port = await startTlsServer(t, provider);
+    const port = await startTlsServer(lifoCleanup(t), provider);
     const peer = await tlsHandshake(port, { servername: "files.example.test", ca: pair.certificatePem });
     const noSni = await tlsHandshake(port, {
       servername: null,
@@ -142,7 +143,7 @@ describe("certificate files provider", () => {
     const second = await generateSelfSignedCertificate({ names: NAMES, validityDays: 30 });
     const files = await writePair(dir, first);
     const provider = await startedProvider(t, files);
-    const port = await startTlsServer(t, provider);
+    const port = await startTlsServer(lifoCleanup(t), provider);
     const ca = [first.certificatePem, second.certificatePem];
     const serial = async (servername: string | null) =>
       (await tlsHandshake(port, { servername, ca, checkName: "localhost" })).serialNumber;
@@ -165,7 +166,7 @@ describe("certificate files provider", () => {
     const second = await generateSelfSignedCertificate({ names: NAMES, validityDays: 30 });
     const files = await writePair(dir, first);
     const provider = await startedProvider(t, { ...files, watchIntervalMs: 50 });
-    const port = await startTlsServer(t, provider);
+    const port = await startTlsServer(lifoCleanup(t), provider);
     const ca = [first.certificatePem, second.certificatePem];
     const serial = async () => (await tlsHandshake(port, { servername: "localhost", ca })).serialNumber;
     const before = await serial();

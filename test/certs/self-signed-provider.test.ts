@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/lib/logger.js";
 import { createSelfSignedProvider } from "../../src/server/certs/self-signed-provider.js";
+import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { startTlsServer, tlsHandshake } from "../helpers/tls-probe.js";
 
@@ -16,7 +17,7 @@ describe("self-signed certificate provider", () => {
     });
     await provider.start();
     t.after(() => provider.stop());
-    const port = await startTlsServer(t, provider);
+    const port = await startTlsServer(lifoCleanup(t), provider);
     const ca = provider.certificatePem;
     const names = ["hop.example.test", "extra.example.test", "localhost"];
     const serials = new Set<string>();
@@ -24,7 +25,7 @@ describe("self-signed certificate provider", () => {
     serials.add((await tlsHandshake(port, { servername: null, ca, checkName: "127.0.0.1" })).serialNumber);
     assert.equal(serials.size, 1, "the same certificate for every name and without SNI");
 
-    const port6 = await startTlsServer(t, provider, "::1");
+    const port6 = await startTlsServer(lifoCleanup(t), provider, "::1");
     await tlsHandshake(port6, { host: "::1", servername: null, ca, checkName: "::1" });
 
     await assert.rejects(

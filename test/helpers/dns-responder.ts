@@ -1,11 +1,10 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import type { TestContext } from "node:test";
 
 /**
  * A tiny authoritative DNS server on 127.0.0.1 (UDP, port 0) for pebble's validation lookups:
  * every A query is answered with 127.0.0.1, every other type (AAAA, CAA, ...) with no answer,
  * and names in `nxdomain` with NXDOMAIN. A test fixture only: it answers exactly one question
- * per message and ignores anything it cannot parse. Closed when the test ends.
+ * per message and ignores anything it cannot parse. Closed by `cleanup`.
  */
 export interface DnsResponder {
   readonly port: number;
@@ -16,12 +15,12 @@ export interface DnsResponder {
 const TYPE_A = 1;
 const CLASS_IN = 1;
 
-export async function startDnsResponder(t: TestContext): Promise<DnsResponder> {
+export async function startDnsResponder(cleanup: (fn: () => unknown) => void): Promise<DnsResponder> {
   const socket = createSocket("udp4");
   const nxdomain = new Set<string>();
   socket.on("message", (message, remote) => answer(socket, message, remote, nxdomain));
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+  cleanup(() => new Promise<void>((resolve) => socket.close(() => resolve())));
   return { port: socket.address().port, nxdomain };
 }
 

@@ -1,12 +1,11 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { writeFile, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { request } from "node:https";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
 import { promisify } from "node:util";
 import { startDnsResponder, type DnsResponder } from "./dns-responder.js";
 import { freePort } from "./free-port.js";
-import { tempDir } from "./temp-dir.js";
 
 export interface PebbleOptions {
   /** Port of OUR HTTP listener: pebble validates HTTP-01 challenges there. */
@@ -33,16 +32,20 @@ export interface RunningPebble {
   stop(): Promise<void>;
 }
 
+/** Registers clean-up work, e.g. `(fn) => t.after(fn)`. */
+export type Cleanup = (fn: () => unknown) => void;
+
 const run = promisify(execFile);
 const READY_TIMEOUT_MS = 30_000;
 
 /**
  * Debian's pebble on free ports with its own openssl-made EC P-256 certificate, its DNS pointed
  * at an in-test responder (every name is 127.0.0.1), no validation sleep and no nonce rejection.
- * Every process, socket and file is released when the test ends.
+ * Every process, socket and file is released by `cleanup` (e.g. `(fn) => t.after(fn)`).
  */
-export async function preparePebble(t: TestContext, options: PebbleOptions): Promise<PebbleSetup> {
-  const dir = await tempDir(t, "hopgate-pebble-");
+export async function preparePebble(cleanup: Cleanup, options: PebbleOptions): Promise<PebbleSetup> {
+  const dir = await mkdtemp(join(tmpdir(), "hopgate-pebble-"));
+  cleanup(() => rm(dir, { recursive: true, force: true }));
   const [certFile, keyFile, configFile] = ["cert.pem", "key.pem", "pebble-config.json"].map((name) =>
     join(dir, name),
   );
@@ -51,7 +54,7 @@ export async function preparePebble(t: TestContext, options: PebbleOptions): Pro
     ...["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
     ...["-keyout", keyFile!, "-out", certFile!],
   ]);
-  const dns = await startDnsResponder(t);
+  const dns = await startDnsResponder(cleanup);
   const [acmePort, managementPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
   const config = {
     pebble: {
@@ -86,7 +89,7 @@ export async function preparePebble(t: TestContext, options: PebbleOptions): Pro
       child.stdout?.on("data", collect);
       child.stderr?.on("data", collect);
       const stop = () => stopProcess(child);
-      t.after(stop);
+      cleanup(stop);
       await waitUntilAnswering(directoryUrl, listenerCaPem, child, () => output);
       const managementUrl = `https://127.0.0.1:${managementPort}/roots/0`;
       return { rootPem: () => httpsGet(managementUrl, listenerCaPem).then((r) => r.body), stop };
@@ -95,10 +98,10 @@ export async function preparePebble(t: TestContext, options: PebbleOptions): Pro
 }
 
 export async function startPebble(
-  t: TestContext,
+  cleanup: Cleanup,
   options: PebbleOptions,
 ): Promise<PebbleSetup & RunningPebble> {
-  const setup = await preparePebble(t, options);
+  const setup = await preparePebble(cleanup, options);
   const running = await setup.start();
   return { ...setup, ...running };
 }

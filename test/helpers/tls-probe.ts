@@ -1,6 +1,5 @@
 import { checkServerIdentity, connect, createServer, type Server } from "node:tls";
 import type { AddressInfo } from "node:net";
-import type { TestContext } from "node:test";
 import { silentLogger } from "../../src/lib/logger.js";
 import type { CertificateProvider } from "../../src/server/certs/certificate-provider.js";
 import { bindDefaultCertificate, createSniCallback } from "../../src/server/certs/tls-binding.js";
@@ -46,7 +45,7 @@ export function tlsHandshake(
 
 /** A TLS server on 127.0.0.1:0 whose certificates come from `provider`, wired as the lead's listener is. */
 export async function startTlsServer(
-  t: TestContext,
+  cleanup: (fn: () => unknown) => void,
   provider: CertificateProvider,
   host = "127.0.0.1",
 ): Promise<number> {
@@ -56,7 +55,7 @@ export async function startTlsServer(
   );
   const unbind = bindDefaultCertificate(server, provider);
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  t.after(() => {
+  cleanup(() => {
     unbind();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
