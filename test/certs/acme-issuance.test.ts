@@ -88,6 +88,8 @@ describe("ACME certificate manager against pebble", () => {
       checkName: MAIN_DOMAIN,
     });
     assert.equal(peer.subjectAltName, `DNS:${MAIN_DOMAIN}`);
+    const noSni = await tlsHandshake(server.tlsPort, { servername: null, ca: root, checkName: MAIN_DOMAIN });
+    assert.equal(noSni.serialNumber, peer.serialNumber, "clients without SNI get it too");
     await assert.rejects(
       verifiedHandshake(environment.running, server.tlsPort, "stranger.example.test"),
       /altnames/,
@@ -108,6 +110,7 @@ describe("ACME certificate manager against pebble", () => {
     });
     assert.equal((await server.manager.ensure("gone.example.test")).state, "issued");
     await verifiedHandshake(environment.running, server.tlsPort, "gone.example.test");
+    await waitFor(() => server.manager.status(MAIN_DOMAIN)?.state === "issued", ISSUE_TIMEOUT_MS, "main domain");
 
     server.registered.delete("gone.example.test");
     await server.manager.remove("gone.example.test");
@@ -117,6 +120,7 @@ describe("ACME certificate manager against pebble", () => {
     await assert.rejects(
       verifiedHandshake(environment.running, server.tlsPort, "gone.example.test"),
       /altnames/,
+      "the main domain's certificate is served instead",
     );
     assert.equal(ordersFor(server, "gone.example.test").length, 1, "no new order after unregistering");
   });

@@ -50,7 +50,10 @@ describe("ACME certificate manager when things go wrong, and over time", () => {
       registered: ["early.example.test"],
       onDemandWaitMs: 1_000,
     });
-    assert.ok(Date.now() - startedMs < 20_000, "start-up did not wait for the CA (it retries for over a minute)");
+    assert.ok(
+      Date.now() - startedMs < 20_000,
+      "start-up did not wait for the CA (it retries for over a minute)",
+    );
     assert.equal(server.manager.status(MAIN_DOMAIN)?.state, "pending");
     const fallbackPem = server.manager.defaultCertificate().certificatePem;
     const fallback = await tlsHandshake(server.tlsPort, { servername: MAIN_DOMAIN, ca: fallbackPem });

@@ -4,10 +4,14 @@ import type { ListenAddress } from "../../config/parsers.js";
 import type { Logger } from "../../lib/logger.js";
 import { parseRequestTarget } from "./request-target.js";
 
-/** Answers ACME HTTP-01 challenges (RFC 8555 §8.3) by token; implemented by the certificate manager. */
+/**
+ * Answers ACME HTTP-01 challenges (RFC 8555 §8.3) by token; implemented by the certificate
+ * manager's challenge table. May be asynchronous so that a table shared through the store (several
+ * servers behind one name) can stand in for the in-memory one.
+ */
 export interface ChallengeResponder {
   /** The key authorization for a pending challenge's token, or undefined. */
-  keyAuthorizationFor(token: string): string | undefined;
+  keyAuthorizationFor(token: string): string | undefined | Promise<string | undefined>;
 }
 
 export interface HttpListenerOptions {
@@ -76,7 +80,12 @@ function handle(
 ): void {
   const path = req.url ?? "";
   if (path.startsWith(CHALLENGE_PREFIX)) {
-    answerChallenge(req, res, path.slice(CHALLENGE_PREFIX.length), options.challenges);
+    answerChallenge(req, res, path.slice(CHALLENGE_PREFIX.length), options.challenges).catch(
+      (error: unknown) => {
+        logger.error({ err: error }, "challenge lookup failed");
+        if (!res.headersSent) reply(res, 500, "Internal Server Error\n");
+      },
+    );
     return;
   }
   if (options.plainHttpProxy) {
@@ -100,20 +109,20 @@ function handle(
   reply(res, 308, `Redirecting to ${location}\n`);
 }
 
-/** The token is looked up in memory; it never becomes part of a file path. */
-function answerChallenge(
+/** The token is looked up in a table; it never becomes part of a file path. */
+async function answerChallenge(
   req: IncomingMessage,
   res: ServerResponse,
   rest: string,
   challenges: ChallengeResponder,
-) {
+): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("Allow", "GET, HEAD");
     reply(res, 405, "Method Not Allowed\n");
     return;
   }
   const token = rest.split("?", 1)[0] ?? "";
-  const keyAuthorization = TOKEN.test(token) ? challenges.keyAuthorizationFor(token) : undefined;
+  const keyAuthorization = TOKEN.test(token) ? await challenges.keyAuthorizationFor(token) : undefined;
   if (keyAuthorization === undefined) {
     reply(res, 404, "Not Found\n");
     return;

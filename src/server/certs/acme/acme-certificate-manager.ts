@@ -132,6 +132,8 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     }
     for (const domain of wanted) {
       if (stopped) return;
+      // Orders run one after another; a domain unregistered meanwhile is skipped.
+      if (!staticDomains.includes(domain) && !(await options.registry.isRegistered(domain))) continue;
       await manager.ensure(domain);
     }
   }

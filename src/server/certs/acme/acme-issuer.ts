@@ -1,5 +1,5 @@
 import { Agent } from "node:https";
-import { Client, axios as acmeAxios, crypto as acmeCrypto, directory, type ClientOptions } from "acme-client";
+import { Client, axios as acmeAxios, crypto as acmeCrypto, type ClientOptions } from "acme-client";
 import { HopGateError } from "../../../lib/hopgate-error.js";
 import type { Logger } from "../../../lib/logger.js";
 import type { CertificatePair } from "../certificate-pair.js";
@@ -27,12 +27,6 @@ export interface AcmeIssuerOptions {
   readonly pollMinMs?: number;
   readonly pollMaxMs?: number;
   readonly logger: Logger;
-}
-
-/** HOP_ACME_CA_DIR wins; else Let's Encrypt staging (HOP_ACME_USE_STAGING) or production. */
-export function acmeDirectoryUrl(options: { readonly caDir?: string; readonly useStaging: boolean }): string {
-  if (options.caDir) return options.caDir;
-  return options.useStaging ? directory.letsencrypt.staging : directory.letsencrypt.production;
 }
 
 /**
