@@ -110,7 +110,11 @@ describe("ACME certificate manager against pebble", () => {
     });
     assert.equal((await server.manager.ensure("gone.example.test")).state, "issued");
     await verifiedHandshake(environment.running, server.tlsPort, "gone.example.test");
-    await waitFor(() => server.manager.status(MAIN_DOMAIN)?.state === "issued", ISSUE_TIMEOUT_MS, "main domain");
+    await waitFor(
+      () => server.manager.status(MAIN_DOMAIN)?.state === "issued",
+      ISSUE_TIMEOUT_MS,
+      "main domain",
+    );
 
     server.registered.delete("gone.example.test");
     await server.manager.remove("gone.example.test");

@@ -113,7 +113,11 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     await Promise.race([order.done, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** At start: order what is missing, delete what was unregistered while the server was down. */
+  /**
+   * At start: delete what was unregistered while the server was down, then order what is missing,
+   * one domain after another. Every wanted domain shows as pending at once; a handshake may order
+   * its own ahead of the queue, and one removed meanwhile is skipped.
+   */
   async function reconcile(): Promise<void> {
     let registered: string[] | undefined;
     try {
@@ -130,11 +134,10 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
         await manager.remove(domain);
       }
     }
+    for (const domain of wanted) manage(domain);
     for (const domain of wanted) {
       if (stopped) return;
-      // Orders run one after another; a domain unregistered meanwhile is skipped.
-      if (!staticDomains.includes(domain) && !(await options.registry.isRegistered(domain))) continue;
-      await manager.ensure(domain);
+      if (entries.has(domain)) await manager.ensure(domain);
     }
   }
 
