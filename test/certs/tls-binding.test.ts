@@ -7,10 +7,14 @@ import tls, { type TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/lib/logger.js";
+import type { CertificateProvider } from "../../src/server/certs/certificate-provider.js";
 import { createFileProvider } from "../../src/server/certs/file-provider.js";
+import { createSelfSignedProvider } from "../../src/server/certs/self-signed-provider.js";
 import { generateSelfSignedCertificate } from "../../src/server/certs/self-signed-certificate.js";
 import { bindDefaultCertificate, createSniCallback } from "../../src/server/certs/tls-binding.js";
+import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { startTlsServer, tlsHandshake } from "../helpers/tls-probe.js";
 
 /** Serial of the certificate a client got over HTTP/2 or HTTP/1.1, with or without SNI. */
 function servedSerial(port: number, ca: string[], protocol: "h2" | "http/1.1", servername?: string) {
@@ -101,5 +105,17 @@ describe("TLS binding of a certificate provider to an HTTP/2 server", () => {
       );
       assert.equal(got.alpn, protocol === "h2" ? "h2" : "http/1.1", "ALPN survives setSecureContext");
     }
+  });
+
+  it("serves the default certificate when the provider's lookup fails", async (t) => {
+    const inner = createSelfSignedProvider({ domain: "edge.example.test", logger: silentLogger() });
+    await inner.start();
+    const failing: CertificateProvider = {
+      ...inner,
+      secureContextFor: () => Promise.reject(new Error("store unavailable")),
+    };
+    const port = await startTlsServer(lifoCleanup(t), failing);
+    const peer = await tlsHandshake(port, { servername: "edge.example.test", ca: inner.certificatePem });
+    assert.match(peer.subjectAltName, /DNS:edge\.example\.test/);
   });
 });

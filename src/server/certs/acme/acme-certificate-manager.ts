@@ -35,7 +35,10 @@ export interface AcmeCertificateManagerOptions {
   /** HOP_ACME_EXPECT_IPS, when set. */
   readonly addressCheck?: AddressCheck;
   readonly policy?: Partial<RenewalPolicy>;
-  /** Longest time a handshake waits for the order it triggered before getting the fallback. Default 20 s. */
+  /**
+   * Longest time a handshake waits for the order it triggered before getting the fallback.
+   * Default 8 s: below the TLS listener's handshake timeout (10 s), which would cut it off.
+   */
   readonly onDemandWaitMs?: number;
   /** Longest time stop() waits for orders in flight (then closes the issuer). Default 5 s. */
   readonly stopGraceMs?: number;
@@ -64,7 +67,7 @@ const FALLBACK_VALIDITY_DAYS = 365;
 export function createAcmeCertificateManager(options: AcmeCertificateManagerOptions): AcmeCertificateManager {
   const logger = options.logger.child({ component: "certs" });
   const policy: RenewalPolicy = { ...DEFAULT_RENEWAL_POLICY, ...options.policy };
-  const onDemandWaitMs = options.onDemandWaitMs ?? 20_000;
+  const onDemandWaitMs = options.onDemandWaitMs ?? 8_000;
   const staticDomains = [options.mainDomain, ...(options.extraDomains ?? [])];
   const entries = new Map<string, ManagedDomain>();
   const defaultListeners = new Set<() => void>();
