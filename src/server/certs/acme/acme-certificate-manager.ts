@@ -20,7 +20,7 @@ export type { CertificateStatus } from "./managed-domain.js";
 export type { AcmeOrderEvent } from "./order-runner.js";
 
 /** The domain store as the certificate manager needs it (ask it before any on-demand order). */
-export interface RegisteredDomains {
+export interface DomainRegistry {
   isRegistered(domain: string): Promise<boolean>;
   allDomains(): Promise<string[]>;
 }
@@ -29,7 +29,7 @@ export interface AcmeCertificateManagerOptions {
   readonly mainDomain: string;
   /** HOP_SERVER_PROXY_DOMAINS: ordered like the main domain, whether registered or not. */
   readonly extraDomains?: readonly string[];
-  readonly registry: RegisteredDomains;
+  readonly registry: DomainRegistry;
   readonly store: CertificateStore;
   readonly issuer: CertificateIssuer;
   /** HOP_ACME_EXPECT_IPS, when set. */
