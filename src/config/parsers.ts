@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -76,4 +77,12 @@ export function httpUrl() {
         return false;
       }
     }, "not an http(s) URL");
+}
+
+/** An IPv4 or IPv6 address (no brackets, no port). */
+export function ipAddress() {
+  return z
+    .string()
+    .trim()
+    .refine((value) => isIP(value) !== 0, "not an IP address");
 }

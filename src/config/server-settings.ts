@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { domainName } from "./domain-schema.js";
-import { boolean, httpUrl, integer, list, listenAddress, oneOf, text } from "./parsers.js";
+import { boolean, httpUrl, integer, ipAddress, list, listenAddress, oneOf, text } from "./parsers.js";
 import { defineSettings, setting, type ConfigOf } from "./setting.js";
 
 /**
@@ -25,6 +25,15 @@ export const serverSettings = defineSettings({
     expected: "host:port or :port",
     default: ":80",
     schema: listenAddress(),
+  }),
+  httpProxy: setting({
+    env: "HOP_SERVER_HTTP_PROXY",
+    flag: "--http-proxy",
+    kind: "switch",
+    description: "Development: proxy plain HTTP on the HTTP listener instead of redirecting to HTTPS",
+    expected: "true or false",
+    default: "false",
+    schema: boolean(),
   }),
   httpsListen: setting({
     env: "HOP_SERVER_HTTPS_LISTEN",
@@ -141,6 +150,23 @@ export const serverSettings = defineSettings({
     expected: "true or false",
     default: "false",
     schema: boolean(),
+  }),
+  acmeExpectIps: setting({
+    env: "HOP_ACME_EXPECT_IPS",
+    flag: "--acme-expect-ips",
+    kind: "list",
+    description: "Order a certificate only for domains whose A/AAAA records include one of these addresses",
+    expected: "comma-separated IP addresses",
+    default: "",
+    schema: list(ipAddress()),
+  }),
+  acmeCacheDir: setting({
+    env: "HOP_ACME_CACHE_DIR",
+    flag: "--acme-cache-dir",
+    kind: "value",
+    description: "Ignored (certificates live in the store); kept so that old configurations still load",
+    expected: "a directory path",
+    schema: text().optional(),
   }),
   logLevel: setting({
     env: "HOP_LOG_LEVEL",

@@ -19,8 +19,35 @@ export interface DomainsTable {
   updated_at: Timestamp;
 }
 
+/** The current certificate of one domain (src/server/certs/acme/kysely-certificate-store.ts). */
+export interface CertificatesTable {
+  /** Normalized FQDN; not a foreign key: the main domain and HOP_SERVER_PROXY_DOMAINS have rows too. */
+  readonly domain: string;
+  /** PEM chain, leaf first. */
+  certificate_pem: string;
+  /** PEM (PKCS#8) key of the leaf. */
+  private_key_pem: string;
+  /** The leaf's notAfter, for operators' queries; the PEM is authoritative. */
+  not_after: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** The ACME account of one directory URL. */
+export interface AcmeAccountsTable {
+  readonly directory_url: string;
+  account_key_pem: string;
+  /** RFC 8555 §7.3: the account URL, sent as "kid". */
+  account_url: string;
+  /** Contact e-mail; "" when none. */
+  email: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface StoreSchema {
   domains: DomainsTable;
+  certificates: CertificatesTable;
+  acme_accounts: AcmeAccountsTable;
 }
 
 export type StoreDialect = "postgres" | "sqlite";

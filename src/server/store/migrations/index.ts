@@ -1,6 +1,7 @@
 import type { Migration } from "kysely/migration";
 import type { StoreDialect } from "../schema.js";
 import { domainsMigration } from "./0001-domains.js";
+import { certificatesMigration } from "./0002-certificates.js";
 
 /**
  * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
@@ -9,5 +10,6 @@ import { domainsMigration } from "./0001-domains.js";
 export function storeMigrations(dialect: StoreDialect): Record<string, Migration> {
   return {
     "0001_domains": domainsMigration(dialect),
+    "0002_certificates": certificatesMigration(dialect),
   };
 }

@@ -1,0 +1,237 @@
+import { normalizeDomain } from "../../../lib/domain-name.js";
+import { HopGateError } from "../../../lib/hopgate-error.js";
+import type { Logger } from "../../../lib/logger.js";
+import type { CertificateProvider } from "../certificate-provider.js";
+import { generateSelfSignedCertificate } from "../self-signed-certificate.js";
+import type { AddressCheck } from "./address-check.js";
+import type { CertificateIssuer } from "./acme-issuer.js";
+import type { CertificateStore } from "./certificate-store.js";
+import {
+  servedCertificate,
+  statusOf,
+  type CertificateStatus,
+  type ManagedDomain,
+  type ServedCertificate,
+} from "./managed-domain.js";
+import { createOrderRunner, type AcmeOrderEvent } from "./order-runner.js";
+import { DEFAULT_RENEWAL_POLICY, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
+
+export type { CertificateStatus } from "./managed-domain.js";
+export type { AcmeOrderEvent } from "./order-runner.js";
+
+/** The domain store as the certificate manager needs it (ask it before any on-demand order). */
+export interface DomainRegistry {
+  isRegistered(domain: string): Promise<boolean>;
+  allDomains(): Promise<string[]>;
+}
+
+export interface AcmeCertificateManagerOptions {
+  readonly mainDomain: string;
+  /** HOP_SERVER_PROXY_DOMAINS: ordered like the main domain, whether registered or not. */
+  readonly extraDomains?: readonly string[];
+  readonly registry: DomainRegistry;
+  readonly store: CertificateStore;
+  readonly issuer: CertificateIssuer;
+  /** HOP_ACME_EXPECT_IPS, when set. */
+  readonly addressCheck?: AddressCheck;
+  readonly policy?: Partial<RenewalPolicy>;
+  /**
+   * Longest time a handshake waits for the order it triggered before getting the fallback.
+   * Default 8 s: below the TLS listener's handshake timeout (10 s), which would cut it off.
+   */
+  readonly onDemandWaitMs?: number;
+  /** Longest time stop() waits for orders in flight (then closes the issuer). Default 5 s. */
+  readonly stopGraceMs?: number;
+  readonly onOrder?: (event: AcmeOrderEvent) => void;
+  readonly logger: Logger;
+}
+
+/** Certificate provider of HOP_SERVER_TLS=acme, plus the hooks the composition root calls. */
+export interface AcmeCertificateManager extends CertificateProvider {
+  /** Obtains a certificate for a newly registered domain unless it has a fresh one; resolves when settled. */
+  ensure(domain: string): Promise<CertificateStatus>;
+  /** Forgets and deletes the domain's certificate (domain unregistered). */
+  remove(domain: string): Promise<void>;
+  /** Undefined for a domain the manager does not manage. */
+  status(domain: string): CertificateStatus | undefined;
+}
+
+const FALLBACK_VALIDITY_DAYS = 365;
+
+/**
+ * Obtains, stores, serves and renews ACME certificates for the main domain, the extra domains and
+ * every registered domain. Start-up never waits for the CA: names without a certificate get a
+ * self-signed fallback until theirs arrives. One order per domain at a time: in this process by
+ * the shared `order` promise, across servers by the store's lock.
+ */
+export function createAcmeCertificateManager(options: AcmeCertificateManagerOptions): AcmeCertificateManager {
+  const logger = options.logger.child({ component: "certs" });
+  const policy: RenewalPolicy = { ...DEFAULT_RENEWAL_POLICY, ...options.policy };
+  const onDemandWaitMs = options.onDemandWaitMs ?? 8_000;
+  const staticDomains = [options.mainDomain, ...(options.extraDomains ?? [])];
+  const entries = new Map<string, ManagedDomain>();
+  const defaultListeners = new Set<() => void>();
+  const { store } = options;
+  let fallback: ServedCertificate | undefined;
+  let stopped = false;
+  let reconciling: Promise<void> | undefined;
+
+  const fallbackCertificate = () => {
+    if (!fallback) throw new HopGateError("internal", "ACME certificate manager used before start()");
+    return fallback;
+  };
+  const defaultCertificate = () => entries.get(options.mainDomain)?.served ?? fallbackCertificate();
+  const isCurrent = (domain: string, entry: ManagedDomain) => !stopped && entries.get(domain) === entry;
+
+  const runner = createOrderRunner({
+    store,
+    issuer: options.issuer,
+    ...(options.addressCheck ? { addressCheck: options.addressCheck } : {}),
+    policy,
+    isCurrent,
+    onServed: (domain) => {
+      if (domain === options.mainDomain) for (const listener of defaultListeners) listener();
+    },
+    ...(options.onOrder ? { onOrder: options.onOrder } : {}),
+    logger,
+  });
+
+  function manage(domain: string): ManagedDomain {
+    let entry = entries.get(domain);
+    if (!entry) {
+      entry = {};
+      entries.set(domain, entry);
+    }
+    return entry;
+  }
+
+  /** A handshake waits for an order that a handshake started, within its budget. */
+  async function awaitHandshakeOrder(entry: ManagedDomain): Promise<void> {
+    const order = entry.order;
+    if (order?.origin !== "handshake") return;
+    const budgetMs = order.startedMs + onDemandWaitMs - Date.now();
+    if (budgetMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)));
+    await Promise.race([order.done, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * At start: delete what was unregistered while the server was down, then order what is missing,
+   * one domain after another. Every wanted domain shows as pending at once; a handshake may order
+   * its own ahead of the queue, and one removed meanwhile is skipped.
+   */
+  async function reconcile(): Promise<void> {
+    let registered: string[] | undefined;
+    try {
+      registered = await options.registry.allDomains();
+    } catch (error) {
+      logger.error({ err: error }, "could not list registered domains; they get certificates on demand");
+    }
+    const wanted = new Set(
+      [...staticDomains, ...(registered ?? [])].filter((name) => orderable(name, logger)),
+    );
+    for (const domain of registered ? [...entries.keys()] : []) {
+      if (!wanted.has(domain)) {
+        logger.info({ domain }, "deleting the certificate of a domain that is no longer registered");
+        await manager.remove(domain);
+      }
+    }
+    for (const domain of wanted) manage(domain);
+    for (const domain of wanted) {
+      if (stopped) return;
+      if (entries.has(domain)) await manager.ensure(domain);
+    }
+  }
+
+  const manager: AcmeCertificateManager = {
+    async secureContextFor(servername) {
+      const domain = serverNameOf(servername);
+      if (domain === undefined) return undefined;
+      const known = entries.get(domain);
+      if (known?.served) return known.served.context;
+      if (!known && !(await options.registry.isRegistered(domain))) return undefined;
+      const entry = known ?? manage(domain);
+      if (!entry.served && !entry.order && (!entry.failure || entry.failure.nextRetryMs <= Date.now())) {
+        void runner.start(domain, entry, "handshake");
+      }
+      await awaitHandshakeOrder(entry);
+      return (entry.served ?? fallbackCertificate()).context;
+    },
+    defaultContext: () => defaultCertificate().context,
+    defaultCertificate: () => defaultCertificate().pair,
+    onDefaultChange(listener) {
+      defaultListeners.add(listener);
+      return () => defaultListeners.delete(listener);
+    },
+    expiries: () =>
+      [...entries].flatMap(([domain, entry]) =>
+        entry.served ? [{ domain, notAfterMs: entry.served.facts.notAfterMs }] : [],
+      ),
+    status: (domain) => {
+      const entry = entries.get(serverNameOf(domain) ?? "");
+      return entry && statusOf(entry);
+    },
+    async ensure(name) {
+      const domain = serverNameOf(name);
+      if (domain === undefined) throw new HopGateError("invalid_input", `not a domain name: ${name}`);
+      const entry = manage(domain);
+      const fresh = entry.served && Date.now() < renewAtMs(entry.served.facts, policy);
+      if (!fresh && !stopped) await runner.start(domain, entry, "background");
+      return statusOf(entry);
+    },
+    async remove(name) {
+      const domain = serverNameOf(name) ?? name;
+      const entry = entries.get(domain);
+      if (entry) clearTimeout(entry.timer);
+      entries.delete(domain);
+      // Under the domain's lock, so an order in flight finishes (and skips its save) first.
+      await store.withLock(`certificate:${domain}`, () => store.deleteCertificate(domain));
+    },
+    async start() {
+      fallback = servedCertificate(
+        await generateSelfSignedCertificate({ names: staticDomains, validityDays: FALLBACK_VALIDITY_DAYS }),
+      );
+      for (const stored of await store.loadAllCertificates()) {
+        try {
+          runner.serve(stored.domain, manage(stored.domain), servedCertificate(stored));
+        } catch (error) {
+          logger.error(
+            { err: error, domain: stored.domain },
+            "stored certificate unreadable; ordering a new one",
+          );
+        }
+      }
+      reconciling = reconcile().catch((error: unknown) => {
+        logger.error({ err: error }, "start-up reconciliation of certificates failed");
+      });
+    },
+    async stop() {
+      stopped = true;
+      for (const entry of entries.values()) clearTimeout(entry.timer);
+      const inFlight = [...entries.values()].flatMap((entry) => (entry.order ? [entry.order.done] : []));
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>(
+        (resolve) => (timer = setTimeout(resolve, options.stopGraceMs ?? 5_000)),
+      );
+      await Promise.race([Promise.allSettled([...inFlight, reconciling]), grace]).finally(() =>
+        clearTimeout(timer),
+      );
+      options.issuer.close();
+    },
+  };
+  return manager;
+}
+
+/** An SNI name or domain as the store spells it (lowercase, no trailing dot), or undefined. */
+function serverNameOf(name: string): string | undefined {
+  const result = normalizeDomain(name, { allowSingleLabel: true });
+  return result.ok ? result.domain : undefined;
+}
+
+/** CAs issue only for public multi-label names; `localhost` and the like are skipped. */
+function orderable(domain: string, logger: Logger): boolean {
+  if (normalizeDomain(domain).ok) return true;
+  logger.warn({ domain }, "no ACME certificate for a single-label name; it gets the self-signed fallback");
+  return false;
+}

@@ -1,0 +1,37 @@
+import type { CertificatePair } from "../certificate-pair.js";
+
+/** A certificate as stored: the chain and key of one domain. */
+export interface StoredCertificate extends CertificatePair {
+  readonly domain: string;
+}
+
+/** The ACME account of one directory URL (staging and production accounts are different). */
+export interface AcmeAccount {
+  readonly directoryUrl: string;
+  readonly accountKeyPem: string;
+  /** The account's URL at the CA (RFC 8555 §7.3, the "kid" of later requests). */
+  readonly accountUrl: string;
+  readonly email?: string;
+}
+
+/**
+ * Persistence of certificates and the ACME account, shared by every server that shares the store.
+ * The certificate manager depends only on this seam; the Kysely implementation serves SQLite and
+ * PostgreSQL.
+ */
+export interface CertificateStore {
+  loadCertificate(domain: string): Promise<StoredCertificate | undefined>;
+  loadAllCertificates(): Promise<StoredCertificate[]>;
+  /** Inserts or replaces the domain's certificate. */
+  saveCertificate(certificate: StoredCertificate): Promise<void>;
+  deleteCertificate(domain: string): Promise<void>;
+  loadAccount(directoryUrl: string): Promise<AcmeAccount | undefined>;
+  /** Inserts or replaces the account of `account.directoryUrl`. */
+  saveAccount(account: AcmeAccount): Promise<void>;
+  /**
+   * Runs `body` while holding the lock called `name` for every server sharing the store (a
+   * PostgreSQL advisory lock), so that one issuer at a time orders for a domain. Callers re-read
+   * the store inside `body`: another server may have done the work meanwhile.
+   */
+  withLock<T>(name: string, body: () => Promise<T>): Promise<T>;
+}

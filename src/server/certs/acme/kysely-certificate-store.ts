@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import { sql } from "kysely";
+import { createKeyedLock } from "../../../lib/keyed-lock.js";
+import type { Database } from "../../store/database.js";
+import { toStoreError } from "../../store/store-error.js";
+import { describeCertificate } from "../certificate-pair.js";
+import type { AcmeAccount, CertificateStore, StoredCertificate } from "./certificate-store.js";
+
+/** First key of HopGate's two-key advisory locks ("HopG"), apart from Kysely's migration lock. */
+const ADVISORY_LOCK_CLASS = 0x486f7047;
+
+/**
+ * Certificates and ACME accounts in the HopGate store (tables `certificates`, `acme_accounts`).
+ * Locks are in-process for every backend and, on PostgreSQL, also a session advisory lock held on
+ * one pooled connection, so servers sharing the database order one at a time per domain. SQLite
+ * is one server's store: the in-process lock is the whole lock there.
+ */
+export function createKyselyCertificateStore(database: Database): CertificateStore {
+  const { db } = database;
+  const local = createKeyedLock();
+  const run = async <T>(action: string, body: () => Promise<T>): Promise<T> => {
+    try {
+      return await body();
+    } catch (error) {
+      throw toStoreError(error, action);
+    }
+  };
+  const toCertificate = (row: { domain: string; certificate_pem: string; private_key_pem: string }) => ({
+    domain: row.domain,
+    certificatePem: row.certificate_pem,
+    privateKeyPem: row.private_key_pem,
+  });
+
+  return {
+    loadCertificate: (domain) =>
+      run("load certificate", async () => {
+        const row = await db
+          .selectFrom("certificates")
+          .select(["domain", "certificate_pem", "private_key_pem"])
+          .where("domain", "=", domain)
+          .executeTakeFirst();
+        return row && toCertificate(row);
+      }),
+    loadAllCertificates: () =>
+      run("load certificates", async () =>
+        (
+          await db
+            .selectFrom("certificates")
+            .select(["domain", "certificate_pem", "private_key_pem"])
+            .execute()
+        ).map(toCertificate),
+      ),
+    saveCertificate: (certificate: StoredCertificate) =>
+      run("save certificate", async () => {
+        const now = new Date().toISOString();
+        const values = {
+          certificate_pem: certificate.certificatePem,
+          private_key_pem: certificate.privateKeyPem,
+          not_after: new Date(describeCertificate(certificate.certificatePem).notAfterMs).toISOString(),
+          updated_at: now,
+        };
+        await db
+          .insertInto("certificates")
+          .values({ domain: certificate.domain, ...values })
+          .onConflict((conflict) => conflict.column("domain").doUpdateSet(values))
+          .execute();
+      }),
+    deleteCertificate: (domain) =>
+      run("delete certificate", async () => {
+        await db.deleteFrom("certificates").where("domain", "=", domain).execute();
+      }),
+    loadAccount: (directoryUrl) =>
+      run("load ACME account", async () => {
+        const row = await db
+          .selectFrom("acme_accounts")
+          .select(["directory_url", "account_key_pem", "account_url", "email"])
+          .where("directory_url", "=", directoryUrl)
+          .executeTakeFirst();
+        if (!row) return undefined;
+        const account: AcmeAccount = {
+          directoryUrl: row.directory_url,
+          accountKeyPem: row.account_key_pem,
+          accountUrl: row.account_url,
+          ...(row.email ? { email: row.email } : {}),
+        };
+        return account;
+      }),
+    saveAccount: (account) =>
+      run("save ACME account", async () => {
+        const now = new Date().toISOString();
+        const values = {
+          account_key_pem: account.accountKeyPem,
+          account_url: account.accountUrl,
+          email: account.email ?? "",
+          updated_at: now,
+        };
+        await db
+          .insertInto("acme_accounts")
+          .values({ directory_url: account.directoryUrl, ...values, created_at: now })
+          .onConflict((conflict) => conflict.column("directory_url").doUpdateSet(values))
+          .execute();
+      }),
+    withLock: (name, body) =>
+      local.run(name, () =>
+        database.dialect === "postgres" ? withAdvisoryLock(database, name, body) : body(),
+      ),
+  };
+}
+
+/**
+ * A session-level advisory lock (PostgreSQL §13.3.5) on one connection taken from the pool for
+ * the duration of `body`; a crashed server's lock goes with its connection.
+ */
+async function withAdvisoryLock<T>(database: Database, name: string, body: () => Promise<T>): Promise<T> {
+  const key = createHash("sha256").update(name).digest().readInt32BE(0);
+  let locked = false;
+  try {
+    return await database.db.connection().execute(async (connection) => {
+      await sql`select pg_advisory_lock(${ADVISORY_LOCK_CLASS}, ${key})`.execute(connection);
+      locked = true;
+      try {
+        return await body();
+      } finally {
+        await sql`select pg_advisory_unlock(${ADVISORY_LOCK_CLASS}, ${key})`.execute(connection);
+      }
+    });
+  } catch (error) {
+    if (locked) throw error;
+    throw toStoreError(error, `lock ${name}`);
+  }
+}

@@ -1,0 +1,147 @@
+import type { Logger } from "../../../lib/logger.js";
+import type { AddressCheck } from "./address-check.js";
+import type { CertificateIssuer } from "./acme-issuer.js";
+import type { CertificateStore } from "./certificate-store.js";
+import {
+  servedCertificate,
+  type ManagedDomain,
+  type OrderOrigin,
+  type ServedCertificate,
+} from "./managed-domain.js";
+import { renewAtMs, retryDelayMs, type RenewalPolicy } from "./renewal-policy.js";
+
+/** One finished order, for `hopgate_acme_orders_total{result}`. */
+export interface AcmeOrderEvent {
+  readonly domain: string;
+  /** "refused": HOP_ACME_EXPECT_IPS stopped it before the CA was asked. */
+  readonly result: "issued" | "failed" | "refused";
+  readonly durationMs: number;
+  readonly reason?: string;
+}
+
+export interface OrderRunnerOptions {
+  readonly store: CertificateStore;
+  readonly issuer: CertificateIssuer;
+  readonly addressCheck?: AddressCheck;
+  readonly policy: RenewalPolicy;
+  /** False once the domain was removed (or the manager stopped): its results are dropped. */
+  readonly isCurrent: (domain: string, entry: ManagedDomain) => boolean;
+  /** Called after `entry.served` changed. */
+  readonly onServed: (domain: string) => void;
+  readonly onOrder?: (event: AcmeOrderEvent) => void;
+  readonly logger: Logger;
+}
+
+export interface OrderRunner {
+  /** Starts an order unless one is in flight; the promise settles when it is done (never rejects). */
+  start(domain: string, entry: ManagedDomain, origin: OrderOrigin): Promise<void>;
+  /** Serves `served` and arms the renewal timer. */
+  serve(domain: string, entry: ManagedDomain, served: ServedCertificate): void;
+}
+
+type Outcome = { t: "issued" | "adopted"; served: ServedCertificate } | { t: "cancelled" };
+
+/** setTimeout's longest delay (2^31-1 ms, ~24.8 days); longer waits are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Orders, renewal timers and retries with backoff for the manager's domains. Each order runs under
+ * the store's lock for its domain and first re-reads the store, so a certificate that another
+ * server (or an earlier run) stored is taken instead of ordering again.
+ */
+export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
+  const { store, policy, logger, isCurrent } = options;
+
+  function serve(domain: string, entry: ManagedDomain, served: ServedCertificate): void {
+    entry.served = served;
+    entry.failure = undefined;
+    schedule(domain, entry, renewAtMs(served.facts, policy));
+    options.onServed(domain);
+  }
+
+  function schedule(domain: string, entry: ManagedDomain, atMs: number): void {
+    clearTimeout(entry.timer);
+    if (!isCurrent(domain, entry)) return;
+    const delayMs = Math.min(Math.max(0, atMs - Date.now()), MAX_TIMER_MS);
+    entry.timer = setTimeout(() => {
+      if (Date.now() < atMs) schedule(domain, entry, atMs);
+      else void start(domain, entry, "background");
+    }, delayMs).unref();
+  }
+
+  function start(domain: string, entry: ManagedDomain, origin: OrderOrigin): Promise<void> {
+    if (entry.order) return entry.order.done;
+    clearTimeout(entry.timer);
+    const done = run(domain, entry).finally(() => {
+      entry.order = undefined;
+    });
+    entry.order = { done, origin, startedMs: Date.now() };
+    return done;
+  }
+
+  async function run(domain: string, entry: ManagedDomain): Promise<void> {
+    const startedMs = Date.now();
+    try {
+      const refusal = await options.addressCheck?.refusal(domain);
+      if (refusal !== undefined) throw new OrderRefused(refusal);
+      const outcome = await store.withLock(`certificate:${domain}`, () => obtain(domain, entry));
+      if (outcome.t === "cancelled") return;
+      serve(domain, entry, outcome.served);
+      if (outcome.t === "issued") report({ domain, result: "issued", durationMs: Date.now() - startedMs });
+      else
+        logger.info(
+          { domain, notAfterMs: outcome.served.facts.notAfterMs },
+          "certificate taken from the store",
+        );
+    } catch (error) {
+      if (!isCurrent(domain, entry)) return;
+      const reason = error instanceof Error ? error.message : String(error);
+      const count = (entry.failure?.count ?? 0) + 1;
+      const nextRetryMs = Date.now() + retryDelayMs(count, policy);
+      entry.failure = { reason, nextRetryMs, count };
+      schedule(domain, entry, nextRetryMs);
+      const result = error instanceof OrderRefused ? "refused" : "failed";
+      report({ domain, result, durationMs: Date.now() - startedMs, reason }, nextRetryMs);
+    }
+  }
+
+  /** Inside the domain's lock. */
+  async function obtain(domain: string, entry: ManagedDomain): Promise<Outcome> {
+    if (!isCurrent(domain, entry)) return { t: "cancelled" };
+    const stored = await store.loadCertificate(domain);
+    if (stored) {
+      const candidate = servedCertificate(stored);
+      const fresh = Date.now() < renewAtMs(candidate.facts, policy);
+      if (fresh && candidate.facts.serialNumber !== entry.served?.facts.serialNumber) {
+        return { t: "adopted", served: candidate };
+      }
+    }
+    const pair = await options.issuer.issue(domain);
+    if (!isCurrent(domain, entry)) return { t: "cancelled" };
+    const served = servedCertificate(pair);
+    await store.saveCertificate({ domain, ...pair });
+    return { t: "issued", served };
+  }
+
+  /** One log line per order (domain, result, duration_ms) and the metrics hook. */
+  function report(event: AcmeOrderEvent, nextRetryMs?: number): void {
+    const fields = {
+      domain: event.domain,
+      result: event.result,
+      duration_ms: event.durationMs,
+      ...(event.reason === undefined ? {} : { reason: event.reason }),
+      ...(nextRetryMs === undefined ? {} : { next_retry: new Date(nextRetryMs).toISOString() }),
+    };
+    if (event.result === "issued") logger.info(fields, "acme order");
+    else logger.warn(fields, "acme order");
+    try {
+      options.onOrder?.(event);
+    } catch (error) {
+      logger.error({ err: error }, "onOrder hook failed");
+    }
+  }
+
+  return { start, serve };
+}
+
+class OrderRefused extends Error {}

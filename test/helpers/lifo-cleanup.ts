@@ -1,0 +1,13 @@
+import type { TestContext } from "node:test";
+
+/**
+ * A Cleanup that undoes work newest first when the test ends (node:test runs `t.after` hooks in
+ * registration order): a server is stopped before the CA, listener and database it depends on.
+ */
+export function lifoCleanup(t: TestContext): (fn: () => unknown) => void {
+  const work: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const fn of work.reverse()) await fn();
+  });
+  return (fn) => work.push(fn);
+}
