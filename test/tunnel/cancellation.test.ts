@@ -3,13 +3,13 @@ import { once } from "node:events";
 import type { IncomingMessage } from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 
 /** A backend that holds each request open and reports when the request is aborted. */
-async function holdingBackend(t: import("node:test").TestContext, sendHead: boolean) {
+async function holdingBackend(t: TestContext, sendHead: boolean) {
   let arrived!: () => void;
   let aborted!: (atMs: number) => void;
   const seen = new Promise<void>((resolve) => (arrived = resolve));
