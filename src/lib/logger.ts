@@ -8,11 +8,14 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
   /** Fields on every line, e.g. `{ service: "hopgate-server" }`. */
   readonly base?: Record<string, string>;
+  /** More places every line goes, besides `destination` (e.g. the Loki stream of `createLogging`). */
+  readonly extraDestinations?: readonly DestinationStream[];
 }
 
 /**
  * JSON-lines logger for Loki: `ts` (ISO 8601), `level` (label), `msg`, and `component` on every
- * child. Key-like fields are censored wherever they appear so that no API key reaches a log.
+ * child (modules log through `logger.child({ component })`, never through the root). Key-like
+ * and password fields are censored wherever they appear so that no secret reaches a log.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
@@ -29,18 +32,33 @@ export function createLogger(options: LoggerOptions): Logger {
           "client_api_key",
           "adminApiKey",
           "authorization",
+          "password",
+          "lokiPassword",
           "*.apiKey",
           "*.clientApiKey",
           "*.client_api_key",
           "*.adminApiKey",
           "*.authorization",
+          "*.password",
+          "*.lokiPassword",
           'headers["x-hopgate-api-key"]',
           'headers["authorization"]',
+          'headers["cookie"]',
+          'headers["proxy-authorization"]',
         ],
         censor: "[redacted]",
       },
     },
-    options.destination,
+    destinationOf(options),
+  );
+}
+
+function destinationOf(options: LoggerOptions): DestinationStream | undefined {
+  const extra = options.extraDestinations ?? [];
+  if (extra.length === 0) return options.destination;
+  // Every stream takes every level: the logger's own level already filtered the line.
+  return pino.multistream(
+    [options.destination ?? pino.destination(1), ...extra].map((stream) => ({ level: "trace", stream })),
   );
 }
 
