@@ -17,7 +17,7 @@ export interface MetricsListenerOptions {
 export interface MetricsListener {
   /** The bound port (useful when `listen.port` was 0). */
   readonly port: number;
-  /** Stops listening and closes open connections (Prometheus keeps its connection alive). */
+  /** Stops listening and closes open connections (Prometheus keeps its connection alive); idempotent. */
   close(): Promise<void>;
 }
 
@@ -47,13 +47,14 @@ export async function createMetricsListener(options: MetricsListenerOptions): Pr
   server.on("error", (error) => logger.error({ err: error }, "metrics listener error"));
   const { port } = server.address() as AddressInfo;
   logger.info({ address: options.listen.host || "*", port }, "metrics listener ready");
+  let closing: Promise<void> | undefined;
   return {
     port,
     close: () =>
-      new Promise<void>((resolve, reject) => {
+      (closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      }),
+      })),
   };
 }
 
