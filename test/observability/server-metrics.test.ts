@@ -189,7 +189,7 @@ describe("ServerMetrics", () => {
 });
 
 describe("proxyErrorType", () => {
-  const cases: Array<[unknown, string]> = [
+  const cases: Array<[unknown, string | undefined]> = [
     [new HopGateError("tunnel_unavailable", "no client"), "no_tunnel"],
     [new HopGateError("tunnel_closed", "dropped"), "tunnel_closed"],
     [new HopGateError("backend_failed", "refused"), "backend"],
@@ -198,13 +198,14 @@ describe("proxyErrorType", () => {
     [new HopGateError("payload_too_large", "big"), "too_large"],
     [new HopGateError("rate_limited", "busy"), "rate_limited"],
     [new HopGateError("internal", "bug"), "other"],
+    [new HopGateError("not_found", "unknown host"), undefined],
     [new Error("plain"), "other"],
     ["a string", "other"],
   ];
   for (const [error, type] of cases) {
-    it(`maps ${error instanceof HopGateError ? error.code : String(error)} to ${type}`, () => {
+    it(`maps ${error instanceof HopGateError ? error.code : String(error)} to ${type ?? "no error"}`, () => {
       assert.equal(proxyErrorType(error), type);
-      assert.ok((PROXY_ERROR_TYPES as readonly string[]).includes(type));
+      if (type !== undefined) assert.ok((PROXY_ERROR_TYPES as readonly string[]).includes(type));
     });
   }
 });

@@ -74,3 +74,12 @@ export interface CertificateExpiry {
 /** Called at scrape time; the certificate manager's view of what it holds. */
 export type CertificateExpirySource = () =>
   Iterable<CertificateExpiry> | Promise<Iterable<CertificateExpiry>>;
+
+/** A live tunnel session as the gauges see it (`SessionInfo` of the session registry fits). */
+export interface LiveSession {
+  readonly protocolVersion: TunnelProtocol;
+  readonly inFlightStreams: number;
+}
+
+/** Called at scrape time; the session registry's view of what is connected now. */
+export type SessionSource = () => Iterable<LiveSession>;

@@ -16,6 +16,7 @@ import {
   type HandshakeResult,
   type ProxyDirection,
   type ProxyErrorType,
+  type SessionSource,
   type TunnelProtocol,
 } from "./server-events.js";
 
@@ -49,6 +50,11 @@ export interface ServerMetrics {
   adminAuthFailure(): void;
   /** Read at every scrape for `hopgate_certificate_expiry_timestamp_seconds`. */
   setCertificateExpirySource(source: CertificateExpirySource): void;
+  /**
+   * Read at every scrape for `hopgate_tunnels_active` and `hopgate_streams_in_flight`, replacing
+   * what the tunnel and stream events counted: the registry's own state cannot drift.
+   */
+  setSessionSource(source: SessionSource): void;
   /** Drops the request series of an unregistered domain so that they do not linger until restart. */
   forgetDomain(domain: string): void;
 }
@@ -96,22 +102,27 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
   const acmeOrders = labelledCounter("hopgate_acme_orders_total", "ACME orders by result", "result");
   const acmeChildren = childrenOf(acmeOrders, ACME_ORDER_RESULTS);
 
-  const tunnels = new Gauge({
+  let sessionSource: SessionSource | undefined;
+  const liveCounts = {
+    tunnels: new Map<TunnelProtocol, number>(TUNNEL_PROTOCOLS.map((p) => [p, 0])),
+    streams: 0,
+  };
+  new Gauge({
     name: "hopgate_tunnels_active",
     help: "Tunnel sessions past their handshake, by protocol mode (1 or 2)",
     labelNames: ["protocol"] as const,
     registers,
+    collect() {
+      const counts = sessionSource ? countSessions(sessionSource).tunnels : liveCounts.tunnels;
+      for (const [protocol, count] of counts) this.set({ protocol: String(protocol) }, count);
+    },
   });
-  const tunnelChildren = new Map(TUNNEL_PROTOCOLS.map((p) => [p, tunnels.labels(String(p))] as const));
-  for (const child of tunnelChildren.values()) child.set(0);
-
-  let streamsInFlight = 0;
   new Gauge({
     name: "hopgate_streams_in_flight",
     help: "Requests currently carried by tunnels",
     registers,
     collect() {
-      this.set(streamsInFlight);
+      this.set(sessionSource ? countSessions(sessionSource).streams : liveCounts.streams);
     },
   });
 
@@ -158,14 +169,19 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
       handshakeChildren.get(result)?.inc();
       if (AUTH_FAILURE_HANDSHAKES.has(result)) authChildren.get("tunnel")?.inc();
     },
-    tunnelOpened: (protocol) => tunnelChildren.get(protocol)?.inc(),
-    tunnelClosed: (protocol) => tunnelChildren.get(protocol)?.dec(),
-    streamOpened: () => void streamsInFlight++,
-    streamClosed: () => void streamsInFlight--,
+    tunnelOpened: (protocol) =>
+      void liveCounts.tunnels.set(protocol, (liveCounts.tunnels.get(protocol) ?? 0) + 1),
+    tunnelClosed: (protocol) =>
+      void liveCounts.tunnels.set(protocol, (liveCounts.tunnels.get(protocol) ?? 0) - 1),
+    streamOpened: () => void liveCounts.streams++,
+    streamClosed: () => void liveCounts.streams--,
     acmeOrder: (result) => acmeChildren.get(result)?.inc(),
     adminAuthFailure: () => authChildren.get("admin")?.inc(),
     setCertificateExpirySource(source) {
       expirySource = source;
+    },
+    setSessionSource(source) {
+      sessionSource = source;
     },
     forgetDomain: requests.forget,
   };
@@ -183,4 +199,14 @@ function childrenOf<T extends string>(
   const children = new Map(values.map((value) => [value, counter.labels(value)] as const));
   for (const child of children.values()) child.inc(0);
   return children;
+}
+
+function countSessions(source: SessionSource): { tunnels: Map<TunnelProtocol, number>; streams: number } {
+  const tunnels = new Map<TunnelProtocol, number>(TUNNEL_PROTOCOLS.map((p) => [p, 0]));
+  let streams = 0;
+  for (const session of source()) {
+    tunnels.set(session.protocolVersion, (tunnels.get(session.protocolVersion) ?? 0) + 1);
+    streams += session.inFlightStreams;
+  }
+  return { tunnels, streams };
 }
