@@ -9,6 +9,8 @@ export interface LoggingOptions {
   readonly level: LevelWithSilent;
   /** Where JSON lines go; stdout when omitted. */
   readonly destination?: DestinationStream;
+  /** Fields on every line, e.g. `{ service: "hopgate-server" }`. */
+  readonly base?: Record<string, string>;
   /** Also push every line to Loki; no push when omitted. */
   readonly loki?: LokiOptions;
 }
@@ -40,6 +42,7 @@ export function createLogging(options: LoggingOptions): Logging {
   const logger = createLogger({
     level: options.level,
     destination: options.destination,
+    base: options.base,
     extraDestinations: loki ? [loki] : [],
   });
   const lokiLogger = logger.child({ component: "loki" });

@@ -131,17 +131,18 @@ class BatchingLokiStream implements LokiStream {
 
   /** Pushes batches until the queue is empty or a push fails; one drain at a time. */
   #drain(): Promise<void> {
-    this.#draining ??= (async () => {
-      try {
-        while (this.#queue.length > 0 && !this.#closing.signal.aborted) {
-          if (!(await this.#pushBatch())) break;
-        }
-        this.#maybeReport();
-      } finally {
-        this.#draining = undefined;
-      }
-    })();
+    // `finally` callbacks run as a later job, so the reset never precedes the assignment.
+    this.#draining ??= this.#drainLoop().finally(() => {
+      this.#draining = undefined;
+    });
     return this.#draining;
+  }
+
+  async #drainLoop(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#closing.signal.aborted) {
+      if (!(await this.#pushBatch())) break;
+    }
+    this.#maybeReport();
   }
 
   async #pushBatch(): Promise<boolean> {

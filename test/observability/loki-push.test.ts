@@ -89,6 +89,15 @@ describe("Loki push", () => {
     );
   });
 
+  it("pushes lines written after quiet intervals (no stale drain left behind)", async (t) => {
+    const receiver = await startLokiReceiver(t);
+    const stream = createLokiStream({ ...lokiOptions(receiver.url), onError: () => undefined });
+    t.after(() => stream.close(1000));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // several timer ticks with nothing queued
+    createLogger({ level: "info", destination: stream }).info("after a quiet start");
+    await receiver.waitForLines(1, 5_000);
+  });
+
   it("keeps logging when Loki is down, reports it once per interval, and closes promptly", async (t) => {
     const port = await closedPort();
     const stdout = captured();
