@@ -96,6 +96,15 @@ describe("observability end to end", () => {
     ]);
     responseBytes += traced.body.length;
     assert.equal((await visit(gateway.port, "unknown.example.test", "/")).status, 404);
+    const adminPath = "/api/v1/admin/domains/exists?domain=app.example.test";
+    const wrongAdmin = await visit(gateway.port, "gateway.test", adminPath, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}-wrong` },
+    });
+    assert.equal(wrongAdmin.status, 401);
+    const admin = await visit(gateway.port, "gateway.test", adminPath, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    assert.equal(admin.status, 200, admin.body.toString());
     await waitUntil(
       async () =>
         (sampleValue(await scrape(), 'hopgate_tunnel_handshakes_total{result="invalid_key"}') ?? 0) >= 1,
