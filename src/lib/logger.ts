@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
+import { REDACTED, redactSecretFields, TOP_LEVEL_REDACT_PATHS } from "./log-redaction.js";
 
 export type { Logger } from "pino";
 
@@ -14,8 +15,9 @@ export interface LoggerOptions {
 
 /**
  * JSON-lines logger for Loki: `ts` (ISO 8601), `level` (label), `msg`, and `component` on every
- * child (modules log through `logger.child({ component })`, never through the root). Key-like
- * and password fields are censored wherever they appear so that no secret reaches a log.
+ * child (modules log through `logger.child({ component })`, never through the root). Key,
+ * password and credential-header fields are censored in log calls (one level deep) and in child
+ * bindings (top level) so that no secret reaches a log.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
@@ -24,30 +26,8 @@ export function createLogger(options: LoggerOptions): Logger {
       base: options.base ?? null,
       messageKey: "msg",
       timestamp: () => `,"ts":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: {
-        paths: [
-          "apiKey",
-          "clientApiKey",
-          "client_api_key",
-          "adminApiKey",
-          "authorization",
-          "password",
-          "lokiPassword",
-          "*.apiKey",
-          "*.clientApiKey",
-          "*.client_api_key",
-          "*.adminApiKey",
-          "*.authorization",
-          "*.password",
-          "*.lokiPassword",
-          'headers["x-hopgate-api-key"]',
-          'headers["authorization"]',
-          'headers["cookie"]',
-          'headers["proxy-authorization"]',
-        ],
-        censor: "[redacted]",
-      },
+      formatters: { level: (label) => ({ level: label }), log: redactSecretFields },
+      redact: { paths: [...TOP_LEVEL_REDACT_PATHS], censor: REDACTED },
     },
     destinationOf(options),
   );

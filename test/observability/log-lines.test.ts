@@ -45,9 +45,15 @@ describe("log lines", () => {
     admin.info({ config: { adminApiKey: ADMIN_KEY, lokiPassword: PASSWORD } }, "settings");
     admin.error({ loki: { password: PASSWORD }, authorization: ADMIN_KEY }, "odd payload");
     admin.info({ headers: { cookie: `session=${ADMIN_KEY}` } }, "request headers");
+    const payload = { handshake: { apiKey: CLIENT_KEY } };
+    tunnel.info(payload, "payload kept intact");
+    logger.child({ component: "bound", apiKey: CLIENT_KEY }).info("bindings are censored too");
 
     const entries = assertWellFormed(lines);
-    assert.equal(entries.length, 7);
+    assert.equal(entries.length, 9);
+    assert.equal(payload.handshake.apiKey, CLIENT_KEY, "the caller's object is not changed");
+    assert.deepEqual(entries[7]!.handshake, { apiKey: "[redacted]" });
+    assert.equal(entries[8]!.apiKey, "[redacted]");
     for (const line of lines) {
       for (const secret of SECRETS) assert.ok(!line.includes(secret), `a secret leaked into ${line}`);
     }
