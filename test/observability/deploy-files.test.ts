@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, symlink, copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -10,7 +9,7 @@ import { loadConfig } from "../../src/config/load-config.js";
 import { lokiOptionsFromConfig } from "../../src/config/logging-settings.js";
 import { serverSettings } from "../../src/config/server-settings.js";
 import { DEPLOY_DIR, readDeployYaml } from "../helpers/deploy-files.js";
-import { cleanEnv } from "../helpers/run-cli.js";
+import { cleanEnv, COMPILED_CLI } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
 
 const run = promisify(execFile);
@@ -126,23 +125,15 @@ describe("deploy/Dockerfile", () => {
   });
 
   it("has an entry point that `npm run build` produces and plain node runs", async (t) => {
-    const app = await tempDir(t, "hopgate-image-");
-    await run(process.execPath, [
-      join(ROOT, "node_modules/typescript/bin/tsc"),
-      "-p",
-      join(ROOT, "tsconfig.build.json"),
-      "--outDir",
-      join(app, "dist"),
-    ]);
-    await copyFile(join(ROOT, "package.json"), join(app, "package.json"));
-    await symlink(join(ROOT, "node_modules"), join(app, "node_modules"), "dir");
-    await mkdir(join(app, "data"));
-    const { stdout } = await run(process.execPath, [join(app, "dist/cli/main.js"), "config", "server"], {
-      cwd: app,
+    assert.ok(existsSync(COMPILED_CLI), "dist/cli/main.js exists (npm test builds first)");
+    const cwd = await tempDir(t, "hopgate-image-");
+    const { stdout } = await run(process.execPath, [COMPILED_CLI, "config", "server"], {
+      cwd,
       env: cleanEnv(dockerfileEnv()),
     });
     const shown = JSON.parse(stdout) as Record<string, unknown>;
     assert.deepEqual(shown.metricsListen, { host: "", port: 9100 });
+    assert.deepEqual(shown.httpsListen, { host: "", port: 8443 });
     assert.equal(shown.dataDir, "/data");
   });
 });

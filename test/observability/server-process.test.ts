@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { startLokiReceiver } from "../helpers/loki-receiver.js";
 import { waitUntil } from "../helpers/prometheus-server.js";
-import { CLI, cleanEnv } from "../helpers/run-cli.js";
+import { cleanEnv, COMPILED_CLI } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 
@@ -18,7 +18,7 @@ describe("hopgate server process", () => {
     const loki = await startLokiReceiver(t);
     await writeFile(join(dir, "cert.pem"), tlsFixture().cert);
     await writeFile(join(dir, "key.pem"), tlsFixture().key);
-    const child = spawn(process.execPath, [CLI, "server"], {
+    const child = spawn(process.execPath, [COMPILED_CLI, "server"], {
       cwd: dir,
       env: cleanEnv({
         HOP_SERVER_DOMAIN: "gateway.test",
