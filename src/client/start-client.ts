@@ -37,12 +37,15 @@ export function startClient(config: ClientConfig, logger: Logger, hooks: ClientH
     onRequestFinished: (record) => logger.debug({ component: "backend", ...record }, "request served"),
     onStatus: hooks.onStatus,
   });
+  const clientLogger = logger.child({ component: "client" });
   if (!config.insecure && !config.debug) {
-    logger.debug({ server: config.serverAddr }, "verifying the server certificate");
+    clientLogger.debug({ server: config.serverAddr }, "verifying the server certificate");
   } else {
-    logger.warn("server certificate verification is OFF (--insecure / HOP_CLIENT_DEBUG): development only");
+    clientLogger.warn(
+      "server certificate verification is OFF (--insecure / HOP_CLIENT_DEBUG): development only",
+    );
   }
-  logger.info(
+  clientLogger.info(
     {
       server: config.serverAddr,
       domain: config.domain,

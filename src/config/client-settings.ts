@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { domainName } from "./domain-schema.js";
-import { boolean, integer, list, oneOf, text } from "./parsers.js";
+import { loggingSettings } from "./logging-settings.js";
+import { boolean, integer, list, listenAddressOrOff, oneOf, text } from "./parsers.js";
 import { serviceSpec, targetUrl } from "./service-spec.js";
 import { defineSettings, setting, type ConfigOf } from "./setting.js";
 
@@ -98,6 +99,16 @@ export const clientSettings = defineSettings({
     expected: "trace, debug, info, warn, error or fatal",
     default: "info",
     schema: oneOf(["trace", "debug", "info", "warn", "error", "fatal"]),
+  }),
+  ...loggingSettings,
+  metricsListen: setting({
+    env: "HOP_CLIENT_METRICS_LISTEN",
+    flag: "--metrics-listen",
+    kind: "value",
+    description: "Listener for the client's /metrics, /healthz and /readyz (plain HTTP), or off",
+    expected: "host:port, :port or off",
+    default: "off",
+    schema: listenAddressOrOff(),
   }),
   shutdownTimeoutSeconds: setting({
     env: "HOP_SHUTDOWN_TIMEOUT_SECONDS",

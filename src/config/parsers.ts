@@ -86,3 +86,35 @@ export function ipAddress() {
     .trim()
     .refine((value) => isIP(value) !== 0, "not an IP address");
 }
+
+/** Like `listenAddress`, or `off` (any case) for "do not listen", which parses to null. */
+export function listenAddressOrOff() {
+  return z.union([
+    z
+      .string()
+      .trim()
+      .refine((value) => value.toLowerCase() === "off")
+      .transform(() => null),
+    listenAddress(),
+  ]);
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * `key=value` items (Loki stream labels) into a record. Keys follow Prometheus/Loki label-name
+ * rules; values may hold anything but a comma (the separator).
+ */
+export function labelPairs() {
+  return list(
+    z.string().transform((item, ctx): [string, string] => {
+      const eq = item.indexOf("=");
+      const key = eq === -1 ? "" : item.slice(0, eq).trim();
+      if (!LABEL_NAME.test(key)) {
+        ctx.addIssue({ code: "custom", message: `"${item}" is not key=value with a label-name key` });
+        return z.NEVER;
+      }
+      return [key, item.slice(eq + 1).trim()];
+    }),
+  ).transform((pairs) => Object.fromEntries(pairs) as Readonly<Record<string, string>>);
+}

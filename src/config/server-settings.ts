@@ -1,6 +1,17 @@
 import { z } from "zod";
 import { domainName } from "./domain-schema.js";
-import { boolean, httpUrl, integer, ipAddress, list, listenAddress, oneOf, text } from "./parsers.js";
+import { loggingSettings } from "./logging-settings.js";
+import {
+  boolean,
+  httpUrl,
+  integer,
+  ipAddress,
+  list,
+  listenAddress,
+  listenAddressOrOff,
+  oneOf,
+  text,
+} from "./parsers.js";
 import { defineSettings, setting, type ConfigOf } from "./setting.js";
 
 /**
@@ -176,6 +187,16 @@ export const serverSettings = defineSettings({
     expected: "trace, debug, info, warn, error or fatal",
     default: "info",
     schema: oneOf(["trace", "debug", "info", "warn", "error", "fatal"]),
+  }),
+  ...loggingSettings,
+  metricsListen: setting({
+    env: "HOP_METRICS_LISTEN",
+    flag: "--metrics-listen",
+    kind: "value",
+    description: "Listener for /metrics, /healthz and /readyz (plain HTTP; keep it private), or off",
+    expected: "host:port, :port or off",
+    default: "127.0.0.1:9100",
+    schema: listenAddressOrOff(),
   }),
   handshakeTimeoutSeconds: setting({
     env: "HOP_TUNNEL_HANDSHAKE_TIMEOUT_SECONDS",

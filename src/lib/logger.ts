@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
+import { REDACTED, redactSecretFields, TOP_LEVEL_REDACT_PATHS } from "./log-redaction.js";
 
 export type { Logger } from "pino";
 
@@ -8,11 +9,15 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
   /** Fields on every line, e.g. `{ service: "hopgate-server" }`. */
   readonly base?: Record<string, string>;
+  /** More places every line goes, besides `destination` (e.g. the Loki stream of `createLogging`). */
+  readonly extraDestinations?: readonly DestinationStream[];
 }
 
 /**
  * JSON-lines logger for Loki: `ts` (ISO 8601), `level` (label), `msg`, and `component` on every
- * child. Key-like fields are censored wherever they appear so that no API key reaches a log.
+ * child (modules log through `logger.child({ component })`, never through the root). Key,
+ * password and credential-header fields are censored in log calls (one level deep) and in child
+ * bindings (top level) so that no secret reaches a log.
  */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
@@ -21,26 +26,19 @@ export function createLogger(options: LoggerOptions): Logger {
       base: options.base ?? null,
       messageKey: "msg",
       timestamp: () => `,"ts":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: {
-        paths: [
-          "apiKey",
-          "clientApiKey",
-          "client_api_key",
-          "adminApiKey",
-          "authorization",
-          "*.apiKey",
-          "*.clientApiKey",
-          "*.client_api_key",
-          "*.adminApiKey",
-          "*.authorization",
-          'headers["x-hopgate-api-key"]',
-          'headers["authorization"]',
-        ],
-        censor: "[redacted]",
-      },
+      formatters: { level: (label) => ({ level: label }), log: redactSecretFields },
+      redact: { paths: [...TOP_LEVEL_REDACT_PATHS], censor: REDACTED },
     },
-    options.destination,
+    destinationOf(options),
+  );
+}
+
+function destinationOf(options: LoggerOptions): DestinationStream | undefined {
+  const extra = options.extraDestinations ?? [];
+  if (extra.length === 0) return options.destination;
+  // Every stream takes every level: the logger's own level already filtered the line.
+  return pino.multistream(
+    [options.destination ?? pino.destination(1), ...extra].map((stream) => ({ level: "trace", stream })),
   );
 }
 

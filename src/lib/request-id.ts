@@ -1,13 +1,24 @@
 import { randomBytes } from "node:crypto";
 
-const VALID_REQUEST_ID = /^[A-Za-z0-9._:@=+/-]{1,128}$/;
+/** Header that carries the id to the backend (and that a visitor may send to correlate). */
+export const REQUEST_ID_HEADER = "x-request-id";
 
 /**
- * The id of one proxied request: the visitor's `X-Request-ID` when it is a short token of safe
- * characters (so traces can span HopGate), otherwise a fresh random one.
+ * A visitor's id is kept when it is 1-128 characters of letters, digits and `-_.:/+=@`: enough for
+ * UUIDs, ULIDs, W3C trace ids and base64, and nothing that could break a log line or a header.
  */
-export function requestIdFrom(visitorValue: string | string[] | undefined): string {
-  const value = Array.isArray(visitorValue) ? visitorValue[0] : visitorValue;
-  if (value !== undefined && VALID_REQUEST_ID.test(value)) return value;
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:/+=@-]{1,128}$/;
+
+/**
+ * The request id of a proxied request: the visitor's `X-Request-ID` when it is valid (a single
+ * value), else a new random one (16 URL-safe characters, 96 bits).
+ */
+export function requestIdFrom(headerValue: string | readonly string[] | undefined): string {
+  const value: string | undefined =
+    typeof headerValue === "string" ? headerValue : headerValue?.length === 1 ? headerValue.at(0) : undefined;
+  return typeof value === "string" && VALID_REQUEST_ID.test(value) ? value : newRequestId();
+}
+
+export function newRequestId(): string {
   return randomBytes(12).toString("base64url");
 }

@@ -1,11 +1,17 @@
 import { readFileSync } from "node:fs";
+import { Registry } from "prom-client";
 import type { ServerConfig } from "../config/server-settings.js";
 import { ConfigError } from "../config/config-error.js";
+import { createAccessLog } from "../lib/access-log.js";
 import type { Logger } from "../lib/logger.js";
+import { createMetricsListener } from "../lib/metrics-listener.js";
+import { createReadinessProbe } from "../lib/readiness.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { createAdminApi } from "./admin/admin-api.js";
 import { startEdge } from "./edge/edge.js";
 import type { TlsListener } from "./edge/tls-listener.js";
+import { createProxyObserver } from "./metrics/proxy-observer.js";
+import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createProxy } from "./proxy/proxy.js";
 import { RegisteredDomains } from "./registered-domains.js";
 import { openDatabase } from "./store/database.js";
@@ -15,6 +21,8 @@ import { createTunnelRoutes, type TunnelAuthenticator } from "./tunnel/tunnel-en
 
 export interface ServerHandle {
   readonly httpsPort: number;
+  /** Port of /metrics, /healthz and /readyz; undefined when HOP_METRICS_LISTEN is off. */
+  readonly metricsPort: number | undefined;
   readonly registry: SessionRegistry;
   readonly domains: DomainRepository;
   /** Stops accepting, drains tunnels for up to `drainMs`, closes everything. */
@@ -29,6 +37,7 @@ const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
  * admin API, all behind the one TLS listener.
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<ServerHandle> {
+  const serverLogger = logger.child({ component: "server" });
   const database = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
   const registered = new RegisteredDomains();
   const registry = new SessionRegistry();
@@ -40,11 +49,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         domain,
         type === "key_rotated" ? "client key rotated" : "domain unregistered",
       );
-      if (closed > 0) logger.info({ domain, closed, change: type }, "closed tunnels of a changed domain");
+      if (closed > 0)
+        serverLogger.info({ domain, closed, change: type }, "closed tunnels of a changed domain");
     },
   });
   registered.replaceAll(await domains.allDomains());
-  registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, logger);
+  registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
+  const metricsRegistry = new Registry();
+  const metrics = createServerMetrics({
+    registry: metricsRegistry,
+    isRegisteredDomain: (domain) => registered.has(domain),
+  });
+  metrics.setSessionSource(() => registry.list());
 
   const authenticator: TunnelAuthenticator = {
     async authenticate(domain, apiKey) {
@@ -54,7 +70,6 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   };
   const shutdown = new AbortController();
   let draining = false;
-  const proxyLogger = logger.child({ component: "proxy" });
   const edge: TlsListener = await startEdge({
     listen: config.httpsListen,
     tls: tlsOptions(config),
@@ -71,6 +86,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       pingTimeoutMs: config.pingTimeoutSeconds * 1000,
       logger: logger.child({ component: "tunnel" }),
       isDraining: () => draining,
+      onHandshake: (result) => metrics.handshake(result),
     }),
     admin: createAdminApi({
       domains,
@@ -83,13 +99,30 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       lookup: registry,
       isRegistered: (domain) => registered.has(domain),
       proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
-      onFinished: (record) => proxyLogger.info(record, "request"),
+      onFinished: createProxyObserver({
+        metrics,
+        accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
+      }),
     }),
   });
-  logger.info({ https_port: edge.port, domain: config.domain }, "HopGate server listening");
+  const metricsListener = config.metricsListen
+    ? await createMetricsListener({
+        listen: config.metricsListen,
+        registry: metricsRegistry,
+        readiness: createReadinessProbe({
+          checks: [
+            { name: "store", check: () => database.ping() },
+            { name: "https_listener", check: () => assertServing(draining) },
+          ],
+        }),
+        logger,
+      })
+    : undefined;
+  serverLogger.info({ https_port: edge.port, domain: config.domain }, "HopGate server listening");
 
   return {
     httpsPort: edge.port,
+    metricsPort: metricsListener?.port,
     registry,
     domains,
     async stop(drainMs = 0) {
@@ -102,8 +135,14 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       registered.stop();
       await edge.close();
       await database.close();
+      await metricsListener?.close();
     },
   };
+}
+
+/** Readiness of the TLS listener: bound since start-up, not ready once a shutdown drains it. */
+function assertServing(draining: boolean): void {
+  if (draining) throw new Error("draining for shutdown");
 }
 
 function tlsOptions(config: ServerConfig): { cert: string; key: string } {

@@ -30,7 +30,11 @@ export function testLogger(): Logger {
  * directory and the test certificate; stopped (and everything removed) when the test ends.
  * Debug mode lets clients reach the tunnel endpoint at 127.0.0.1.
  */
-export async function startGateway(t: TestContext, flags: Record<string, string> = {}): Promise<Gateway> {
+export async function startGateway(
+  t: TestContext,
+  flags: Record<string, string> = {},
+  logger: Logger = testLogger(),
+): Promise<Gateway> {
   const dir = await tempDir(t);
   const fixture = tlsFixture();
   const certFile = join(dir, "cert.pem");
@@ -49,10 +53,11 @@ export async function startGateway(t: TestContext, flags: Record<string, string>
       tlsCertFile: certFile,
       tlsKeyFile: keyFile,
       debug: "true",
+      metricsListen: "127.0.0.1:0",
       ...flags,
     },
   });
-  const server = await startServer(config, testLogger());
+  const server = await startServer(config, logger);
   t.after(() => server.stop());
   return {
     port: server.httpsPort,
@@ -76,6 +81,7 @@ export function startTestClient(
   apiKey: string,
   services: string[],
   flags: Record<string, string> = {},
+  logger: Logger = testLogger(),
 ): TestClient {
   const config = loadConfig(clientSettings, {
     env: {},
@@ -92,7 +98,7 @@ export function startTestClient(
   });
   let markConnected!: () => void;
   const connected = new Promise<void>((resolve) => (markConnected = resolve));
-  const handle = startClient(config, testLogger(), {
+  const handle = startClient(config, logger, {
     onStatus: (status: TunnelClientStatus) => status.t === "connected" && markConnected(),
   });
   t.after(() => handle.stop());

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+import { parse as parseDotenv } from "dotenv";
+import { loadConfig } from "../../src/config/load-config.js";
+import { lokiOptionsFromConfig } from "../../src/config/logging-settings.js";
+import { serverSettings } from "../../src/config/server-settings.js";
+import { DEPLOY_DIR, readDeployYaml } from "../helpers/deploy-files.js";
+import { cleanEnv, COMPILED_CLI } from "../helpers/run-cli.js";
+import { tempDir } from "../helpers/temp-dir.js";
+
+const run = promisify(execFile);
+const ROOT = join(DEPLOY_DIR, "..");
+
+interface ComposeService {
+  build?: { context: string; dockerfile: string };
+  image?: string;
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  command?: string[] | string;
+}
+const compose = () => readDeployYaml<{ services: Record<string, ComposeService> }>("compose.yaml");
+
+/** Compose's `${VAR:?msg}` and `${VAR:-default}` filled with sample values, as `docker compose` would. */
+function substitute(value: string): string {
+  return value.replace(/\$\{(\w+)(?::[?-]([^}]*))?\}/g, (_, name: string, fallback: string | undefined) =>
+    name === "POSTGRES_PASSWORD" ? "sample-password" : (fallback ?? "x"),
+  );
+}
+
+describe("deploy/compose.yaml", () => {
+  it("runs the server, PostgreSQL, Prometheus, Loki and Grafana from files that exist", () => {
+    const { services } = compose();
+    assert.deepEqual(Object.keys(services).sort(), ["grafana", "hopgate", "loki", "postgres", "prometheus"]);
+    const build = services.hopgate!.build!;
+    assert.ok(
+      existsSync(join(DEPLOY_DIR, build.context, build.dockerfile)),
+      "the Dockerfile is where build points",
+    );
+    for (const [name, service] of Object.entries(services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(":")[0]!;
+        if (source.startsWith("."))
+          assert.ok(existsSync(join(DEPLOY_DIR, source)), `${name} mounts ${source}`);
+      }
+    }
+  });
+
+  it("publishes only 80 and 443 publicly; monitoring stays on loopback and metrics unpublished", () => {
+    const { services } = compose();
+    assert.deepEqual(services.hopgate!.ports, ["80:8080", "443:8443"]);
+    for (const name of ["prometheus", "loki", "grafana"]) {
+      for (const port of services[name]!.ports ?? []) assert.match(port, /^127\.0\.0\.1:/, `${name} ${port}`);
+    }
+  });
+
+  it("gives HopGate settings its own configuration loader accepts, wired to the other services", () => {
+    const { services } = compose();
+    // Compose's precedence: `environment` over `env_file` over the image's ENV.
+    const env = {
+      ...dockerfileEnv(),
+      ...parseDotenv(readFileSync(join(DEPLOY_DIR, "hopgate.env.example"))),
+      ...envOf(services.hopgate!),
+    };
+    const config = loadConfig(serverSettings, { env, dotenvDir: null });
+    assert.equal(config.dbDsn, "postgres://hopgate:sample-password@postgres:5432/hopgate");
+    assert.deepEqual(
+      config.metricsListen,
+      { host: "", port: 9100 },
+      "Prometheus in another container can scrape",
+    );
+    assert.deepEqual(config.httpsListen, { host: "", port: 8443 });
+    const loki = lokiOptionsFromConfig(config, "hopgate-server");
+    assert.equal(loki?.endpoint, "http://loki:3100/loki/api/v1/push");
+    assert.equal(loki?.labels.app, "hopgate", "the dashboard's log panels select app=hopgate");
+
+    const prometheus = readDeployYaml<{
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+    }>("prometheus/prometheus.yml");
+    const targets = prometheus.scrape_configs.find((job) => job.job_name === "hopgate")!.static_configs[0]!
+      .targets;
+    assert.deepEqual(targets, [`hopgate:${config.metricsListen?.port}`]);
+    const sources = readDeployYaml<{ datasources: Array<{ type: string; url: string }> }>(
+      "grafana/provisioning/datasources/hopgate.yaml",
+    ).datasources;
+    assert.deepEqual(sources.map((s) => s.url).sort(), ["http://loki:3100", "http://prometheus:9090"]);
+  });
+});
+
+/** The hopgate service's environment after compose substitution. */
+function envOf(service: ComposeService): Record<string, string> {
+  return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, substitute(v)]));
+}
+
+/** `ENV` lines of the Dockerfile's runtime (last) stage. */
+function dockerfileEnv(): Record<string, string> {
+  const text = readFileSync(join(DEPLOY_DIR, "Dockerfile"), "utf8").replace(/\\\n\s*/g, " ");
+  const runtime = text.split(/^FROM /m).at(-1)!;
+  const env: Record<string, string> = {};
+  for (const line of runtime.split("\n").filter((l) => l.startsWith("ENV "))) {
+    for (const match of line.slice(4).matchAll(/(\w+)=(\S+)/g)) env[match[1]!] = match[2]!;
+  }
+  return env;
+}
+
+describe("deploy/Dockerfile", () => {
+  it("builds in stages and runs the compiled CLI as a non-root user", () => {
+    const text = readFileSync(join(DEPLOY_DIR, "Dockerfile"), "utf8");
+    const stages = text.split(/^FROM /m).slice(1);
+    assert.equal(stages.length, 3);
+    assert.match(stages[0]!, /RUN npm ci[^\n]*\n[\s\S]*RUN npm run build/);
+    assert.match(stages[1]!, /npm ci --omit=dev/);
+    const runtime = stages[2]!;
+    assert.match(runtime, /^node:24-slim\n/);
+    assert.match(runtime, /^USER node$/m);
+    assert.match(runtime, /^ENTRYPOINT \["node", "dist\/cli\/main\.js"\]$/m);
+    assert.match(runtime, /^CMD \["server"\]$/m);
+    for (const match of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const source of match[1]!.split(" ")) assert.ok(existsSync(join(ROOT, source)), `COPY ${source}`);
+    }
+  });
+
+  it("has an entry point that `npm run build` produces and plain node runs", async (t) => {
+    assert.ok(existsSync(COMPILED_CLI), "dist/cli/main.js exists (npm test builds first)");
+    const cwd = await tempDir(t, "hopgate-image-");
+    const { stdout } = await run(process.execPath, [COMPILED_CLI, "config", "server"], {
+      cwd,
+      env: cleanEnv(dockerfileEnv()),
+    });
+    const shown = JSON.parse(stdout) as Record<string, unknown>;
+    assert.deepEqual(shown.metricsListen, { host: "", port: 9100 });
+    assert.deepEqual(shown.httpsListen, { host: "", port: 8443 });
+    assert.equal(shown.dataDir, "/data");
+  });
+});
+
+describe("deploy/prometheus", () => {
+  it("is a configuration promtool accepts", async () => {
+    const { stdout } = await run("promtool", [
+      "check",
+      "config",
+      join(DEPLOY_DIR, "prometheus/prometheus.yml"),
+    ]);
+    assert.match(stdout, /SUCCESS/);
+  });
+
+  it("has alert rules that pass promtool's unit tests", async () => {
+    const { stdout } = await run("promtool", [
+      "test",
+      "rules",
+      join(DEPLOY_DIR, "prometheus/alerts.test.yml"),
+    ]);
+    assert.match(stdout, /SUCCESS/);
+  });
+});
+
+describe("deploy/systemd", () => {
+  for (const unit of ["hopgate-server.service", "hopgate-client.service"]) {
+    it(`${unit} passes systemd-analyze verify and is hardened`, async (t) => {
+      const text = readFileSync(join(DEPLOY_DIR, "systemd", unit), "utf8");
+      for (const directive of [
+        "DynamicUser=yes",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=",
+        "EnvironmentFile=/etc/hopgate/",
+      ]) {
+        assert.ok(text.includes(directive), `${unit} sets ${directive}`);
+      }
+      if (unit.includes("server")) assert.match(text, /^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+      if (!existsSync("/usr/bin/systemd-analyze")) {
+        t.skip("systemd-analyze is not installed");
+        return;
+      }
+      const result = await run("systemd-analyze", ["verify", join(DEPLOY_DIR, "systemd", unit)]).catch(
+        (error: { stderr: string }) => ({ stderr: error.stderr }),
+      );
+      // Only the absence of Node at /usr/bin/node on a build machine is acceptable.
+      const problems = result.stderr.split("\n").filter((line) => line && !line.includes("/usr/bin/node"));
+      assert.deepEqual(problems, []);
+    });
+  }
+});
