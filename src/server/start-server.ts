@@ -1,30 +1,39 @@
-import { readFileSync } from "node:fs";
 import { Registry } from "prom-client";
 import type { ServerConfig } from "../config/server-settings.js";
-import { ConfigError } from "../config/config-error.js";
 import { createAccessLog } from "../lib/access-log.js";
+import { CleanupStack } from "../lib/cleanup-stack.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { createAdminApi } from "./admin/admin-api.js";
+import { createCertificateSource } from "./certificate-sources.js";
+import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
+import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
-import type { TlsListener } from "./edge/tls-listener.js";
+import { createHttpListener } from "./http/http-listener.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createProxy } from "./proxy/proxy.js";
 import { RegisteredDomains } from "./registered-domains.js";
 import { openDatabase } from "./store/database.js";
-import { createDomainRepository, type DomainRepository } from "./store/domain-repository.js";
+import {
+  createDomainRepository,
+  type DomainChange,
+  type DomainRepository,
+} from "./store/domain-repository.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
 import { createTunnelRoutes, type TunnelAuthenticator } from "./tunnel/tunnel-endpoint.js";
 
 export interface ServerHandle {
   readonly httpsPort: number;
+  readonly httpPort: number;
   /** Port of /metrics, /healthz and /readyz; undefined when HOP_METRICS_LISTEN is off. */
   readonly metricsPort: number | undefined;
   readonly registry: SessionRegistry;
   readonly domains: DomainRepository;
+  /** PEM of the certificate served by default (the self-signed one in development). */
+  defaultCertificatePem(): string;
   /** Stops accepting, drains tunnels for up to `drainMs`, closes everything. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -32,35 +41,76 @@ export interface ServerHandle {
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
 
 /**
- * Composition root of `hopgate server`: reading it shows the architecture. The store, the
- * registered-domain set, the tunnel session registry, the proxy, the tunnel endpoint and the
- * admin API, all behind the one TLS listener.
+ * Composition root of `hopgate server`: reading it shows the architecture. The store and the
+ * registered-domain set; certificates (self-signed, files or ACME) behind SNI; the tunnel
+ * session registry; the proxy, the tunnel endpoint and the admin API behind the one TLS
+ * listener; the plain HTTP listener for ACME challenges and redirects; metrics and health.
  */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<ServerHandle> {
   const serverLogger = logger.child({ component: "server" });
+  const cleanup = new CleanupStack();
+  try {
+    return await assemble(config, logger, cleanup);
+  } catch (error) {
+    await cleanup.run((name, cause) =>
+      serverLogger.error({ err: cause, step: name }, "cleanup after failed start"),
+    );
+    throw error;
+  }
+}
+
+async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupStack): Promise<ServerHandle> {
+  const serverLogger = logger.child({ component: "server" });
   const database = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
+  cleanup.push("store", () => database.close());
+
   const registered = new RegisteredDomains();
   const registry = new SessionRegistry();
-  const domains = createDomainRepository(database, {
-    onChange: ({ type, domain }) => {
-      if (type === "registered") return registered.add(domain);
-      if (type === "unregistered") registered.delete(domain);
-      const closed = registry.closeDomain(
-        domain,
-        type === "key_rotated" ? "client key rotated" : "domain unregistered",
-      );
-      if (closed > 0)
-        serverLogger.info({ domain, closed, change: type }, "closed tunnels of a changed domain");
-    },
-  });
-  registered.replaceAll(await domains.allDomains());
-  registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   const metricsRegistry = new Registry();
   const metrics = createServerMetrics({
     registry: metricsRegistry,
-    isRegisteredDomain: (domain) => registered.has(domain),
+    isRegisteredDomain: (d) => registered.has(d),
   });
   metrics.setSessionSource(() => registry.list());
+  const domainChanged: Array<(change: DomainChange) => void> = [];
+  const domains = createDomainRepository(database, {
+    onChange: (change) => domainChanged.forEach((f) => f(change)),
+  });
+  domainChanged.push(({ type, domain }) => {
+    if (type === "registered") return registered.add(domain);
+    if (type === "unregistered") {
+      registered.delete(domain);
+      metrics.forgetDomain(domain);
+    }
+    const closed = registry.closeDomain(
+      domain,
+      type === "key_rotated" ? "client key rotated" : "domain unregistered",
+    );
+    if (closed > 0) serverLogger.info({ domain, closed, change: type }, "closed tunnels of a changed domain");
+  });
+  registered.replaceAll(await domains.allDomains());
+  registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
+  cleanup.push("registered domains", () => registered.stop());
+
+  const challenges = createChallengeTokens();
+  const certificates = createCertificateSource({
+    config,
+    database,
+    domains,
+    challenges,
+    logger,
+    onOrder: (event) => metrics.acmeOrder(event.result),
+  });
+  await certificates.provider.start();
+  cleanup.push("certificates", () => certificates.provider.stop());
+  metrics.setCertificateExpirySource(() => certificates.provider.expiries());
+  if (certificates.mode === "acme") {
+    const acme = certificates.provider;
+    domainChanged.push(({ type, domain }) => {
+      if (type === "registered") void acme.ensure(domain);
+      if (type === "unregistered") void acme.remove(domain);
+    });
+  }
 
   const authenticator: TunnelAuthenticator = {
     async authenticate(domain, apiKey) {
@@ -70,9 +120,23 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   };
   const shutdown = new AbortController();
   let draining = false;
-  const edge: TlsListener = await startEdge({
+  const proxy = createProxy({
+    lookup: registry,
+    isRegistered: (domain) => registered.has(domain),
+    proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
+    onFinished: createProxyObserver({
+      metrics,
+      accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
+    }),
+  });
+  const defaultPair = certificates.provider.defaultCertificate();
+  const edge = await startEdge({
     listen: config.httpsListen,
-    tls: tlsOptions(config),
+    tls: {
+      cert: defaultPair.certificatePem,
+      key: defaultPair.privateKeyPem,
+      SNICallback: createSniCallback(certificates.provider, logger),
+    },
     mainDomain: config.domain,
     debug: config.debug,
     logger: logger.child({ component: "edge" }),
@@ -95,16 +159,25 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       sessions: registry,
       logger: logger.child({ component: "admin" }),
     }).handle,
-    proxy: createProxy({
-      lookup: registry,
-      isRegistered: (domain) => registered.has(domain),
-      proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
-      onFinished: createProxyObserver({
-        metrics,
-        accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
-      }),
-    }),
+    proxy,
   });
+  cleanup.push("https listener", () => edge.close());
+  cleanup.push("tunnels", () => {
+    shutdown.abort();
+    for (const session of registry.all()) session.close("server stopped");
+  });
+  const unbind = bindDefaultCertificate(edge.server, certificates.provider);
+  cleanup.push("default certificate binding", unbind);
+
+  const http = createHttpListener({
+    httpsPort: edge.port,
+    challenges,
+    plainHttpProxy: config.httpProxy ? proxy.handleRequest : undefined,
+    logger,
+  });
+  const httpPort = await http.listen(config.httpListen);
+  cleanup.push("http listener", () => http.close());
+
   const metricsListener = config.metricsListen
     ? await createMetricsListener({
         listen: config.metricsListen,
@@ -118,24 +191,33 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         logger,
       })
     : undefined;
-  serverLogger.info({ https_port: edge.port, domain: config.domain }, "HopGate server listening");
+  if (metricsListener) cleanup.push("metrics listener", () => metricsListener.close());
+  serverLogger.info(
+    {
+      https_port: edge.port,
+      http_port: httpPort,
+      metrics_port: metricsListener?.port,
+      domain: config.domain,
+      tls: certificates.mode,
+    },
+    "HopGate server listening",
+  );
 
   return {
     httpsPort: edge.port,
+    httpPort,
     metricsPort: metricsListener?.port,
     registry,
     domains,
+    defaultCertificatePem: () => certificates.provider.defaultCertificate().certificatePem,
     async stop(drainMs = 0) {
       draining = true;
       for (const session of registry.all()) session.drain(drainMs, "server shutting down");
       const deadline = Date.now() + drainMs;
       while (registry.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      shutdown.abort();
-      for (const session of registry.all()) session.close("server stopped");
-      registered.stop();
-      await edge.close();
-      await database.close();
-      await metricsListener?.close();
+      await cleanup.run((name, error) =>
+        serverLogger.error({ err: error, step: name }, "shutdown step failed"),
+      );
     },
   };
 }
@@ -143,13 +225,4 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 /** Readiness of the TLS listener: bound since start-up, not ready once a shutdown drains it. */
 function assertServing(draining: boolean): void {
   if (draining) throw new Error("draining for shutdown");
-}
-
-function tlsOptions(config: ServerConfig): { cert: string; key: string } {
-  if (!config.tlsCertFile || !config.tlsKeyFile) {
-    throw new ConfigError(
-      "HOP_SERVER_TLS_CERT and HOP_SERVER_TLS_KEY are required until other certificate sources land",
-    );
-  }
-  return { cert: readFileSync(config.tlsCertFile, "utf8"), key: readFileSync(config.tlsKeyFile, "utf8") };
 }

@@ -39,7 +39,7 @@ export const AUTH_FAILURE_KINDS = ["tunnel", "admin"] as const;
 export type AuthFailureKind = (typeof AUTH_FAILURE_KINDS)[number];
 
 /** How an ACME order ended: a first certificate, a renewal, or a failure of either. */
-export const ACME_ORDER_RESULTS = ["issued", "renewed", "failed"] as const;
+export const ACME_ORDER_RESULTS = ["issued", "failed", "refused"] as const;
 export type AcmeOrderResult = (typeof ACME_ORDER_RESULTS)[number];
 
 /** Tunnel protocol mode (PROTOCOL.md): 1 for the Go peers' mode, 2 for the negotiated mode. */
