@@ -1,7 +1,11 @@
 import { join } from "node:path";
 import type { ServerConfig } from "../config/server-settings.js";
 import type { Logger } from "../lib/logger.js";
-import { createAcmeCertificateManager, type AcmeCertificateManager, type AcmeOrderEvent } from "./certs/acme/acme-certificate-manager.js";
+import {
+  createAcmeCertificateManager,
+  type AcmeCertificateManager,
+  type AcmeOrderEvent,
+} from "./certs/acme/acme-certificate-manager.js";
 import { createAcmeIssuer } from "./certs/acme/acme-issuer.js";
 import { acmeSettings } from "./certs/acme/acme-settings.js";
 import { createAddressCheck } from "./certs/acme/address-check.js";
@@ -57,8 +61,15 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
           allDomains: () => domains.allDomains(),
         },
         store,
-        issuer: createAcmeIssuer({ directoryUrl: acme.directoryUrl, email: acme.email, store, challenges, logger }),
-        addressCheck: acme.expectedIps.length > 0 ? createAddressCheck({ expectedIps: acme.expectedIps }) : undefined,
+        issuer: createAcmeIssuer({
+          directoryUrl: acme.directoryUrl,
+          email: acme.email,
+          store,
+          challenges,
+          logger,
+        }),
+        addressCheck:
+          acme.expectedIps.length > 0 ? createAddressCheck({ expectedIps: acme.expectedIps }) : undefined,
         onOrder,
         logger,
       }),

@@ -8,7 +8,10 @@ import { CLI, cleanEnv } from "../helpers/run-cli.js";
 
 describe("hopgate demo", () => {
   it("runs server, backend and client, answers its printed curl command, and stops cleanly on Ctrl-C", async (t) => {
-    const child = spawn(process.execPath, [CLI, "demo", "--https-port", "0"], { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "demo", "--https-port", "0"], {
+      env: cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     t.after(() => {
       if (child.exitCode === null) child.kill("SIGKILL");
     });
@@ -20,12 +23,22 @@ describe("hopgate demo", () => {
       assert.ok(Date.now() < deadline && child.exitCode === null, `demo did not start:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const curl = /curl --resolve demo\.localhost:(\d+):127\.0\.0\.1 --cacert (\S+) (https:\/\/demo\.localhost:\d+\/hello)/.exec(output);
+    const curl =
+      /curl --resolve demo\.localhost:(\d+):127\.0\.0\.1 --cacert (\S+) (https:\/\/demo\.localhost:\d+\/hello)/.exec(
+        output,
+      );
     assert.ok(curl, `no curl command in:\n${output}`);
     const [, port, caFile] = curl as unknown as [string, string, string];
     const body = await new Promise<string>((resolve, reject) => {
       const request = https.request(
-        { host: "127.0.0.1", port: Number(port), path: "/hello", servername: "demo.localhost", headers: { host: `demo.localhost:${port}` }, ca: readFileSync(caFile) },
+        {
+          host: "127.0.0.1",
+          port: Number(port),
+          path: "/hello",
+          servername: "demo.localhost",
+          headers: { host: `demo.localhost:${port}` },
+          ca: readFileSync(caFile),
+        },
         (response) => {
           let text = "";
           response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
