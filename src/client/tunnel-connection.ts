@@ -1,13 +1,8 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { ServiceSpec } from "../config/service-spec.js";
 import type { Logger } from "../lib/logger.js";
 import { frame } from "../protocol/frames.js";
-import {
-  HopGateTunnel,
-  type Envelope,
-  type StreamOpen,
-} from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import type { Envelope, StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { GrpcCode, grpcCodeName, type GrpcStatus } from "../protocol/grpc-status.js";
 import { encodeHello } from "../protocol/handshake.js";
 import { startKeepalive, type Keepalive } from "../protocol/keepalive.js";
 import { DEFAULT_TUNNEL_LIMITS, MAX_TUNNEL_MESSAGE_BYTES } from "../protocol/limits.js";
@@ -17,6 +12,7 @@ import type { TunnelStream } from "../protocol/tunnel-stream.js";
 import { BackendExchange, type BackendAgents, type BackendExchangeRecord } from "./backend-exchange.js";
 import { backendRequestHead } from "./backend-request.js";
 import { selectService } from "./service-selector.js";
+import { runTunnelCall } from "./tunnel-call.js";
 import { TunnelHttp2Session, type TunnelHttp2Options } from "./tunnel-http2-session.js";
 
 export interface TunnelConnectionOptions {
@@ -42,7 +38,8 @@ export type ConnectionOutcome =
   | { readonly t: "ended"; readonly reason: string; readonly uptimeMs: number }
   | {
       readonly t: "rejected";
-      readonly code: Code;
+      /** gRPC status code (GrpcCode). */
+      readonly code: number;
       readonly message: string;
       /** From the server's `hopgate-reject-reason` trailer (v2 servers). */
       readonly reason: string | undefined;
@@ -139,24 +136,15 @@ export class TunnelConnection {
   }
 
   async #run(): Promise<ConnectionOutcome> {
-    const transport = createGrpcTransport({
-      baseUrl: this.#options.serverUrl,
-      sessionManager: this.#http2,
-      readMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
-      writeMaxBytes: MAX_TUNNEL_MESSAGE_BYTES,
-      acceptCompression: [], // see the server's edge: no gzip on the tunnel
+    const status = await runTunnelCall({
+      open: (headers) => this.#http2.openStream(headers),
+      outbound: this.#outbound,
+      maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES,
+      onMessage: (envelope) => this.#mux.receive(envelope),
+      signal: this.#abort.signal,
+      userAgent: this.#options.clientVersion,
     });
-    const client = createClient(HopGateTunnel, transport);
-    let outcome: ConnectionOutcome;
-    try {
-      for await (const envelope of client.openTunnel(this.#outbound, { signal: this.#abort.signal })) {
-        const pending = this.#mux.receive(envelope);
-        if (pending) await pending;
-      }
-      outcome = this.#ended(this.#endReason ?? "server ended the tunnel");
-    } catch (error) {
-      outcome = this.#outcomeOf(error);
-    }
+    const outcome = this.#outcomeOf(status);
     this.#keepalive.stop();
     this.#mux.failAll(`tunnel closed: ${outcome.t === "ended" ? outcome.reason : outcome.message}`);
     this.#outbound.end(true);
@@ -164,16 +152,15 @@ export class TunnelConnection {
     return outcome;
   }
 
-  #outcomeOf(error: unknown): ConnectionOutcome {
+  #outcomeOf(status: GrpcStatus): ConnectionOutcome {
     if (this.#endReason !== undefined) return this.#ended(this.#endReason);
-    const connectError = ConnectError.from(error);
-    const rejected = [Code.PermissionDenied, Code.Unauthenticated, Code.InvalidArgument].includes(
-      connectError.code,
+    if (status.code === GrpcCode.ok) return this.#ended("server ended the tunnel");
+    const rejected = [GrpcCode.permissionDenied, GrpcCode.unauthenticated, GrpcCode.invalidArgument].some(
+      (code) => code === status.code,
     );
-    const reason = connectError.metadata.get("hopgate-reject-reason") ?? undefined;
-    if (rejected || reason)
-      return { t: "rejected", code: connectError.code, message: connectError.rawMessage, reason };
-    return this.#ended(connectError.rawMessage || Code[connectError.code]);
+    const reason = status.metadata.get("hopgate-reject-reason");
+    if (rejected || reason) return { t: "rejected", code: status.code, message: status.message, reason };
+    return this.#ended(status.message || grpcCodeName(status.code));
   }
 
   #ended(reason: string): ConnectionOutcome {

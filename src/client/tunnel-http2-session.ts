@@ -12,9 +12,8 @@ export interface TunnelHttp2Options {
 }
 
 /**
- * One HTTP/2 connection per tunnel attempt, handed to Connect as its session manager, so that
- * HopGate owns the connection (Connect's NodeHttp2ClientSessionManager, structurally): its windows, its PINGs (v1 keepalive) and its teardown. A new
- * attempt always gets a new connection.
+ * One HTTP/2 connection per tunnel attempt, owned by HopGate: its windows, its PINGs (v1
+ * keepalive) and its teardown. A new attempt always gets a new connection.
  */
 export class TunnelHttp2Session {
   readonly authority: string;
@@ -54,18 +53,10 @@ export class TunnelHttp2Session {
     this.#ready.catch(() => undefined);
   }
 
-  async request(
-    method: string,
-    path: string,
-    headers: http2.OutgoingHttpHeaders,
-    options: Omit<http2.ClientSessionRequestOptions, "signal">,
-  ): Promise<http2.ClientHttp2Stream> {
+  /** Opens a request stream once the connection is up (rejects when it never comes up). */
+  async openStream(headers: http2.OutgoingHttpHeaders): Promise<http2.ClientHttp2Stream> {
     await this.#ready;
-    return this.#session.request({ ...headers, ":method": method, ":path": path }, options);
-  }
-
-  notifyResponseByteRead(): void {
-    // Liveness is HopGate's own keepalive, not Connect's read tracking.
+    return this.#session.request(headers);
   }
 
   /** HTTP/2 PING; resolves false when unanswered (the caller applies the deadline) or impossible. */

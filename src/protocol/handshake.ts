@@ -8,6 +8,9 @@ import {
 } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 import { firstValue, headerValues, WireHeader, type HeaderMap } from "./wire-headers.js";
 
+/** The tunnel's one gRPC method, as an HTTP/2 path (service HopGateTunnel, rpc OpenTunnel). */
+export const OPEN_TUNNEL_PATH = "/hopgate.protocol.v1.HopGateTunnel/OpenTunnel";
+
 /** The id and service name of the handshake stream (v1 wire facts). */
 export const CONTROL_STREAM_ID = "control-0";
 export const CONTROL_SERVICE = "control";

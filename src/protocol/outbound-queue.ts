@@ -1,5 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { EnvelopeSchema, FrameBatchSchema, type Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+import type { Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 export interface OutboundQueueOptions {
   /** v2 only: several queued frames go out as one FrameBatch message. */
@@ -14,18 +13,18 @@ export interface OutboundQueueOptions {
 const CONTROL_FRAME_BYTES = 64;
 
 /**
- * The frames one side of a tunnel has yet to write, as the AsyncIterable that Connect pulls
- * from: Connect asks for the next message only after the previous write drained, so the queue
- * is where the tunnel's HTTP/2 backpressure becomes visible (`whenWritable`).
+ * The frames one side of a tunnel has yet to write. The tunnel writer takes the next message
+ * only while the HTTP/2 stream is not congested, so the queue is where the tunnel's HTTP/2
+ * backpressure becomes visible (`whenWritable`).
  */
-export class OutboundQueue implements AsyncIterable<Envelope> {
+export class OutboundQueue {
   readonly #options: OutboundQueueOptions;
   #frames: Envelope[] = [];
   #bytes: number[] = [];
   #head = 0;
   #queuedBytes = 0;
   #ended = false;
-  #pull: (() => void) | undefined;
+  #onReadable: (() => void) | undefined;
   #writable: Array<() => void> = [];
 
   constructor(options: OutboundQueueOptions) {
@@ -52,7 +51,7 @@ export class OutboundQueue implements AsyncIterable<Envelope> {
     this.#frames.push(frame);
     this.#bytes.push(size);
     this.#queuedBytes += size;
-    this.#wakePull();
+    this.#notify();
     return true;
   }
 
@@ -76,31 +75,29 @@ export class OutboundQueue implements AsyncIterable<Envelope> {
       this.#head = 0;
       this.#queuedBytes = 0;
     }
-    this.#wakePull();
+    this.#notify();
     this.#wakeWritable();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Envelope> {
-    return {
-      next: () => this.#next(),
-      return: () => {
-        this.end(true);
-        return Promise.resolve({ done: true, value: undefined });
-      },
-      // Connect's client requires throw() on request iterators (MEASURED.md).
-      throw: (error?: unknown) => {
-        this.end(true);
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    };
+  /**
+   * The consumer (the tunnel writer): `onReadable` runs after every push and at the end, so the
+   * consumer can schedule a `take()`. One consumer per queue.
+   */
+  setConsumer(onReadable: () => void): void {
+    this.#onReadable = onReadable;
   }
 
-  async #next(): Promise<IteratorResult<Envelope>> {
-    while (this.#head === this.#frames.length) {
-      if (this.#ended) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => (this.#pull = resolve));
-    }
-    return { done: false, value: this.#take() };
+  /** Frames are waiting. */
+  get readable(): boolean {
+    return this.#head < this.#frames.length;
+  }
+
+  /**
+   * The next message to write: one frame, or (v2) as many queued frames as fit in one
+   * FrameBatch. Undefined when nothing is queued.
+   */
+  take(): Envelope | undefined {
+    return this.#head < this.#frames.length ? this.#take() : undefined;
   }
 
   #take(): Envelope {
@@ -113,9 +110,10 @@ export class OutboundQueue implements AsyncIterable<Envelope> {
       frames.push(this.#shift());
     }
     if (frames.length === 1 && frames[0]) return frames[0];
-    return create(EnvelopeSchema, {
-      payload: { case: "batch", value: create(FrameBatchSchema, { frames }) },
-    });
+    return {
+      $typeName: "hopgate.protocol.v1.Envelope",
+      payload: { case: "batch", value: { $typeName: "hopgate.protocol.v1.FrameBatch", frames } },
+    };
   }
 
   #shift(): Envelope {
@@ -135,10 +133,8 @@ export class OutboundQueue implements AsyncIterable<Envelope> {
     return frame;
   }
 
-  #wakePull(): void {
-    const pull = this.#pull;
-    this.#pull = undefined;
-    pull?.();
+  #notify(): void {
+    this.#onReadable?.();
   }
 
   #wakeWritable(): void {

@@ -1,16 +1,8 @@
 import { join } from "node:path";
 import type { ServerConfig } from "../config/server-settings.js";
 import type { Logger } from "../lib/logger.js";
-import {
-  createAcmeCertificateManager,
-  type AcmeCertificateManager,
-  type AcmeOrderEvent,
-} from "./certs/acme/acme-certificate-manager.js";
-import { createAcmeIssuer } from "./certs/acme/acme-issuer.js";
-import { acmeSettings } from "./certs/acme/acme-settings.js";
-import { createAddressCheck } from "./certs/acme/address-check.js";
+import type { AcmeCertificateManager, AcmeOrderEvent } from "./certs/acme/acme-certificate-manager.js";
 import type { ChallengeTokens } from "./certs/acme/challenge-tokens.js";
-import { createKyselyCertificateStore } from "./certs/acme/kysely-certificate-store.js";
 import type { CertificateProvider } from "./certs/certificate-provider.js";
 import { createFileProvider } from "./certs/file-provider.js";
 import { createSelfSignedProvider } from "./certs/self-signed-provider.js";
@@ -32,56 +24,73 @@ export type CertificateSource =
   | { readonly mode: "self-signed" | "files"; readonly provider: CertificateProvider }
   | { readonly mode: "acme"; readonly provider: AcmeCertificateManager };
 
-/** The certificate sources of HOP_SERVER_TLS, registered explicitly (STYLE.md rule 4). */
-const certificateSources: Record<TlsMode, (context: CertificateSourceContext) => CertificateSource> = {
-  "self-signed": ({ config, logger }) => ({
-    mode: "self-signed",
-    provider: createSelfSignedProvider({
-      domain: config.domain,
-      extraNames: config.proxyDomains,
-      persistDir: join(config.dataDir, "tls"),
-      logger,
-    }),
-  }),
-  files: ({ config, logger }) => ({
-    mode: "files",
-    provider: createFileProvider({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, logger }),
-  }),
-  acme: ({ config, database, domains, challenges, logger, onOrder }) => {
-    const acme = acmeSettings(config, logger);
-    const store = createKyselyCertificateStore(database);
-    return {
-      mode: "acme",
-      provider: createAcmeCertificateManager({
-        mainDomain: config.domain,
-        extraDomains: config.proxyDomains,
-        // Ask the store itself: on-demand issuance must never trust a stale cache.
-        registry: {
-          isRegistered: async (domain) => (await domains.find(domain)) !== undefined,
-          allDomains: () => domains.allDomains(),
-        },
-        store,
-        issuer: createAcmeIssuer({
-          directoryUrl: acme.directoryUrl,
-          email: acme.email,
-          store,
-          challenges,
-          logger,
-        }),
-        addressCheck:
-          acme.expectedIps.length > 0 ? createAddressCheck({ expectedIps: acme.expectedIps }) : undefined,
-        onOrder,
+/**
+ * The certificate sources of HOP_SERVER_TLS, registered explicitly (STYLE.md rule 4). ACME is
+ * loaded only when chosen: its client and X.509 libraries cost tens of MB of memory that a
+ * server with certificate files never needs (docs/performance.md).
+ */
+const certificateSources: Record<TlsMode, (context: CertificateSourceContext) => Promise<CertificateSource>> =
+  {
+    "self-signed": async ({ config, logger }) => ({
+      mode: "self-signed",
+      provider: createSelfSignedProvider({
+        domain: config.domain,
+        extraNames: config.proxyDomains,
+        persistDir: join(config.dataDir, "tls"),
         logger,
       }),
-    };
-  },
-};
+    }),
+    files: async ({ config, logger }) => ({
+      mode: "files",
+      provider: createFileProvider({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, logger }),
+    }),
+    acme: async ({ config, database, domains, challenges, logger, onOrder }) => {
+      const [
+        { createAcmeCertificateManager },
+        { createAcmeIssuer },
+        { acmeSettings },
+        { createAddressCheck },
+      ] = await Promise.all([
+        import("./certs/acme/acme-certificate-manager.js"),
+        import("./certs/acme/acme-issuer.js"),
+        import("./certs/acme/acme-settings.js"),
+        import("./certs/acme/address-check.js"),
+      ]);
+      const { createKyselyCertificateStore } = await import("./certs/acme/kysely-certificate-store.js");
+      const acme = acmeSettings(config, logger);
+      const store = createKyselyCertificateStore(database);
+      return {
+        mode: "acme",
+        provider: createAcmeCertificateManager({
+          mainDomain: config.domain,
+          extraDomains: config.proxyDomains,
+          // Ask the store itself: on-demand issuance must never trust a stale cache.
+          registry: {
+            isRegistered: async (domain) => (await domains.find(domain)) !== undefined,
+            allDomains: () => domains.allDomains(),
+          },
+          store,
+          issuer: createAcmeIssuer({
+            directoryUrl: acme.directoryUrl,
+            email: acme.email,
+            store,
+            challenges,
+            logger,
+          }),
+          addressCheck:
+            acme.expectedIps.length > 0 ? createAddressCheck({ expectedIps: acme.expectedIps }) : undefined,
+          onOrder,
+          logger,
+        }),
+      };
+    },
+  };
 
 /** HOP_SERVER_TLS, defaulting to self-signed for localhost and ACME for a real domain. */
 export function tlsModeOf(config: ServerConfig): TlsMode {
   return config.tls ?? (config.domain === "localhost" ? "self-signed" : "acme");
 }
 
-export function createCertificateSource(context: CertificateSourceContext): CertificateSource {
+export function createCertificateSource(context: CertificateSourceContext): Promise<CertificateSource> {
   return certificateSources[tlsModeOf(context.config)](context);
 }

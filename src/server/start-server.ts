@@ -23,7 +23,7 @@ import {
   type DomainRepository,
 } from "./store/domain-repository.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
-import { createTunnelRoutes, type TunnelAuthenticator } from "./tunnel/tunnel-endpoint.js";
+import { createTunnelEndpoint, type TunnelAuthenticator } from "./tunnel/tunnel-endpoint.js";
 
 export interface ServerHandle {
   readonly httpsPort: number;
@@ -93,7 +93,7 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
   cleanup.push("registered domains", () => registered.stop());
 
   const challenges = createChallengeTokens();
-  const certificates = createCertificateSource({
+  const certificates = await createCertificateSource({
     config,
     database,
     domains,
@@ -140,8 +140,7 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
     mainDomain: config.domain,
     debug: config.debug,
     logger: logger.child({ component: "edge" }),
-    shutdownSignal: shutdown.signal,
-    tunnelRoutes: createTunnelRoutes({
+    tunnel: createTunnelEndpoint({
       authenticator,
       registry,
       limits: { ...DEFAULT_TUNNEL_LIMITS, maxStreams: config.maxStreamsPerTunnel },
@@ -151,6 +150,7 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
       logger: logger.child({ component: "tunnel" }),
       isDraining: () => draining,
       onHandshake: (result) => metrics.handshake(result),
+      shutdownSignal: shutdown.signal,
     }),
     admin: createAdminApi({
       domains,

@@ -11,7 +11,6 @@ import {
   type CertificatePair,
 } from "./certificate-pair.js";
 import type { CertificateProvider } from "./certificate-provider.js";
-import { generateSelfSignedCertificate } from "./self-signed-certificate.js";
 
 export interface SelfSignedProviderOptions {
   /** Main domain; first subjectAltName and common name. */
@@ -79,6 +78,9 @@ async function createAndPersist(
   options: SelfSignedProviderOptions,
   logger: Logger,
 ): Promise<CertificatePair> {
+  // Loaded on demand: the X.509 library costs several MB of heap that a server whose persisted
+  // certificate is still good never needs (docs/performance.md).
+  const { generateSelfSignedCertificate } = await import("./self-signed-certificate.js");
   const pair = await generateSelfSignedCertificate({
     names,
     validityDays: options.validityDays ?? DEFAULT_VALIDITY_DAYS,

@@ -2,7 +2,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Kysely, PostgresDialect, sql } from "kysely";
-import pg from "pg";
 import { HopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import { maskDsn } from "../../lib/secret.js";
@@ -42,7 +41,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const dialect: StoreDialect = options.dsn ? "postgres" : "sqlite";
   const location = options.dsn ? maskDsn(options.dsn) : join(options.dataDir, SQLITE_FILE_NAME);
   const db = options.dsn
-    ? openPostgres(options.dsn, busyTimeoutMs, logger)
+    ? await openPostgres(options.dsn, busyTimeoutMs, logger)
     : await openSqlite(options.dataDir, busyTimeoutMs);
   try {
     await migrateToLatest(db as Kysely<unknown>, storeMigrations(dialect), logger);
@@ -68,7 +67,13 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   };
 }
 
-function openPostgres(dsn: string, connectTimeoutMs: number, logger: Logger): Kysely<StoreSchema> {
+async function openPostgres(
+  dsn: string,
+  connectTimeoutMs: number,
+  logger: Logger,
+): Promise<Kysely<StoreSchema>> {
+  // Loaded only for PostgreSQL, so that the embedded store does not carry the driver (docs/performance.md).
+  const { default: pg } = await import("pg");
   const pool = new pg.Pool({ connectionString: dsn, max: 10, connectionTimeoutMillis: connectTimeoutMs });
   // A client whose server goes away emits "error" (on the pool while idle, on the client while
   // checked out, in addition to failing its query); unhandled, that would end the process. The

@@ -118,20 +118,10 @@ export class TunnelSession {
     return stream;
   }
 
-  /** Reads the client's frames until the tunnel ends; then closes the session. */
-  async run(incoming: AsyncIterator<Envelope>): Promise<void> {
-    let reason = "client closed the tunnel";
-    try {
-      for (;;) {
-        const next = await incoming.next();
-        if (next.done || this.#state.t === "closed") break;
-        const pending = this.#mux.receive(next.value);
-        if (pending) await pending;
-      }
-    } catch (error) {
-      reason = `tunnel read failed: ${error instanceof Error ? error.message : String(error)}`;
-    }
-    this.close(reason);
+  /** One frame from the client; a promise (v1 only) holds the tunnel's reading until it settles. */
+  receive(envelope: Envelope): void | Promise<void> {
+    if (this.#state.t === "closed") return;
+    return this.#mux.receive(envelope);
   }
 
   /**

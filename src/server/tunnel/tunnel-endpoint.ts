@@ -1,19 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { Http2ServerRequest } from "node:http2";
-import {
-  Code,
-  ConnectError,
-  createContextKey,
-  type ConnectRouter,
-  type HandlerContext,
-} from "@connectrpc/connect";
 import { normalizeDomain } from "../../lib/domain-name.js";
 import { isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
-import { HopGateTunnel, type Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import type { Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { GrpcCode, type GrpcStatus } from "../../protocol/grpc-status.js";
 import { decodeHello, encodeAccept, type ClientHello } from "../../protocol/handshake.js";
+import { MAX_TUNNEL_MESSAGE_BYTES } from "../../protocol/limits.js";
 import type { MultiplexerLimits } from "../../protocol/multiplexer.js";
+import { TunnelReader } from "../../protocol/tunnel-reader.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
+import { startTunnelWriter } from "../../protocol/tunnel-writer.js";
+import { grpcStatus, refuseCall, ServerCall } from "./server-call.js";
 import type { SessionRegistry } from "./session-registry.js";
 import { TunnelSession } from "./session.js";
 import { prepareTunnelConnection, transportOf } from "./tunnel-connection.js";
@@ -40,36 +38,78 @@ export interface TunnelEndpointOptions {
   readonly onSessionOpened?: (session: TunnelSession) => void;
   readonly onSessionClosed?: (session: TunnelSession, reason: string) => void;
   readonly onStreamFinished?: (stream: TunnelStream) => void;
+  /** Ends tunnels still in their handshake when the server shuts down. */
+  readonly shutdownSignal?: AbortSignal;
 }
-
-/** The raw HTTP/2 request under a Connect call, set by the edge's dispatch (contextValues). */
-export const rawRequestKey = createContextKey<Http2ServerRequest | undefined>(undefined, {
-  description: "raw HTTP/2 request of a tunnel",
-});
 
 /** Reject reasons a v2 client reads from the `hopgate-reject-reason` trailer to decide on retrying. */
 const REJECT_REASON = "hopgate-reject-reason";
+
+/** Serves the gRPC `OpenTunnel` method for requests the edge's dispatch routed here. */
+export type TunnelHandler = (req: Http2ServerRequest) => void;
 
 /**
  * The gRPC `OpenTunnel` method: handshake within a deadline (v1 and v2), authentication against
  * the store, then the session's frames both ways until either side ends the tunnel.
  */
-export function createTunnelRoutes(options: TunnelEndpointOptions): (router: ConnectRouter) => void {
-  return (router) =>
-    router.service(HopGateTunnel, {
-      openTunnel: (requests, context) => openTunnel(options, requests, context),
+export function createTunnelEndpoint(options: TunnelEndpointOptions): TunnelHandler {
+  return (req) => {
+    const call = new ServerCall(req.stream);
+    const refused = refuseCall(req.url, req.headers);
+    if (refused) return call.finish(refused);
+    serveTunnel(options, req, call).catch((error: unknown) => {
+      options.logger.error({ err: error }, "tunnel call failed");
+      call.finish(grpcStatus(GrpcCode.internal, "internal error"));
     });
+  };
 }
 
-async function* openTunnel(
+async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerRequest, call: ServerCall) {
+  const remoteAddress = req.socket.remoteAddress ?? "unknown";
+  // Set once the handshake passed; the reader's callbacks run before and after.
+  const live: { session?: TunnelSession } = {};
+  // The handshake's input: the first Envelope, or why none will come.
+  const { promise: firstMessage, resolve: first } = Promise.withResolvers<Envelope | string>();
+  const reader = new TunnelReader(req.stream, MAX_TUNNEL_MESSAGE_BYTES, {
+    message: (envelope) => {
+      if (live.session) return live.session.receive(envelope);
+      reader.hold(); // later frames wait for the handshake's outcome
+      first(envelope);
+    },
+    malformed: (error) =>
+      live.session
+        ? live.session.close(`malformed message: ${error.message}`)
+        : first(`malformed message: ${error.message}`),
+    end: () =>
+      live.session
+        ? live.session.close("client closed the tunnel")
+        : first("stream ended before the handshake"),
+  });
+  const onGone = () => {
+    live.session?.close("connection ended");
+    first("connection ended before the handshake");
+  };
+  options.shutdownSignal?.addEventListener("abort", onGone, { once: true });
+  req.stream.once("close", () => {
+    options.shutdownSignal?.removeEventListener("abort", onGone);
+    onGone();
+  });
+  const hello = await handshake(options, firstMessage, remoteAddress);
+  if (!hello.ok) return call.finish(hello.status);
+  if (call.finished) return;
+  const session = openSession(options, req, hello.hello, remoteAddress);
+  live.session = session;
+  call.accept();
+  startTunnelWriter(session.outbound, req.stream, () => call.finish(grpcStatus(GrpcCode.ok, "")));
+  reader.release();
+}
+
+function openSession(
   options: TunnelEndpointOptions,
-  requests: AsyncIterable<Envelope>,
-  context: HandlerContext,
-): AsyncGenerator<Envelope> {
-  const raw = context.values.get(rawRequestKey);
-  const remoteAddress = raw?.socket.remoteAddress ?? "unknown";
-  const incoming = requests[Symbol.asyncIterator]();
-  const hello = await handshake(options, incoming, remoteAddress);
+  req: Http2ServerRequest,
+  hello: ClientHello,
+  remoteAddress: string,
+): TunnelSession {
   const session = new TunnelSession({
     id: randomUUID(),
     domain: hello.domain,
@@ -78,7 +118,7 @@ async function* openTunnel(
     limits: options.limits,
     pingIntervalMs: options.pingIntervalMs,
     pingTimeoutMs: options.pingTimeoutMs,
-    transport: transportOf(raw),
+    transport: transportOf(req),
     logger: options.logger,
     onStreamFinished: options.onStreamFinished,
     onClosed: (closed, reason) => {
@@ -99,7 +139,7 @@ async function* openTunnel(
       }),
     );
   }
-  prepareTunnelConnection(raw?.stream.session);
+  prepareTunnelConnection(req.stream.session);
   options.registry.add(session);
   options.onSessionOpened?.(session);
   options.logger.info(
@@ -113,56 +153,55 @@ async function* openTunnel(
     },
     "tunnel connected",
   );
-  context.signal.addEventListener("abort", () => session.close("connection ended"), { once: true });
-  void session.run(incoming);
-  try {
-    yield* session.outbound;
-  } finally {
-    session.close("tunnel response ended");
-  }
+  return session;
 }
+
+type HandshakeOutcome = { ok: true; hello: ClientHello } | { ok: false; status: GrpcStatus };
 
 async function handshake(
   options: TunnelEndpointOptions,
-  incoming: AsyncIterator<Envelope>,
+  firstMessage: Promise<Envelope | string>,
   remoteAddress: string,
-): Promise<ClientHello> {
-  const reject = (result: HandshakeResult, code: Code, message: string, cause?: unknown): never => {
+): Promise<HandshakeOutcome> {
+  const reject = (result: HandshakeResult, code: number, message: string): HandshakeOutcome => {
     options.onHandshake?.(result, remoteAddress);
     options.logger.warn({ remote_addr: remoteAddress, result, detail: message }, "tunnel handshake rejected");
-    throw new ConnectError(message, code, { [REJECT_REASON]: result }, undefined, cause);
+    return { ok: false, status: grpcStatus(code, message, { [REJECT_REASON]: result }) };
   };
-  if (options.isDraining()) reject("unavailable", Code.Unavailable, "server is draining; retry shortly");
+  if (options.isDraining())
+    return reject("unavailable", GrpcCode.unavailable, "server is draining; retry shortly");
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), options.handshakeTimeoutMs).unref();
   });
   try {
-    const first = await Promise.race([incoming.next(), deadline]);
-    if (first === "timeout") return reject("timeout", Code.DeadlineExceeded, "handshake timed out");
-    if (first.done) return reject("malformed", Code.InvalidArgument, "stream ended before the handshake");
-    const decoded = decodeHello(first.value);
+    const first = await Promise.race([firstMessage, deadline]);
+    if (first === "timeout") return reject("timeout", GrpcCode.deadlineExceeded, "handshake timed out");
+    if (typeof first === "string") return reject("malformed", GrpcCode.invalidArgument, first);
+    const decoded = decodeHello(first);
     if (!decoded.ok) {
       return decoded.reason === "missing_credentials"
-        ? reject("malformed", Code.Unauthenticated, decoded.detail)
-        : reject("malformed", Code.InvalidArgument, decoded.detail);
+        ? reject("malformed", GrpcCode.unauthenticated, decoded.detail)
+        : reject("malformed", GrpcCode.invalidArgument, decoded.detail);
     }
     const domain = normalizeDomain(decoded.hello.domain);
-    if (!domain.ok) return reject("unknown_domain", Code.PermissionDenied, "invalid domain or api key");
-    const verdict = await Promise.race([
-      options.authenticator.authenticate(domain.domain, decoded.hello.apiKey),
-      deadline,
-    ]).catch((error: unknown) => {
-      if (isHopGateError(error, "unavailable")) {
-        return reject("unavailable", Code.Unavailable, "store unavailable; retry shortly", error);
-      }
-      throw error;
-    });
+    if (!domain.ok) return reject("unknown_domain", GrpcCode.permissionDenied, "invalid domain or api key");
+    let verdict: Awaited<ReturnType<TunnelAuthenticator["authenticate"]>> | "timeout";
+    try {
+      verdict = await Promise.race([
+        options.authenticator.authenticate(domain.domain, decoded.hello.apiKey),
+        deadline,
+      ]);
+    } catch (error) {
+      if (!isHopGateError(error, "unavailable")) throw error;
+      options.logger.warn({ err: error }, "store unavailable during a tunnel handshake");
+      return reject("unavailable", GrpcCode.unavailable, "store unavailable; retry shortly");
+    }
     if (verdict === "timeout")
-      return reject("timeout", Code.Unavailable, "handshake timed out; retry shortly");
-    if (verdict !== "ok") return reject(verdict, Code.PermissionDenied, "invalid domain or api key");
+      return reject("timeout", GrpcCode.unavailable, "handshake timed out; retry shortly");
+    if (verdict !== "ok") return reject(verdict, GrpcCode.permissionDenied, "invalid domain or api key");
     options.onHandshake?.("ok", remoteAddress);
-    return { ...decoded.hello, domain: domain.domain };
+    return { ok: true, hello: { ...decoded.hello, domain: domain.domain } };
   } finally {
     clearTimeout(timer);
   }

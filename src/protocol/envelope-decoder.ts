@@ -1,0 +1,199 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import {
+  EnvelopeSchema,
+  type Envelope,
+  type StreamClose,
+  type StreamCredit,
+  type StreamData,
+} from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+
+/**
+ * Parses one Envelope. The traffic frames (StreamData, StreamCredit, StreamClose and batches of
+ * them) are read field by field, with body bytes as views into `bytes` (no copy); any other
+ * envelope goes to protobuf-es's `fromBinary`, so that every field the schema knows is read the
+ * same way. A batch inside a batch is returned empty, without decoding it: the multiplexer
+ * reports it as a violation, and nesting cannot make the decoder recurse. Throws on malformed
+ * protobuf.
+ */
+export function decodeEnvelope(bytes: Uint8Array, nested = false): Envelope {
+  const reader = new WireReader(bytes, 0, bytes.length);
+  let payload: Envelope["payload"] = { case: undefined };
+  while (reader.more()) {
+    const tag = reader.varint();
+    if ((tag & 7) !== 2) return fromBinary(EnvelopeSchema, bytes);
+    const field = tag >>> 3;
+    const end = reader.lengthEnd();
+    const start = reader.at;
+    if (field === 4) payload = { case: "streamData", value: streamData(bytes, start, end) };
+    else if (field === 5) payload = { case: "streamClose", value: streamClose(bytes, start, end) };
+    else if (field === 9) payload = { case: "streamCredit", value: streamCredit(bytes, start, end) };
+    else if (field === 8) payload = { case: "batch", value: batch(bytes, start, end, nested) };
+    else return fromBinary(EnvelopeSchema, bytes);
+    reader.at = end;
+  }
+  return { $typeName: "hopgate.protocol.v1.Envelope", payload };
+}
+
+function streamData(bytes: Uint8Array, start: number, end: number): StreamData {
+  const reader = new WireReader(bytes, start, end);
+  const value: StreamData = {
+    $typeName: "hopgate.protocol.v1.StreamData",
+    id: "",
+    seq: 0n,
+    data: EMPTY,
+  };
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | 2)) value.id = reader.string();
+    else if (tag === 2 << 3) value.seq = reader.uint64();
+    else if (tag === ((3 << 3) | 2)) value.data = reader.bytes();
+    else reader.skip(tag);
+  }
+  return value;
+}
+
+function streamClose(bytes: Uint8Array, start: number, end: number): StreamClose {
+  const reader = new WireReader(bytes, start, end);
+  const value: StreamClose = { $typeName: "hopgate.protocol.v1.StreamClose", id: "", error: "" };
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | 2)) value.id = reader.string();
+    else if (tag === ((2 << 3) | 2)) value.error = reader.string();
+    else reader.skip(tag);
+  }
+  return value;
+}
+
+function streamCredit(bytes: Uint8Array, start: number, end: number): StreamCredit {
+  const reader = new WireReader(bytes, start, end);
+  const value: StreamCredit = { $typeName: "hopgate.protocol.v1.StreamCredit", id: "", bytes: 0 };
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | 2)) value.id = reader.string();
+    else if (tag === 2 << 3)
+      value.bytes = reader.varint() >>> 0; // uint32 keeps the low 32 bits
+    else reader.skip(tag);
+  }
+  return value;
+}
+
+function batch(bytes: Uint8Array, start: number, end: number, nested: boolean) {
+  const frames: Envelope[] = [];
+  const value = { $typeName: "hopgate.protocol.v1.FrameBatch" as const, frames };
+  if (nested) return value;
+  const reader = new WireReader(bytes, start, end);
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag !== ((1 << 3) | 2)) {
+      reader.skip(tag);
+      continue;
+    }
+    const frameEnd = reader.lengthEnd();
+    frames.push(decodeEnvelope(bytes.subarray(reader.at, frameEnd), true));
+    reader.at = frameEnd;
+  }
+  return value;
+}
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder();
+
+/** Protobuf wire format (protobuf.dev/programming-guides/encoding) over a range of bytes. */
+class WireReader {
+  at: number;
+  readonly #bytes: Uint8Array;
+  readonly #end: number;
+
+  constructor(bytes: Uint8Array, start: number, end: number) {
+    this.#bytes = bytes;
+    this.at = start;
+    this.#end = end;
+  }
+
+  more(): boolean {
+    return this.at < this.#end;
+  }
+
+  /** A varint as a number; exact up to 2^53, which covers every field read this way. */
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.at >= this.#end) throw new Error("truncated varint");
+      const byte = this.#bytes[this.at++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 0x80;
+    }
+    throw new Error("varint longer than 10 bytes");
+  }
+
+  uint64(): bigint {
+    const start = this.at;
+    const value = this.varint();
+    if (value <= Number.MAX_SAFE_INTEGER) return BigInt(value);
+    // Beyond 2^53: read it exactly (such a seq is absurd, but must not be misread).
+    let exact = 0n;
+    for (let i = this.at - 1; i >= start; i--)
+      exact = (exact << 7n) | BigInt((this.#bytes[i] as number) & 0x7f);
+    return BigInt.asUintN(64, exact);
+  }
+
+  /** End offset of the length-delimited field whose length comes next. */
+  lengthEnd(): number {
+    const length = this.varint();
+    const end = this.at + length;
+    if (end > this.#end) throw new Error("length-delimited field beyond the message");
+    return end;
+  }
+
+  bytes(): Uint8Array {
+    const end = this.lengthEnd();
+    const value = this.#bytes.subarray(this.at, end);
+    this.at = end;
+    return value;
+  }
+
+  string(): string {
+    const end = this.lengthEnd();
+    const bytes = this.#bytes;
+    let value = "";
+    if (end - this.at <= 64) {
+      for (let i = this.at; i < end; i++) {
+        const code = bytes[i] as number;
+        if (code >= 0x80) return this.#utf8(end);
+        value += String.fromCharCode(code);
+      }
+      this.at = end;
+      return value;
+    }
+    return this.#utf8(end);
+  }
+
+  #utf8(end: number): string {
+    const value = utf8.decode(this.#bytes.subarray(this.at, end));
+    this.at = end;
+    return value;
+  }
+
+  /** Skips a field of an unknown number: varint, 64-bit, length-delimited or 32-bit. */
+  skip(tag: number): void {
+    switch (tag & 7) {
+      case 0:
+        this.varint();
+        return;
+      case 1:
+        this.at += 8;
+        break;
+      case 2:
+        this.at = this.lengthEnd();
+        return;
+      case 5:
+        this.at += 4;
+        break;
+      default:
+        throw new Error(`unsupported wire type ${tag & 7}`);
+    }
+    if (this.at > this.#end) throw new Error("field beyond the message");
+  }
+}

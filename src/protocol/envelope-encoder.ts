@@ -1,0 +1,198 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { EnvelopeSchema, type Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+
+/**
+ * Serializes an Envelope as one gRPC Length-Prefixed-Message (grpc PROTOCOL-HTTP2.md: a
+ * compressed flag, a 4-byte big-endian length, the protobuf bytes) into a single buffer.
+ *
+ * The frames that carry the traffic (StreamData, StreamCredit, StreamClose, and FrameBatches of
+ * them) are written field by field, so that a body chunk is copied exactly once, from where it
+ * arrived into the message; protobuf-es's `toBinary` would copy it into its writer's chunks,
+ * then into the finished array, and Connect once more into the gRPC envelope. Every other frame
+ * goes through `toBinary`. The bytes are the canonical proto3 encoding either way (fields in
+ * number order, default values omitted), so any protobuf decoder reads them.
+ */
+export function encodeGrpcMessage(envelope: Envelope): Buffer {
+  const plan: Plan = { sizes: [], fallbacks: [] };
+  const size = envelopeSize(envelope, plan);
+  const out = Buffer.allocUnsafe(5 + size);
+  out[0] = 0; // not compressed
+  out.writeUInt32BE(size, 1);
+  const cursor = { at: 5, size: 0, fallback: 0 };
+  writeEnvelope(out, envelope, plan, cursor);
+  return out;
+}
+
+/** Sizes computed by the first pass, consumed in the same order by the second. */
+interface Plan {
+  readonly sizes: number[];
+  /** `toBinary` output of frames without a hand-written encoding. */
+  readonly fallbacks: Uint8Array[];
+}
+
+interface Cursor {
+  at: number;
+  size: number;
+  fallback: number;
+}
+
+// Tags: (field number << 3) | wire type (2: length-delimited, 0: varint).
+const TAG_STREAM_DATA = (4 << 3) | 2;
+const TAG_STREAM_CLOSE = (5 << 3) | 2;
+const TAG_BATCH = (8 << 3) | 2;
+const TAG_STREAM_CREDIT = (9 << 3) | 2;
+const TAG_FIELD1_LEN = (1 << 3) | 2;
+const TAG_FIELD2_VARINT = 2 << 3;
+const TAG_FIELD2_LEN = (2 << 3) | 2;
+const TAG_FIELD3_LEN = (3 << 3) | 2;
+
+/**
+ * Size of the envelope's bytes (without a tag and length around it). Records the size of each
+ * hand-encoded payload in `plan.sizes`, in the order `writeEnvelope` visits them.
+ */
+function envelopeSize(envelope: Envelope, plan: Plan, nested = false): number {
+  const payload = envelope.payload;
+  const slot = plan.sizes.length;
+  let inner: number;
+  switch (payload.case) {
+    case "streamData": {
+      const seq = payload.value.seq;
+      if (seq > MAX_SAFE_SEQ) return fallbackSize(envelope, plan);
+      inner =
+        stringFieldSize(payload.value.id) +
+        (seq === 0n ? 0 : 1 + varintSize(Number(seq))) +
+        bytesFieldSize(payload.value.data.length);
+      break;
+    }
+    case "streamClose":
+      inner = stringFieldSize(payload.value.id) + stringFieldSize(payload.value.error);
+      break;
+    case "streamCredit": {
+      const bytes = payload.value.bytes;
+      inner = stringFieldSize(payload.value.id) + (bytes === 0 ? 0 : 1 + varintSize(bytes));
+      break;
+    }
+    case "batch": {
+      if (nested) return fallbackSize(envelope, plan);
+      plan.sizes.push(0); // this batch's slot comes before its frames'
+      inner = 0;
+      for (const frame of payload.value.frames) {
+        const frameSize = envelopeSize(frame, plan, true);
+        inner += 1 + varintSize(frameSize) + frameSize; // present even when empty: an element
+      }
+      break;
+    }
+    default:
+      return fallbackSize(envelope, plan);
+  }
+  plan.sizes[slot] = inner;
+  return 1 + varintSize(inner) + inner;
+}
+
+const MAX_SAFE_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
+
+function fallbackSize(envelope: Envelope, plan: Plan): number {
+  const bytes = toBinary(EnvelopeSchema, envelope);
+  plan.fallbacks.push(bytes);
+  plan.sizes.push(-1);
+  return bytes.length;
+}
+
+function writeEnvelope(out: Buffer, envelope: Envelope, plan: Plan, cursor: Cursor): void {
+  const inner = plan.sizes[cursor.size++] as number;
+  if (inner === -1) {
+    const bytes = plan.fallbacks[cursor.fallback++] as Uint8Array;
+    out.set(bytes, cursor.at);
+    cursor.at += bytes.length;
+    return;
+  }
+  const payload = envelope.payload;
+  switch (payload.case) {
+    case "streamData": {
+      cursor.at = writeHeader(out, cursor.at, TAG_STREAM_DATA, inner);
+      cursor.at = writeString(out, cursor.at, TAG_FIELD1_LEN, payload.value.id);
+      const seq = Number(payload.value.seq);
+      if (seq !== 0) cursor.at = writeVarint(out, writeVarint(out, cursor.at, TAG_FIELD2_VARINT), seq);
+      const data = payload.value.data;
+      if (data.length > 0) {
+        cursor.at = writeHeader(out, cursor.at, TAG_FIELD3_LEN, data.length);
+        out.set(data, cursor.at);
+        cursor.at += data.length;
+      }
+      return;
+    }
+    case "streamClose":
+      cursor.at = writeHeader(out, cursor.at, TAG_STREAM_CLOSE, inner);
+      cursor.at = writeString(out, cursor.at, TAG_FIELD1_LEN, payload.value.id);
+      cursor.at = writeString(out, cursor.at, TAG_FIELD2_LEN, payload.value.error);
+      return;
+    case "streamCredit":
+      cursor.at = writeHeader(out, cursor.at, TAG_STREAM_CREDIT, inner);
+      cursor.at = writeString(out, cursor.at, TAG_FIELD1_LEN, payload.value.id);
+      if (payload.value.bytes !== 0) {
+        cursor.at = writeVarint(out, writeVarint(out, cursor.at, TAG_FIELD2_VARINT), payload.value.bytes);
+      }
+      return;
+    case "batch":
+      cursor.at = writeHeader(out, cursor.at, TAG_BATCH, inner);
+      for (const frame of payload.value.frames) {
+        // The frame's own size is the next planned entry; its length prefix precedes it.
+        const start = cursor.at;
+        const frameSize = plannedEnvelopeSize(plan, cursor);
+        cursor.at = writeHeader(out, start, TAG_FIELD1_LEN, frameSize);
+        writeEnvelope(out, frame, plan, cursor);
+      }
+      return;
+    default:
+      throw new Error(`no encoding planned for ${payload.case ?? "an empty envelope"}`);
+  }
+}
+
+/** Encoded size of `frame` as planned by `envelopeSize`, read without consuming the plan. */
+function plannedEnvelopeSize(plan: Plan, cursor: Cursor): number {
+  const inner = plan.sizes[cursor.size] as number;
+  if (inner === -1) return (plan.fallbacks[cursor.fallback] as Uint8Array).length;
+  return 1 + varintSize(inner) + inner;
+}
+
+function stringFieldSize(value: string): number {
+  if (value.length === 0) return 0;
+  return bytesFieldSize(Buffer.byteLength(value, "utf8"));
+}
+
+function bytesFieldSize(length: number): number {
+  return length === 0 ? 0 : 1 + varintSize(length) + length;
+}
+
+function varintSize(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  let size = 5;
+  for (let rest = Math.floor(value / 0x800000000); rest > 0; rest = Math.floor(rest / 0x80)) size++;
+  return size;
+}
+
+function writeHeader(out: Buffer, at: number, tag: number, length: number): number {
+  out[at] = tag;
+  return writeVarint(out, at + 1, length);
+}
+
+function writeString(out: Buffer, at: number, tag: number, value: string): number {
+  if (value.length === 0) return at;
+  const length = Buffer.byteLength(value, "utf8");
+  const start = writeHeader(out, at, tag, length);
+  out.write(value, start, length, "utf8");
+  return start + length;
+}
+
+/** Unsigned varint of a non-negative safe integer. */
+function writeVarint(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  out[at++] = value;
+  return at;
+}

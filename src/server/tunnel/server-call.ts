@@ -1,0 +1,72 @@
+import type { ServerHttp2Stream } from "node:http2";
+import { GrpcCode, statusTrailers, type GrpcStatus } from "../../protocol/grpc-status.js";
+import { OPEN_TUNNEL_PATH } from "../../protocol/handshake.js";
+
+/**
+ * The server side of one gRPC call on node:http2 (grpc PROTOCOL-HTTP2.md): response headers
+ * once the call is accepted, the status in trailers at the end, or alone in a Trailers-Only
+ * response when the call is refused before any message.
+ */
+export class ServerCall {
+  readonly stream: ServerHttp2Stream;
+  #headersSent = false;
+  #finished = false;
+
+  constructor(stream: ServerHttp2Stream) {
+    this.stream = stream;
+  }
+
+  get finished(): boolean {
+    return this.#finished || this.stream.destroyed;
+  }
+
+  /** Sends the response headers; messages may follow, the status comes in trailers. */
+  accept(): void {
+    if (this.#headersSent || this.finished) return;
+    this.#headersSent = true;
+    this.stream.respond(
+      { ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity" },
+      { waitForTrailers: true },
+    );
+  }
+
+  /** Ends the call with `status` after everything written so far. */
+  finish(status: GrpcStatus): void {
+    if (this.finished) return;
+    this.#finished = true;
+    const trailers = statusTrailers(status);
+    if (!this.#headersSent) {
+      this.#headersSent = true;
+      this.stream.respond(
+        { ":status": 200, "content-type": "application/grpc+proto", ...trailers },
+        { endStream: true },
+      );
+      return;
+    }
+    this.stream.once("wantTrailers", () => this.stream.sendTrailers(trailers));
+    this.stream.end();
+  }
+}
+
+/** A status without metadata. */
+export function grpcStatus(code: number, message: string, metadata: Record<string, string> = {}): GrpcStatus {
+  return { code, message, metadata: new Map(Object.entries(metadata)) };
+}
+
+/** Why a request to the tunnel path is not a gRPC call HopGate serves, as a status; or undefined. */
+export function refuseCall(
+  path: string,
+  headers: Record<string, string | string[] | undefined>,
+): GrpcStatus | undefined {
+  if (path !== OPEN_TUNNEL_PATH) return grpcStatus(GrpcCode.unimplemented, "unknown method");
+  if (headers[":method"] !== "POST") return grpcStatus(GrpcCode.unimplemented, "gRPC requires POST");
+  const encoding = headers["grpc-encoding"];
+  if (encoding !== undefined && encoding !== "identity") {
+    // We announce only identity (grpc-accept-encoding); a client must not compress.
+    return grpcStatus(
+      GrpcCode.unimplemented,
+      `grpc-encoding "${String(encoding).slice(0, 32)}" is not supported`,
+    );
+  }
+  return undefined;
+}

@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import fc from "fast-check";
+import { decodeEnvelope } from "../../src/protocol/envelope-decoder.js";
+import { encodeGrpcMessage } from "../../src/protocol/envelope-encoder.js";
+import { frame } from "../../src/protocol/frames.js";
+import {
+  EnvelopeSchema,
+  FrameBatchSchema,
+  StreamDataSchema,
+  type Envelope,
+} from "../../src/protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { headerValues } from "../../src/protocol/wire-headers.js";
+
+const id = fc.oneof(fc.constant(""), fc.string({ maxLength: 20 }), fc.stringMatching(/^http-[0-9]{1,9}$/));
+const data = fc.uint8Array({ maxLength: 300 });
+const seq = fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }));
+
+const singleFrame: fc.Arbitrary<Envelope> = fc.oneof(
+  fc.tuple(id, seq, data).map(([i, s, d]) => frame.data(i, s, d)),
+  fc.tuple(id, fc.string({ maxLength: 40 })).map(([i, e]) => frame.close(i, e)),
+  fc.tuple(id, fc.nat({ max: 0xffffffff })).map(([i, b]) => frame.credit(i, b)),
+  fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map((n) => frame.ping(n)),
+  fc
+    .tuple(id, fc.string({ maxLength: 10 }))
+    .map(([i, v]) => frame.open(i, "web", { "X-Test": headerValues([v]) })),
+  fc.constant(create(EnvelopeSchema)),
+);
+const envelope = fc.oneof(
+  singleFrame,
+  fc
+    .array(singleFrame, { maxLength: 6 })
+    .map((frames) =>
+      create(EnvelopeSchema, { payload: { case: "batch", value: create(FrameBatchSchema, { frames }) } }),
+    ),
+);
+
+/** The message bytes of one gRPC Length-Prefixed-Message. */
+function unframe(message: Buffer): Uint8Array {
+  assert.equal(message[0], 0);
+  assert.equal(message.readUInt32BE(1), message.length - 5);
+  return message.subarray(5);
+}
+
+describe("envelope codec", () => {
+  it("encodes byte for byte as protobuf-es does (canonical proto3)", () => {
+    fc.assert(
+      fc.property(envelope, (env) => {
+        assert.deepEqual(
+          Buffer.from(unframe(encodeGrpcMessage(env))),
+          Buffer.from(toBinary(EnvelopeSchema, env)),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("decodes what protobuf-es encodes into the same message", () => {
+    fc.assert(
+      fc.property(envelope, (env) => {
+        const bytes = toBinary(EnvelopeSchema, env);
+        assert.deepEqual(
+          toBinary(EnvelopeSchema, decodeEnvelope(bytes)),
+          toBinary(EnvelopeSchema, fromBinary(EnvelopeSchema, bytes)),
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("reads unknown fields around known ones as protobuf-es does", () => {
+    const known = toBinary(
+      StreamDataSchema,
+      create(StreamDataSchema, { id: "http-1", seq: 3n, data: Buffer.from("abc") }),
+    );
+    // field 15 varint, field 16 fixed64, field 17 length-delimited, field 18 fixed32
+    const extra = Buffer.from([
+      0x78, 0x96, 0x01, 0x81, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0x8a, 0x01, 0x02, 0x61, 0x62, 0x95, 0x01, 1, 2, 3,
+      4,
+    ]);
+    const inner = Buffer.concat([extra, known]);
+    const bytes = Buffer.concat([Buffer.from([0x22, inner.length]), inner]);
+    const decoded = decodeEnvelope(bytes);
+    assert.equal(decoded.payload.case, "streamData");
+    if (decoded.payload.case !== "streamData") return;
+    assert.equal(decoded.payload.value.id, "http-1");
+    assert.equal(decoded.payload.value.seq, 3n);
+    assert.equal(Buffer.from(decoded.payload.value.data).toString(), "abc");
+  });
+
+  it("returns a batch nested in a batch empty, without decoding it", () => {
+    const nested = create(EnvelopeSchema, {
+      payload: {
+        case: "batch",
+        value: create(FrameBatchSchema, {
+          frames: [
+            create(EnvelopeSchema, {
+              payload: { case: "batch", value: create(FrameBatchSchema, { frames: [frame.close("x")] }) },
+            }),
+          ],
+        }),
+      },
+    });
+    const decoded = decodeEnvelope(toBinary(EnvelopeSchema, nested));
+    assert.equal(decoded.payload.case, "batch");
+    if (decoded.payload.case !== "batch") return;
+    const inner = decoded.payload.value.frames[0];
+    assert.equal(inner?.payload.case, "batch");
+    assert.deepEqual(inner?.payload.case === "batch" ? inner.payload.value.frames : undefined, []);
+  });
+
+  it("throws on malformed input and never reads past the message", () => {
+    for (const bytes of [
+      [0x22, 0x05, 0x0a],
+      [0x22, 0x02, 0x0a, 0x09],
+      [0x42, 0x03, 0x0a, 0x05, 0x00],
+      [0x22, 0x01, 0x0b],
+      [0x22, 0x0b, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    ]) {
+      assert.throws(() => decodeEnvelope(Uint8Array.from(bytes)), Error, `bytes ${bytes.join(",")}`);
+    }
+  });
+
+  it("never crashes on arbitrary bytes: a message or an Error", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decodeEnvelope(bytes);
+        } catch (error) {
+          assert.ok(error instanceof Error);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
