@@ -36,9 +36,11 @@ export class TunnelHttp2Session {
         reject(new Error(`no connection to ${this.authority} within ${options.connectTimeoutMs} ms`));
         this.#session.destroy();
       }, options.connectTimeoutMs);
-      this.#session.once("connect", () => {
+      this.#session.once("connect", (_session, socket) => {
         clearTimeout(timer);
         this.#session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+        // No Nagle: a small tunnel message must not wait for the ACK of the previous one.
+        socket.setNoDelay(true);
         resolve();
       });
       this.#session.once("error", (error: Error) => {

@@ -8,6 +8,12 @@ import {
 } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 /**
+ * A StreamData as the tunnel decodes it: a body that arrived split across HTTP/2 chunks is
+ * `data` followed by the pieces in `more`, in order (split-message-decoder.ts).
+ */
+export type DecodedStreamData = StreamData & { readonly more?: readonly Uint8Array[] };
+
+/**
  * Parses one Envelope. The traffic frames (StreamData, StreamCredit, StreamClose and batches of
  * them) are read field by field, with body bytes as views into `bytes` (no copy); any other
  * envelope goes to protobuf-es's `fromBinary`, so that every field the schema knows is read the

@@ -10,12 +10,16 @@ import { EnvelopeSchema, type Envelope } from "./gen/hopgate/protocol/v1/tunnel_
  * arrived into the message; protobuf-es's `toBinary` would copy it into its writer's chunks,
  * then into the finished array, and Connect once more into the gRPC envelope. Every other frame
  * goes through `toBinary`. The bytes are the canonical proto3 encoding either way (fields in
- * number order, default values omitted), so any protobuf decoder reads them.
+ * number order, default values omitted), so any protobuf decoder reads them. `allocate` gives
+ * the buffer to write into (exactly the size asked for), so that a caller can reuse buffers.
  */
-export function encodeGrpcMessage(envelope: Envelope): Buffer {
+export function encodeGrpcMessage(
+  envelope: Envelope,
+  allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafe(bytes),
+): Buffer {
   const plan: Plan = { sizes: [], fallbacks: [] };
   const size = envelopeSize(envelope, plan);
-  const out = Buffer.allocUnsafe(5 + size);
+  const out = allocate(5 + size);
   out[0] = 0; // not compressed
   out.writeUInt32BE(size, 1);
   const cursor = { at: 5, size: 0, fallback: 0 };

@@ -1,18 +1,18 @@
 /**
  * Splits the DATA bytes of a gRPC call into messages (grpc PROTOCOL-HTTP2.md,
  * Length-Prefixed-Message: a compressed flag, a 4-byte big-endian length, the message). A
- * message that lies inside one chunk is handed on as a view of it; one that spans chunks is
- * assembled in a buffer of its exact size. HopGate never negotiates compression, so a
- * compressed message is an error, as is a message above `maxMessageBytes`.
+ * message is handed on as the list of views of the chunks it arrived in, never copied (one
+ * view when it lies inside one chunk). HopGate never negotiates compression, so a compressed
+ * message is an error, as is a message above `maxMessageBytes`.
  */
 export class GrpcMessageReader {
   readonly #maxMessageBytes: number;
   /** The 5-byte prefix of the next message, while it is incomplete. */
   readonly #prefix = Buffer.alloc(5);
   #prefixBytes = 0;
-  /** The message being assembled across chunks, and how much of it has arrived. */
-  #message: Buffer | undefined;
-  #messageBytes = 0;
+  /** The pieces of the message that spans chunks, and how many of its bytes are missing. */
+  #message: Buffer[] | undefined;
+  #missingBytes = 0;
 
   constructor(maxMessageBytes: number) {
     this.#maxMessageBytes = maxMessageBytes;
@@ -24,7 +24,7 @@ export class GrpcMessageReader {
   }
 
   /** Feeds one chunk; calls `onMessage` for each complete message in order. Throws on bad framing. */
-  push(chunk: Buffer, onMessage: (message: Buffer) => void): void {
+  push(chunk: Buffer, onMessage: (message: Buffer[]) => void): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.#message) {
@@ -34,7 +34,7 @@ export class GrpcMessageReader {
       if (this.#prefixBytes === 0 && chunk.length - at >= 5) {
         const length = this.#checkPrefix(chunk[at] as number, chunk.readUInt32BE(at + 1));
         if (chunk.length - at - 5 >= length) {
-          onMessage(chunk.subarray(at + 5, at + 5 + length));
+          onMessage([chunk.subarray(at + 5, at + 5 + length)]);
           at += 5 + length;
           continue;
         }
@@ -49,7 +49,7 @@ export class GrpcMessageReader {
       if (this.#prefixBytes < 5) continue;
       this.#prefixBytes = 0;
       const length = this.#checkPrefix(this.#prefix[0] as number, this.#prefix.readUInt32BE(1));
-      if (length === 0) onMessage(EMPTY);
+      if (length === 0) onMessage([EMPTY]);
       else this.#startMessage(length);
     }
   }
@@ -63,16 +63,16 @@ export class GrpcMessageReader {
   }
 
   #startMessage(length: number): void {
-    this.#message = Buffer.allocUnsafe(length);
-    this.#messageBytes = 0;
+    this.#message = [];
+    this.#missingBytes = length;
   }
 
-  #fill(chunk: Buffer, at: number, onMessage: (message: Buffer) => void): number {
-    const message = this.#message as Buffer;
-    const take = Math.min(message.length - this.#messageBytes, chunk.length - at);
-    chunk.copy(message, this.#messageBytes, at, at + take);
-    this.#messageBytes += take;
-    if (this.#messageBytes === message.length) {
+  #fill(chunk: Buffer, at: number, onMessage: (message: Buffer[]) => void): number {
+    const message = this.#message as Buffer[];
+    const take = Math.min(this.#missingBytes, chunk.length - at);
+    message.push(chunk.subarray(at, at + take));
+    this.#missingBytes -= take;
+    if (this.#missingBytes === 0) {
       this.#message = undefined;
       onMessage(message);
     }

@@ -1,3 +1,4 @@
+import type { DecodedStreamData } from "./envelope-decoder.js";
 import { frame } from "./frames.js";
 import type { Envelope, StreamOpen } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 import type { OutboundQueue } from "./outbound-queue.js";
@@ -136,8 +137,9 @@ export class Multiplexer implements StreamHost {
       case "streamData": {
         const stream = this.#streams.get(payload.value.id);
         if (!stream) return;
-        this.#bytesReceived += payload.value.data.length;
-        const result = stream.receiveData(payload.value.seq, payload.value.data);
+        const { seq, data, more } = payload.value as DecodedStreamData;
+        const result = stream.receiveData(seq, data, more);
+        this.#bytesReceived += stream.lastReceivedBytes;
         if (typeof result === "string") return this.#violate(stream, result);
         return result;
       }

@@ -2,6 +2,7 @@ import type { Http2Stream } from "node:http2";
 import { decodeEnvelope } from "./envelope-decoder.js";
 import type { Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 import { GrpcMessageReader } from "./grpc-message-reader.js";
+import { decodeSplitEnvelope } from "./split-message-decoder.js";
 
 export interface TunnelReaderHandlers {
   /**
@@ -34,7 +35,7 @@ export class TunnelReader {
     this.#stream = stream;
     this.#handlers = handlers;
     this.#messages = new GrpcMessageReader(maxMessageBytes);
-    const onMessage = (bytes: Buffer) => this.#onMessage(bytes);
+    const onMessage = (parts: Buffer[]) => this.#onMessage(parts);
     stream.on("data", (chunk: Buffer) => {
       if (this.#failed) return;
       try {
@@ -60,11 +61,11 @@ export class TunnelReader {
     this.#drain();
   }
 
-  #onMessage(bytes: Buffer): void {
+  #onMessage(parts: Buffer[]): void {
     if (this.#failed) return;
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(bytes);
+      envelope = parts.length === 1 ? decodeEnvelope(parts[0] as Buffer) : decodeSplitEnvelope(parts);
     } catch (error) {
       return this.#fail(error);
     }

@@ -50,6 +50,8 @@ export class TunnelStream {
   /** Body bytes this side sent and received on this stream. */
   sentBytes = 0;
   receivedBytes = 0;
+  /** Body bytes of the last StreamData accepted by receiveData (0 when refused). */
+  lastReceivedBytes = 0;
 
   constructor(id: string, host: StreamHost, windowBytes: number) {
     this.id = id;
@@ -140,17 +142,31 @@ export class TunnelStream {
     return undefined;
   }
 
-  receiveData(seq: bigint, data: Uint8Array): string | Promise<void> | undefined {
+  /**
+   * One StreamData: `data`, then `more` when its body arrived split (DecodedStreamData). Limits
+   * apply to the whole frame; each piece goes to the sink in order.
+   */
+  receiveData(
+    seq: bigint,
+    data: Uint8Array,
+    more?: readonly Uint8Array[],
+  ): string | Promise<void> | undefined {
+    let length = data.length;
+    if (more) for (const piece of more) length += piece.length;
+    this.lastReceivedBytes = 0;
     if (this.#gotClose) return "StreamData after StreamClose";
     if (this.#host.version === 2) {
       if (seq !== this.#expectSeq) return `StreamData seq ${seq} where ${this.#expectSeq} was expected`;
-      if (data.length > this.#host.maxChunkBytes)
-        return `StreamData of ${data.length} bytes exceeds the chunk limit`;
-      if (!this.#receiveWindow.received(data.length)) return "StreamData beyond the granted window";
+      if (length > this.#host.maxChunkBytes) return `StreamData of ${length} bytes exceeds the chunk limit`;
+      if (!this.#receiveWindow.received(length)) return "StreamData beyond the granted window";
     }
     this.#expectSeq++;
-    this.receivedBytes += data.length;
-    return this.#sink?.data(data) ?? undefined;
+    this.receivedBytes += length;
+    this.lastReceivedBytes = length;
+    const sink = this.#sink;
+    if (!sink) return undefined;
+    if (!more) return sink.data(data) ?? undefined;
+    return deliverPieces(sink, [data, ...more], 0) ?? undefined;
   }
 
   receiveClose(error: string): void {
@@ -177,5 +193,13 @@ export class TunnelStream {
     this.#aborted = true;
     this.#sendWindow.release();
     this.#sink?.abort(reason, "tunnel_closed");
+  }
+}
+
+/** Hands pieces to a sink in order; a promise (v1 backpressure) holds the rest until it settles. */
+function deliverPieces(sink: StreamSink, pieces: readonly Uint8Array[], from: number): void | Promise<void> {
+  for (let i = from; i < pieces.length; i++) {
+    const pending = sink.data(pieces[i] as Uint8Array);
+    if (pending) return pending.then(() => deliverPieces(sink, pieces, i + 1));
   }
 }

@@ -11,6 +11,7 @@ import type { OutboundQueue } from "./outbound-queue.js";
  * `onQueueEnded` runs once the queue has ended and everything queued before was written.
  */
 export function startTunnelWriter(queue: OutboundQueue, stream: Http2Stream, onQueueEnded: () => void): void {
+  const buffers = new MessageBuffers();
   let scheduled = false;
   let waitingForDrain = false;
   let finished = false;
@@ -28,9 +29,10 @@ export function startTunnelWriter(queue: OutboundQueue, stream: Http2Stream, onQ
       return;
     }
     while (!stream.writableNeedDrain) {
-      const message = queue.take();
-      if (!message) break;
-      stream.write(encodeGrpcMessage(message));
+      const envelope = queue.take();
+      if (!envelope) break;
+      const message = encodeGrpcMessage(envelope, buffers.allocate);
+      stream.write(message, buffers.releaser(message));
     }
     if (queue.readable) {
       waitingForDrain = true;
@@ -43,4 +45,38 @@ export function startTunnelWriter(queue: OutboundQueue, stream: Http2Stream, onQ
   stream.once("close", () => (finished = true));
   queue.setConsumer(schedule);
   schedule();
+}
+
+/** Messages at least this large are written from reused buffers; smaller ones come from Node's pool. */
+const POOLED_MIN_BYTES = 64 * 1024;
+/** A FrameBatch stops growing past 256 KiB of frames; its last frame adds at most one chunk. */
+const POOLED_BUFFER_BYTES = 512 * 1024;
+/** Large messages in flight at once: the writer waits for "drain" after each (16 KiB mark). */
+const MAX_FREE_BUFFERS = 4;
+
+/**
+ * Reused buffers for large messages: a bulk transfer would otherwise allocate a fresh 256 KiB
+ * ArrayBuffer per message, which V8 frees only at its next GC, so resident memory grew with
+ * the bytes moved (docs/performance.md). A buffer is reused once its write has completed.
+ */
+class MessageBuffers {
+  readonly #free: Buffer[] = [];
+  readonly #inUse = new WeakMap<Buffer, Buffer>();
+
+  readonly allocate = (bytes: number): Buffer => {
+    if (bytes < POOLED_MIN_BYTES || bytes > POOLED_BUFFER_BYTES) return Buffer.allocUnsafe(bytes);
+    const base = this.#free.pop() ?? Buffer.allocUnsafeSlow(POOLED_BUFFER_BYTES);
+    const view = base.subarray(0, bytes);
+    this.#inUse.set(view, base);
+    return view;
+  };
+
+  /** The write callback that returns `message`'s buffer once written (undefined when not pooled). */
+  releaser(message: Buffer): (() => void) | undefined {
+    const base = this.#inUse.get(message);
+    if (!base) return undefined;
+    return () => {
+      if (this.#free.length < MAX_FREE_BUFFERS) this.#free.push(base);
+    };
+  }
 }

@@ -31,19 +31,21 @@ export type CertificateSource =
  */
 const certificateSources: Record<TlsMode, (context: CertificateSourceContext) => Promise<CertificateSource>> =
   {
-    "self-signed": async ({ config, logger }) => ({
-      mode: "self-signed",
-      provider: createSelfSignedProvider({
-        domain: config.domain,
-        extraNames: config.proxyDomains,
-        persistDir: join(config.dataDir, "tls"),
-        logger,
+    "self-signed": ({ config, logger }) =>
+      Promise.resolve({
+        mode: "self-signed",
+        provider: createSelfSignedProvider({
+          domain: config.domain,
+          extraNames: config.proxyDomains,
+          persistDir: join(config.dataDir, "tls"),
+          logger,
+        }),
       }),
-    }),
-    files: async ({ config, logger }) => ({
-      mode: "files",
-      provider: createFileProvider({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, logger }),
-    }),
+    files: ({ config, logger }) =>
+      Promise.resolve({
+        mode: "files",
+        provider: createFileProvider({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, logger }),
+      }),
     acme: async ({ config, database, domains, challenges, logger, onOrder }) => {
       const [
         { createAcmeCertificateManager },

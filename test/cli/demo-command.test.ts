@@ -5,10 +5,11 @@ import https from "node:https";
 import { dirname } from "node:path";
 import { describe, it } from "node:test";
 import { CLI, cleanEnv } from "../helpers/run-cli.js";
+import { HOPGATE_NODE_FLAGS } from "../../src/lib/node-flags.js";
 
 describe("hopgate demo", () => {
   it("runs server, backend and client, answers its printed curl command, and stops cleanly on Ctrl-C", async (t) => {
-    const child = spawn(process.execPath, [CLI, "demo", "--https-port", "0"], {
+    const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, "demo", "--https-port", "0"], {
       env: cleanEnv(),
       stdio: ["ignore", "pipe", "pipe"],
     });

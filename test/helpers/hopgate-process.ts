@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { TestContext } from "node:test";
+import { HOPGATE_NODE_FLAGS } from "../../src/lib/node-flags.js";
 import { cleanEnv, COMPILED_CLI } from "./run-cli.js";
 
 export interface HopgateProcess {
@@ -19,7 +20,8 @@ export interface HopgateProcess {
 }
 
 /**
- * `hopgate <args>` as a real child process running the compiled CLI (JSON logs on stdout),
+ * `hopgate <args>` as a real child process running the compiled CLI with the product's V8 flags
+ * (JSON logs on stdout),
  * killed with SIGKILL when the test ends if it is still running.
  */
 export function spawnHopgate(
@@ -27,7 +29,7 @@ export function spawnHopgate(
   args: string[],
   env: Record<string, string> = {},
 ): HopgateProcess {
-  const child = spawn(process.execPath, [COMPILED_CLI, ...args], {
+  const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, COMPILED_CLI, ...args], {
     env: cleanEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { HOPGATE_NODE_FLAGS } from "../../src/lib/node-flags.js";
 
 /** The `hopgate` command as users run it (TypeScript sources through tsx). */
 export const CLI = join(import.meta.dirname, "../../bin/hopgate.js");
@@ -15,13 +16,13 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `hopgate <args>` to completion on the current Node binary. */
+/** Runs `hopgate <args>` to completion on the current Node binary, with the product's V8 flags. */
 export function runCli(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, ...args], {
       cwd: options.cwd,
       env: options.env ?? cleanEnv(),
       stdio: ["ignore", "pipe", "pipe"],

@@ -11,6 +11,7 @@ import { serverSettings } from "../../src/config/server-settings.js";
 import { DEPLOY_DIR, readDeployYaml } from "../helpers/deploy-files.js";
 import { cleanEnv, COMPILED_CLI } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { HOPGATE_NODE_FLAGS } from "../../src/lib/node-flags.js";
 
 const run = promisify(execFile);
 const ROOT = join(DEPLOY_DIR, "..");
@@ -117,7 +118,11 @@ describe("deploy/Dockerfile", () => {
     const runtime = stages[2]!;
     assert.match(runtime, /^node:24-slim\n/);
     assert.match(runtime, /^USER node$/m);
-    assert.match(runtime, /^ENTRYPOINT \["node", "dist\/cli\/main\.js"\]$/m);
+    const flags = HOPGATE_NODE_FLAGS.map((flag) => `"${flag}", `).join("");
+    assert.ok(
+      runtime.includes(`\nENTRYPOINT ["node", ${flags}"dist/cli/main.js"]\n`),
+      "ENTRYPOINT with the V8 flags",
+    );
     assert.match(runtime, /^CMD \["server"\]$/m);
     for (const match of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const source of match[1]!.split(" ")) assert.ok(existsSync(join(ROOT, source)), `COPY ${source}`);

@@ -8,6 +8,7 @@ import { waitUntil } from "../helpers/prometheus-server.js";
 import { cleanEnv, COMPILED_CLI } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
+import { HOPGATE_NODE_FLAGS } from "../../src/lib/node-flags.js";
 
 const ADMIN_KEY = "process-test-admin-key-0123456789";
 const LOKI_PASSWORD = "process-test-loki-password";
@@ -18,7 +19,7 @@ describe("hopgate server process", () => {
     const loki = await startLokiReceiver(t);
     await writeFile(join(dir, "cert.pem"), tlsFixture().cert);
     await writeFile(join(dir, "key.pem"), tlsFixture().key);
-    const child = spawn(process.execPath, [COMPILED_CLI, "server"], {
+    const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, COMPILED_CLI, "server"], {
       cwd: dir,
       env: cleanEnv({
         HOP_SERVER_DOMAIN: "gateway.test",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { decodeEnvelope } from "../../src/protocol/envelope-decoder.js";
+import { decodeEnvelope, type DecodedStreamData } from "../../src/protocol/envelope-decoder.js";
 import { encodeGrpcMessage } from "../../src/protocol/envelope-encoder.js";
 import { frame } from "../../src/protocol/frames.js";
 import {
@@ -11,7 +11,35 @@ import {
   StreamDataSchema,
   type Envelope,
 } from "../../src/protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import { decodeSplitEnvelope } from "../../src/protocol/split-message-decoder.js";
 import { headerValues } from "../../src/protocol/wire-headers.js";
+
+/** The envelope with every split StreamData body joined (data + more), as protobuf-es would give it. */
+function joined(envelope: Envelope): Envelope {
+  const payload = envelope.payload;
+  if (payload.case === "batch") {
+    return create(EnvelopeSchema, {
+      payload: {
+        case: "batch",
+        value: create(FrameBatchSchema, { frames: payload.value.frames.map(joined) }),
+      },
+    });
+  }
+  if (payload.case !== "streamData") return envelope;
+  const { id, seq, data, more } = payload.value as DecodedStreamData;
+  return frame.data(id, seq, Buffer.concat([data, ...(more ?? [])]));
+}
+
+function split(bytes: Uint8Array, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const parts: Buffer[] = [];
+  let last = 0;
+  for (const point of [...points, bytes.length]) {
+    parts.push(Buffer.from(bytes.subarray(last, point)));
+    last = point;
+  }
+  return parts;
+}
 
 const id = fc.oneof(fc.constant(""), fc.string({ maxLength: 20 }), fc.stringMatching(/^http-[0-9]{1,9}$/));
 const data = fc.uint8Array({ maxLength: 300 });
@@ -67,6 +95,32 @@ describe("envelope codec", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("decodes a message split into chunks as protobuf-es decodes it whole", () => {
+    fc.assert(
+      fc.property(envelope, fc.array(fc.nat(), { maxLength: 12 }), (env, cuts) => {
+        const bytes = toBinary(EnvelopeSchema, env);
+        const decoded = joined(decodeSplitEnvelope(split(bytes, cuts)));
+        assert.deepEqual(
+          toBinary(EnvelopeSchema, decoded),
+          toBinary(EnvelopeSchema, fromBinary(EnvelopeSchema, bytes)),
+        );
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("keeps a split body in the chunks it arrived in (no copy)", () => {
+    const body = Buffer.alloc(3000, 7);
+    const bytes = Buffer.from(toBinary(EnvelopeSchema, frame.data("http-1", 5n, body)));
+    const parts = [bytes.subarray(0, 1000), bytes.subarray(1000, 2000), bytes.subarray(2000)];
+    const decoded = decodeSplitEnvelope(parts);
+    assert.equal(decoded.payload.case, "streamData");
+    const value = decoded.payload.value as DecodedStreamData;
+    assert.equal(value.more?.length, 2);
+    assert.equal(value.data.buffer, parts[0]?.buffer);
+    assert.equal(value.more?.[1]?.buffer, parts[2]?.buffer);
   });
 
   it("reads unknown fields around known ones as protobuf-es does", () => {

@@ -45,6 +45,9 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   const server = http2.createSecureServer({
     ...options.tls,
     allowHTTP1: true,
+    // Small writes (HTTP/2 frames, tunnel messages) go out at once: with Nagle's algorithm and
+    // delayed ACKs each request/response exchange stalled for tens of ms (docs/performance.md).
+    noDelay: true,
     settings: {
       initialWindowSize: VISITOR_STREAM_WINDOW_BYTES,
       maxConcurrentStreams: 1000,

@@ -1,0 +1,60 @@
+// The benchmark's backend, in its own process: fixed bodies and a long poll, as fast as Node's
+// `http` serves them. Prints `{"port": N}` once listening.
+import http from "node:http";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const BODY_1K = Buffer.alloc(KiB, "a");
+const BODY_1M = Buffer.alloc(MiB, "b");
+const CHUNK = Buffer.alloc(64 * KiB, "c");
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url ?? "/", "http://backend");
+  switch (url.pathname) {
+    case "/1k":
+      return send(res, BODY_1K);
+    case "/1m":
+      return send(res, BODY_1M);
+    case "/stream": {
+      const total = Number(url.searchParams.get("mib") ?? "100") * MiB;
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(total) });
+      return stream(res, total);
+    }
+    case "/poll": {
+      // A long poll: the answer comes after `ms`, as a chat or notification endpoint would give it.
+      const timer = setTimeout(() => send(res, BODY_1K), Number(url.searchParams.get("ms") ?? "1000"));
+      res.once("close", () => clearTimeout(timer));
+      return;
+    }
+    default:
+      res.writeHead(404).end();
+  }
+});
+
+function send(res: http.ServerResponse, body: Buffer): void {
+  res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(body.length) });
+  res.end(body);
+}
+
+function stream(res: http.ServerResponse, total: number): void {
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      const chunk = total - sent >= CHUNK.length ? CHUNK : CHUNK.subarray(0, total - sent);
+      sent += chunk.length;
+      if (!res.write(chunk)) return void res.once("drain", pump);
+    }
+    res.end();
+  };
+  pump();
+}
+
+server.keepAliveTimeout = 60_000;
+server.maxHeadersCount = 100;
+server.listen(0, "127.0.0.1", () => {
+  const address = server.address();
+  process.stdout.write(
+    `${JSON.stringify({ port: typeof address === "object" && address ? address.port : 0 })}\n`,
+  );
+});
+process.on("SIGTERM", () => process.exit(0));

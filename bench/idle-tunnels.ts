@@ -1,0 +1,74 @@
+// Opens many idle v2 tunnels to a HopGate server, in its own process, with the product's own
+// tunnel call (one HTTP/2 connection each, as separate clients would). Usage:
+// idle-tunnels.ts <json {url, domain, apiKey, count}>; prints {"accepted": N} once all answered,
+// then holds them until killed.
+import http2 from "node:http2";
+import { runTunnelCall } from "../src/client/tunnel-call.js";
+import { encodeHello } from "../src/protocol/handshake.js";
+import { MAX_TUNNEL_MESSAGE_BYTES } from "../src/protocol/limits.js";
+import { OutboundQueue } from "../src/protocol/outbound-queue.js";
+
+interface Options {
+  readonly url: string;
+  readonly domain: string;
+  readonly apiKey: string;
+  readonly count: number;
+}
+
+const options = JSON.parse(process.argv[2] ?? "{}") as Options;
+let accepted = 0;
+let failed = 0;
+const report = () => {
+  if (accepted + failed === options.count) process.stdout.write(`${JSON.stringify({ accepted, failed })}\n`);
+};
+
+for (let i = 0; i < options.count; i++) {
+  const session = http2.connect(options.url, { rejectUnauthorized: false, servername: options.domain });
+  session.on("error", () => undefined);
+  const outbound = new OutboundQueue({
+    batching: true,
+    maxBatchBytes: 256 * 1024,
+    highWaterBytes: 1024 * 1024,
+  });
+  outbound.push(
+    encodeHello({
+      domain: options.domain,
+      apiKey: options.apiKey,
+      localTarget: "127.0.0.1:9",
+      services: [{ name: "web", pathPrefix: "/" }],
+      clientVersion: "hopgate-bench",
+    }),
+  );
+  let answered = false;
+  void runTunnelCall({
+    open: (headers) => Promise.resolve(session.request(headers)),
+    outbound,
+    maxMessageBytes: MAX_TUNNEL_MESSAGE_BYTES,
+    userAgent: "hopgate-bench",
+    signal: new AbortController().signal,
+    onMessage: (envelope) => {
+      if (envelope.payload.case === "ping") {
+        outbound.push({
+          $typeName: "hopgate.protocol.v1.Envelope",
+          payload: {
+            case: "pong",
+            value: { $typeName: "hopgate.protocol.v1.Pong", nonce: envelope.payload.value.nonce },
+          },
+        });
+      }
+      if (answered) return;
+      answered = true;
+      if (envelope.payload.case === "tunnelAccept") accepted++;
+      else failed++;
+      report();
+    },
+  }).then(() => {
+    if (answered) return;
+    answered = true;
+    failed++;
+    report();
+  });
+  // Spread the handshakes a little, as real clients would arrive.
+  if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+process.on("SIGTERM", () => process.exit(0));

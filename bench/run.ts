@@ -1,0 +1,157 @@
+// `npm run bench`: HopGate against direct access (and nginx, when installed) in one run, A/B
+// alternated, medians of several rounds. Prints a table, writes JSON to bench/results/.
+// Options: --quick (one short round), --rounds N, --duration S, --cli PATH (another compiled
+// build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
+// product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls).
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
+import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
+import { stopAll, withPeakRss } from "./processes.js";
+import { environment, printTable, type Results } from "./report.js";
+import { measureIdleTunnels, measureLongPolls } from "./scale.js";
+import { startStack, TENANT, type Stack } from "./stack.js";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    duration: { type: "string" },
+    cli: { type: "string", default: join(import.meta.dirname, "../dist/cli/main.js") },
+    flags: { type: "string" },
+    label: { type: "string", default: "" },
+    "skip-scale": { type: "boolean", default: false },
+  },
+});
+const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
+const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
+const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.split(" ").filter(Boolean);
+
+type Variant = "direct" | "hopgate-h1" | "hopgate-h2" | "nginx-h1";
+
+const results: Results = { samples: {}, rss: {} };
+const record = (metric: string, variant: string, value: number | null) => {
+  const byVariant = (results.samples[metric] ??= {});
+  (byVariant[variant] ??= []).push(value ?? NaN);
+};
+const peak = (name: string, bytes: number) => (results.rss[name] = Math.max(results.rss[name] ?? 0, bytes));
+
+const startedAt = new Date();
+const before = environment(resolve(args.cli), nodeFlags);
+process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
+try {
+  const stack = await startStack(resolve(args.cli), nodeFlags);
+  await sleep(2000);
+  results.rss["server idle"] = stack.server.rssBytes();
+  results.rss["client idle"] = stack.client.rssBytes();
+  const variants: Variant[] = [
+    "direct",
+    "hopgate-h1",
+    "hopgate-h2",
+    ...(stack.nginx ? (["nginx-h1"] as const) : []),
+  ];
+  for (let round = 0; round < rounds; round++) {
+    const order = [...variants.slice(round % variants.length), ...variants.slice(0, round % variants.length)];
+    process.stderr.write(`round ${round + 1}/${rounds}: ${order.join(", ")}\n`);
+    for (const variant of order) await loadRound(stack, variant);
+    for (const variant of order) await rateRound(stack, variant);
+    for (const variant of order) await downloadRound(stack, variant);
+  }
+  if (!args["skip-scale"]) {
+    Object.assign(results, {
+      idleTunnels: await measureIdleTunnels(stack, 1000),
+      longPolls: await measureLongPolls(stack, 10_000),
+    });
+  }
+} finally {
+  await stopAll();
+}
+const file = join(
+  import.meta.dirname,
+  "results",
+  `${startedAt.toISOString().replace(/[:.]/g, "-")}${args.label ? `-${args.label}` : ""}.json`,
+);
+const medians = Object.fromEntries(
+  Object.entries(results.samples).map(([metric, byVariant]) => [
+    metric,
+    Object.fromEntries(Object.entries(byVariant).map(([variant, values]) => [variant, median(values)])),
+  ]),
+);
+const report = {
+  startedAt,
+  finishedAt: new Date(),
+  environment: { ...before, loadAfter: environment(resolve(args.cli), nodeFlags).load },
+  settings: { rounds, durationS },
+  medians,
+  results,
+};
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+printTable(report);
+process.stdout.write(`\nwritten to ${file}\n`);
+
+function targetOf(stack: Stack, variant: Variant): Target {
+  if (variant === "direct") return { url: `http://127.0.0.1:${stack.backendPort}`, host: TENANT };
+  if (variant === "nginx-h1") return { url: `https://127.0.0.1:${stack.nginx?.port ?? 0}`, host: TENANT };
+  return { url: `https://127.0.0.1:${stack.httpsPort}`, host: TENANT };
+}
+
+/** Runs `work`, recording the peak RSS of server and client when HopGate carries it. */
+async function observed<T>(stack: Stack, variant: Variant, work: () => Promise<T>): Promise<T> {
+  if (!variant.startsWith("hopgate")) return work();
+  const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
+  peak("server under load", peakBytes[0] ?? 0);
+  peak("client under load", peakBytes[1] ?? 0);
+  return result;
+}
+
+async function loadRound(stack: Stack, variant: Variant): Promise<void> {
+  const target = targetOf(stack, variant);
+  for (const size of ["1k", "1m"] as const) {
+    const result: LoadResult = await observed(stack, variant, () =>
+      variant === "hopgate-h2"
+        ? generator("closed", {
+            url: `${target.url}/${size}`,
+            host: target.host,
+            http2: true,
+            connections: 50,
+            durationMs: durationS * 1000,
+          })
+        : wrk(target, `/${size}`, 50, durationS),
+    );
+    record(`${size} req/s`, variant, result.rps);
+    record(`${size} p50 ms`, variant, result.p50Ms);
+    record(`${size} p99 ms`, variant, result.p99Ms);
+    record(`${size} errors`, variant, result.errors);
+  }
+}
+
+async function rateRound(stack: Stack, variant: Variant): Promise<void> {
+  const target = targetOf(stack, variant);
+  const result = await observed(stack, variant, () =>
+    generator("rate", {
+      url: `${target.url}/1k`,
+      host: target.host,
+      http2: variant === "hopgate-h2",
+      connections: 50,
+      rate: 1000,
+      durationMs: durationS * 1000,
+    }),
+  );
+  record("1000/s p50 ms", variant, result.p50Ms);
+  record("1000/s p99 ms", variant, result.p99Ms);
+  record("1000/s errors", variant, result.errors);
+}
+
+async function downloadRound(stack: Stack, variant: Variant): Promise<void> {
+  const target = targetOf(stack, variant);
+  const protocol = variant === "hopgate-h2" ? "h2" : "h1";
+  for (const parallel of [1, 8]) {
+    const result = await observed(stack, variant, () =>
+      downloads(target, "/stream?mib=100", parallel, protocol),
+    );
+    record(parallel === 1 ? "100 MiB MiB/s" : "8x100 MiB MiB/s", variant, result.mibPerS);
+    record(parallel === 1 ? "100 MiB failures" : "8x100 MiB failures", variant, result.failures);
+  }
+}

@@ -1,0 +1,149 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tlsFixture } from "../test/helpers/tls-fixture.js";
+import { startProcess, type BenchProcess } from "./processes.js";
+
+export const MAIN_DOMAIN = "gateway.test";
+export const TENANT = "bench.test";
+const ADMIN_KEY = "bench-admin-key-0123456789";
+
+export interface Stack {
+  readonly dir: string;
+  readonly backend: BenchProcess;
+  readonly backendPort: number;
+  readonly server: BenchProcess;
+  readonly client: BenchProcess;
+  readonly httpsPort: number;
+  readonly clientKey: string;
+  readonly nginx: { readonly process: BenchProcess; readonly port: number } | undefined;
+}
+
+/**
+ * Backend, HopGate server and client (the compiled CLI `cli`, run with `nodeFlags` as the product
+ * runs), and nginx as a TLS reverse proxy when it is installed. Every process is tracked by
+ * processes.ts and killed by its stopAll().
+ */
+export async function startStack(cli: string, nodeFlags: readonly string[]): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), "hopgate-bench-"));
+  writeFileSync(join(dir, "cert.pem"), tlsFixture().cert);
+  writeFileSync(join(dir, "key.pem"), tlsFixture().key);
+  const backend = startProcess("backend", process.execPath, [
+    "--import",
+    "tsx",
+    join(import.meta.dirname, "backend.ts"),
+  ]);
+  const backendPort = Number((await backend.waitForLine((l) => typeof l.port === "number")).port);
+  const server = startProcess(
+    "server",
+    process.execPath,
+    [
+      ...nodeFlags,
+      cli,
+      "server",
+      ...["--domain", MAIN_DOMAIN, "--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+      ...["--metrics-listen", "127.0.0.1:0", "--tls", "files", "--tls-cert", join(dir, "cert.pem")],
+      ...["--tls-key", join(dir, "key.pem"), "--data-dir", join(dir, "data")],
+      // --debug only lets the tunnel be reached by IP address (127.0.0.1), as in the tests.
+      "--debug",
+    ],
+    { HOP_ADMIN_API_KEY: ADMIN_KEY, HOP_TUNNEL_MAX_STREAMS: "20000" },
+  );
+  const listening = await server.waitForLine((l) => l.msg === "HopGate server listening");
+  const httpsPort = Number(listening.https_port);
+  const clientKey = await register(httpsPort);
+  const client = startProcess("client", process.execPath, [
+    ...nodeFlags,
+    cli,
+    "client",
+    ...["--server", `https://127.0.0.1:${httpsPort}`, "--domain", TENANT, "--api-key", clientKey],
+    ...["--service", `web=http://127.0.0.1:${backendPort}`, "--ca-file", join(dir, "cert.pem")],
+  ]);
+  await client.waitForLine((l) => l.msg === "tunnel accepted");
+  return {
+    dir,
+    backend,
+    backendPort,
+    server,
+    client,
+    httpsPort,
+    clientKey,
+    nginx: startNginx(dir, backendPort),
+  };
+}
+
+async function register(port: number): Promise<string> {
+  const body = JSON.stringify({ domain: TENANT, memo: "benchmark" });
+  const answer = await new Promise<string>((resolve, reject) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/api/v1/admin/domains/register",
+        servername: MAIN_DOMAIN,
+        rejectUnauthorized: false,
+        headers: {
+          host: MAIN_DOMAIN,
+          authorization: `Bearer ${ADMIN_KEY}`,
+          "content-type": "application/json",
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve(text));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+  return (JSON.parse(answer) as { client_api_key: string }).client_api_key;
+}
+
+/** nginx (Debian's nginx-light) as a one-hop TLS reverse proxy in front of the backend: the reference. */
+function startNginx(dir: string, backendPort: number): Stack["nginx"] {
+  const binary = "/usr/sbin/nginx";
+  if (!existsSync(binary)) return undefined;
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const conf = join(dir, "nginx.conf");
+  writeFileSync(
+    conf,
+    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
+error_log ${join(dir, "nginx-error.log")} warn;
+pid ${join(dir, "nginx.pid")};
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} ssl http2;
+    ssl_certificate ${join(dir, "cert.pem")};
+    ssl_certificate_key ${join(dir, "key.pem")};
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_buffering off;
+    }
+  }
+}
+`,
+  );
+  execFileSync(binary, ["-t", "-q", "-c", conf, "-p", dir, "-e", join(dir, "nginx-error.log")]);
+  const process_ = startProcess("nginx", binary, [
+    "-c",
+    conf,
+    "-p",
+    dir,
+    "-e",
+    join(dir, "nginx-error.log"),
+    "-g",
+    "daemon off;",
+  ]);
+  return { process: process_, port };
+}
