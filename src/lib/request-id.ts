@@ -19,6 +19,16 @@ export function requestIdFrom(headerValue: string | readonly string[] | undefine
   return typeof value === "string" && VALID_REQUEST_ID.test(value) ? value : newRequestId();
 }
 
+/** Random bytes drawn 4 KiB at a time: one `randomBytes` call per request was 4 % of the server's CPU. */
+const POOL_BYTES = 12 * 341;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
 export function newRequestId(): string {
-  return randomBytes(12).toString("base64url");
+  if (poolOffset + 12 > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  poolOffset += 12;
+  return pool.toString("base64url", poolOffset - 12, poolOffset);
 }

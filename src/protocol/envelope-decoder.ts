@@ -5,6 +5,7 @@ import {
   type StreamClose,
   type StreamCredit,
   type StreamData,
+  type StreamOpen,
 } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 /**
@@ -14,8 +15,8 @@ import {
 export type DecodedStreamData = StreamData & { readonly more?: readonly Uint8Array[] };
 
 /**
- * Parses one Envelope. The traffic frames (StreamData, StreamCredit, StreamClose and batches of
- * them) are read field by field, with body bytes as views into `bytes` (no copy); any other
+ * Parses one Envelope. The traffic frames (StreamOpen, StreamData, StreamCredit, StreamClose and
+ * batches of them) are read field by field, with body bytes as views into `bytes` (no copy); any other
  * envelope goes to protobuf-es's `fromBinary`, so that every field the schema knows is read the
  * same way. A batch inside a batch is returned empty, without decoding it: the multiplexer
  * reports it as a violation, and nesting cannot make the decoder recurse. Throws on malformed
@@ -31,6 +32,7 @@ export function decodeEnvelope(bytes: Uint8Array, nested = false): Envelope {
     const end = reader.lengthEnd();
     const start = reader.at;
     if (field === 4) payload = { case: "streamData", value: streamData(bytes, start, end) };
+    else if (field === 3) payload = { case: "streamOpen", value: streamOpen(bytes, start, end) };
     else if (field === 5) payload = { case: "streamClose", value: streamClose(bytes, start, end) };
     else if (field === 9) payload = { case: "streamCredit", value: streamCredit(bytes, start, end) };
     else if (field === 8) payload = { case: "batch", value: batch(bytes, start, end, nested) };
@@ -56,6 +58,53 @@ function streamData(bytes: Uint8Array, start: number, end: number): StreamData {
     else reader.skip(tag);
   }
   return value;
+}
+
+function streamOpen(bytes: Uint8Array, start: number, end: number): StreamOpen {
+  const reader = new WireReader(bytes, start, end);
+  // A map without a prototype: a header named "__proto__" stays an ordinary entry.
+  const header = Object.create(null) as StreamOpen["header"];
+  const value: StreamOpen = {
+    $typeName: "hopgate.protocol.v1.StreamOpen",
+    id: "",
+    serviceName: "",
+    targetAddr: "",
+    header,
+  };
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | 2)) value.id = reader.string();
+    else if (tag === ((2 << 3) | 2)) value.serviceName = reader.string();
+    else if (tag === ((3 << 3) | 2)) value.targetAddr = reader.string();
+    else if (tag === ((4 << 3) | 2)) headerEntry(reader, header);
+    else reader.skip(tag);
+  }
+  return value;
+}
+
+/** One map entry (key 1, value 2); a later entry for the same name replaces it, as in protobuf. */
+function headerEntry(reader: WireReader, header: StreamOpen["header"]): void {
+  const end = reader.lengthEnd();
+  const entry = new WireReader(reader.source, reader.at, end);
+  let name = "";
+  const values: string[] = [];
+  while (entry.more()) {
+    const tag = entry.varint();
+    if (tag === ((1 << 3) | 2)) name = entry.string();
+    else if (tag === ((2 << 3) | 2)) {
+      const valuesEnd = entry.lengthEnd();
+      // A value field seen twice merges, as protobuf merges a repeated message field.
+      const list = new WireReader(reader.source, entry.at, valuesEnd);
+      while (list.more()) {
+        const valueTag = list.varint();
+        if (valueTag === ((1 << 3) | 2)) values.push(list.string());
+        else list.skip(valueTag);
+      }
+      entry.at = valuesEnd;
+    } else entry.skip(tag);
+  }
+  header[name] = { $typeName: "hopgate.protocol.v1.HeaderValues", values };
+  reader.at = end;
 }
 
 function streamClose(bytes: Uint8Array, start: number, end: number): StreamClose {
@@ -107,11 +156,12 @@ const utf8 = new TextDecoder();
 /** Protobuf wire format (protobuf.dev/programming-guides/encoding) over a range of bytes. */
 class WireReader {
   at: number;
-  readonly #bytes: Uint8Array;
+  /** The whole buffer this reader reads a range of. */
+  readonly source: Uint8Array;
   readonly #end: number;
 
   constructor(bytes: Uint8Array, start: number, end: number) {
-    this.#bytes = bytes;
+    this.source = bytes;
     this.at = start;
     this.#end = end;
   }
@@ -126,7 +176,7 @@ class WireReader {
     let scale = 1;
     for (let i = 0; i < 10; i++) {
       if (this.at >= this.#end) throw new Error("truncated varint");
-      const byte = this.#bytes[this.at++] as number;
+      const byte = this.source[this.at++] as number;
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) return value;
       scale *= 0x80;
@@ -141,7 +191,7 @@ class WireReader {
     // Beyond 2^53: read it exactly (such a seq is absurd, but must not be misread).
     let exact = 0n;
     for (let i = this.at - 1; i >= start; i--)
-      exact = (exact << 7n) | BigInt((this.#bytes[i] as number) & 0x7f);
+      exact = (exact << 7n) | BigInt((this.source[i] as number) & 0x7f);
     return BigInt.asUintN(64, exact);
   }
 
@@ -155,14 +205,14 @@ class WireReader {
 
   bytes(): Uint8Array {
     const end = this.lengthEnd();
-    const value = this.#bytes.subarray(this.at, end);
+    const value = this.source.subarray(this.at, end);
     this.at = end;
     return value;
   }
 
   string(): string {
     const end = this.lengthEnd();
-    const bytes = this.#bytes;
+    const bytes = this.source;
     let value = "";
     if (end - this.at <= 64) {
       for (let i = this.at; i < end; i++) {
@@ -177,7 +227,7 @@ class WireReader {
   }
 
   #utf8(end: number): string {
-    const value = utf8.decode(this.#bytes.subarray(this.at, end));
+    const value = utf8.decode(this.source.subarray(this.at, end));
     this.at = end;
     return value;
   }

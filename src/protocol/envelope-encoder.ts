@@ -1,12 +1,17 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { EnvelopeSchema, type Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+import {
+  EnvelopeSchema,
+  type Envelope,
+  type HeaderValues,
+  type StreamOpen,
+} from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 /**
  * Serializes an Envelope as one gRPC Length-Prefixed-Message (grpc PROTOCOL-HTTP2.md: a
  * compressed flag, a 4-byte big-endian length, the protobuf bytes) into a single buffer.
  *
- * The frames that carry the traffic (StreamData, StreamCredit, StreamClose, and FrameBatches of
- * them) are written field by field, so that a body chunk is copied exactly once, from where it
+ * The frames that carry the traffic (StreamOpen, StreamData, StreamCredit, StreamClose, and
+ * FrameBatches of them) are written field by field, so that a body chunk is copied exactly once, from where it
  * arrived into the message; protobuf-es's `toBinary` would copy it into its writer's chunks,
  * then into the finished array, and Connect once more into the gRPC envelope. Every other frame
  * goes through `toBinary`. The bytes are the canonical proto3 encoding either way (fields in
@@ -41,6 +46,7 @@ interface Cursor {
 }
 
 // Tags: (field number << 3) | wire type (2: length-delimited, 0: varint).
+const TAG_STREAM_OPEN = (3 << 3) | 2;
 const TAG_STREAM_DATA = (4 << 3) | 2;
 const TAG_STREAM_CLOSE = (5 << 3) | 2;
 const TAG_BATCH = (8 << 3) | 2;
@@ -49,6 +55,7 @@ const TAG_FIELD1_LEN = (1 << 3) | 2;
 const TAG_FIELD2_VARINT = 2 << 3;
 const TAG_FIELD2_LEN = (2 << 3) | 2;
 const TAG_FIELD3_LEN = (3 << 3) | 2;
+const TAG_FIELD4_LEN = (4 << 3) | 2;
 
 /**
  * Size of the envelope's bytes (without a tag and length around it). Records the size of each
@@ -70,6 +77,10 @@ function envelopeSize(envelope: Envelope, plan: Plan, nested = false): number {
     }
     case "streamClose":
       inner = stringFieldSize(payload.value.id) + stringFieldSize(payload.value.error);
+      break;
+    case "streamOpen":
+      plan.sizes.push(0); // this frame's slot comes before its header entries'
+      inner = streamOpenSize(payload.value, plan);
       break;
     case "streamCredit": {
       const bytes = payload.value.bytes;
@@ -94,6 +105,46 @@ function envelopeSize(envelope: Envelope, plan: Plan, nested = false): number {
 }
 
 const MAX_SAFE_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * StreamOpen: id, service name, target address, then the header map, one entry per name in
+ * insertion order, key and value always present (as protobuf-es writes maps). Records each
+ * entry's size and its HeaderValues' size.
+ */
+function streamOpenSize(open: StreamOpen, plan: Plan): number {
+  let size = stringFieldSize(open.id) + stringFieldSize(open.serviceName) + stringFieldSize(open.targetAddr);
+  for (const name of Object.keys(open.header)) {
+    let valuesSize = 0;
+    for (const value of (open.header[name] as HeaderValues).values) {
+      const length = Buffer.byteLength(value, "utf8");
+      valuesSize += 1 + varintSize(length) + length;
+    }
+    const keyLength = Buffer.byteLength(name, "utf8");
+    const entrySize = 1 + varintSize(keyLength) + keyLength + 1 + varintSize(valuesSize) + valuesSize;
+    plan.sizes.push(entrySize, valuesSize);
+    size += 1 + varintSize(entrySize) + entrySize;
+  }
+  return size;
+}
+
+function writeStreamOpen(out: Buffer, at: number, open: StreamOpen, plan: Plan, cursor: Cursor): number {
+  at = writeString(out, at, TAG_FIELD1_LEN, open.id);
+  at = writeString(out, at, TAG_FIELD2_LEN, open.serviceName);
+  at = writeString(out, at, TAG_FIELD3_LEN, open.targetAddr);
+  for (const name of Object.keys(open.header)) {
+    const entrySize = plan.sizes[cursor.size++] as number;
+    const valuesSize = plan.sizes[cursor.size++] as number;
+    at = writeHeader(out, at, TAG_FIELD4_LEN, entrySize);
+    at = writeHeader(out, at, TAG_FIELD1_LEN, Buffer.byteLength(name, "utf8"));
+    at += out.write(name, at, "utf8");
+    at = writeHeader(out, at, TAG_FIELD2_LEN, valuesSize);
+    for (const value of (open.header[name] as HeaderValues).values) {
+      at = writeHeader(out, at, TAG_FIELD1_LEN, Buffer.byteLength(value, "utf8"));
+      at += out.write(value, at, "utf8");
+    }
+  }
+  return at;
+}
 
 function fallbackSize(envelope: Envelope, plan: Plan): number {
   const bytes = toBinary(EnvelopeSchema, envelope);
@@ -125,6 +176,10 @@ function writeEnvelope(out: Buffer, envelope: Envelope, plan: Plan, cursor: Curs
       }
       return;
     }
+    case "streamOpen":
+      cursor.at = writeHeader(out, cursor.at, TAG_STREAM_OPEN, inner);
+      cursor.at = writeStreamOpen(out, cursor.at, payload.value, plan, cursor);
+      return;
     case "streamClose":
       cursor.at = writeHeader(out, cursor.at, TAG_STREAM_CLOSE, inner);
       cursor.at = writeString(out, cursor.at, TAG_FIELD1_LEN, payload.value.id);

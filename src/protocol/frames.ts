@@ -1,48 +1,47 @@
-import { create } from "@bufbuild/protobuf";
-import {
-  DrainSchema,
-  EnvelopeSchema,
-  PingSchema,
-  PongSchema,
-  StreamCloseSchema,
-  StreamCreditSchema,
-  StreamDataSchema,
-  StreamOpenSchema,
-  type Envelope,
-} from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+import type { Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 import type { HeaderMap } from "./wire-headers.js";
 
-/** Constructors for every Envelope a HopGate peer sends; the only place frames are built. */
+/**
+ * Constructors for every Envelope a HopGate peer sends; the only place frames are built. They are
+ * plain message objects, as protobuf-es's `create()` would return them with every field set, but
+ * without its per-call reflection: a request costs several frames (docs/performance.md).
+ */
 export const frame = {
   open(id: string, serviceName: string, header: HeaderMap): Envelope {
-    return create(EnvelopeSchema, {
-      payload: { case: "streamOpen", value: create(StreamOpenSchema, { id, serviceName, header }) },
+    return envelope({
+      case: "streamOpen",
+      value: { $typeName: "hopgate.protocol.v1.StreamOpen", id, serviceName, targetAddr: "", header },
     });
   },
   data(id: string, seq: bigint, data: Uint8Array): Envelope {
-    return create(EnvelopeSchema, {
-      payload: { case: "streamData", value: create(StreamDataSchema, { id, seq, data }) },
+    return envelope({
+      case: "streamData",
+      value: { $typeName: "hopgate.protocol.v1.StreamData", id, seq, data },
     });
   },
   close(id: string, error = ""): Envelope {
-    return create(EnvelopeSchema, {
-      payload: { case: "streamClose", value: create(StreamCloseSchema, { id, error }) },
+    return envelope({
+      case: "streamClose",
+      value: { $typeName: "hopgate.protocol.v1.StreamClose", id, error },
     });
   },
   credit(id: string, bytes: number): Envelope {
-    return create(EnvelopeSchema, {
-      payload: { case: "streamCredit", value: create(StreamCreditSchema, { id, bytes }) },
+    return envelope({
+      case: "streamCredit",
+      value: { $typeName: "hopgate.protocol.v1.StreamCredit", id, bytes },
     });
   },
   ping(nonce: bigint): Envelope {
-    return create(EnvelopeSchema, { payload: { case: "ping", value: create(PingSchema, { nonce }) } });
+    return envelope({ case: "ping", value: { $typeName: "hopgate.protocol.v1.Ping", nonce } });
   },
   pong(nonce: bigint): Envelope {
-    return create(EnvelopeSchema, { payload: { case: "pong", value: create(PongSchema, { nonce }) } });
+    return envelope({ case: "pong", value: { $typeName: "hopgate.protocol.v1.Pong", nonce } });
   },
   drain(deadlineMs: number, reason: string): Envelope {
-    return create(EnvelopeSchema, {
-      payload: { case: "drain", value: create(DrainSchema, { deadlineMs, reason }) },
-    });
+    return envelope({ case: "drain", value: { $typeName: "hopgate.protocol.v1.Drain", deadlineMs, reason } });
   },
 };
+
+function envelope(payload: Envelope["payload"]): Envelope {
+  return { $typeName: "hopgate.protocol.v1.Envelope", payload };
+}

@@ -73,7 +73,10 @@ export class TunnelStream {
   }
 
   sendOpen(serviceName: string, header: HeaderMap): void {
-    if (!this.#aborted) this.#host.outbound.push(frame.open(this.id, serviceName, header));
+    if (this.#aborted) return;
+    // Counted at its header size, so that a FrameBatch of many opens stays far below the 4 MiB
+    // message limit (10,000 requests arriving at once, each with a few KiB of headers).
+    this.#host.outbound.push(frame.open(this.id, serviceName, header), headerMapBytes(header));
   }
 
   /**
@@ -202,4 +205,14 @@ function deliverPieces(sink: StreamSink, pieces: readonly Uint8Array[], from: nu
     const pending = sink.data(pieces[i] as Uint8Array);
     if (pending) return pending.then(() => deliverPieces(sink, pieces, i + 1));
   }
+}
+
+/** Approximate encoded size of a header map: names and values (UTF-16 length, close enough). */
+function headerMapBytes(header: HeaderMap): number {
+  let bytes = 0;
+  for (const name in header) {
+    bytes += name.length + 8;
+    for (const value of (header[name] as HeaderMap[string]).values) bytes += value.length + 4;
+  }
+  return bytes;
 }

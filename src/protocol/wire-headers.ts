@@ -1,5 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { HeaderValuesSchema, type HeaderValues } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
+import type { HeaderValues } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 /**
  * Header names that carry tunnel metadata inside StreamOpen header maps. The v1 Go peers match
@@ -30,8 +29,9 @@ export function isWireHeader(lowercaseName: string): boolean {
 
 export type HeaderMap = { [name: string]: HeaderValues };
 
+/** A HeaderValues message (a plain object, as `create()` would make it without reflection). */
 export function headerValues(values: string[]): HeaderValues {
-  return create(HeaderValuesSchema, { values });
+  return { $typeName: "hopgate.protocol.v1.HeaderValues", values };
 }
 
 /** First value of `name` (exact spelling) in a wire header map. */
