@@ -73,10 +73,10 @@ export interface TestClient {
   readonly connected: Promise<void>;
 }
 
-/** A real HopGate client for `domain` through `gateway`, stopped when the test ends. */
+/** A real HopGate client for `domain` through `gateway` (or any server with a port and CA file), stopped when the test ends. */
 export function startTestClient(
   t: TestContext,
-  gateway: Gateway,
+  gateway: Pick<Gateway, "port" | "caFile">,
   domain: string,
   apiKey: string,
   services: string[],
