@@ -38,6 +38,9 @@ export interface TunnelConnectionOptions {
   readonly onEstablished?: (version: 1 | 2) => void;
 }
 
+/** How long a finishing tunnel waits for the server to end the call after the last frames. */
+const FINISH_GRACE_MS = 5_000;
+
 export type ConnectionOutcome =
   | { readonly t: "ended"; readonly reason: string; readonly uptimeMs: number }
   | {
@@ -89,7 +92,7 @@ export class TunnelConnection {
       onViolation: (detail, streamId) =>
         options.logger.warn({ stream_id: streamId, detail }, "server broke the tunnel protocol"),
       onStreamFinished: () => {
-        if (this.#draining && this.#mux.size === 0) this.close("drained");
+        if (this.#draining && this.#mux.size === 0) this.#finish("drained");
       },
     });
     this.#keepalive = this.#startKeepalive(options.pingIntervalMs, options.pingTimeoutMs, (nonce) => {
@@ -127,15 +130,26 @@ export class TunnelConnection {
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
     if (this.#mux.version === 2) this.#outbound.push(frame.drain(timeoutMs, "client shutting down"));
-    if (this.#mux.size === 0) this.close("client shutting down");
+    if (this.#mux.size === 0) this.#finish("client shutting down");
     const timer = setTimeout(() => this.close("shutdown timeout"), timeoutMs);
     await this.done;
     clearTimeout(timer);
   }
 
+  /** Ends the tunnel at once: queued frames are dropped, in-flight streams fail. */
   close(reason: string): void {
     this.#endReason ??= reason;
     this.#abort.abort();
+  }
+
+  /**
+   * Ends the tunnel after the frames already queued (the last responses) have gone out: the
+   * request side half-closes and the server ends the call. Aborts if the server does not.
+   */
+  #finish(reason: string): void {
+    this.#endReason ??= reason;
+    this.#outbound.end();
+    setTimeout(() => this.close(reason), FINISH_GRACE_MS).unref();
   }
 
   async #run(): Promise<ConnectionOutcome> {
@@ -246,7 +260,7 @@ export class TunnelConnection {
         this.#options.logger.info({ reason: payload.value.reason }, "server asked this tunnel to drain");
         this.#draining = true;
         this.#options.onDrainRequested?.();
-        if (this.#mux.size === 0) this.close("drained");
+        if (this.#mux.size === 0) this.#finish("drained");
         return;
       default:
         return;
