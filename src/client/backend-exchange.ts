@@ -26,6 +26,9 @@ export interface BackendExchangeRecord {
   readonly status: number;
   readonly durationMs: number;
   readonly error: string | undefined;
+  /** Request body bytes that came through the tunnel, and response body bytes sent back. */
+  readonly bytesFromServer: number;
+  readonly bytesToServer: number;
 }
 
 export interface BackendExchangeOptions {
@@ -188,6 +191,8 @@ export class BackendExchange implements StreamSink {
       status: this.#status,
       durationMs: Date.now() - this.#startedAtMs,
       error,
+      bytesFromServer: this.#options.stream.receivedBytes,
+      bytesToServer: this.#options.stream.sentBytes,
     });
   }
 }

@@ -42,7 +42,13 @@ export interface TunnelConnectionOptions {
 const FINISH_GRACE_MS = 5_000;
 
 export type ConnectionOutcome =
-  | { readonly t: "ended"; readonly reason: string; readonly uptimeMs: number }
+  | {
+      readonly t: "ended";
+      readonly reason: string;
+      readonly uptimeMs: number;
+      /** How it ended, for the reconnect metric: a bounded set of causes. */
+      readonly cause: "connect_failed" | "server_closed" | "ping_timeout" | "stream_error" | "stopped";
+    }
   | {
       readonly t: "rejected";
       readonly code: Code;
@@ -167,7 +173,10 @@ export class TunnelConnection {
         const pending = this.#mux.receive(envelope);
         if (pending) await pending;
       }
-      outcome = this.#ended(this.#endReason ?? "server ended the tunnel");
+      outcome = this.#ended(
+        this.#endReason ?? "server ended the tunnel",
+        this.#endReason ? undefined : "server_closed",
+      );
     } catch (error) {
       outcome = this.#outcomeOf(error);
     }
@@ -187,11 +196,20 @@ export class TunnelConnection {
     const reason = connectError.metadata.get("hopgate-reject-reason") ?? undefined;
     if (rejected || reason)
       return { t: "rejected", code: connectError.code, message: connectError.rawMessage, reason };
-    return this.#ended(connectError.rawMessage || Code[connectError.code]);
+    return this.#ended(
+      connectError.rawMessage || Code[connectError.code],
+      this.#versionKnown ? "stream_error" : "connect_failed",
+    );
   }
 
-  #ended(reason: string): ConnectionOutcome {
-    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs };
+  #ended(reason: string, cause?: Extract<ConnectionOutcome, { t: "ended" }>["cause"]): ConnectionOutcome {
+    const known =
+      reason === "keepalive timeout"
+        ? "ping_timeout"
+        : this.#endReason !== undefined
+          ? "stopped"
+          : "stream_error";
+    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs, cause: cause ?? known };
   }
 
   #onRequest(stream: TunnelStream, open: StreamOpen): void {

@@ -34,7 +34,7 @@ describe("hopgate client", () => {
     const gateway = await startGateway(t);
     await gateway.register("rejected.example.test");
     const statuses: TunnelClientStatus[] = [];
-    const handle = startClient(
+    const handle = await startClient(
       loadConfig(clientSettings, {
         env: {},
         dotenvDir: null,

@@ -68,7 +68,7 @@ export async function startGateway(
 }
 
 export interface TestClient {
-  readonly handle: ClientHandle;
+  readonly handle: Promise<ClientHandle>;
   /** Resolves once the tunnel is accepted (v2) or, for v1, immediately. */
   readonly connected: Promise<void>;
 }
@@ -101,6 +101,6 @@ export function startTestClient(
   const handle = startClient(config, logger, {
     onStatus: (status: TunnelClientStatus) => status.t === "connected" && markConnected(),
   });
-  t.after(() => handle.stop());
-  return { handle, connected };
+  t.after(async () => (await handle).stop());
+  return { handle, connected: handle.then(() => connected) };
 }

@@ -123,7 +123,7 @@ describe("failover and reconnection", () => {
     t.after(() => server.stop());
     const { clientApiKey } = await server.domains.register("again.example.test", "restart");
     const backend = await startBackend(t, (_req, res) => res.end("hello"));
-    const client = startClient(
+    const client = await startClient(
       loadConfig(clientSettings, {
         env: {},
         dotenvDir: null,

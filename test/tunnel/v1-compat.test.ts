@@ -479,7 +479,7 @@ describe("v1 compatibility: the HopGate client and a v1 Go server", () => {
       header: { "x-multi": ["a", "b"], accept: ["application/json"] },
     });
     await client.connected; // a request before any acknowledgement: v1
-    assert.equal(client.handle.tunnel.current?.version, 1);
+    assert.equal((await client.handle).tunnel.current?.version, 1);
     assert.equal(get.status, 200);
     assert.equal(get.error, "");
     assert.deepEqual(get.header["X-HopGate-Status"]?.values, ["200"]);
@@ -526,7 +526,7 @@ describe("v1 compatibility: the HopGate client and a v1 Go server", () => {
     );
     assert.equal(concurrent.filter(Boolean).length, 10);
 
-    await client.handle.stop();
+    await (await client.handle).stop();
     await tunnel.closed;
     assertNoV2Frames(tunnel.received);
   });
@@ -544,7 +544,7 @@ describe("v1 compatibility: the HopGate client and a v1 Go server", () => {
       body: Buffer.alloc(64 * KiB),
     });
     assert.equal(second.status, 200);
-    assert.equal(client.handle.tunnel.current?.version, 1);
+    assert.equal((await client.handle).tunnel.current?.version, 1);
     assertNoV2Frames(tunnel.received);
   });
 
