@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "../../lib/logger.js";
+import type { CertificateStatus } from "../certs/acme/managed-domain.js";
 import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
 import {
@@ -17,18 +18,9 @@ import {
 } from "./admin-schemas.js";
 import { errorResponses, jsonBody, jsonResponse } from "./route-helpers.js";
 
-/** What the admin API shows of a domain's certificate (the ACME manager provides it). */
-export type CertificateState =
-  | { readonly state: "pending" }
-  | {
-      readonly state: "issued";
-      readonly notAfterMs: number;
-      readonly renewalFailure?: { readonly reason: string; readonly nextRetryMs: number };
-    }
-  | { readonly state: "failed"; readonly reason: string; readonly nextRetryMs: number };
-
+/** Where the admin API reads a domain's certificate status (the ACME manager). */
 export interface CertificateDirectory {
-  status(domain: string): CertificateState | undefined;
+  status(domain: string): CertificateStatus | undefined;
 }
 
 export interface DomainRoutesOptions {
@@ -188,7 +180,7 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
   });
 }
 
-function toCertificateJson(status: CertificateState) {
+function toCertificateJson(status: CertificateStatus) {
   switch (status.state) {
     case "pending":
       return { state: status.state };
