@@ -21,7 +21,7 @@ export function clientCommand(): Command {
     const logger = logging.logger.child({ component: "cli" });
     try {
       const { startClient } = await import("../client/start-client.js");
-      const client = startClient(config, logging.logger);
+      const client = await startClient(config, logging.logger);
       await runUntilSignal(
         () => client.stop(),
         (error) => logger.error({ err: error }, "shutdown failed"),

@@ -52,7 +52,7 @@ export function demoCommand(): Command {
       const backend = await startDemoBackend();
       let connected!: () => void;
       const ready = new Promise<void>((resolve) => (connected = resolve));
-      const client = startClient(
+      const client = await startClient(
         loadConfig(clientSettings, {
           env: {},
           dotenvDir: null,

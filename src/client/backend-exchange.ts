@@ -26,6 +26,9 @@ export interface BackendExchangeRecord {
   readonly status: number;
   readonly durationMs: number;
   readonly error: string | undefined;
+  /** Request body bytes that came through the tunnel, and response body bytes sent back. */
+  readonly bytesFromServer: number;
+  readonly bytesToServer: number;
 }
 
 export interface BackendExchangeOptions {
@@ -46,7 +49,7 @@ export interface BackendExchangeOptions {
  */
 export class BackendExchange implements StreamSink {
   readonly #options: BackendExchangeOptions;
-  readonly #request: ClientRequest;
+  #request: ClientRequest | undefined;
   readonly #startedAtMs = Date.now();
   #status = 0;
   #socket: Duplex | undefined;
@@ -55,7 +58,17 @@ export class BackendExchange implements StreamSink {
 
   constructor(options: BackendExchangeOptions) {
     this.#options = options;
-    const { service, head } = options;
+    options.stream.setSink(this);
+    // A v1 server never says whether a body of unknown length follows (v2 servers do), and node
+    // would send one unframed: the backend would parse it as further requests. On v1, a request
+    // without Content-Length waits for its first body chunk (then chunked) or its end (no body).
+    if (options.version === 2 || options.head.upgrade || hasFraming(options.head.headers)) {
+      this.#start(options.head.headers);
+    }
+  }
+
+  #start(headers: string[]): ClientRequest {
+    const { service, head } = this.#options;
     const secure = service.target.protocol === "https:";
     const request = (secure ? https : http).request({
       protocol: service.target.protocol,
@@ -63,9 +76,9 @@ export class BackendExchange implements StreamSink {
       port: service.target.port || (secure ? 443 : 80),
       method: head.method,
       path: head.path,
-      headers: head.headers,
+      headers,
       setHost: false,
-      agent: head.upgrade ? false : secure ? options.agents.https : options.agents.http,
+      agent: head.upgrade ? false : secure ? this.#options.agents.https : this.#options.agents.http,
       // Local services often use self-signed certificates, as with ngrok's upstream default.
       rejectUnauthorized: false,
     });
@@ -73,8 +86,8 @@ export class BackendExchange implements StreamSink {
     request.on("response", (response) => this.#onResponse(response));
     request.on("upgrade", (response, socket, rest) => this.#onUpgrade(response, socket, rest));
     request.on("error", (error) => this.#onError(error));
-    options.stream.setSink(this);
     if (head.upgrade) request.end();
+    return request;
   }
 
   head(): void {
@@ -88,16 +101,18 @@ export class BackendExchange implements StreamSink {
       this.#pending.push(chunk); // credit returns once the upgraded socket takes it
       return;
     }
-    return deliverChunk(this.#request, chunk, stream, version);
+    const request =
+      this.#request ?? this.#start([...this.#options.head.headers, "Transfer-Encoding", "chunked"]);
+    return deliverChunk(request, chunk, stream, version);
   }
 
   end(): void {
     if (this.#socket) this.#socket.end();
-    else if (!this.#options.head.upgrade) this.#request.end();
+    else if (!this.#options.head.upgrade) (this.#request ?? this.#start(this.#options.head.headers)).end();
   }
 
   abort(reason: string): void {
-    this.#request.destroy();
+    this.#request?.destroy();
     this.#socket?.destroy();
     this.#finish(reason);
   }
@@ -176,6 +191,17 @@ export class BackendExchange implements StreamSink {
       status: this.#status,
       durationMs: Date.now() - this.#startedAtMs,
       error,
+      bytesFromServer: this.#options.stream.receivedBytes,
+      bytesToServer: this.#options.stream.sentBytes,
     });
   }
+}
+
+/** Whether a flat header list frames the body itself (Content-Length or Transfer-Encoding). */
+function hasFraming(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = (headers[i] as string).toLowerCase();
+    if (name === "content-length" || name === "transfer-encoding") return true;
+  }
+  return false;
 }

@@ -2,15 +2,22 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { rootCertificates } from "node:tls";
+import { Registry } from "prom-client";
 import type { ClientConfig } from "../config/client-settings.js";
 import { ConfigError } from "../config/config-error.js";
 import type { ServiceSpec } from "../config/service-spec.js";
+import { CleanupStack } from "../lib/cleanup-stack.js";
 import type { Logger } from "../lib/logger.js";
+import { createMetricsListener } from "../lib/metrics-listener.js";
+import { createReadinessProbe } from "../lib/readiness.js";
 import { HOPGATE_VERSION } from "../lib/version.js";
+import { createClientMetrics } from "./metrics/client-metrics.js";
 import { TunnelClient, type TunnelClientStatus } from "./tunnel-client.js";
 
 export interface ClientHandle {
   readonly tunnel: TunnelClient;
+  /** Port of the client's /metrics, /healthz and /readyz; undefined when off (the default). */
+  readonly metricsPort: number | undefined;
   /** Drains in-flight requests (up to the configured shutdown timeout) and disconnects. */
   stop(): Promise<void>;
 }
@@ -19,10 +26,26 @@ export interface ClientHooks {
   readonly onStatus?: (status: TunnelClientStatus) => void;
 }
 
-/** Composition root of `hopgate client`: services, TLS trust, backend agents, the tunnel. */
-export function startClient(config: ClientConfig, logger: Logger, hooks: ClientHooks = {}): ClientHandle {
+/**
+ * Composition root of `hopgate client`: services, TLS trust, backend agents, the tunnel, and
+ * the optional metrics listener.
+ */
+export async function startClient(
+  config: ClientConfig,
+  logger: Logger,
+  hooks: ClientHooks = {},
+): Promise<ClientHandle> {
   const services = servicesOf(config);
+  const clientLogger = logger.child({ component: "client" });
+  const cleanup = new CleanupStack();
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  cleanup.push("backend agents", () => {
+    agents.http.destroy();
+    agents.https.destroy();
+  });
+  const registry = new Registry();
+  const metrics = createClientMetrics({ registry, serviceNames: services.map((s) => s.name) });
+  let connected = false;
   const tunnel = new TunnelClient({
     serverUrl: config.serverAddr,
     domain: config.domain,
@@ -34,34 +57,73 @@ export function startClient(config: ClientConfig, logger: Logger, hooks: ClientH
     logger: logger.child({ component: "tunnel" }),
     pingIntervalMs: 15_000,
     pingTimeoutMs: 10_000,
-    onRequestFinished: (record) => logger.debug({ component: "backend", ...record }, "request served"),
-    onStatus: hooks.onStatus,
+    onRequestFinished: (record) => {
+      metrics.requestFinished({
+        service: record.service,
+        status: record.status,
+        durationMs: record.durationMs,
+      });
+      metrics.tunnelBytes("from_server", record.bytesFromServer);
+      metrics.tunnelBytes("to_server", record.bytesToServer);
+      logger.debug({ component: "backend", ...record }, "request served");
+    },
+    onStatus: (status) => {
+      if (status.t === "connected") {
+        connected = true;
+        metrics.tunnelConnected();
+      } else if (status.t === "waiting") {
+        if (connected) metrics.tunnelDisconnected();
+        connected = false;
+        metrics.reconnectScheduled(status.cause === "stopped" ? "other" : status.cause);
+      }
+      hooks.onStatus?.(status);
+    },
   });
-  const clientLogger = logger.child({ component: "client" });
-  if (!config.insecure && !config.debug) {
-    clientLogger.debug({ server: config.serverAddr }, "verifying the server certificate");
-  } else {
-    clientLogger.warn(
-      "server certificate verification is OFF (--insecure / HOP_CLIENT_DEBUG): development only",
+  try {
+    const listener = config.metricsListen
+      ? await createMetricsListener({
+          listen: config.metricsListen,
+          registry,
+          readiness: createReadinessProbe({
+            checks: [{ name: "tunnel", check: () => assertConnected(connected) }],
+          }),
+          logger,
+        })
+      : undefined;
+    if (listener) cleanup.push("metrics listener", () => listener.close());
+    if (config.insecure || config.debug) {
+      clientLogger.warn(
+        "server certificate verification is OFF (--insecure / HOP_CLIENT_DEBUG): development only",
+      );
+    }
+    clientLogger.info(
+      {
+        server: config.serverAddr,
+        domain: config.domain,
+        services: services.map((s) => `${s.name}:${s.pathPrefix}=${s.target.origin}`),
+        metrics_port: listener?.port,
+      },
+      "starting HopGate client",
     );
+    tunnel.start();
+    return {
+      tunnel,
+      metricsPort: listener?.port,
+      stop: async () => {
+        await tunnel.stop(config.shutdownTimeoutSeconds * 1000);
+        await cleanup.run((name, error) =>
+          clientLogger.error({ err: error, step: name }, "shutdown step failed"),
+        );
+      },
+    };
+  } catch (error) {
+    await cleanup.run();
+    throw error;
   }
-  clientLogger.info(
-    {
-      server: config.serverAddr,
-      domain: config.domain,
-      services: services.map((s) => `${s.name}:${s.pathPrefix}=${s.target.origin}`),
-    },
-    "starting HopGate client",
-  );
-  tunnel.start();
-  return {
-    tunnel,
-    stop: async () => {
-      await tunnel.stop(config.shutdownTimeoutSeconds * 1000);
-      agents.http.destroy();
-      agents.https.destroy();
-    },
-  };
+}
+
+function assertConnected(connected: boolean): void {
+  if (!connected) throw new Error("no tunnel to the server");
 }
 
 /** `--service` entries plus `HOP_CLIENT_LOCAL_TARGET` as the service "web" on "/". */

@@ -19,7 +19,13 @@ export interface TunnelClientOptions extends Omit<
 export type TunnelClientStatus =
   | { readonly t: "connecting" }
   | { readonly t: "connected"; readonly version: 1 | 2 }
-  | { readonly t: "waiting"; readonly delayMs: number; readonly reason: string }
+  | {
+      readonly t: "waiting";
+      readonly delayMs: number;
+      readonly reason: string;
+      /** Bounded cause of the reconnect (for metrics): the outcome's cause, or "rejected". */
+      readonly cause: "rejected" | Extract<ConnectionOutcome, { t: "ended" }>["cause"];
+    }
   | { readonly t: "stopped" };
 
 const DEFAULT_REJECTED_RETRY_MS = 5 * 60_000;
@@ -91,7 +97,12 @@ export class TunnelClient {
       } else {
         logger.warn({ reason, retry_in_ms: delayMs }, "tunnel down; reconnecting");
       }
-      this.#options.onStatus?.({ t: "waiting", delayMs, reason });
+      this.#options.onStatus?.({
+        t: "waiting",
+        delayMs,
+        reason,
+        cause: result.t === "ended" ? result.cause : "rejected",
+      });
       await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
     }
   }

@@ -34,8 +34,17 @@ export interface TunnelConnectionOptions {
   readonly onEstablished?: (version: 1 | 2) => void;
 }
 
+/** How long a finishing tunnel waits for the server to end the call after the last frames. */
+const FINISH_GRACE_MS = 5_000;
+
 export type ConnectionOutcome =
-  | { readonly t: "ended"; readonly reason: string; readonly uptimeMs: number }
+  | {
+      readonly t: "ended";
+      readonly reason: string;
+      readonly uptimeMs: number;
+      /** How it ended, for the reconnect metric: a bounded set of causes. */
+      readonly cause: "connect_failed" | "server_closed" | "ping_timeout" | "stream_error" | "stopped";
+    }
   | {
       readonly t: "rejected";
       /** gRPC status code (GrpcCode). */
@@ -86,7 +95,7 @@ export class TunnelConnection {
       onViolation: (detail, streamId) =>
         options.logger.warn({ stream_id: streamId, detail }, "server broke the tunnel protocol"),
       onStreamFinished: () => {
-        if (this.#draining && this.#mux.size === 0) this.close("drained");
+        if (this.#draining && this.#mux.size === 0) this.#finish("drained");
       },
     });
     this.#keepalive = this.#startKeepalive(options.pingIntervalMs, options.pingTimeoutMs, (nonce) => {
@@ -124,15 +133,26 @@ export class TunnelConnection {
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
     if (this.#mux.version === 2) this.#outbound.push(frame.drain(timeoutMs, "client shutting down"));
-    if (this.#mux.size === 0) this.close("client shutting down");
+    if (this.#mux.size === 0) this.#finish("client shutting down");
     const timer = setTimeout(() => this.close("shutdown timeout"), timeoutMs);
     await this.done;
     clearTimeout(timer);
   }
 
+  /** Ends the tunnel at once: queued frames are dropped, in-flight streams fail. */
   close(reason: string): void {
     this.#endReason ??= reason;
     this.#abort.abort();
+  }
+
+  /**
+   * Ends the tunnel after the frames already queued (the last responses) have gone out: the
+   * request side half-closes and the server ends the call. Aborts if the server does not.
+   */
+  #finish(reason: string): void {
+    this.#endReason ??= reason;
+    this.#outbound.end();
+    setTimeout(() => this.close(reason), FINISH_GRACE_MS).unref();
   }
 
   async #run(): Promise<ConnectionOutcome> {
@@ -154,17 +174,26 @@ export class TunnelConnection {
 
   #outcomeOf(status: GrpcStatus): ConnectionOutcome {
     if (this.#endReason !== undefined) return this.#ended(this.#endReason);
-    if (status.code === GrpcCode.ok) return this.#ended("server ended the tunnel");
+    if (status.code === GrpcCode.ok) return this.#ended("server ended the tunnel", "server_closed");
     const rejected = [GrpcCode.permissionDenied, GrpcCode.unauthenticated, GrpcCode.invalidArgument].some(
       (code) => code === status.code,
     );
     const reason = status.metadata.get("hopgate-reject-reason");
     if (rejected || reason) return { t: "rejected", code: status.code, message: status.message, reason };
-    return this.#ended(status.message || grpcCodeName(status.code));
+    return this.#ended(
+      status.message || grpcCodeName(status.code),
+      this.#versionKnown ? "stream_error" : "connect_failed",
+    );
   }
 
-  #ended(reason: string): ConnectionOutcome {
-    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs };
+  #ended(reason: string, cause?: Extract<ConnectionOutcome, { t: "ended" }>["cause"]): ConnectionOutcome {
+    const known =
+      reason === "keepalive timeout"
+        ? "ping_timeout"
+        : this.#endReason !== undefined
+          ? "stopped"
+          : "stream_error";
+    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs, cause: cause ?? known };
   }
 
   #onRequest(stream: TunnelStream, open: StreamOpen): void {
@@ -233,7 +262,7 @@ export class TunnelConnection {
         this.#options.logger.info({ reason: payload.value.reason }, "server asked this tunnel to drain");
         this.#draining = true;
         this.#options.onDrainRequested?.();
-        if (this.#mux.size === 0) this.close("drained");
+        if (this.#mux.size === 0) this.#finish("drained");
         return;
       default:
         return;

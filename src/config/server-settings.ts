@@ -153,6 +153,15 @@ export const serverSettings = defineSettings({
     expected: "an https:// URL",
     schema: httpUrl().optional(),
   }),
+  acmeDirectoryCaFile: setting({
+    env: "HOP_ACME_DIRECTORY_CA_FILE",
+    flag: "--acme-directory-ca-file",
+    kind: "value",
+    description:
+      "PEM file of a CA to trust for the ACME directory's own HTTPS (a private CA such as step-ca)",
+    expected: "a file path",
+    schema: text().optional(),
+  }),
   acmeUseStaging: setting({
     env: "HOP_ACME_USE_STAGING",
     flag: "--acme-use-staging",

@@ -85,9 +85,9 @@ export class Multiplexer implements StreamHost {
   }
 
   /** Opens a stream from this side; undefined when the id is taken or the stream limit is reached. */
-  open(id: string): TunnelStream | undefined {
+  open(id: string, openedHere = true): TunnelStream | undefined {
     if (this.#streams.has(id) || this.#streams.size >= this.#limits.maxStreams) return undefined;
-    const stream = new TunnelStream(id, this, this.#limits.windowBytes);
+    const stream = new TunnelStream(id, this, this.#limits.windowBytes, openedHere);
     this.#streams.set(id, stream);
     return stream;
   }
@@ -188,7 +188,7 @@ export class Multiplexer implements StreamHost {
       this.outbound.push(frame.close(open.id, "refused: invalid StreamOpen"));
       return;
     }
-    const stream = this.open(open.id);
+    const stream = this.open(open.id, false);
     if (!stream) {
       this.#options.onViolation(`stream limit of ${this.#limits.maxStreams} reached`, open.id);
       this.outbound.push(frame.close(open.id, "refused: too many streams"));

@@ -40,6 +40,8 @@ export class TunnelStream {
   readonly #host: StreamHost;
   readonly #sendWindow: SendWindow;
   readonly #receiveWindow: ReceiveWindow;
+  /** This side sent the stream's StreamOpen first (the server: a request). */
+  readonly #openedHere: boolean;
   #sink: StreamSink | undefined;
   #sendSeq = 0n;
   #expectSeq = 0n;
@@ -53,9 +55,10 @@ export class TunnelStream {
   /** Body bytes of the last StreamData accepted by receiveData (0 when refused). */
   lastReceivedBytes = 0;
 
-  constructor(id: string, host: StreamHost, windowBytes: number) {
+  constructor(id: string, host: StreamHost, windowBytes: number, openedHere = true) {
     this.id = id;
     this.#host = host;
+    this.#openedHere = openedHere;
     this.#sendWindow = new SendWindow(host.version === 2 ? windowBytes : Infinity);
     this.#receiveWindow = new ReceiveWindow(windowBytes);
   }
@@ -123,7 +126,12 @@ export class TunnelStream {
   abort(reason: string, notifySink = false): void {
     if (this.#aborted || this.closed) return;
     this.#aborted = true;
-    this.#host.outbound.push(frame.close(this.id, reason || "aborted"));
+    // A v1 Go client reads every StreamClose as the end of the request body, whatever its error,
+    // and calls its backend with what it has: on v1, the opener aborts silently until its body
+    // has ended (the Go client then holds the partial body until the tunnel ends).
+    if (this.#host.version === 2 || this.#sentClose || !this.#openedHere) {
+      this.#host.outbound.push(frame.close(this.id, reason || "aborted"));
+    }
     this.#sendWindow.release();
     this.#host.finished(this);
     if (notifySink) this.#sink?.abort(reason, "violation");

@@ -75,6 +75,7 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
           issuer: createAcmeIssuer({
             directoryUrl: acme.directoryUrl,
             email: acme.email,
+            directoryCaPem: acme.directoryCaPem,
             store,
             challenges,
             logger,

@@ -157,6 +157,7 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
       adminApiKey: config.adminApiKey,
       mainDomain: config.domain,
       sessions: registry,
+      certificates: certificates.mode === "acme" ? certificates.provider : undefined,
       logger: logger.child({ component: "admin" }),
     }).handle,
     proxy,

@@ -68,15 +68,15 @@ export async function startGateway(
 }
 
 export interface TestClient {
-  readonly handle: ClientHandle;
+  readonly handle: Promise<ClientHandle>;
   /** Resolves once the tunnel is accepted (v2) or, for v1, immediately. */
   readonly connected: Promise<void>;
 }
 
-/** A real HopGate client for `domain` through `gateway`, stopped when the test ends. */
+/** A real HopGate client for `domain` through `gateway` (or any server with a port and CA file), stopped when the test ends. */
 export function startTestClient(
   t: TestContext,
-  gateway: Gateway,
+  gateway: Pick<Gateway, "port" | "caFile">,
   domain: string,
   apiKey: string,
   services: string[],
@@ -101,6 +101,6 @@ export function startTestClient(
   const handle = startClient(config, logger, {
     onStatus: (status: TunnelClientStatus) => status.t === "connected" && markConnected(),
   });
-  t.after(() => handle.stop());
-  return { handle, connected };
+  t.after(async () => (await handle).stop());
+  return { handle, connected: handle.then(() => connected) };
 }

@@ -16,6 +16,8 @@ export interface VisitOptions {
   readonly body?: Buffer | string | Iterable<Buffer> | AsyncIterable<Buffer>;
   readonly http2?: boolean;
   readonly timeoutMs?: number;
+  /** TLS server name; the host without port and trailing dot when omitted. */
+  readonly servername?: string;
 }
 
 /**
@@ -23,6 +25,8 @@ export interface VisitOptions {
  * HTTP/1.1 or HTTP/2, trusting the test certificate. Resolves with the whole response.
  */
 export function visit(port: number, host: string, path: string, options: VisitOptions = {}): Promise<Visit> {
+  // SNI carries the bare name: no port, no trailing dot (RFC 6066 §3).
+  options = { servername: host.replace(/:\d+$/, "").replace(/\.$/, "").toLowerCase(), ...options };
   return options.http2 ? visitHttp2(port, host, path, options) : visitHttp1(port, host, path, options);
 }
 
@@ -33,7 +37,7 @@ function visitHttp1(port: number, host: string, path: string, options: VisitOpti
       port,
       path,
       method: options.method ?? "GET",
-      servername: host,
+      servername: options.servername,
       headers: { host, ...options.headers },
       ca: tlsFixture().cert,
       agent: false,
@@ -56,7 +60,10 @@ function visitHttp1(port: number, host: string, path: string, options: VisitOpti
 
 function visitHttp2(port: number, host: string, path: string, options: VisitOptions): Promise<Visit> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`https://127.0.0.1:${port}`, { ca: tlsFixture().cert, servername: host });
+    const session = http2.connect(`https://127.0.0.1:${port}`, {
+      ca: tlsFixture().cert,
+      servername: options.servername,
+    });
     session.on("error", reject);
     // node ends DELETE/GET/HEAD streams at once unless told otherwise.
     const req = session.request(

@@ -10,7 +10,7 @@ import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
 import { adminAuth } from "./admin-auth.js";
 import { errorResponse } from "./admin-error.js";
-import { addDomainRoutes } from "./domain-routes.js";
+import { addDomainRoutes, type CertificateDirectory } from "./domain-routes.js";
 import { adminBodyLimit, requireJsonBody } from "./request-guards.js";
 import { addSessionRoutes } from "./session-routes.js";
 
@@ -23,6 +23,8 @@ export interface AdminApiOptions {
   /** The server's main domain, which cannot be registered. */
   readonly mainDomain: string;
   readonly sessions?: SessionDirectory;
+  /** Certificate status per domain, shown by /domains/status (ACME mode only). */
+  readonly certificates?: CertificateDirectory;
   readonly logger: Logger;
 }
 
@@ -72,7 +74,13 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
   );
   app.use(adminAuth(options.adminApiKey), adminBodyLimit(), requireJsonBody());
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
-  addDomainRoutes(app, { domains: options.domains, sessions: options.sessions, mainDomain, logger });
+  addDomainRoutes(app, {
+    domains: options.domains,
+    sessions: options.sessions,
+    certificates: options.certificates,
+    mainDomain,
+    logger,
+  });
   addSessionRoutes(app, { sessions: options.sessions, mainDomain });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

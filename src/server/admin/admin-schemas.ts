@@ -86,6 +86,14 @@ export const keyResponse = z
   .object({ success: z.literal(true), domain: z.string(), client_api_key: apiKey })
   .openapi("ClientApiKey");
 export const existsResponse = z.object({ success: z.literal(true), exists: z.boolean() }).openapi("Exists");
+export const certificateJson = z
+  .object({
+    state: z.enum(["pending", "issued", "failed"]),
+    not_after: z.string().optional().openapi({ description: "Expiry of the issued certificate (ISO 8601)" }),
+    reason: z.string().optional().openapi({ description: "The CA's reason when the last order failed" }),
+    next_retry_at: z.string().optional().openapi({ description: "When a failed order is tried again" }),
+  })
+  .openapi("CertificateStatus");
 export const statusResponse = z
   .object({
     success: z.literal(true),
@@ -93,6 +101,9 @@ export const statusResponse = z
     ...domainJson.partial().shape,
     live_sessions: z.number().int().optional().openapi({ description: "Tunnels connected now" }),
     sessions: z.array(sessionJson).optional(),
+    certificate: certificateJson.optional().openapi({
+      description: "ACME certificate of the domain (absent with self-signed or file certificates)",
+    }),
   })
   .openapi("DomainStatus");
 export const listResponse = z

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "../../lib/logger.js";
+import type { CertificateStatus } from "../certs/acme/managed-domain.js";
 import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
 import {
@@ -17,9 +18,15 @@ import {
 } from "./admin-schemas.js";
 import { errorResponses, jsonBody, jsonResponse } from "./route-helpers.js";
 
+/** Where the admin API reads a domain's certificate status (the ACME manager). */
+export interface CertificateDirectory {
+  status(domain: string): CertificateStatus | undefined;
+}
+
 export interface DomainRoutesOptions {
   readonly domains: DomainRepository;
   readonly sessions?: SessionDirectory;
+  readonly certificates?: CertificateDirectory;
   /** Normalized main domain of the server; it cannot be registered. */
   readonly mainDomain: string;
   readonly logger: Logger;
@@ -106,7 +113,7 @@ function domainRouteDefinitions(mainDomain: string) {
 
 /** The domain routes of the admin API (original four plus list, rotate-key and revoke). */
 export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions): void {
-  const { domains, sessions, logger } = options;
+  const { domains, sessions, certificates, logger } = options;
   const routes = domainRouteDefinitions(options.mainDomain);
 
   app.openapi(routes.register, async (c) => {
@@ -132,12 +139,14 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
     const record = await domains.find(c.req.valid("query").domain);
     if (!record) return c.json({ success: true as const, exists: false }, 200);
     const live = sessions?.list({ domain: record.domain });
+    const certificate = certificates?.status(record.domain);
     return c.json(
       {
         success: true as const,
         exists: true,
         ...toDomainJson(record),
         ...(live && { live_sessions: live.length, sessions: live.map(toSessionJson) }),
+        ...(certificate && { certificate: toCertificateJson(certificate) }),
       },
       200,
     );
@@ -169,4 +178,26 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
     logger.info({ domain }, "domain revoked");
     return c.json({ success: true as const }, 200);
   });
+}
+
+function toCertificateJson(status: CertificateStatus) {
+  switch (status.state) {
+    case "pending":
+      return { state: status.state };
+    case "issued":
+      return {
+        state: status.state,
+        not_after: new Date(status.notAfterMs).toISOString(),
+        ...(status.renewalFailure && {
+          reason: status.renewalFailure.reason,
+          next_retry_at: new Date(status.renewalFailure.nextRetryMs).toISOString(),
+        }),
+      };
+    case "failed":
+      return {
+        state: status.state,
+        reason: status.reason,
+        next_retry_at: new Date(status.nextRetryMs).toISOString(),
+      };
+  }
 }

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { directory } from "acme-client";
+import { ConfigError } from "../../../config/config-error.js";
 import type { ServerConfig } from "../../../config/server-settings.js";
 import type { Logger } from "../../../lib/logger.js";
 
@@ -8,11 +10,13 @@ export interface AcmeSettings {
   readonly email?: string;
   /** HOP_ACME_EXPECT_IPS; empty means no check. */
   readonly expectedIps: readonly string[];
+  /** HOP_ACME_DIRECTORY_CA_FILE's PEM: trusted for the directory's HTTPS only. */
+  readonly directoryCaPem?: string;
 }
 
 type AcmeConfig = Pick<
   ServerConfig,
-  "acmeCaDir" | "acmeUseStaging" | "acmeEmail" | "acmeExpectIps" | "acmeCacheDir"
+  "acmeCaDir" | "acmeUseStaging" | "acmeEmail" | "acmeExpectIps" | "acmeCacheDir" | "acmeDirectoryCaFile"
 >;
 
 /**
@@ -34,5 +38,19 @@ export function acmeSettings(config: AcmeConfig, logger: Logger): AcmeSettings {
     directoryUrl,
     ...(config.acmeEmail === undefined ? {} : { email: config.acmeEmail }),
     expectedIps: config.acmeExpectIps,
+    ...(config.acmeDirectoryCaFile === undefined
+      ? {}
+      : { directoryCaPem: readCaFile(config.acmeDirectoryCaFile) }),
   };
+}
+
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      `HOP_ACME_DIRECTORY_CA_FILE="${path}" cannot be read: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
