@@ -176,13 +176,15 @@ describe("envelope codec", () => {
     }
   });
 
-  it("never crashes on arbitrary bytes: a message or an Error", () => {
+  it("never crashes on arbitrary bytes, whole or split: a message or an Error", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        try {
-          decodeEnvelope(bytes);
-        } catch (error) {
-          assert.ok(error instanceof Error);
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
+        for (const decode of [() => decodeEnvelope(bytes), () => decodeSplitEnvelope(split(bytes, cuts))]) {
+          try {
+            decode();
+          } catch (error) {
+            assert.ok(error instanceof Error);
+          }
         }
       }),
       { numRuns: 2000 },
