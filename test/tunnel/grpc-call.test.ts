@@ -28,7 +28,7 @@ async function rawCall(
   let headers: http2.IncomingHttpHeaders = {};
   let trailers: http2.IncomingHttpHeaders = {};
   stream.on("response", (h) => (headers = h));
-  stream.on("trailers", (h) => (trailers = h));
+  stream.on("trailers", (h: http2.IncomingHttpHeaders) => (trailers = h));
   stream.resume();
   stream.end(options.body);
   await new Promise((resolve) => stream.once("close", resolve));
