@@ -69,16 +69,20 @@ async function closedLoop(): Promise<void> {
   );
 }
 
+/** Open loop at `rate`; the first second warms up (connections, TLS, JIT) and is not counted. */
 async function fixedRate(): Promise<void> {
-  const intervalNs = 1e9 / (options.rate ?? 1000);
-  const total = Math.round(((options.durationMs ?? 5000) / 1000) * (options.rate ?? 1000));
+  const rate = options.rate ?? 1000;
+  const intervalNs = 1e9 / rate;
+  const warmup = rate;
+  const total = warmup + Math.round(((options.durationMs ?? 5000) / 1000) * rate);
   const origin = process.hrtime.bigint();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
     const due = origin + BigInt(Math.round(i * intervalNs));
     const waitNs = Number(due - process.hrtime.bigint());
     if (waitNs > 1e6) await new Promise((resolve) => setTimeout(resolve, Math.floor(waitNs / 1e6)));
-    pending.push(timed(makeRequest, due));
+    if (i < warmup) pending.push(makeRequest().then(() => undefined));
+    else pending.push(timed(makeRequest, due));
   }
   await Promise.all(pending);
 }
