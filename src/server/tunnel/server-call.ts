@@ -1,4 +1,4 @@
-import type { ServerHttp2Stream } from "node:http2";
+import http2, { type ServerHttp2Stream } from "node:http2";
 import { GrpcCode, statusTrailers, type GrpcStatus } from "../../protocol/grpc-status.js";
 import { OPEN_TUNNEL_PATH } from "../../protocol/handshake.js";
 
@@ -14,6 +14,9 @@ export class ServerCall {
 
   constructor(stream: ServerHttp2Stream) {
     this.stream = stream;
+    // The call owns its stream: the compatibility response that node's HTTP/2 server made for
+    // the dispatch would answer "wantTrailers" with its own empty trailers, before ours.
+    stream.removeAllListeners("wantTrailers");
   }
 
   get finished(): boolean {
@@ -41,10 +44,28 @@ export class ServerCall {
         { ":status": 200, "content-type": "application/grpc+proto", ...trailers },
         { endStream: true },
       );
+      this.#endRequestSide();
       return;
     }
-    this.stream.once("wantTrailers", () => this.stream.sendTrailers(trailers));
+    this.stream.once("wantTrailers", () => {
+      this.stream.sendTrailers(trailers);
+      this.#endRequestSide();
+    });
     this.stream.end();
+  }
+
+  /**
+   * RFC 9113 §8.1: a server that has sent its complete response may end the request side with
+   * RST_STREAM(NO_ERROR), as gRPC servers do; a client still sending would otherwise keep the
+   * stream open. Done once the status has gone out (the next turn of the event loop, after
+   * the session's own write), so that the reset never overtakes it.
+   */
+  #endRequestSide(): void {
+    setImmediate(() => {
+      if (!this.stream.destroyed && !this.stream.readableEnded) {
+        this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      }
+    });
   }
 }
 
