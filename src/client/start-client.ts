@@ -7,6 +7,7 @@ import type { ClientConfig } from "../config/client-settings.js";
 import { ConfigError } from "../config/config-error.js";
 import type { ServiceSpec } from "../config/service-spec.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
+import { createGcPacer } from "../lib/gc-pacer.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
@@ -57,6 +58,7 @@ export async function startClient(
     logger: logger.child({ component: "tunnel" }),
     pingIntervalMs: 15_000,
     pingTimeoutMs: 10_000,
+    gcPacer: createGcPacer(),
     onRequestFinished: (record) => {
       metrics.requestFinished({
         service: record.service,

@@ -1,4 +1,5 @@
 import type { ServiceSpec } from "../config/service-spec.js";
+import type { GcPacer } from "../lib/gc-pacer.js";
 import type { Logger } from "../lib/logger.js";
 import { frame } from "../protocol/frames.js";
 import type { Envelope, StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
@@ -28,6 +29,8 @@ export interface TunnelConnectionOptions {
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly onRequestFinished?: (record: BackendExchangeRecord) => void;
+  /** Paces young-generation GCs by the body bytes this tunnel moves. */
+  readonly gcPacer?: GcPacer;
   /** The server asked this tunnel to drain: open a replacement now. */
   readonly onDrainRequested?: () => void;
   /** The server accepted the tunnel (v2), or sent a first request (v1, which never confirms). */
@@ -94,6 +97,7 @@ export class TunnelConnection {
       onControl: (envelope) => this.#onControl(envelope),
       onViolation: (detail, streamId) =>
         options.logger.warn({ stream_id: streamId, detail }, "server broke the tunnel protocol"),
+      onBodyBytes: options.gcPacer && ((bytes) => options.gcPacer?.moved(bytes)),
       onStreamFinished: () => {
         if (this.#draining && this.#mux.size === 0) this.#finish("drained");
       },

@@ -32,6 +32,8 @@ export interface MultiplexerOptions {
   readonly onViolation: (detail: string, streamId: string | undefined) => void;
   /** A stream left the table (finished or aborted). */
   readonly onStreamFinished?: (stream: TunnelStream) => void;
+  /** Body bytes sent or received (for the GC pacer). */
+  readonly onBodyBytes?: (bytes: number) => void;
 }
 
 /**
@@ -94,6 +96,7 @@ export class Multiplexer implements StreamHost {
 
   countSent(bytes: number): void {
     this.#bytesSent += bytes;
+    this.#options.onBodyBytes?.(bytes);
   }
 
   finished(stream: TunnelStream): void {
@@ -140,6 +143,7 @@ export class Multiplexer implements StreamHost {
         const { seq, data, more } = payload.value as DecodedStreamData;
         const result = stream.receiveData(seq, data, more);
         this.#bytesReceived += stream.lastReceivedBytes;
+        this.#options.onBodyBytes?.(stream.lastReceivedBytes);
         if (typeof result === "string") return this.#violate(stream, result);
         return result;
       }

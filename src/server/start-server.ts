@@ -2,6 +2,7 @@ import { Registry } from "prom-client";
 import type { ServerConfig } from "../config/server-settings.js";
 import { createAccessLog } from "../lib/access-log.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
+import { createGcPacer } from "../lib/gc-pacer.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
@@ -151,6 +152,7 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
       isDraining: () => draining,
       onHandshake: (result) => metrics.handshake(result),
       shutdownSignal: shutdown.signal,
+      gcPacer: createGcPacer(),
     }),
     admin: createAdminApi({
       domains,

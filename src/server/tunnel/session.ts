@@ -1,3 +1,4 @@
+import type { GcPacer } from "../../lib/gc-pacer.js";
 import type { Logger } from "../../lib/logger.js";
 import type { Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { frame } from "../../protocol/frames.js";
@@ -28,6 +29,7 @@ export interface SessionOptions {
   readonly logger: Logger;
   readonly onStreamFinished?: (stream: TunnelStream) => void;
   readonly onClosed: (session: TunnelSession, reason: string) => void;
+  readonly gcPacer?: GcPacer;
 }
 
 export type SessionState =
@@ -83,6 +85,7 @@ export class TunnelSession {
           { session_id: this.id, stream_id: streamId, detail },
           "tunnel protocol violation",
         ),
+      onBodyBytes: options.gcPacer && ((bytes) => options.gcPacer?.moved(bytes)),
       onStreamFinished: (stream) => {
         options.onStreamFinished?.(stream);
         if (this.#state.t === "draining" && this.#mux.size === 0) this.close("drained");

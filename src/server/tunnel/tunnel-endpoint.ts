@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Http2ServerRequest } from "node:http2";
 import { normalizeDomain } from "../../lib/domain-name.js";
 import { isHopGateError } from "../../lib/hopgate-error.js";
+import type { GcPacer } from "../../lib/gc-pacer.js";
 import type { Logger } from "../../lib/logger.js";
 import type { Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { GrpcCode, type GrpcStatus } from "../../protocol/grpc-status.js";
@@ -40,6 +41,7 @@ export interface TunnelEndpointOptions {
   readonly onStreamFinished?: (stream: TunnelStream) => void;
   /** Ends tunnels still in their handshake when the server shuts down. */
   readonly shutdownSignal?: AbortSignal;
+  readonly gcPacer?: GcPacer;
 }
 
 /** Reject reasons a v2 client reads from the `hopgate-reject-reason` trailer to decide on retrying. */
@@ -121,6 +123,7 @@ function openSession(
     transport: transportOf(req),
     logger: options.logger,
     onStreamFinished: options.onStreamFinished,
+    gcPacer: options.gcPacer,
     onClosed: (closed, reason) => {
       options.registry.remove(closed);
       options.logger.info({ session_id: closed.id, domain: closed.domain, reason }, "tunnel closed");
