@@ -37,7 +37,8 @@ export function environment(cli: string, nodeFlags: readonly string[]) {
     load: loadavg(),
     node: process.version,
     hopgate: (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
-    commit: version("git", ["-C", root, "rev-parse", "--short", "HEAD"]),
+    /** Of this checkout; the CLI measured may come from another build (`cli`). */
+    checkoutCommit: version("git", ["-C", root, "rev-parse", "--short", "HEAD"]),
     cli,
     nodeFlags,
     wrk: version("sh", ["-c", "wrk -v 2>&1 | head -1"]),
