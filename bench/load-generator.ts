@@ -81,8 +81,10 @@ async function fixedRate(): Promise<void> {
     const due = origin + BigInt(Math.round(i * intervalNs));
     const waitNs = Number(due - process.hrtime.bigint());
     if (waitNs > 1e6) await new Promise((resolve) => setTimeout(resolve, Math.floor(waitNs / 1e6)));
+    // From the scheduled start when late (no coordinated omission), else from the actual send.
+    const now = process.hrtime.bigint();
     if (i < warmup) pending.push(makeRequest().then(() => undefined));
-    else pending.push(timed(makeRequest, due));
+    else pending.push(timed(makeRequest, due < now ? due : now));
   }
   await Promise.all(pending);
 }
