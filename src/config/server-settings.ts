@@ -239,7 +239,8 @@ export const serverSettings = defineSettings({
     env: "HOP_AUTH_BLOCK_SECONDS",
     flag: "--auth-block-seconds",
     kind: "value",
-    description: "How long a blocked address is refused (tunnel: RESOURCE_EXHAUSTED, admin API: 429), even with a valid key",
+    description:
+      "How long a blocked address is refused (tunnel: RESOURCE_EXHAUSTED, admin API: 429), even with a valid key",
     expected: "a whole number of seconds from 1 to 86400",
     default: "300",
     schema: integer(1, 86_400),

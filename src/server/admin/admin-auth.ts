@@ -20,13 +20,17 @@ export interface AdminAuthOptions {
  * counts against the caller's address; a blocked address gets 429 with Retry-After (RFC 9110
  * §10.2.3) and its key is not even compared.
  */
-export function adminAuth(adminApiKey: string | undefined, options: AdminAuthOptions = {}): MiddlewareHandler {
+export function adminAuth(
+  adminApiKey: string | undefined,
+  options: AdminAuthOptions = {},
+): MiddlewareHandler {
   return async (c, next) => {
     if (adminApiKey === undefined || adminApiKey === "") {
       throw new HopGateError("unavailable", "admin API disabled: the server has no HOP_ADMIN_API_KEY");
     }
     const remoteAddress = remoteAddressOf(c);
-    const retryAfterMs = remoteAddress === undefined ? 0 : (options.limiter?.retryAfterMs(remoteAddress) ?? 0);
+    const retryAfterMs =
+      remoteAddress === undefined ? 0 : (options.limiter?.retryAfterMs(remoteAddress) ?? 0);
     if (retryAfterMs > 0) {
       options.onBlocked?.();
       const seconds = Math.ceil(retryAfterMs / 1000);
