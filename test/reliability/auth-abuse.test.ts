@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { clientSettings } from "../../src/config/client-settings.js";
@@ -9,9 +11,12 @@ import type { TunnelClientStatus } from "../../src/client/tunnel-client.js";
 import { createLogger } from "../../src/lib/logger.js";
 import { GrpcCode } from "../../src/protocol/grpc-status.js";
 import type { DomainRepository } from "../../src/server/store/domain-repository.js";
+import { echoed, echoHandler, startBackend, type Echo } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
+import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { waitUntil } from "../helpers/prometheus-server.js";
+import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { startV1GoClient, type TunnelEnd } from "../helpers/v1-go-client.js";
 import { visit, type Visit } from "../helpers/visit.js";
@@ -239,5 +244,108 @@ describe("authentication abuse", () => {
       'hopgate_auth_blocked_total{kind="admin"}': 0,
       'hopgate_auth_blocked_total{kind="tunnel"}': 0,
     });
+  });
+
+  it("keeps every key out of the server's and clients' logs at trace level", async (t) => {
+    const secret = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
+    const adminKey = secret("admin");
+    const wrongAdminKeys = [secret("wrong-admin"), secret("wrong-admin")];
+    const wrongClientKey = randomBytes(32).toString("hex");
+    const visitorToken = secret("visitor-token");
+    const visitorCookie = secret("visitor-cookie");
+    const visitorProxyAuth = secret("visitor-proxy");
+    const dir = await tempDir(t);
+    await writeFile(join(dir, "cert.pem"), tlsFixture().cert);
+    await writeFile(join(dir, "key.pem"), tlsFixture().key);
+    const server = spawnHopgate(
+      t,
+      ["server", "--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--debug"],
+      {
+        HOP_SERVER_DOMAIN: "gateway.test",
+        HOP_SERVER_TLS: "files",
+        HOP_SERVER_TLS_CERT: join(dir, "cert.pem"),
+        HOP_SERVER_TLS_KEY: join(dir, "key.pem"),
+        HOP_DATA_DIR: join(dir, "data"),
+        HOP_ADMIN_API_KEY: adminKey,
+        HOP_METRICS_LISTEN: "127.0.0.1:0",
+        HOP_LOG_LEVEL: "trace",
+        HOP_AUTH_MAX_FAILURES: "3",
+      },
+    );
+    const port = Number((await server.waitForLine((l) => l.msg === "HopGate server listening")).https_port);
+    const gateway = { port } as Gateway;
+    const issued: string[] = [];
+    for (const domain of [DOMAIN, "rotated.example.test"]) {
+      const registered = await admin(gateway, "POST", "/domains/register", adminKey, { domain });
+      assert.equal(registered.status, 200, registered.body.toString());
+      issued.push((JSON.parse(registered.body.toString()) as { client_api_key: string }).client_api_key);
+    }
+    const rotated = await admin(gateway, "POST", "/domains/rotate-key", adminKey, {
+      domain: "rotated.example.test",
+    });
+    assert.equal(rotated.status, 200, rotated.body.toString());
+    issued.push((JSON.parse(rotated.body.toString()) as { client_api_key: string }).client_api_key);
+    const [key] = issued as [string];
+
+    const backend = await startBackend(t, echoHandler);
+    const clientArgs = ["client", "--server", `https://127.0.0.1:${port}`, "--domain", DOMAIN];
+    const clientEnv = { HOP_CLIENT_CA_FILE: join(dir, "cert.pem"), HOP_LOG_LEVEL: "trace" };
+    const client = spawnHopgate(
+      t,
+      [...clientArgs, "--api-key", key, "--service", `web=${backend.url}`],
+      clientEnv,
+    );
+    await client.waitForLine((l) => l.msg === "tunnel accepted");
+    for (const http2 of [false, true]) {
+      const response = await visit(port, DOMAIN, "/private", {
+        http2,
+        headers: {
+          authorization: `Bearer ${visitorToken}`,
+          cookie: `session=${visitorCookie}`,
+          "proxy-authorization": `Basic ${visitorProxyAuth}`,
+        },
+      });
+      assert.equal(response.status, 200);
+      const echo = JSON.parse(response.body.toString()) as Echo;
+      assert.deepEqual(echoed(echo, "authorization"), [`Bearer ${visitorToken}`], "the backend got it");
+    }
+    await client.waitForLine((l) => l.msg === "request served");
+
+    // Failures: a client with a wrong key (given by environment), two wrong admin keys; then blocked.
+    const wrongClient = spawnHopgate(t, clientArgs, {
+      ...clientEnv,
+      HOP_CLIENT_API_KEY: wrongClientKey,
+      HOP_CLIENT_LOCAL_TARGET: "127.0.0.1:9",
+    });
+    await wrongClient.waitForLine((l) => String(l.msg).startsWith("server rejected this client"));
+    for (const wrong of wrongAdminKeys) {
+      assert.equal((await admin(gateway, "GET", `/domains/exists?domain=${DOMAIN}`, wrong)).status, 401);
+    }
+    await server.waitForLine((l) => l.msg === "address blocked after repeated failed authentications");
+    assert.equal((await admin(gateway, "GET", "/domains", adminKey)).status, 429);
+    const blockedClient = spawnHopgate(t, [...clientArgs, "--service", `web=${backend.url}`], {
+      ...clientEnv,
+      HOP_CLIENT_API_KEY: key,
+    });
+    await blockedClient.waitForLine((l) => String(l.msg).includes("too many failed authentications"));
+
+    const processes: Array<[string, HopgateProcess]> = [
+      ["server", server],
+      ["client", client],
+      ["wrong-key client", wrongClient],
+      ["blocked client", blockedClient],
+    ];
+    for (const [, process] of processes) process.child.kill("SIGTERM");
+    for (const [name, process] of processes) assert.equal(await process.exited, 0, name);
+    const secrets = [adminKey, ...wrongAdminKeys, ...issued, wrongClientKey];
+    const visitorSecrets = [visitorToken, visitorCookie, visitorProxyAuth];
+    for (const [name, process] of processes) {
+      const output = process.output();
+      for (const value of [...secrets, ...visitorSecrets])
+        assert.ok(!output.includes(value), `${name} logged a secret (${value.split("-")[0]}):\n${output}`);
+    }
+    const serverMessages = new Set(server.lines.map((l) => l.msg));
+    for (const msg of ["tunnel handshake rejected", "tunnel connected", "request", "HopGate server stopped"])
+      assert.ok(serverMessages.has(msg), `the server logged "${msg}"`);
   });
 });
