@@ -50,9 +50,11 @@ function admin(
   path: string,
   bearer?: string,
   body?: unknown,
+  http2 = false,
 ): Promise<Visit> {
   return visit(gateway.port, "gateway.test", `/api/v1/admin${path}`, {
     method,
+    http2,
     headers: {
       ...(bearer !== undefined && { authorization: `Bearer ${bearer}` }),
       ...(body !== undefined && { "content-type": "application/json" }),
@@ -173,13 +175,30 @@ describe("authentication abuse", () => {
   it("answers 429 with Retry-After and the admin error shape after 3 failed admin logins; the route never runs", async (t) => {
     const gateway = await limitedGateway(t);
     const key = await gateway.register(DOMAIN);
-    for (const bearer of [undefined, `${ADMIN_KEY}-wrong`, "short"]) {
-      const refused = await admin(gateway, "GET", `/domains/exists?domain=${DOMAIN}`, bearer);
+    // Over HTTP/1.1 and HTTP/2 alike: the limit sees the connection's address either way.
+    for (const [bearer, http2] of [
+      [undefined, false],
+      [`${ADMIN_KEY}-wrong`, true],
+      ["short", false],
+    ] as const) {
+      const refused = await admin(
+        gateway,
+        "GET",
+        `/domains/exists?domain=${DOMAIN}`,
+        bearer,
+        undefined,
+        http2,
+      );
       assert.equal(refused.status, 401, refused.body.toString());
     }
-    const blocked = await admin(gateway, "POST", "/domains/register", ADMIN_KEY, {
-      domain: "new.example.test",
-    });
+    const blocked = await admin(
+      gateway,
+      "POST",
+      "/domains/register",
+      ADMIN_KEY,
+      { domain: "new.example.test" },
+      true,
+    );
     assert.equal(blocked.status, 429, blocked.body.toString());
     const retryAfter = Number(blocked.headers["retry-after"]);
     assert.ok(
