@@ -29,6 +29,8 @@ export type TunnelClientStatus =
   | { readonly t: "stopped" };
 
 const DEFAULT_REJECTED_RETRY_MS = 5 * 60_000;
+/** Longest server pushback honoured, so that a wrong value cannot park the client for days. */
+const MAX_PUSHBACK_MS = 60 * 60_000;
 
 /**
  * Keeps one tunnel up for as long as the client runs: reconnects forever with jittered
@@ -86,7 +88,12 @@ export class TunnelClient {
       const delayMs = this.#delayAfter(result);
       const reason =
         result.t === "ended" ? result.reason : `${result.message} (${result.reason ?? "rejected"})`;
-      if (
+      if (result.t === "rejected" && result.reason === "rate_limited") {
+        logger.warn(
+          { reason, retry_in_ms: delayMs },
+          "server refuses this address for now after too many failed authentications from it; waiting",
+        );
+      } else if (
         result.t === "rejected" &&
         delayMs >= (this.#options.rejectedRetryMs ?? DEFAULT_REJECTED_RETRY_MS)
       ) {
@@ -109,8 +116,11 @@ export class TunnelClient {
 
   #delayAfter(outcome: ConnectionOutcome): number {
     if (outcome.t === "ended") return this.#backoff.next(outcome.uptimeMs);
-    const retryable =
-      outcome.reason === "unavailable" || outcome.reason === "timeout" || outcome.reason === "rate_limited";
+    if (outcome.reason === "rate_limited") {
+      // A blocked address is refused until the block ends: earlier attempts are wasted.
+      return Math.max(this.#backoff.next(0), Math.min(outcome.retryAfterMs ?? 0, MAX_PUSHBACK_MS));
+    }
+    const retryable = outcome.reason === "unavailable" || outcome.reason === "timeout";
     return retryable ? this.#backoff.next(0) : (this.#options.rejectedRetryMs ?? DEFAULT_REJECTED_RETRY_MS);
   }
 }

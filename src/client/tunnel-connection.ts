@@ -3,7 +3,7 @@ import type { GcPacer } from "../lib/gc-pacer.js";
 import type { Logger } from "../lib/logger.js";
 import { frame } from "../protocol/frames.js";
 import type { Envelope, StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
-import { GrpcCode, grpcCodeName, type GrpcStatus } from "../protocol/grpc-status.js";
+import { GrpcCode, grpcCodeName, RETRY_PUSHBACK_MS, type GrpcStatus } from "../protocol/grpc-status.js";
 import { encodeHello } from "../protocol/handshake.js";
 import { startKeepalive, type Keepalive } from "../protocol/keepalive.js";
 import { DEFAULT_TUNNEL_LIMITS, MAX_TUNNEL_MESSAGE_BYTES } from "../protocol/limits.js";
@@ -55,6 +55,8 @@ export type ConnectionOutcome =
       readonly message: string;
       /** From the server's `hopgate-reject-reason` trailer (v2 servers). */
       readonly reason: string | undefined;
+      /** The server's pushback (`grpc-retry-pushback-ms`): wait at least this long. */
+      readonly retryAfterMs?: number;
     };
 
 /**
@@ -183,7 +185,10 @@ export class TunnelConnection {
       (code) => code === status.code,
     );
     const reason = status.metadata.get("hopgate-reject-reason");
-    if (rejected || reason) return { t: "rejected", code: status.code, message: status.message, reason };
+    if (rejected || reason) {
+      const retryAfterMs = pushbackMs(status.metadata.get(RETRY_PUSHBACK_MS));
+      return { t: "rejected", code: status.code, message: status.message, reason, retryAfterMs };
+    }
     return this.#ended(
       status.message || grpcCodeName(status.code),
       this.#versionKnown ? "stream_error" : "connect_failed",
@@ -284,4 +289,10 @@ export class TunnelConnection {
       },
     });
   }
+}
+
+/** gRFC A6: a non-negative integer of milliseconds; anything else is no pushback. */
+function pushbackMs(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,10}$/.test(value)) return undefined;
+  return Number(value);
 }

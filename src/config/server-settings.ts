@@ -216,6 +216,35 @@ export const serverSettings = defineSettings({
     default: "10",
     schema: integer(1, 300),
   }),
+  authMaxFailures: setting({
+    env: "HOP_AUTH_MAX_FAILURES",
+    flag: "--auth-max-failures",
+    kind: "value",
+    description:
+      "Failed tunnel handshakes and admin logins from one address (IPv6: one /64) within the window that block it; 0 turns the limit off",
+    expected: "a whole number from 0 to 10000",
+    default: "10",
+    schema: integer(0, 10_000),
+  }),
+  authFailureWindowSeconds: setting({
+    env: "HOP_AUTH_FAILURE_WINDOW_SECONDS",
+    flag: "--auth-failure-window-seconds",
+    kind: "value",
+    description: "Sliding window in which failed authentications are counted",
+    expected: "a whole number of seconds from 1 to 86400",
+    default: "60",
+    schema: integer(1, 86_400),
+  }),
+  authBlockSeconds: setting({
+    env: "HOP_AUTH_BLOCK_SECONDS",
+    flag: "--auth-block-seconds",
+    kind: "value",
+    description:
+      "How long a blocked address is refused (tunnel: RESOURCE_EXHAUSTED, admin API: 429), even with a valid key",
+    expected: "a whole number of seconds from 1 to 86400",
+    default: "300",
+    schema: integer(1, 86_400),
+  }),
   pingIntervalSeconds: setting({
     env: "HOP_TUNNEL_PING_INTERVAL_SECONDS",
     flag: "--ping-interval-seconds",

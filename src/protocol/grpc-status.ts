@@ -25,6 +25,12 @@ export interface GrpcStatus {
   readonly metadata: ReadonlyMap<string, string>;
 }
 
+/**
+ * Server pushback (gRFC A6, "Retry Throttling / Pushback"): a trailer with the milliseconds the
+ * client should wait before trying again. The one `grpc-` key kept in `GrpcStatus.metadata`.
+ */
+export const RETRY_PUSHBACK_MS = "grpc-retry-pushback-ms";
+
 /** Name of a status code for logs (`PERMISSION_DENIED`), or the number. */
 export function grpcCodeName(code: number): string {
   for (const [name, value] of Object.entries(GrpcCode)) {
@@ -46,7 +52,8 @@ export function statusFromHeaders(
   const code = Number(Array.isArray(raw) ? raw[0] : raw);
   const metadata = new Map<string, string>();
   for (const [key, value] of Object.entries(headers)) {
-    if (key.startsWith(":") || key.startsWith("grpc-") || value === undefined) continue;
+    if (key.startsWith(":") || value === undefined) continue;
+    if (key.startsWith("grpc-") && key !== RETRY_PUSHBACK_MS) continue;
     metadata.set(key, Array.isArray(value) ? (value[0] ?? "") : String(value));
   }
   return {

@@ -13,6 +13,7 @@ import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
 import { createHttpListener } from "./http/http-listener.js";
+import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createProxy } from "./proxy/proxy.js";
@@ -119,6 +120,17 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
       return (await domains.find(domain)) ? "invalid_key" : "unknown_domain";
     },
   };
+  // One limiter for both doors: an address guessing keys at either is refused at both.
+  const authLimiter = new AuthFailureLimiter({
+    maxFailures: config.authMaxFailures,
+    windowMs: config.authFailureWindowSeconds * 1000,
+    blockMs: config.authBlockSeconds * 1000,
+    onBlocked: (address, blockMs) =>
+      serverLogger.warn(
+        { remote_addr: address, block_seconds: blockMs / 1000, max_failures: config.authMaxFailures },
+        "address blocked after repeated failed authentications",
+      ),
+  });
   const shutdown = new AbortController();
   let draining = false;
   const proxy = createProxy({
@@ -143,6 +155,7 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
     logger: logger.child({ component: "edge" }),
     tunnel: createTunnelEndpoint({
       authenticator,
+      authLimiter,
       registry,
       limits: { ...DEFAULT_TUNNEL_LIMITS, maxStreams: config.maxStreamsPerTunnel },
       handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,
@@ -161,6 +174,11 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
       sessions: registry,
       certificates: certificates.mode === "acme" ? certificates.provider : undefined,
       logger: logger.child({ component: "admin" }),
+      auth: {
+        limiter: authLimiter,
+        onFailure: () => metrics.adminAuthFailure(),
+        onBlocked: () => metrics.adminAuthBlocked(),
+      },
     }).handle,
     proxy,
   });

@@ -8,6 +8,8 @@ export interface HopgateProcess {
   readonly child: ChildProcess;
   /** Every JSON log line so far. */
   readonly lines: Array<Record<string, unknown>>;
+  /** Everything written to stdout and stderr so far, as it came. */
+  output(): string;
   /** Resolves with the first log line matching `predicate` (waiting up to `timeoutMs`). */
   waitForLine(
     predicate: (line: Record<string, unknown>) => boolean,
@@ -36,8 +38,10 @@ export function spawnHopgate(
   const lines: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();
   let buffered = "";
+  let stdout = "";
   let stderr = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
     buffered += chunk;
     let newline: number;
     while ((newline = buffered.indexOf("\n")) !== -1) {
@@ -65,6 +69,7 @@ export function spawnHopgate(
   return {
     child,
     lines,
+    output: () => stdout + stderr,
     exited,
     rssBytes: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, "utf8");

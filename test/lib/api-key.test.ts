@@ -19,7 +19,7 @@ describe("api-key", () => {
     assert.equal(apiKeyMatchesDigest(key, digest), true);
     assert.equal(apiKeyMatchesDigest(generateApiKey(), digest), false);
     assert.equal(apiKeyMatchesDigest(digest, digest), false, "the digest is not a key");
-    for (const broken of ["", "zz", digest.slice(0, 62)])
+    for (const broken of ["", "zz", digest.slice(0, 62), "z".repeat(64), `${digest}00`])
       assert.equal(apiKeyMatchesDigest(key, broken), false);
   });
 
@@ -27,5 +27,18 @@ describe("api-key", () => {
     assert.equal(secretsEqual("admin-key-0123456789", "admin-key-0123456789"), true);
     assert.equal(secretsEqual("admin-key-0123456789", "admin-key-012345678"), false);
     assert.equal(secretsEqual("", "admin-key"), false);
+  });
+
+  it("compares secrets whose byte lengths differ without throwing (both sides are hashed to 32 bytes)", () => {
+    // timingSafeEqual throws on buffers of different lengths: these pass only because of the hashing.
+    const cases: Array<[string, string, boolean]> = [
+      ["\u00e9", "e\u0301", false], // one character each, 2 and 3 bytes in UTF-8
+      ["\u00e9\u00e9", "\u00e9\u00e9", true],
+      ["k".repeat(1 << 20), `${"k".repeat(1 << 20)}!`, false],
+      ["k".repeat(1 << 20), "k".repeat(1 << 20), true],
+      ["", "", true],
+    ];
+    for (const [given, expected, equal] of cases)
+      assert.equal(secretsEqual(given, expected), equal, `${given.length} vs ${expected.length} characters`);
   });
 });

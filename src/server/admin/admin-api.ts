@@ -8,7 +8,7 @@ import { HopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
-import { adminAuth } from "./admin-auth.js";
+import { adminAuth, type AdminAuthOptions } from "./admin-auth.js";
 import { errorResponse } from "./admin-error.js";
 import { addDomainRoutes, type CertificateDirectory } from "./domain-routes.js";
 import { adminBodyLimit, requireJsonBody } from "./request-guards.js";
@@ -26,6 +26,8 @@ export interface AdminApiOptions {
   /** Certificate status per domain, shown by /domains/status (ACME mode only). */
   readonly certificates?: CertificateDirectory;
   readonly logger: Logger;
+  /** Failed-login limit per address and its events (metrics); none: no limit. */
+  readonly auth?: AdminAuthOptions;
 }
 
 export interface AdminApi {
@@ -41,7 +43,8 @@ export interface AdminApi {
 /**
  * The admin API under /api/v1/admin (ARCHITECTURE.md, Admin API): Hono with zod-openapi, so the
  * schemas that validate requests also generate `GET /api/v1/admin/openapi.json`. Order of
- * checks: 405 for a known path with another method, then authentication (503 disabled, 401),
+ * checks: 405 for a known path with another method, then authentication (503 disabled, 429
+ * blocked address, 401),
  * body size (413), media type (415), request schema (400), and the route itself.
  */
 export function createAdminApi(options: AdminApiOptions): AdminApi {
@@ -72,7 +75,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
       },
     }),
   );
-  app.use(adminAuth(options.adminApiKey), adminBodyLimit(), requireJsonBody());
+  app.use(adminAuth(options.adminApiKey, options.auth), adminBodyLimit(), requireJsonBody());
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   addDomainRoutes(app, {
     domains: options.domains,

@@ -1,28 +1,61 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { secretsEqual } from "../../lib/api-key.js";
 import { HopGateError } from "../../lib/hopgate-error.js";
+import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
+
+export interface AdminAuthOptions {
+  /** Refuses (429) addresses with too many failed logins before their key is looked at. */
+  readonly limiter?: AuthLimiter;
+  /** A request carried a missing or wrong key (answered 401). */
+  readonly onFailure?: () => void;
+  /** A request was refused (429) because its address is blocked. */
+  readonly onBlocked?: () => void;
+}
 
 /**
  * Bearer authentication of every admin route (`Authorization: Bearer <HOP_ADMIN_API_KEY>`).
  * Without a configured key the API is disabled (503), never open. The comparison hashes both
- * sides first, so neither the key's content nor its length leaks through timing.
+ * sides first, so neither the key's content nor its length leaks through timing. Every 401
+ * counts against the caller's address; a blocked address gets 429 with Retry-After (RFC 9110
+ * §10.2.3) and its key is not even compared.
  */
-export function adminAuth(adminApiKey: string | undefined): MiddlewareHandler {
+export function adminAuth(
+  adminApiKey: string | undefined,
+  options: AdminAuthOptions = {},
+): MiddlewareHandler {
   return async (c, next) => {
     if (adminApiKey === undefined || adminApiKey === "") {
       throw new HopGateError("unavailable", "admin API disabled: the server has no HOP_ADMIN_API_KEY");
     }
-    const header = c.req.header("authorization");
-    if (header === undefined || header.trim() === "") {
+    const remoteAddress = remoteAddressOf(c);
+    const retryAfterMs =
+      remoteAddress === undefined ? 0 : (options.limiter?.retryAfterMs(remoteAddress) ?? 0);
+    if (retryAfterMs > 0) {
+      options.onBlocked?.();
+      const seconds = Math.ceil(retryAfterMs / 1000);
+      c.header("Retry-After", String(seconds));
       throw new HopGateError(
-        "unauthenticated",
-        "missing bearer token (Authorization: Bearer <admin API key>)",
+        "rate_limited",
+        `too many failed authentications from this address; retry in ${seconds} s`,
       );
     }
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    if (!match?.[1] || !secretsEqual(match[1], adminApiKey)) {
-      throw new HopGateError("unauthenticated", "invalid admin API key");
+    const fail = (message: string): never => {
+      options.onFailure?.();
+      if (remoteAddress !== undefined) options.limiter?.recordFailure(remoteAddress);
+      throw new HopGateError("unauthenticated", message);
+    };
+    const header = c.req.header("authorization");
+    if (header === undefined || header.trim() === "") {
+      fail("missing bearer token (Authorization: Bearer <admin API key>)");
     }
+    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header ?? "");
+    if (!match?.[1] || !secretsEqual(match[1], adminApiKey)) fail("invalid admin API key");
     await next();
   };
+}
+
+/** The peer of a request served by @hono/node-server; undefined for an in-memory `fetch`. */
+function remoteAddressOf(c: Context): string | undefined {
+  return c.env === undefined ? undefined : getConnInfo(c).remote.address;
 }

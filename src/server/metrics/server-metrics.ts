@@ -39,7 +39,10 @@ export interface ServerMetrics {
   proxyError(type: ProxyErrorType): void;
   /** Body bytes as they pass through a tunnel; call per chunk, long streams count as they flow. */
   proxyBytes(direction: ProxyDirection, bytes: number): void;
-  /** A handshake ended; `invalid_key` and `unknown_domain` also count as tunnel auth failures. */
+  /**
+   * A handshake ended; `invalid_key` and `unknown_domain` also count as tunnel auth failures,
+   * `rate_limited` as a tunnel attempt refused from a blocked address.
+   */
   handshake(result: HandshakeResult): void;
   tunnelOpened(protocol: TunnelProtocol): void;
   tunnelClosed(protocol: TunnelProtocol): void;
@@ -48,6 +51,8 @@ export interface ServerMetrics {
   acmeOrder(result: AcmeOrderResult): void;
   /** A request to the admin API carried a missing or wrong key. */
   adminAuthFailure(): void;
+  /** A request to the admin API was refused (429) because its address is blocked. */
+  adminAuthBlocked(): void;
   /** Read at every scrape for `hopgate_certificate_expiry_timestamp_seconds`. */
   setCertificateExpirySource(source: CertificateExpirySource): void;
   /**
@@ -99,6 +104,12 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     "kind",
   );
   const authChildren = childrenOf(authFailures, AUTH_FAILURE_KINDS);
+  const authBlocked = labelledCounter(
+    "hopgate_auth_blocked_total",
+    "Attempts refused without checking credentials because their address had too many failures",
+    "kind",
+  );
+  const authBlockedChildren = childrenOf(authBlocked, AUTH_FAILURE_KINDS);
   const acmeOrders = labelledCounter("hopgate_acme_orders_total", "ACME orders by result", "result");
   const acmeChildren = childrenOf(acmeOrders, ACME_ORDER_RESULTS);
 
@@ -168,6 +179,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     handshake(result) {
       handshakeChildren.get(result)?.inc();
       if (AUTH_FAILURE_HANDSHAKES.has(result)) authChildren.get("tunnel")?.inc();
+      if (result === "rate_limited") authBlockedChildren.get("tunnel")?.inc();
     },
     tunnelOpened: (protocol) =>
       void liveCounts.tunnels.set(protocol, (liveCounts.tunnels.get(protocol) ?? 0) + 1),
@@ -177,6 +189,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     streamClosed: () => void liveCounts.streams--,
     acmeOrder: (result) => acmeChildren.get(result)?.inc(),
     adminAuthFailure: () => authChildren.get("admin")?.inc(),
+    adminAuthBlocked: () => authBlockedChildren.get("admin")?.inc(),
     setCertificateExpirySource(source) {
       expirySource = source;
     },

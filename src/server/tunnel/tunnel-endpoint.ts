@@ -5,13 +5,14 @@ import { isHopGateError } from "../../lib/hopgate-error.js";
 import type { GcPacer } from "../../lib/gc-pacer.js";
 import type { Logger } from "../../lib/logger.js";
 import type { Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
-import { GrpcCode, type GrpcStatus } from "../../protocol/grpc-status.js";
+import { GrpcCode, RETRY_PUSHBACK_MS, type GrpcStatus } from "../../protocol/grpc-status.js";
 import { decodeHello, encodeAccept, type ClientHello } from "../../protocol/handshake.js";
 import { MAX_TUNNEL_MESSAGE_BYTES } from "../../protocol/limits.js";
 import type { MultiplexerLimits } from "../../protocol/multiplexer.js";
 import { TunnelReader } from "../../protocol/tunnel-reader.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import { startTunnelWriter } from "../../protocol/tunnel-writer.js";
+import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import { grpcStatus, refuseCall, ServerCall } from "./server-call.js";
 import type { SessionRegistry } from "./session-registry.js";
 import { TunnelSession } from "./session.js";
@@ -27,6 +28,8 @@ export type HandshakeResult =
 
 export interface TunnelEndpointOptions {
   readonly authenticator: TunnelAuthenticator;
+  /** Refuses addresses with too many failed handshakes before the store is asked; none: no limit. */
+  readonly authLimiter?: AuthLimiter;
   readonly registry: SessionRegistry;
   readonly limits: MultiplexerLimits;
   readonly handshakeTimeoutMs: number;
@@ -166,13 +169,38 @@ async function handshake(
   firstMessage: Promise<Envelope | string>,
   remoteAddress: string,
 ): Promise<HandshakeOutcome> {
-  const reject = (result: HandshakeResult, code: number, message: string): HandshakeOutcome => {
+  const reject = (
+    result: HandshakeResult,
+    code: number,
+    message: string,
+    metadata: Record<string, string> = {},
+  ): HandshakeOutcome => {
     options.onHandshake?.(result, remoteAddress);
-    options.logger.warn({ remote_addr: remoteAddress, result, detail: message }, "tunnel handshake rejected");
-    return { ok: false, status: grpcStatus(code, message, { [REJECT_REASON]: result }) };
+    if (result === "invalid_key" || result === "unknown_domain")
+      options.authLimiter?.recordFailure(remoteAddress);
+    // A blocked address may keep knocking: the block's start is logged once (start-server.ts).
+    options.logger[result === "rate_limited" ? "debug" : "warn"](
+      { remote_addr: remoteAddress, result, detail: message },
+      "tunnel handshake rejected",
+    );
+    return { ok: false, status: grpcStatus(code, message, { [REJECT_REASON]: result, ...metadata }) };
+  };
+  // Asked before the first message and again before the store: a block that began while this
+  // handshake waited for its hello also holds, and a blocked address never reaches the store.
+  const refuseBlocked = (): HandshakeOutcome | undefined => {
+    const retryAfterMs = options.authLimiter?.retryAfterMs(remoteAddress) ?? 0;
+    if (retryAfterMs <= 0) return undefined;
+    return reject(
+      "rate_limited",
+      GrpcCode.resourceExhausted,
+      `too many failed authentications from this address; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+      { [RETRY_PUSHBACK_MS]: String(retryAfterMs) },
+    );
   };
   if (options.isDraining())
     return reject("unavailable", GrpcCode.unavailable, "server is draining; retry shortly");
+  const blockedAtOnce = refuseBlocked();
+  if (blockedAtOnce) return blockedAtOnce;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), options.handshakeTimeoutMs).unref();
@@ -187,6 +215,8 @@ async function handshake(
         ? reject("malformed", GrpcCode.unauthenticated, decoded.detail)
         : reject("malformed", GrpcCode.invalidArgument, decoded.detail);
     }
+    const blocked = refuseBlocked();
+    if (blocked) return blocked;
     const domain = normalizeDomain(decoded.hello.domain);
     if (!domain.ok) return reject("unknown_domain", GrpcCode.permissionDenied, "invalid domain or api key");
     let verdict: Awaited<ReturnType<TunnelAuthenticator["authenticate"]>> | "timeout";
