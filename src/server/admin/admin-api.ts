@@ -48,7 +48,7 @@ export interface AdminApi {
  * body size (413), media type (415), request schema (400), and the route itself.
  */
 export function createAdminApi(options: AdminApiOptions): AdminApi {
-  const logger = options.logger.child({ component: "admin" });
+  const logger = options.logger;
   const main = normalizeDomain(options.mainDomain, { allowSingleLabel: true });
   const mainDomain = main.ok ? main.domain : options.mainDomain.trim().toLowerCase();
   const app = new OpenAPIHono({
