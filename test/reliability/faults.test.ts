@@ -154,4 +154,104 @@ describe("faults", () => {
     assert.match(scrape, /^hopgate_streams_in_flight 0$/m);
     assert.doesNotMatch(scrape, /^hopgate_tunnels_active\{[^}]*\} [1-9]/m);
   });
+  it("a hanging backend gets 504 at the proxy timeout while the same tunnel serves other requests; the stream is released and the backend request aborted", async (t) => {
+    const gateway = await startGateway(t, { proxyTimeoutSeconds: "1" });
+    const domain = "hang.example.test";
+    const key = await gateway.register(domain);
+    const hung: { arrivedAtMs?: number; closedAtMs?: number } = {};
+    const backend = await startBackend(t, (req, res) => {
+      if (req.url !== "/hang") return res.end("fast");
+      hung.arrivedAtMs = Date.now();
+      res.on("close", () => (hung.closedAtMs = Date.now()));
+    });
+    const client = startTestClient(t, gateway, domain, key, [`web=${backend.url}`]);
+    await client.connected;
+    const tunnel = (await client.handle).tunnel;
+    const [session] = sessionsOf(gateway, domain);
+    assert.ok(session);
+
+    const hanging = timedVisit(gateway.port, domain, "/hang");
+    await pollUntil(
+      () => hung.arrivedAtMs !== undefined,
+      5_000,
+      () => "the hanging request reached the backend",
+    );
+    let servedMeanwhile = 0;
+    let hangEnded = false;
+    void hanging.done.then(() => (hangEnded = true));
+    while (!hangEnded) {
+      const response = await visit(gateway.port, domain, "/fast", { timeoutMs: 5_000 });
+      assert.equal(response.status, 200);
+      assert.equal(response.body.toString(), "fast");
+      if (!hangEnded) servedMeanwhile++;
+    }
+    const outcome = await hanging.done;
+    const waitedMs = outcome.endedAtMs - outcome.startedAtMs;
+    assert.equal(outcome.status, 504);
+    assert.equal(outcome.outcome, "complete", "the 504 is a whole page");
+    assert.ok(waitedMs >= 1_000 && waitedMs < 3_500, `504 after ${waitedMs} ms, proxy timeout 1 s`);
+    assert.ok(servedMeanwhile >= 3, `only ${servedMeanwhile} requests were served while one hung`);
+
+    const releasedAtMs = await pollUntil(
+      () => session.inFlight === 0 && tunnel.current?.inFlight === 0 && hung.closedAtMs !== undefined,
+      3_000,
+      () =>
+        `after the 504: ${session.inFlight} server streams, ${tunnel.current?.inFlight} client streams, ` +
+        `backend request ${hung.closedAtMs === undefined ? "still open" : "closed"}`,
+    );
+    t.diagnostic(
+      `504 after ${waitedMs} ms (timeout 1 s); ${servedMeanwhile} requests served meanwhile; ` +
+        `backend request aborted ${(hung.closedAtMs ?? 0) - outcome.endedAtMs} ms after the 504, ` +
+        `streams released within ${releasedAtMs - outcome.endedAtMs} ms`,
+    );
+    assert.equal(session.state.t, "active", "the tunnel stays up");
+  });
+  it("a client that stops answering (SIGSTOP) is dropped within ping interval + timeout, and serves again after SIGCONT", async (t) => {
+    const gateway = await startGateway(t, { pingIntervalSeconds: "1", pingTimeoutSeconds: "2" });
+    const domain = "frozen.example.test";
+    const key = await gateway.register(domain);
+    const backend = await startBackend(t, (req, res) => {
+      if (req.url === "/slow") lateHead(res, 500);
+      else res.end("awake");
+    });
+    const client = clientProcess(t, gateway, domain, key, backend.url);
+    await client.waitForLine(accepted);
+    const [frozen] = sessionsOf(gateway, domain);
+    assert.ok(frozen);
+    assert.equal((await visit(gateway.port, domain, "/")).status, 200);
+
+    const stuck = timedVisit(gateway.port, domain, "/slow");
+    await pollUntil(() => frozen.inFlight === 1, 5_000, () => "the request is in flight");
+    const stoppedAtMs = Date.now();
+    client.child.kill("SIGSTOP");
+    try {
+      const droppedAtMs = await pollUntil(
+        () => gateway.server.registry.size === 0,
+        10_000,
+        () => "the frozen client's session was not dropped",
+      );
+      const detectMs = droppedAtMs - stoppedAtMs;
+      const outcome = await stuck.done;
+      assert.equal(outcome.status, 502, "the request in flight gets 502 when the session drops");
+      assert.ok(outcome.endedAtMs - droppedAtMs < 1_000, "... at the drop, not at the proxy timeout");
+      assert.equal(frozen.state.t, "closed");
+      assert.equal(frozen.inFlight, 0, "the dropped session's stream table is empty");
+      t.diagnostic(`SIGSTOPped client dropped ${detectMs} ms after the stop (ping 1 s, timeout 2 s)`);
+      // A ping goes out at most 1 s after the stop and is given 2 s: 3 s, plus a margin.
+      assert.ok(detectMs < 5_000, `detected after ${detectMs} ms`);
+    } finally {
+      client.child.kill("SIGCONT");
+    }
+    const continuedAtMs = Date.now();
+    const servedAtMs = await pollUntil(
+      async () =>
+        (await visit(gateway.port, domain, "/", { timeoutMs: 2_000 }).catch(() => undefined))?.status ===
+        200,
+      15_000,
+      () => "the client did not serve again after SIGCONT",
+    );
+    const [revived] = sessionsOf(gateway, domain);
+    assert.ok(revived && revived !== frozen, "a new session serves");
+    t.diagnostic(`served again ${servedAtMs - continuedAtMs} ms after SIGCONT`);
+  });
 });
