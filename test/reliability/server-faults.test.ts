@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { silentLogger } from "../../src/lib/logger.js";
+import { openDatabase } from "../../src/server/store/database.js";
+import { createDomainRepository } from "../../src/server/store/domain-repository.js";
+import { startBackend } from "../helpers/backend.js";
+import { startTestClient } from "../helpers/gateway.js";
+import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
+import { pollUntil } from "../helpers/poll-until.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { tlsFixture } from "../helpers/tls-fixture.js";
+import { visit } from "../helpers/visit.js";
+
+/** `hopgate server` as a process on `httpsPort` (0: any) with its store in `dir`/data. */
+async function serverProcess(t: TestContext, dir: string, httpsPort: number): Promise<HopgateProcess> {
+  const server = spawnHopgate(t, ["server"], {
+    HOP_SERVER_DOMAIN: "gateway.test",
+    HOP_SERVER_HTTPS_LISTEN: `127.0.0.1:${httpsPort}`,
+    HOP_SERVER_HTTP_LISTEN: "127.0.0.1:0",
+    HOP_SERVER_TLS: "files",
+    HOP_SERVER_TLS_CERT: join(dir, "cert.pem"),
+    HOP_SERVER_TLS_KEY: join(dir, "key.pem"),
+    HOP_SERVER_DEBUG: "true",
+    HOP_DATA_DIR: join(dir, "data"),
+    HOP_METRICS_LISTEN: "off",
+    HOP_SHUTDOWN_TIMEOUT_SECONDS: "1",
+  });
+  await server.waitForLine((line) => line.msg === "HopGate server listening");
+  return server;
+}
+
+function httpsPortOf(server: HopgateProcess): number {
+  const line = server.lines.find((l) => l.msg === "HopGate server listening");
+  return Number(line?.https_port);
+}
+
+/** Resolves with when `domain` answered 200 with its own name (its client serves again). */
+function servedAtMs(port: number, domain: string, timeoutMs: number): Promise<number> {
+  return pollUntil(
+    async () => {
+      const response = await visit(port, domain, "/", { timeoutMs: 2_000 }).catch(() => undefined);
+      return response?.status === 200 && response.body.toString() === domain;
+    },
+    timeoutMs,
+    () => `${domain} was not served within ${timeoutMs} ms`,
+    100,
+  );
+}
+
+describe("faults of the server", () => {
+  it("10 connected clients reconnect and serve within 10 s after the server restarts (SIGTERM, then SIGKILL)", async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, "cert.pem"), tlsFixture().cert);
+    await writeFile(join(dir, "key.pem"), tlsFixture().key);
+    const domainNames = Array.from({ length: 10 }, (_, i) => `restart-${i}.example.test`);
+    const keys = new Map<string, string>();
+    const store = await openDatabase({ dataDir: join(dir, "data"), logger: silentLogger() });
+    const domains = createDomainRepository(store);
+    for (const domain of domainNames) keys.set(domain, (await domains.register(domain, "")).clientApiKey);
+    await store.close();
+
+    let server = await serverProcess(t, dir, 0);
+    const port = httpsPortOf(server);
+    const backend = await startBackend(t, (req, res) => res.end(req.headers.host));
+    const gateway = { port, caFile: join(dir, "cert.pem") };
+    const clients = domainNames.map((domain) =>
+      startTestClient(t, gateway, domain, keys.get(domain) ?? "", [`web=${backend.url}`]),
+    );
+    await Promise.all(clients.map((client) => client.connected));
+    await Promise.all(domainNames.map((domain) => servedAtMs(port, domain, 10_000)));
+
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const stoppedAtMs = Date.now();
+      server.child.kill(signal);
+      await server.exited;
+      server = await serverProcess(t, dir, port);
+      const listeningAtMs = Date.now();
+      const served = await Promise.all(domainNames.map((domain) => servedAtMs(port, domain, 15_000)));
+      const slowestMs = Math.max(...served) - listeningAtMs;
+      t.diagnostic(
+        `${signal}: the new server listened ${listeningAtMs - stoppedAtMs} ms after the stop; ` +
+          `all 10 clients served again within ${slowestMs} ms of that ` +
+          `(fastest ${Math.min(...served) - listeningAtMs} ms)`,
+      );
+      assert.ok(slowestMs < 10_000, `after ${signal}, the last client served again after ${slowestMs} ms`);
+    }
+  });
+});
