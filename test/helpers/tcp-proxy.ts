@@ -3,11 +3,13 @@ import type { Cleanup } from "./store-backends.js";
 
 export interface TcpProxy {
   readonly port: number;
+  /** Connections accepted from clients and not closed yet. */
+  readonly openConnections: number;
   /** Stops listening and cuts every open connection, like a database host going away. */
   cut(): Promise<void>;
   /**
    * Silent network death: open connections stop carrying bytes either way and new ones are
-   * accepted but never forwarded; no side sees a close or a reset.
+   * accepted but never forwarded; neither side sees a close or a reset from the other.
    */
   stall(): void;
   /**
@@ -23,6 +25,7 @@ export async function startTcpProxy(
   cleanup: Cleanup,
 ): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const visitors = new Set<Socket>();
   let stalled = false;
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -31,7 +34,9 @@ export async function startTcpProxy(
   };
   const server = createServer((visitor) => {
     track(visitor);
-    if (stalled) return void visitor.pause();
+    visitors.add(visitor);
+    visitor.on("close", () => visitors.delete(visitor));
+    if (stalled) return void visitor.resume(); // read and drop
     const upstream = connect(target.port, target.host);
     track(upstream);
     visitor.pipe(upstream).pipe(visitor);
@@ -41,6 +46,9 @@ export async function startTcpProxy(
   let cut: Promise<void> | undefined;
   const proxy: TcpProxy = {
     port,
+    get openConnections() {
+      return visitors.size;
+    },
     cut: () =>
       (cut ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -48,10 +56,8 @@ export async function startTcpProxy(
       })),
     stall: () => {
       stalled = true;
-      for (const socket of sockets) {
-        socket.unpipe();
-        socket.pause();
-      }
+      // Bytes are read and dropped (so that a close by either side is still seen here).
+      for (const socket of sockets) socket.unpipe().resume();
     },
     restore: async () => {
       if (stalled) for (const socket of sockets) socket.resetAndDestroy();

@@ -221,7 +221,11 @@ describe("faults", () => {
     assert.equal((await visit(gateway.port, domain, "/")).status, 200);
 
     const stuck = timedVisit(gateway.port, domain, "/slow");
-    await pollUntil(() => frozen.inFlight === 1, 5_000, () => "the request is in flight");
+    await pollUntil(
+      () => frozen.inFlight === 1,
+      5_000,
+      () => "the request is in flight",
+    );
     const stoppedAtMs = Date.now();
     client.child.kill("SIGSTOP");
     try {
@@ -245,8 +249,7 @@ describe("faults", () => {
     const continuedAtMs = Date.now();
     const servedAtMs = await pollUntil(
       async () =>
-        (await visit(gateway.port, domain, "/", { timeoutMs: 2_000 }).catch(() => undefined))?.status ===
-        200,
+        (await visit(gateway.port, domain, "/", { timeoutMs: 2_000 }).catch(() => undefined))?.status === 200,
       15_000,
       () => "the client did not serve again after SIGCONT",
     );

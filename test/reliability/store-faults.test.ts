@@ -2,12 +2,17 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { describe, it, type TestContext } from "node:test";
 import { encodeGrpcMessage } from "../../src/protocol/envelope-encoder.js";
+import { isHopGateError } from "../../src/lib/hopgate-error.js";
+import { silentLogger } from "../../src/lib/logger.js";
+import { openDatabase } from "../../src/server/store/database.js";
+import { createDomainRepository } from "../../src/server/store/domain-repository.js";
 import { GrpcCode } from "../../src/protocol/grpc-status.js";
 import { encodeHello, OPEN_TUNNEL_PATH } from "../../src/protocol/handshake.js";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { sendRequest } from "../helpers/http-request.js";
+import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
@@ -82,7 +87,10 @@ interface Retry {
 
 function retriesOf(client: HopgateProcess): Retry[] {
   return client.lines
-    .filter((line) => line.msg === "tunnel down; reconnecting" || line.msg?.toString().startsWith("server rejected"))
+    .filter(
+      (line) =>
+        line.msg === "tunnel down; reconnecting" || line.msg?.toString().startsWith("server rejected"),
+    )
     .map((line) => ({ reason: String(line.reason), retryInMs: Number(line.retry_in_ms) }));
 }
 
@@ -91,8 +99,9 @@ describe("faults of the store", { skip: pgSkip() }, () => {
     const database = await createTestPgDatabase();
     t.after(() => database.drop());
     const url = new URL(database.dsn);
-    const proxy: TcpProxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-      t.after(fn),
+    const proxy: TcpProxy = await startTcpProxy(
+      { host: url.hostname, port: Number(url.port || 5432) },
+      (fn) => t.after(fn),
     );
     url.host = `127.0.0.1:${proxy.port}`;
     const gateway = await startGateway(t, {
@@ -106,10 +115,13 @@ describe("faults of the store", { skip: pgSkip() }, () => {
     const backend = await startBackend(t, (req, res) => res.end(req.headers.host));
     const steady = startTestClient(t, gateway, names[0]!, keys.get(names[0]!)!, [`web=${backend.url}`]);
     await steady.connected;
-    assert.equal((await adminStatus(gateway, 5_000)), 200);
+    assert.equal(await adminStatus(gateway, 5_000), 200);
     assert.equal((await readiness(gateway)).status, 200);
 
-    for (const [phase, index] of [["cut", 1], ["stall", 2]] as const) {
+    for (const [phase, index] of [
+      ["cut", 1],
+      ["stall", 2],
+    ] as const) {
       const domain = names[index]!;
       const key = keys.get(domain)!;
       if (phase === "cut") await proxy.cut();
@@ -149,22 +161,36 @@ describe("faults of the store", { skip: pgSkip() }, () => {
         "--ca-file",
         gateway.caFile,
       ]);
-      await pollUntil(() => retriesOf(client).length >= 2, 20_000, () => `${phase}: the client did not retry`);
+      await pollUntil(
+        () => retriesOf(client).length >= 2,
+        20_000,
+        () => `${phase}: the client did not retry`,
+      );
       for (const retry of retriesOf(client)) {
         assert.match(retry.reason, /retry shortly \((unavailable|timeout)\)$/, `${phase}: ${retry.reason}`);
         assert.ok(retry.retryInMs <= 30_000, `${phase}: a short backoff, not the rejected-key wait`);
       }
       t.diagnostic(
         `${phase}: handshake refused ${refused.code} (${String(refused.reason)}) after ${refused.afterMs} ms; ` +
-          `admin 503 in ${adminMs} ms, /readyz 503 in ${readyMs} ms; client retried in ${retriesOf(client).map((r) => r.retryInMs).join(", ")} ms`,
+          `admin 503 in ${adminMs} ms, /readyz 503 in ${readyMs} ms; client retried in ${retriesOf(client)
+            .map((r) => r.retryInMs)
+            .join(", ")} ms`,
       );
 
       await proxy.restore();
       const restoredAtMs = Date.now();
       const [acceptedMs, adminBackMs, readyBackMs] = await Promise.all([
         client.waitForLine((line) => line.msg === "tunnel accepted", 40_000).then(() => Date.now()),
-        pollUntil(async () => (await adminStatus(gateway, 15_000)) === 200, 30_000, () => "admin 200"),
-        pollUntil(async () => (await readiness(gateway)).status === 200, 30_000, () => "ready"),
+        pollUntil(
+          async () => (await adminStatus(gateway, 15_000)) === 200,
+          30_000,
+          () => "admin 200",
+        ),
+        pollUntil(
+          async () => (await readiness(gateway)).status === 200,
+          30_000,
+          () => "ready",
+        ),
       ]).then((times) => times.map((atMs) => atMs - restoredAtMs));
       assert.equal((await visit(gateway.port, domain, "/")).body.toString(), domain);
       t.diagnostic(
@@ -173,5 +199,40 @@ describe("faults of the store", { skip: pgSkip() }, () => {
       );
     }
     assert.equal((await visit(gateway.port, names[0]!, "/")).status, 200);
+  });
+  it("fails a query on a silently dead PostgreSQL connection within the query timeout and closes that connection", async (t) => {
+    const cleanup = lifoCleanup(t);
+    const database = await createTestPgDatabase();
+    cleanup(() => database.drop());
+    const url = new URL(database.dsn);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, cleanup);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const store = await openDatabase({
+      dsn: url.toString(),
+      dataDir: "",
+      logger: silentLogger(),
+      queryTimeoutMs: 500,
+    });
+    cleanup(() => store.close());
+    const domains = createDomainRepository(store);
+    await domains.register("dead-line.example.test", "");
+    assert.equal(proxy.openConnections, 1, "one pooled connection");
+
+    proxy.stall();
+    const startedAtMs = Date.now();
+    await assert.rejects(domains.find("dead-line.example.test"), (error) =>
+      isHopGateError(error, "unavailable"),
+    );
+    const failedMs = Date.now() - startedAtMs;
+    t.diagnostic(`the query failed ${failedMs} ms into the stall (query timeout 500 ms)`);
+    assert.ok(failedMs < 3_000, `failed after ${failedMs} ms`);
+    await pollUntil(
+      () => proxy.openConnections === 0,
+      2_000,
+      () => "the dead connection was not closed",
+    );
+
+    await proxy.restore();
+    assert.equal((await domains.find("dead-line.example.test"))?.domain, "dead-line.example.test");
   });
 });
