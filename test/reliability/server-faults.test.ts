@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { silentLogger } from "../../src/lib/logger.js";
+import { createLogger, silentLogger } from "../../src/lib/logger.js";
 import { openDatabase } from "../../src/server/store/database.js";
 import { createDomainRepository } from "../../src/server/store/domain-repository.js";
 import { startBackend } from "../helpers/backend.js";
@@ -65,9 +65,23 @@ describe("faults of the server", () => {
     const port = httpsPortOf(server);
     const backend = await startBackend(t, (req, res) => res.end(req.headers.host));
     const gateway = { port, caFile: join(dir, "cert.pem") };
-    const clients = domainNames.map((domain) =>
-      startTestClient(t, gateway, domain, keys.get(domain) ?? "", [`web=${backend.url}`]),
-    );
+    // Each client's "reconnecting" log lines: when, and the delay it chose.
+    const retries = new Map<string, Array<{ atMs: number; delayMs: number }>>();
+    const clients = domainNames.map((domain) => {
+      const lines: Array<{ atMs: number; delayMs: number }> = [];
+      retries.set(domain, lines);
+      const logger = createLogger({
+        level: "warn",
+        destination: {
+          write: (line: string) => {
+            const entry = JSON.parse(line) as { msg?: string; retry_in_ms?: number };
+            if (entry.msg === "tunnel down; reconnecting")
+              lines.push({ atMs: Date.now(), delayMs: Number(entry.retry_in_ms) });
+          },
+        },
+      });
+      return startTestClient(t, gateway, domain, keys.get(domain) ?? "", [`web=${backend.url}`], {}, logger);
+    });
     await Promise.all(clients.map((client) => client.connected));
     await Promise.all(domainNames.map((domain) => servedAtMs(port, domain, 10_000)));
 
@@ -85,6 +99,13 @@ describe("faults of the server", () => {
           `(fastest ${Math.min(...served) - listeningAtMs} ms)`,
       );
       assert.ok(slowestMs < 10_000, `after ${signal}, the last client served again after ${slowestMs} ms`);
+      // The tunnel was up before the stop, so the backoff starts over: the first wait is at
+      // most the initial 1 s, whatever earlier outages did to it.
+      for (const [domain, lines] of retries) {
+        const first = lines.find((line) => line.atMs >= stoppedAtMs);
+        assert.ok(first, `${domain} logged its reconnect`);
+        assert.ok(first.delayMs <= 1_000, `${signal}: ${domain} first waited ${first.delayMs} ms`);
+      }
     }
   });
 });
