@@ -91,14 +91,28 @@ describe("faults of the server", () => {
       await server.exited;
       server = await serverProcess(t, dir, port);
       const listeningAtMs = Date.now();
-      const served = await Promise.all(domainNames.map((domain) => servedAtMs(port, domain, 15_000)));
+      const served = await Promise.all(domainNames.map((domain) => servedAtMs(port, domain, 30_000)));
+      const restartMs = listeningAtMs - stoppedAtMs;
       const slowestMs = Math.max(...served) - listeningAtMs;
       t.diagnostic(
-        `${signal}: the new server listened ${listeningAtMs - stoppedAtMs} ms after the stop; ` +
+        `${signal}: the new server listened ${restartMs} ms after the stop; ` +
           `all 10 clients served again within ${slowestMs} ms of that ` +
           `(fastest ${Math.min(...served) - listeningAtMs} ms)`,
       );
-      assert.ok(slowestMs < 10_000, `after ${signal}, the last client served again after ${slowestMs} ms`);
+      // Each client serves at its first attempt after the server is back (3 s for the handshake
+      // and the request on a busy machine): no attempt is wasted, none waits for a longer step.
+      domainNames.forEach((domain, i) => {
+        const attempt = (retries.get(domain) ?? [])
+          .map((line) => line.atMs + line.delayMs)
+          .find((attemptAtMs) => attemptAtMs >= listeningAtMs);
+        const lateMs = (served[i] ?? 0) - (attempt ?? listeningAtMs);
+        assert.ok(lateMs < 3_000, `${signal}: ${domain} served ${lateMs} ms after its first attempt`);
+      });
+      // Within 10 s of the restart: the backoff steps (1, 2, 4 s) reached in a restart of up to
+      // 5 s end well within it. A slower restart (an overloaded machine) puts clients in 4-8 s
+      // steps; then the per-attempt check above is what holds.
+      if (restartMs < 5_000)
+        assert.ok(slowestMs < 10_000, `after ${signal}, the last client served again after ${slowestMs} ms`);
       // The tunnel was up before the stop, so the backoff starts over: the first wait is at
       // most the initial 1 s, whatever earlier outages did to it.
       for (const [domain, lines] of retries) {
