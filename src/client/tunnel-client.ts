@@ -34,7 +34,7 @@ const MAX_PUSHBACK_MS = 60 * 60_000;
 
 /**
  * Keeps one tunnel up for as long as the client runs: reconnects forever with jittered
- * exponential backoff, opens a replacement at once when the server asks a tunnel to drain, and
+ * exponential backoff (starting over once a tunnel is accepted), opens a replacement at once when the server asks a tunnel to drain, and
  * on stop drains what is in flight.
  */
 export class TunnelClient {
@@ -75,7 +75,14 @@ export class TunnelClient {
       const connection = new TunnelConnection({
         ...this.#options,
         onDrainRequested: () => drainRequested(),
-        onEstablished: (version) => this.#options.onStatus?.({ t: "connected", version }),
+        onEstablished: (version) => {
+          // A tunnel the server accepted ends the outage: the next one starts from the initial
+          // delay, as gRPC resets its connection backoff once a connection is READY
+          // (grpc/doc/connection-backoff.md). Otherwise a second restart within a minute of the
+          // first would find clients in multi-second waits.
+          this.#backoff.reset();
+          this.#options.onStatus?.({ t: "connected", version });
+        },
       });
       this.#connections.add(connection);
       void connection.done.then(() => this.#connections.delete(connection));

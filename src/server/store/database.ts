@@ -7,6 +7,7 @@ import type { Logger } from "../../lib/logger.js";
 import { maskDsn } from "../../lib/secret.js";
 import { storeMigrations } from "./migrations/index.js";
 import { migrateToLatest } from "./migrator.js";
+import { createPostgresPool } from "./postgres-pool.js";
 import type { StoreDialect, StoreSchema } from "./schema.js";
 import { createNodeSqliteDialect } from "./sqlite-dialect.js";
 import { toStoreError } from "./store-error.js";
@@ -29,10 +30,15 @@ export interface OpenDatabaseOptions {
   readonly logger: Logger;
   /** How long a statement waits for another process's lock (SQLite) or a connection (PostgreSQL). */
   readonly busyTimeoutMs?: number;
+  /** PostgreSQL: longest wait for one query's answer before it fails as "unavailable". */
+  readonly queryTimeoutMs?: number;
 }
 
 export const SQLITE_FILE_NAME = "hopgate.sqlite";
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+// The store's queries are single-row lookups and small writes: an answer slower than this means
+// a dead connection or a stuck server, not a slow query.
+const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
 
 /** Opens the store and applies pending migrations before returning it. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
@@ -41,7 +47,16 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const dialect: StoreDialect = options.dsn ? "postgres" : "sqlite";
   const location = options.dsn ? maskDsn(options.dsn) : join(options.dataDir, SQLITE_FILE_NAME);
   const db = options.dsn
-    ? await openPostgres(options.dsn, busyTimeoutMs, logger)
+    ? new Kysely<StoreSchema>({
+        dialect: new PostgresDialect({
+          pool: await createPostgresPool({
+            dsn: options.dsn,
+            connectTimeoutMs: busyTimeoutMs,
+            queryTimeoutMs: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+            logger,
+          }),
+        }),
+      })
     : await openSqlite(options.dataDir, busyTimeoutMs);
   try {
     await migrateToLatest(db as Kysely<unknown>, storeMigrations(dialect), logger);
@@ -65,23 +80,6 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     },
     close: () => db.destroy(),
   };
-}
-
-async function openPostgres(
-  dsn: string,
-  connectTimeoutMs: number,
-  logger: Logger,
-): Promise<Kysely<StoreSchema>> {
-  // Loaded only for PostgreSQL, so that the embedded store does not carry the driver (docs/performance.md).
-  const { default: pg } = await import("pg");
-  const pool = new pg.Pool({ connectionString: dsn, max: 10, connectionTimeoutMillis: connectTimeoutMs });
-  // A client whose server goes away emits "error" (on the pool while idle, on the client while
-  // checked out, in addition to failing its query); unhandled, that would end the process. The
-  // query itself fails as "unavailable" and the next one opens a fresh connection.
-  const onLost = (error: Error) => logger.warn({ err: error.message }, "PostgreSQL connection lost");
-  pool.on("error", onLost);
-  pool.on("connect", (client) => client.on("error", onLost));
-  return new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
 }
 
 async function openSqlite(dataDir: string, busyTimeoutMs: number): Promise<Kysely<StoreSchema>> {

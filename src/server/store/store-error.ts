@@ -38,9 +38,9 @@ function isOutage(error: unknown): boolean {
   return error instanceof Error && PG_CONNECTION_MESSAGES.test(error.message);
 }
 
-// Messages pg uses for connection failures that carry no code.
+// Messages pg uses for connection failures that carry no code ("Query read timeout": query_timeout).
 const PG_CONNECTION_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/i;
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout/i;
 
 function fields(error: unknown): { code?: unknown; errcode?: unknown } {
   return typeof error === "object" && error !== null ? error : {};
