@@ -120,6 +120,7 @@ describe("hostile visitors", () => {
     t.after(() => clearInterval(trickle));
     const outcome = await visitor.outcome(15_000);
     clearInterval(trickle);
+    t.diagnostic(`408 and close after ${outcome.elapsedMs} ms`);
     assert.match(outcome.received, /^HTTP\/1\.1 408 /);
     assert.ok(outcome.closed, "connection closed");
     // 2 s plus node's once-a-second check; far below the 20 s default that would show it unwired.
@@ -148,6 +149,7 @@ describe("hostile visitors", () => {
       const outcome = await visitor.outcome(15_000);
       clearInterval(trickle);
       const label = trickles ? "trickling" : "silent";
+      t.diagnostic(`${label}: closed after ${outcome.elapsedMs} ms`);
       assert.ok(outcome.closed, `${label}: connection closed`);
       assert.ok(
         outcome.elapsedMs >= 1500 && outcome.elapsedMs < 10_000,
@@ -346,6 +348,53 @@ describe("hostile visitors", () => {
       "the second backend request to end",
     );
     assert.deepEqual(seen[1], { url: "/stream-h2", bodyBytes: 600, outcome: "aborted" });
+  });
+
+  it("resets the visitor's response when the body passes the limit after the backend answered", async (t) => {
+    const gateway = await startGateway(t, { maxBodyBytes: "1000" });
+    let backendOutcome: "pending" | "ended" | "aborted" = "pending";
+    const backend = await startBackend(t, (req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("early answer\n");
+      req.on("end", () => (backendOutcome = "ended"));
+      req.on("close", () => !req.complete && (backendOutcome = "aborted"));
+      req.resume();
+    });
+    const key = await gateway.register(DOMAIN);
+    await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
+    const session = await settledSession(t, gateway.port);
+    const h2 = await h2Request(
+      session,
+      { ":method": "POST", ":path": "/early" },
+      [Buffer.alloc(600), Buffer.alloc(600)],
+      1000,
+    );
+    assert.equal(h2.status, 200);
+    assert.equal(h2.body, "early answer\n");
+    assert.notEqual(h2.rstCode, http2.constants.NGHTTP2_NO_ERROR, "the response is cut off, not ended");
+    await until(() => backendOutcome !== "pending", "the backend request to end");
+    assert.equal(backendOutcome, "aborted");
+  });
+
+  it("answers an HTTP/1.1 body sent slowly with 408 at HOP_SERVER_REQUEST_TIMEOUT_SECONDS", async (t) => {
+    const { gateway, seen } = await hostileSetup(t, {
+      headersTimeoutSeconds: "1",
+      requestTimeoutSeconds: "2",
+    });
+    const visitor = await rawVisitor(gateway.port, DOMAIN);
+    visitor.socket.write(`POST /slow-body HTTP/1.1\r\n${HEAD}Content-Length: 100000\r\n\r\n`);
+    const trickle = setInterval(() => visitor.socket.write("a"), 200);
+    t.after(() => clearInterval(trickle));
+    const outcome = await visitor.outcome(15_000);
+    clearInterval(trickle);
+    t.diagnostic(`408 and close after ${outcome.elapsedMs} ms`);
+    assert.match(outcome.received, /^HTTP\/1\.1 408 /);
+    assert.ok(outcome.elapsedMs >= 1500 && outcome.elapsedMs < 10_000, `cut after ${outcome.elapsedMs} ms`);
+    await until(
+      () => seen[0]?.outcome !== undefined && seen[0].outcome !== "pending",
+      "the backend request to end",
+    );
+    assert.equal(seen[0]?.outcome, "aborted");
   });
 
   it("limits requests per address with 429 and Retry-After, HTTP/1.1 and HTTP/2, and refills", async (t) => {
