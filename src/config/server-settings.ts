@@ -13,6 +13,7 @@ import {
   text,
 } from "./parsers.js";
 import { defineSettings, setting, type ConfigOf } from "./setting.js";
+import { visitorSettings } from "./visitor-settings.js";
 
 /**
  * Every setting of `hopgate server`. Environment names are the original HopGate's where one
@@ -73,6 +74,7 @@ export const serverSettings = defineSettings({
     default: "60",
     schema: integer(1, 3600),
   }),
+  ...visitorSettings,
   debug: setting({
     env: "HOP_SERVER_DEBUG",
     flag: "--debug",

@@ -14,6 +14,7 @@ import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.j
 import { startEdge } from "./edge/edge.js";
 import { createHttpListener } from "./http/http-listener.js";
 import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
+import { createVisitorLimits } from "./limits/visitor-limits.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createProxy } from "./proxy/proxy.js";
@@ -133,10 +134,15 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
   });
   const shutdown = new AbortController();
   let draining = false;
+  const visitorLimits = createVisitorLimits(config);
+  cleanup.push("visitor limits", () => visitorLimits.stop());
   const proxy = createProxy({
     lookup: registry,
     isRegistered: (domain) => registered.has(domain),
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
+    gate: visitorLimits,
+    maxBodyBytes: config.maxBodyBytes,
+    onLimited: (reason) => metrics.visitorLimited(reason),
     onFinished: createProxyObserver({
       metrics,
       accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
@@ -153,6 +159,13 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
     mainDomain: config.domain,
     debug: config.debug,
     logger: logger.child({ component: "edge" }),
+    timeouts: {
+      headersMs: config.headersTimeoutSeconds * 1000,
+      requestMs: config.requestTimeoutSeconds * 1000,
+      idleMs: config.idleTimeoutSeconds * 1000,
+    },
+    maxHeaderBytes: config.maxHeaderBytes,
+    onConnection: (socket) => visitorLimits.trackConnection(socket),
     tunnel: createTunnelEndpoint({
       authenticator,
       authLimiter,

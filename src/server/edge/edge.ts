@@ -18,6 +18,9 @@ export interface EdgeOptions {
   readonly admin: RequestHandler;
   readonly proxy: Proxy;
   readonly logger: Logger;
+  readonly timeouts?: TlsListenerOptions["timeouts"];
+  readonly maxHeaderBytes?: number;
+  readonly onConnection?: TlsListenerOptions["onConnection"];
 }
 
 /**
@@ -44,5 +47,8 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
     onRequest: dispatch,
     onUpgrade: options.proxy.handleUpgrade,
     logger: options.logger,
+    timeouts: options.timeouts,
+    maxHeaderBytes: options.maxHeaderBytes,
+    onConnection: options.onConnection,
   });
 }

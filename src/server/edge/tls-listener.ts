@@ -1,12 +1,13 @@
 import { once } from "node:events";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { SecureContext, SecureContextOptions, TLSSocket } from "node:tls";
 import type { ListenAddress } from "../../config/parsers.js";
 import type { Logger } from "../../lib/logger.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
 import type { RequestHandler } from "./dispatch.js";
+import { headerListBytes, refuseOversizedHead } from "./header-limit.js";
 
 export interface TlsListenerOptions {
   readonly listen: ListenAddress;
@@ -20,10 +21,30 @@ export interface TlsListenerOptions {
   readonly onRequest: RequestHandler;
   readonly onUpgrade: (req: VisitorRequest, socket: Duplex, head: Buffer) => void;
   readonly logger: Logger;
-  readonly headersTimeoutMs?: number;
-  readonly requestTimeoutMs?: number;
-  readonly idleTimeoutMs?: number;
+  /** Each accepted TCP connection, before its TLS handshake (per-address limits count them). */
+  readonly onConnection?: (socket: Socket) => void;
+  readonly timeouts?: ListenerTimeouts;
+  /** Largest request head: HTTP/1.1 answers 431 (node's parser), HTTP/2 too, or resets the stream. */
+  readonly maxHeaderBytes?: number;
 }
+
+export interface ListenerTimeouts {
+  /** A complete request head must arrive within this (HTTP/1.1: 408; HTTP/2: first request). */
+  readonly headersMs: number;
+  /** A whole HTTP/1.1 request, body included, must arrive within this; 0 = no limit. */
+  readonly requestMs: number;
+  /** Idle HTTP/1.1 sockets and HTTP/2 sessions are destroyed after this (tunnels opt out). */
+  readonly idleMs: number;
+}
+
+export const DEFAULT_LISTENER_TIMEOUTS: ListenerTimeouts = {
+  headersMs: 20_000,
+  requestMs: 300_000,
+  idleMs: 120_000,
+};
+
+/** Node's default of 30 s would let a head time out up to 30 s late. */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 
 export interface TlsListener {
   readonly server: http2.Http2SecureServer;
@@ -42,6 +63,8 @@ const VISITOR_STREAM_WINDOW_BYTES = 256 * 1024;
  * HTTP/1.1 upgrades to the proxy. Timeouts bound slow clients: headers, whole request, idle.
  */
 export async function startTlsListener(options: TlsListenerOptions): Promise<TlsListener> {
+  const timeouts = options.timeouts ?? DEFAULT_LISTENER_TIMEOUTS;
+  const maxHeaderBytes = options.maxHeaderBytes ?? 32 * 1024;
   const server = http2.createSecureServer({
     ...options.tls,
     allowHTTP1: true,
@@ -51,24 +74,43 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     settings: {
       initialWindowSize: VISITOR_STREAM_WINDOW_BYTES,
       maxConcurrentStreams: 1000,
-      maxHeaderListSize: 64 * 1024,
+      maxHeaderListSize: maxHeaderBytes,
     },
     maxSessionMemory: 256,
     // A handshake that does not finish in time is dropped (slow TLS clients).
     handshakeTimeout: 10_000,
   });
-  // HTTP/1.1 fallback timeouts live on the server object although the typings omit them.
-  const fallback = server as unknown as { headersTimeout: number; requestTimeout: number; timeout: number };
-  fallback.headersTimeout = options.headersTimeoutMs ?? 20_000;
-  fallback.requestTimeout = options.requestTimeoutMs ?? 300_000;
-  // Idle HTTP/1.1 sockets and HTTP/2 sessions are destroyed (tunnels opt out after their handshake).
-  fallback.timeout = options.idleTimeoutMs ?? 120_000;
+  // HTTP/1.1 fallback limits live on the server object although the typings omit them; node
+  // reads them per connection (the checking interval once, at listen).
+  const fallback = server as unknown as {
+    headersTimeout: number;
+    requestTimeout: number;
+    connectionsCheckingInterval: number;
+    maxHeaderSize: number;
+    timeout: number;
+  };
+  fallback.headersTimeout = timeouts.headersMs;
+  fallback.requestTimeout = timeouts.requestMs;
+  fallback.connectionsCheckingInterval = CONNECTIONS_CHECKING_INTERVAL_MS;
+  fallback.maxHeaderSize = maxHeaderBytes;
+  fallback.timeout = timeouts.idleMs;
+  if (options.onConnection) server.on("connection", options.onConnection);
+  server.on("session", (session: http2.ServerHttp2Session) =>
+    dropWithoutFirstRequest(session, timeouts.headersMs),
+  );
   const open = new Set<TLSSocket>();
   server.on("secureConnection", (socket: TLSSocket) => {
     open.add(socket);
     socket.once("close", () => open.delete(socket));
   });
-  server.on("request", options.onRequest);
+  server.on("request", (req: VisitorRequest, res: Parameters<RequestHandler>[1]) => {
+    // nghttp2 applies maxHeaderListSize only once the visitor has acknowledged our SETTINGS, so
+    // a visitor's first requests may carry more: refused here the same way.
+    if (req.httpVersionMajor === 2 && headerListBytes(req.rawHeaders) > maxHeaderBytes) {
+      return refuseOversizedHead(req, res);
+    }
+    options.onRequest(req, res);
+  });
   server.on("upgrade", options.onUpgrade);
   server.on("sessionError", (error: Error) =>
     options.logger.debug({ err: error.message }, "HTTP/2 session error"),
@@ -89,4 +131,17 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
         for (const socket of open) socket.destroy();
       }),
   };
+}
+
+/**
+ * Node's HTTP/2 server has no headers timeout: a visitor that opens a session and never
+ * completes a HEADERS frame would hold it until the idle timeout, or forever if it trickles
+ * bytes. A session whose first request has not arrived in time is destroyed.
+ */
+function dropWithoutFirstRequest(session: http2.ServerHttp2Session, headersTimeoutMs: number): void {
+  const timer = setTimeout(() => session.destroy(), headersTimeoutMs);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  session.once("stream", clear);
+  session.once("close", clear);
 }

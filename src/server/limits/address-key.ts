@@ -4,9 +4,10 @@ import { isIPv4, isIPv6 } from "node:net";
  * The key an address is limited by. IPv4 addresses (also written IPv4-mapped, `::ffff:a.b.c.d`)
  * count one by one. IPv6 addresses count by their /64 prefix: one subscriber usually holds a
  * whole /64 (RFC 6177), so counting single IPv6 addresses would let one host rotate through
- * 2^64 of them. Anything else (a Unix socket, "unknown") is its own key.
+ * 2^64 of them. Anything else (a Unix socket) is its own key; no address at all is "unknown".
  */
-export function addressKey(remoteAddress: string): string {
+export function addressKey(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined || remoteAddress === "") return "unknown";
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
   if (mapped?.[1] !== undefined && isIPv4(mapped[1])) return mapped[1];
   if (!isIPv6(remoteAddress)) return remoteAddress;

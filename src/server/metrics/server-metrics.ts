@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { registerProcessMetrics } from "../../lib/process-metrics.js";
 import { REQUEST_DURATION_BUCKETS_SECONDS } from "../../lib/metric-labels.js";
+import { VISITOR_LIMIT_REASONS, type VisitorLimitReason } from "../limits/visitor-limits.js";
 import { createRequestSeries } from "./request-series.js";
 import {
   ACME_ORDER_RESULTS,
@@ -53,6 +54,8 @@ export interface ServerMetrics {
   adminAuthFailure(): void;
   /** A request to the admin API was refused (429) because its address is blocked. */
   adminAuthBlocked(): void;
+  /** A visitor was turned away by a per-address limit (429) or the body limit (413). */
+  visitorLimited(reason: VisitorLimitReason): void;
   /** Read at every scrape for `hopgate_certificate_expiry_timestamp_seconds`. */
   setCertificateExpirySource(source: CertificateExpirySource): void;
   /**
@@ -112,6 +115,12 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
   const authBlockedChildren = childrenOf(authBlocked, AUTH_FAILURE_KINDS);
   const acmeOrders = labelledCounter("hopgate_acme_orders_total", "ACME orders by result", "result");
   const acmeChildren = childrenOf(acmeOrders, ACME_ORDER_RESULTS);
+  const visitorLimited = labelledCounter(
+    "hopgate_visitor_limited_total",
+    "Visitor requests refused by a limit: connections or rate per address (429), body size (413)",
+    "reason",
+  );
+  const visitorLimitedChildren = childrenOf(visitorLimited, VISITOR_LIMIT_REASONS);
 
   let sessionSource: SessionSource | undefined;
   const liveCounts = {
@@ -190,6 +199,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     acmeOrder: (result) => acmeChildren.get(result)?.inc(),
     adminAuthFailure: () => authChildren.get("admin")?.inc(),
     adminAuthBlocked: () => authBlockedChildren.get("admin")?.inc(),
+    visitorLimited: (reason) => visitorLimitedChildren.get(reason)?.inc(),
     setCertificateExpirySource(source) {
       expirySource = source;
     },

@@ -3,18 +3,22 @@ import type { StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_p
 import { deliverChunk, pumpIntoStream } from "../../protocol/stream-pump.js";
 import type { AbortCause, StreamSink, TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
+import type { VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import type { AccessSink } from "./access-record.js";
 import { errorPage } from "./error-response.js";
 import { parseResponseHead } from "./response-head.js";
-import { remoteAddressOf, type VisitorRequest, type VisitorResponse } from "./visitor.js";
+import { refuseRestOfBody, remoteAddressOf, type VisitorRequest, type VisitorResponse } from "./visitor.js";
 
 export interface ExchangeContext {
   readonly requestId: string;
   readonly domain: string;
   readonly startedAtMs: number;
   readonly proxyTimeoutMs: number;
+  /** Largest request body forwarded; 0 = no limit. */
+  readonly maxBodyBytes: number;
   readonly onFinished: AccessSink;
+  readonly onLimited: (reason: VisitorLimitReason) => void;
 }
 
 type Phase =
@@ -57,6 +61,9 @@ export class ProxiedExchange implements StreamSink {
   /** Sends the request head and starts the body; the response arrives through the sink methods. */
   start(serviceName: string, header: HeaderMap): void {
     this.#stream.sendOpen(serviceName, header);
+    // Registered before the pump's own listener, so that the chunk past the limit never enters
+    // the stream: the backend sees an aborted request, never a truncated one that looks whole.
+    if (this.#context.maxBodyBytes > 0) this.#countBody(this.#context.maxBodyBytes);
     pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body");
     this.#res.once("close", () => {
       if (this.#phase.t === "done") return;
@@ -128,6 +135,32 @@ export class ProxiedExchange implements StreamSink {
     }
   }
 
+  #countBody(maxBodyBytes: number): void {
+    let bodyBytes = 0;
+    const onData = (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+      if (bodyBytes <= maxBodyBytes) return;
+      this.#req.off("data", onData);
+      this.#bodyTooLarge();
+    };
+    this.#req.on("data", onData);
+  }
+
+  /** A body of unknown (or untrue) length grew past the limit while it streamed. */
+  #bodyTooLarge(): void {
+    const phase = this.#phase;
+    if (phase.t === "done") return;
+    this.#context.onLimited("body");
+    this.#stream.abort("refused: request body over the gateway's limit");
+    if (phase.t === "awaiting_head") {
+      clearTimeout(phase.timer);
+      return this.#fail("payload_too_large");
+    }
+    // The backend answered before the body ended: its response can no longer be completed.
+    if (phase.t === "streaming") this.#res.destroy(new Error("request body over the limit"));
+    this.#finish(phase.status, "payload_too_large");
+  }
+
   #timedOut(): void {
     if (this.#phase.t !== "awaiting_head") return;
     this.#stream.abort("timeout: no response head in time");
@@ -142,8 +175,11 @@ export class ProxiedExchange implements StreamSink {
   #sendErrorPage(code: HopGateErrorCode): number {
     const page = errorPage(code, this.#context.requestId, this.#req.headers.accept);
     if (!this.#res.headersSent && !this.#res.destroyed) {
-      this.#res.writeHead(page.status, page.headers);
+      // The rest of an HTTP/1.1 body over the limit is not worth reading: close the connection.
+      const close = code === "payload_too_large" && this.#req.httpVersionMajor === 1;
+      this.#res.writeHead(page.status, close ? { ...page.headers, connection: "close" } : page.headers);
       this.#res.end(page.body);
+      if (code === "payload_too_large") refuseRestOfBody(this.#req);
     }
     return page.status;
   }

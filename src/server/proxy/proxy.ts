@@ -1,3 +1,4 @@
+import type { Http2ServerRequest } from "node:http2";
 import type { Duplex } from "node:stream";
 import { hostForRouting } from "../../lib/domain-name.js";
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
@@ -5,6 +6,7 @@ import { requestIdFrom } from "../../lib/request-id.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
+import type { VisitorGate, VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import type { AccessSink } from "./access-record.js";
 import { errorPage } from "./error-response.js";
@@ -13,6 +15,7 @@ import { requestHeaderMap } from "./request-head.js";
 import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
 import {
   hasBodyOfUnknownLength,
+  refuseRestOfBody,
   remoteAddressOf,
   visitorHost,
   visitorPath,
@@ -26,6 +29,12 @@ export interface ProxyOptions {
   readonly isRegistered: (domain: string) => boolean;
   readonly proxyTimeoutMs: number;
   readonly onFinished: AccessSink;
+  /** Per-address limits, asked first for every request; none when absent. */
+  readonly gate?: VisitorGate;
+  /** Largest request body forwarded (413 beyond it); 0 or absent = no limit. Upgrades are exempt. */
+  readonly maxBodyBytes?: number;
+  /** A visitor was turned away by a limit (429 or 413). */
+  readonly onLimited?: (reason: VisitorLimitReason) => void;
 }
 
 export interface Proxy {
@@ -49,8 +58,26 @@ export function createProxy(options: ProxyOptions): Proxy {
       domain,
       startedAtMs: Date.now(),
       proxyTimeoutMs: options.proxyTimeoutMs,
+      maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
+      onLimited: (reason) => options.onLimited?.(reason),
     };
+    const admission = options.gate?.admit(req) ?? { ok: true };
+    if (!admission.ok) {
+      options.onLimited?.(admission.reason);
+      return {
+        ok: false,
+        context,
+        error: "rate_limited",
+        headers: { "retry-after": String(admission.retryAfterSeconds) },
+        closeConnection: admission.closeConnection,
+      };
+    }
+    if (declaredBodyBytes(req) > (context.maxBodyBytes || Infinity)) {
+      options.onLimited?.("body");
+      // HTTP/1.1: the body is on its way and not worth reading; HTTP/2 resets just the stream.
+      return { ok: false, context, error: "payload_too_large", closeConnection: req.httpVersionMajor === 1 };
+    }
     if (!options.isRegistered(domain)) return { ok: false, context, error: "not_found" };
     const opened = openStream(options.lookup, domain, visitorPath(req.url), upgrade);
     if (!opened) return { ok: false, context, error: "tunnel_unavailable" };
@@ -89,11 +116,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     handleRequest: (req, res) => {
       const prepared = prepare(req, false);
       if (!prepared.ok) {
-        const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
-        res.writeHead(page.status, page.headers);
-        res.end(page.body);
-        req.resume();
-        return record(req, prepared.context, page.status, prepared.error);
+        const status = refuse(req, res, prepared);
+        return record(req, prepared.context, status, prepared.error);
       }
       const { route, stream, header, context } = prepared;
       new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
@@ -103,7 +127,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       const prepared = prepare(req, true);
       if (!prepared.ok) {
         const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
-        socket.end(responseHead(page.status, { ...page.headers, connection: "close" }) + page.body);
+        const headers = { ...page.headers, ...prepared.headers, connection: "close" };
+        socket.end(responseHead(page.status, headers) + page.body);
         return record(req, prepared.context, page.status, prepared.error);
       }
       const { route, stream, header, context } = prepared;
@@ -116,8 +141,40 @@ export function createProxy(options: ProxyOptions): Proxy {
   };
 }
 
+type Refused = {
+  readonly ok: false;
+  readonly context: ExchangeContext;
+  readonly error: HopGateErrorCode;
+  readonly headers?: Record<string, string>;
+  /** Close the visitor's connection after the page (HTTP/1.1) or send GOAWAY (HTTP/2). */
+  readonly closeConnection?: boolean;
+};
+
+/** Answers a refused request with its error page and discards its body; returns the status. */
+function refuse(req: VisitorRequest, res: VisitorResponse, refused: Refused): number {
+  const page = errorPage(refused.error, refused.context.requestId, req.headers.accept);
+  const http1 = req.httpVersionMajor === 1;
+  const close = refused.closeConnection === true;
+  res.writeHead(page.status, {
+    ...page.headers,
+    ...refused.headers,
+    ...(close && http1 ? { connection: "close" } : {}),
+  });
+  res.end(page.body);
+  if (refused.error === "payload_too_large") refuseRestOfBody(req);
+  else req.resume();
+  if (close && !http1) (req as Http2ServerRequest).stream.session?.close();
+  return page.status;
+}
+
+/** The Content-Length a visitor declared (node has checked its syntax), or 0. */
+function declaredBodyBytes(req: VisitorRequest): number {
+  const length = req.headers["content-length"];
+  return length === undefined ? 0 : Number(length);
+}
+
 type Prepared =
-  | { readonly ok: false; readonly context: ExchangeContext; readonly error: HopGateErrorCode }
+  | Refused
   | {
       readonly ok: true;
       readonly context: ExchangeContext;

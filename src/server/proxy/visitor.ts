@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
-import type { Http2ServerRequest } from "node:http2";
+import { constants, type Http2ServerRequest } from "node:http2";
 
 /** A visitor's request on either protocol of the edge (HTTP/1.1 or HTTP/2 compat API). */
 export type VisitorRequest = IncomingMessage | Http2ServerRequest;
@@ -46,4 +46,13 @@ export function hasBodyOfUnknownLength(req: VisitorRequest): boolean {
   if (req.headers["content-length"] !== undefined) return false;
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
   return req.headers["transfer-encoding"] !== undefined;
+}
+
+/**
+ * After the final response to a request whose body is refused (413): HTTP/2 resets the stream
+ * with NO_ERROR once the response is out, which tells the visitor to stop sending (RFC 9113
+ * §8.1). HTTP/1.1 has no such signal: the response carries Connection: close instead.
+ */
+export function refuseRestOfBody(req: VisitorRequest): void {
+  if (req.httpVersionMajor === 2) (req as Http2ServerRequest).stream.close(constants.NGHTTP2_NO_ERROR);
 }
