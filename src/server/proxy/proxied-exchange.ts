@@ -69,10 +69,7 @@ export class ProxiedExchange implements StreamSink {
     if (this.#phase.t !== "awaiting_head") return;
     clearTimeout(this.#phase.timer);
     const head = parseResponseHead(open, false);
-    if (!head.ok) {
-      this.#stream.abort(`protocol violation: ${head.problem}`);
-      return this.#fail("protocol_violation");
-    }
+    if (!head.ok) return this.#violation(head.problem);
     if (this.#session.version === 1 && head.status === 502) {
       // A v1 Go client reports a failed local call as a 502 with its error text as the body.
       this.#phase = { t: "discarding", status: 502 };
@@ -94,11 +91,7 @@ export class ProxiedExchange implements StreamSink {
 
   end(): void {
     const phase = this.#phase;
-    if (phase.t === "awaiting_head") {
-      clearTimeout(phase.timer);
-      this.#stream.abort("protocol violation: stream ended without a response head");
-      return this.#fail("protocol_violation");
-    }
+    if (phase.t === "awaiting_head") return this.#violation("stream ended without a response head");
     if (phase.t === "streaming") {
       this.#res.end();
       this.#finish(phase.status, undefined);
@@ -126,6 +119,13 @@ export class ProxiedExchange implements StreamSink {
     } else if (phase.t === "discarding") {
       this.#finish(phase.status, "backend_failed");
     }
+  }
+
+  /** The client broke the protocol before the response head went out: logged, aborted, our 502. */
+  #violation(problem: string): void {
+    this.#session.reportViolation(problem, this.#stream.id);
+    this.#stream.abort(`protocol violation: ${problem}`);
+    this.#fail("protocol_violation");
   }
 
   #timedOut(): void {
