@@ -10,6 +10,8 @@ export type ResponseHead =
       readonly status: number;
       readonly headers: OutgoingHttpHeaders;
       readonly upgrade?: string;
+      /** Content-Length as declared; the body must then be exactly this long (if it has one). */
+      readonly contentLength?: number;
     }
   | { readonly ok: false; readonly problem: string };
 
@@ -52,5 +54,11 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
   const length = headers["content-length"];
   if (length !== undefined && !/^\d{1,15}$/.test(String(length)))
     return { ok: false, problem: "invalid Content-Length" };
-  return upgrade ? { ok: true, status, headers, upgrade } : { ok: true, status, headers };
+  return {
+    ok: true,
+    status,
+    headers,
+    ...(upgrade ? { upgrade } : {}),
+    ...(length !== undefined ? { contentLength: Number(length) } : {}),
+  };
 }
