@@ -35,7 +35,8 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
     if (name.toLowerCase() === "connection") connection.push(...values);
   }
   const hopByHop = hopByHopNames(connection);
-  const headers: OutgoingHttpHeaders = {};
+  // Without a prototype: a field named "constructor" or "__proto__" is an ordinary entry.
+  const headers = Object.create(null) as OutgoingHttpHeaders;
   let upgrade: string | undefined;
   for (const [name, { values }] of Object.entries(open.header)) {
     if (!isToken(name)) return { ok: false, problem: "invalid header name" };
