@@ -208,12 +208,16 @@ export class Multiplexer implements StreamHost {
   }
 }
 
+/**
+ * A name without values still counts as one entry of its length: otherwise a map of a hundred
+ * thousand empty names would pass both limits and be walked by every consumer.
+ */
 function checkHeader(open: StreamOpen, limits: MultiplexerLimits): string | undefined {
   let count = 0;
   let bytes = 0;
   for (const [name, { values }] of Object.entries(open.header)) {
-    count += values.length;
-    bytes += name.length * values.length;
+    count += Math.max(1, values.length);
+    bytes += name.length * Math.max(1, values.length);
     for (const value of values) bytes += value.length;
     if (count > limits.maxHeaderCount) return `more than ${limits.maxHeaderCount} header entries`;
     if (bytes > limits.maxHeaderBytes) return `header map larger than ${limits.maxHeaderBytes} bytes`;

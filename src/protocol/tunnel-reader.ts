@@ -73,8 +73,18 @@ export class TunnelReader {
     else this.#deliver(envelope);
   }
 
+  /**
+   * A handler that throws ends the tunnel like malformed input would: from a backlog drained by
+   * `release()` in a promise callback, the error would otherwise be an unhandled rejection and
+   * take the whole process down.
+   */
   #deliver(envelope: Envelope): void {
-    const pending = this.#handlers.message(envelope);
+    let pending: void | Promise<void>;
+    try {
+      pending = this.#handlers.message(envelope);
+    } catch (error) {
+      return this.#fail(error);
+    }
     if (!pending) return;
     this.hold();
     void pending.then(
@@ -84,7 +94,7 @@ export class TunnelReader {
   }
 
   #drain(): void {
-    while (this.#holds === 0 && this.#backlog.length > 0) {
+    while (this.#holds === 0 && !this.#failed && this.#backlog.length > 0) {
       this.#deliver(this.#backlog.shift() as Envelope);
     }
     if (this.#holds > 0 || this.#failed || this.#endReported) return;
@@ -97,6 +107,7 @@ export class TunnelReader {
   }
 
   #fail(error: unknown): void {
+    if (this.#failed) return;
     this.#failed = true;
     this.#backlog.length = 0;
     this.#handlers.malformed(error instanceof Error ? error : new Error(String(error)));

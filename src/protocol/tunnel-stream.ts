@@ -165,6 +165,8 @@ export class TunnelStream {
     let length = data.length;
     if (more) for (const piece of more) length += piece.length;
     this.lastReceivedBytes = 0;
+    // A body before its head (a response before the client's StreamOpen) has no message to belong to.
+    if (!this.#gotOpen) return "StreamData before StreamOpen";
     if (this.#gotClose) return "StreamData after StreamClose";
     if (this.#host.version === 2) {
       if (seq !== this.#expectSeq) return `StreamData seq ${seq} where ${this.#expectSeq} was expected`;

@@ -49,7 +49,9 @@ export function requestHeaderMap(head: VisitorRequestHead, version: 1 | 2): Head
     if ((raw[i] as string).toLowerCase() === "connection") connection.push(raw[i + 1] as string);
   }
   const hopByHop = hopByHopNames(connection);
-  const map: HeaderMap = {};
+  // Without a prototype: a visitor's "constructor" or "__proto__" field is an ordinary entry (on a
+  // plain object, `map[key]` found Object's members and the push threw, ending the process).
+  const map = Object.create(null) as HeaderMap;
   const add = (name: string, value: string) => {
     const key = version === 1 ? canonicalHeaderName(name) : name;
     const entry = map[key];

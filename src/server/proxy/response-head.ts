@@ -10,6 +10,8 @@ export type ResponseHead =
       readonly status: number;
       readonly headers: OutgoingHttpHeaders;
       readonly upgrade?: string;
+      /** Content-Length as declared; the body must then be exactly this long (if it has one). */
+      readonly contentLength?: number;
     }
   | { readonly ok: false; readonly problem: string };
 
@@ -33,7 +35,8 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
     if (name.toLowerCase() === "connection") connection.push(...values);
   }
   const hopByHop = hopByHopNames(connection);
-  const headers: OutgoingHttpHeaders = {};
+  // Without a prototype: a field named "constructor" or "__proto__" is an ordinary entry.
+  const headers = Object.create(null) as OutgoingHttpHeaders;
   let upgrade: string | undefined;
   for (const [name, { values }] of Object.entries(open.header)) {
     if (!isToken(name)) return { ok: false, problem: "invalid header name" };
@@ -52,5 +55,11 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
   const length = headers["content-length"];
   if (length !== undefined && !/^\d{1,15}$/.test(String(length)))
     return { ok: false, problem: "invalid Content-Length" };
-  return upgrade ? { ok: true, status, headers, upgrade } : { ok: true, status, headers };
+  return {
+    ok: true,
+    status,
+    headers,
+    ...(upgrade ? { upgrade } : {}),
+    ...(length !== undefined ? { contentLength: Number(length) } : {}),
+  };
 }

@@ -64,10 +64,7 @@ export class UpgradeExchange implements StreamSink {
     clearTimeout(this.#timer);
     if (this.#status !== 0) return;
     const head = parseResponseHead(open, true);
-    if (!head.ok) {
-      this.#stream.abort(`protocol violation: ${head.problem}`);
-      return this.#fail("protocol_violation");
-    }
+    if (!head.ok) return this.#violation(head.problem);
     this.#status = head.status;
     const extra: OutgoingHttpHeaders = head.upgrade
       ? { connection: "Upgrade", upgrade: head.upgrade }
@@ -82,10 +79,7 @@ export class UpgradeExchange implements StreamSink {
 
   end(): void {
     clearTimeout(this.#timer);
-    if (this.#status === 0) {
-      this.#stream.abort("protocol violation: stream ended without a response head");
-      return this.#fail("protocol_violation");
-    }
+    if (this.#status === 0) return this.#violation("stream ended without a response head");
     this.#socket.end();
     this.#finish(undefined);
   }
@@ -101,6 +95,13 @@ export class UpgradeExchange implements StreamSink {
     if (this.#status === 0) return this.#fail(code);
     this.#socket.destroy();
     this.#finish(code);
+  }
+
+  /** The client broke the protocol before the response head went out: logged, aborted, our 502. */
+  #violation(problem: string): void {
+    this.#session.reportViolation(problem, this.#stream.id);
+    this.#stream.abort(`protocol violation: ${problem}`);
+    this.#fail("protocol_violation");
   }
 
   #fail(code: HopGateErrorCode): void {

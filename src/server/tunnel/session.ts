@@ -80,11 +80,7 @@ export class TunnelSession {
       limits: options.limits,
       version: this.version,
       onControl: (envelope) => this.#onControl(envelope),
-      onViolation: (detail, streamId) =>
-        options.logger.warn(
-          { session_id: this.id, stream_id: streamId, detail },
-          "tunnel protocol violation",
-        ),
+      onViolation: (detail, streamId) => this.reportViolation(detail, streamId),
       onBodyBytes: options.gcPacer && ((bytes) => options.gcPacer?.moved(bytes)),
       onStreamFinished: (stream) => {
         options.onStreamFinished?.(stream);
@@ -137,6 +133,18 @@ export class TunnelSession {
     if (this.version === 2 && notifyClient) this.outbound.push(frame.drain(deadlineMs, reason));
     if (this.#mux.size === 0) return this.close("drained");
     this.#drainTimer = setTimeout(() => this.close("drain deadline passed"), deadlineMs).unref();
+  }
+
+  /**
+   * The client broke the protocol on stream `streamId` (or on none in particular); the caller has
+   * already aborted what it concerns. The one place such a reason is logged, by the multiplexer
+   * (framing of streams) and by the proxy (response heads and bodies).
+   */
+  reportViolation(detail: string, streamId: string | undefined): void {
+    this.#options.logger.warn(
+      { session_id: this.id, domain: this.domain, stream_id: streamId, detail },
+      "tunnel protocol violation",
+    );
   }
 
   /** Ends the session: in-flight streams fail at once, the response stream finishes. */

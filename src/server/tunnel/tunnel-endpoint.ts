@@ -71,8 +71,9 @@ export function createTunnelEndpoint(options: TunnelEndpointOptions): TunnelHand
 
 async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerRequest, call: ServerCall) {
   const remoteAddress = req.socket.remoteAddress ?? "unknown";
-  // Set once the handshake passed; the reader's callbacks run before and after.
-  const live: { session?: TunnelSession } = {};
+  // Set once the handshake passed; the reader's callbacks run before and after. `failure`: the
+  // status the call ends with when the client's framing broke (the session then closes).
+  const live: { session?: TunnelSession; failure?: GrpcStatus } = {};
   // The handshake's input: the first Envelope, or why none will come.
   const { promise: firstMessage, resolve: first } = Promise.withResolvers<Envelope | string>();
   const reader = new TunnelReader(req.stream, MAX_TUNNEL_MESSAGE_BYTES, {
@@ -81,13 +82,17 @@ async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerReque
       reader.hold(); // later frames wait for the handshake's outcome
       first(envelope);
     },
-    malformed: (error) =>
+    malformed: (error) => {
+      const reason = `malformed message: ${error.message}`;
+      if (!live.session) return first(reason);
+      live.failure = grpcStatus(GrpcCode.internal, reason.slice(0, 200));
+      live.session.close(reason);
+    },
+    end: (truncated) =>
       live.session
-        ? live.session.close(`malformed message: ${error.message}`)
-        : first(`malformed message: ${error.message}`),
-    end: () =>
-      live.session
-        ? live.session.close("client closed the tunnel")
+        ? live.session.close(
+            truncated ? "client closed the tunnel in the middle of a message" : "client closed the tunnel",
+          )
         : first("stream ended before the handshake"),
   });
   const onGone = () => {
@@ -105,7 +110,9 @@ async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerReque
   const session = openSession(options, req, hello.hello, remoteAddress);
   live.session = session;
   call.accept();
-  startTunnelWriter(session.outbound, req.stream, () => call.finish(grpcStatus(GrpcCode.ok, "")));
+  startTunnelWriter(session.outbound, req.stream, () =>
+    call.finish(live.failure ?? grpcStatus(GrpcCode.ok, "")),
+  );
   reader.release();
 }
 
