@@ -169,7 +169,9 @@ export class BackendExchange implements StreamSink {
         connection.push(rawHeaders[i + 1] as string);
     }
     const hopByHop = hopByHopNames(connection);
-    const map: HeaderMap = { [WireHeader.status]: headerValues([String(status)]) };
+    // No prototype: a backend's header named "constructor" or "__proto__" is just a header.
+    const map = Object.create(null) as HeaderMap;
+    map[WireHeader.status] = headerValues([String(status)]);
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const lower = (rawHeaders[i] as string).toLowerCase();
       if (isWireHeader(lower) || (hopByHop.has(lower) && !(upgrade && lower === "upgrade"))) continue;

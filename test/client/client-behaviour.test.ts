@@ -30,6 +30,24 @@ describe("hopgate client", () => {
     assert.equal(hits, 1, "the client made exactly the visitor's request");
   });
 
+  it("passes a backend's response headers named like Object.prototype members as ordinary fields", async (t) => {
+    const gateway = await startGateway(t);
+    const backend = await startBackend(t, (_req, res) => {
+      res.writeHead(200, ["constructor", "c", "toString", "s", "hasOwnProperty", "h"]);
+      res.end("ok");
+    });
+    const key = await gateway.register("proto.example.test");
+    await startTestClient(t, gateway, "proto.example.test", key, [`web=${backend.url}`]).connected;
+    for (const http2 of [false, true]) {
+      const response = await visit(gateway.port, "proto.example.test", "/", { http2 });
+      assert.equal(response.status, 200);
+      assert.equal(response.body.toString(), "ok");
+      assert.equal(response.headers.constructor, "c");
+      assert.equal(response.headers.tostring, "s");
+      assert.equal(response.headers.hasownproperty, "h");
+    }
+  });
+
   it("reports a rejected key clearly and waits minutes, not seconds, before trying again", async (t) => {
     const gateway = await startGateway(t);
     await gateway.register("rejected.example.test");
