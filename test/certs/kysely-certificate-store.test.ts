@@ -59,14 +59,17 @@ for (const backend of storeBackends) {
         await openTestDatabase(cleanup, await backend.location(cleanup)),
       );
       const events: string[] = [];
-      const body = (label: string) => async () => {
+      const { promise: b1Started, resolve: markB1Started } = Promise.withResolvers<void>();
+      const body = (label: string, holdUntil?: Promise<void>) => async () => {
         events.push(`${label} start`);
-        await sleep(100);
+        if (label === "b1") markB1Started();
+        // a1 holds its lock until b1 runs (or 10 s pass): b1 must not wait for lock "a".
+        await Promise.race([holdUntil ?? sleep(100), sleep(10_000, undefined, { ref: false })]);
         events.push(`${label} end`);
         return label;
       };
       const results = await Promise.all([
-        store.withLock("certificate:a", body("a1")),
+        store.withLock("certificate:a", body("a1", b1Started)),
         store.withLock("certificate:a", body("a2")),
         store.withLock("certificate:b", body("b1")),
       ]);

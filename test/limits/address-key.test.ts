@@ -18,7 +18,7 @@ describe("addressKey", () => {
       ["64:ff9b::198.51.100.1", "64:ff9b:0:0::/64"],
       ["1:2:3::4:5:6:7", "1:2:3:0::/64"],
       ["unknown", "unknown"],
-      ["", ""],
+      ["", "unknown"],
     ];
     for (const [address, key] of cases) assert.equal(addressKey(address), key, address);
   });

@@ -1,24 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { addressKey } from "../../src/server/limits/address-key.js";
 import { ConnectionCounter } from "../../src/server/limits/connection-counter.js";
 import { RequestRateLimiter } from "../../src/server/limits/request-rate-limiter.js";
-
-describe("addressKey", () => {
-  const cases: Array<[string | undefined, string]> = [
-    ["192.0.2.7", "192.0.2.7"],
-    ["::ffff:192.0.2.7", "192.0.2.7"],
-    ["2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"],
-    ["2001:0db8:0001:0002::1", "2001:db8:1:2::/64"],
-    ["2001:db8::1", "2001:db8:0:0::/64"],
-    ["::1", "0:0:0:0::/64"],
-    ["fe80::1%eth0", "fe80:0:0:0::/64"],
-    [undefined, "unknown"],
-  ];
-  for (const [address, key] of cases) {
-    it(`keys ${String(address)} as ${key}`, () => assert.equal(addressKey(address), key));
-  }
-});
 
 describe("ConnectionCounter", () => {
   it("admits up to the limit per key and forgets keys without open connections", () => {

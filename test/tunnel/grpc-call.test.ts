@@ -72,4 +72,31 @@ describe("the tunnel's gRPC call on node:http2", () => {
     assert.equal(statusOf(refused), 7, "PERMISSION_DENIED");
     assert.equal(refused.headers["hopgate-reject-reason"], "unknown_domain");
   });
+
+  it("ends a call that never sends its first message at the handshake timeout", async (t) => {
+    const gateway = await startGateway(t, { handshakeTimeoutSeconds: "1" });
+    const session = http2.connect(`https://127.0.0.1:${gateway.port}`, { rejectUnauthorized: false });
+    t.after(() => session.destroy());
+    const stream = session.request({
+      ":method": "POST",
+      ":path": OPEN_TUNNEL_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const startedAtMs = Date.now();
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    stream.on("response", (h) => (headers = h));
+    stream.on("trailers", (h: http2.IncomingHttpHeaders) => (trailers = h));
+    stream.resume();
+    // The stream stays open and silent: the server, not the peer, must end it.
+    await new Promise((resolve) => stream.once("close", resolve));
+    const elapsedMs = Date.now() - startedAtMs;
+    t.diagnostic(`a silent call ended after ${elapsedMs} ms`);
+    const status = Number(headers["grpc-status"] ?? trailers["grpc-status"]);
+    assert.equal(status, 4, "DEADLINE_EXCEEDED");
+    assert.equal(headers["hopgate-reject-reason"] ?? trailers["hopgate-reject-reason"], "timeout");
+    assert.ok(elapsedMs >= 900 && elapsedMs < 10_000, `ended after ${elapsedMs} ms`);
+    assert.equal(gateway.server.registry.size, 0);
+  });
 });
