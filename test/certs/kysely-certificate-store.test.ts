@@ -5,7 +5,7 @@ import { generateSelfSignedCertificate } from "../../src/server/certs/self-signe
 import { openTestDatabase, storeBackends } from "../helpers/store-backends.js";
 
 const pair = (name: string) => generateSelfSignedCertificate({ names: [name], validityDays: 10 });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 for (const backend of storeBackends) {
   describe(`certificate store on ${backend.name}`, { skip: backend.skip }, () => {
@@ -64,7 +64,7 @@ for (const backend of storeBackends) {
         events.push(`${label} start`);
         if (label === "b1") markB1Started();
         // a1 holds its lock until b1 runs (or 10 s pass): b1 must not wait for lock "a".
-        await Promise.race([holdUntil ?? sleep(100), sleep(10_000, undefined, { ref: false })]);
+        await Promise.race([holdUntil ?? sleep(100), sleep(10_000)]);
         events.push(`${label} end`);
         return label;
       };
