@@ -1,5 +1,6 @@
 import { once } from "node:events";
-import http2 from "node:http2";
+import type { ServerResponse } from "node:http";
+import http2, { type Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { SecureContext, SecureContextOptions, TLSSocket } from "node:tls";
@@ -28,6 +29,13 @@ export interface TlsListenerOptions {
 export interface TlsListener {
   readonly server: http2.Http2SecureServer;
   readonly port: number;
+  /**
+   * First step of a graceful shutdown: no new connections; HTTP/2 connections get GOAWAY (their
+   * open streams go on); HTTP/1.1 connections close once their current response is sent.
+   * Resolves when the last connection has closed.
+   */
+  stopAccepting(): Promise<void>;
+  /** Stops accepting and cuts every connection still open. */
   close(): Promise<void>;
 }
 
@@ -57,8 +65,14 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     // A handshake that does not finish in time is dropped (slow TLS clients).
     handshakeTimeout: 10_000,
   });
-  // HTTP/1.1 fallback timeouts live on the server object although the typings omit them.
-  const fallback = server as unknown as { headersTimeout: number; requestTimeout: number; timeout: number };
+  // HTTP/1.1 fallback timeouts (and closeIdleConnections) live on the server object although the
+  // typings omit them.
+  const fallback = server as unknown as {
+    headersTimeout: number;
+    requestTimeout: number;
+    timeout: number;
+    closeIdleConnections(): void;
+  };
   fallback.headersTimeout = options.headersTimeoutMs ?? 20_000;
   fallback.requestTimeout = options.requestTimeoutMs ?? 300_000;
   // Idle HTTP/1.1 sockets and HTTP/2 sessions are destroyed (tunnels opt out after their handshake).
@@ -68,7 +82,17 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     open.add(socket);
     socket.once("close", () => open.delete(socket));
   });
-  server.on("request", options.onRequest);
+  let stopping = false;
+  const http1InFlight = new Set<ServerResponse>();
+  server.on("request", (req: VisitorRequest, res: ServerResponse | Http2ServerResponse) => {
+    if (req.httpVersionMajor === 1) trackHttp1(res as ServerResponse);
+    options.onRequest(req, res);
+  });
+  const trackHttp1 = (res: ServerResponse) => {
+    if (stopping) return res.setHeader("connection", "close");
+    http1InFlight.add(res);
+    res.once("close", () => http1InFlight.delete(res));
+  };
   server.on("upgrade", options.onUpgrade);
   server.on("sessionError", (error: Error) =>
     options.logger.debug({ err: error.message }, "HTTP/2 session error"),
@@ -79,14 +103,28 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   server.listen(options.listen.port, options.listen.host || undefined);
   await once(server, "listening");
   const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    stopping = true;
+    // Node's close() also sends GOAWAY to every HTTP/2 session and closes idle HTTP/1.1 sockets.
+    closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    // RFC 9112 §9.6: "Connection: close" on the last response, then the socket is closed once idle.
+    for (const res of http1InFlight) {
+      if (!res.headersSent) res.setHeader("connection", "close");
+      else res.once("finish", () => setImmediate(() => fallback.closeIdleConnections()));
+    }
+    http1InFlight.clear();
+    return closed;
+  };
   return {
     server,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Connections (tunnels, keep-alive visitors) would keep close() waiting: end them.
-        for (const socket of open) socket.destroy();
-      }),
+    stopAccepting,
+    close: () => {
+      const done = stopAccepting();
+      // Connections (tunnels, keep-alive visitors) would keep close() waiting: end them.
+      for (const socket of open) socket.destroy();
+      return done;
+    },
   };
 }
