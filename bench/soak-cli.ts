@@ -80,7 +80,8 @@ function printTable(r: SoakReport): void {
     process.stdout.write(`${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}\n`);
   const trend = (slope: number | null) => (slope === null ? "-" : `${slope.toFixed(1)} MiB/h`);
   process.stdout.write(
-    `\n${r.requests} exchanges in ${r.options.durationSeconds} s, ${r.errors} errors` +
+    `\n${r.requests} exchanges in ${r.options.durationSeconds} s, ${r.errors} errors ` +
+      `(${r.resentOnClosedIdleConnection} HTTP/1.1 requests resent on a closed idle connection)` +
       `${r.errors ? ` ${JSON.stringify(r.errorsByKind)}: ${r.errorSamples.slice(0, 5).join("; ")}` : ""}\n` +
       `RSS trend over the second half: server ${trend(r.rssTrendMiBPerHour.server)}, ` +
       `clients ${r.rssTrendMiBPerHour.clients.map(trend).join(", ")}\n`,

@@ -24,6 +24,8 @@ const TIMEOUT_MS = 60_000;
 export interface Visitor {
   /** One exchange of `kind`; rejects with what went wrong (status, size, content, timeout). */
   run(kind: TrafficKind, http2: boolean): Promise<void>;
+  /** HTTP/1.1 requests sent again because the idle keep-alive connection they went out on was closed. */
+  readonly resent: number;
   close(): void;
 }
 
@@ -44,9 +46,21 @@ export function createVisitor(port: number, domain: string): Visitor {
     opened.on("goaway", () => opened.close());
     return (session = opened);
   };
+  let resent = 0;
+  // RFC 9112 §9.3.1, and Node's advice for `request.reusedSocket`: a request on a reused idle
+  // connection that the server closed at the same moment is sent again, as browsers do.
+  const fetchHttp1 = (path: string) =>
+    getHttp1(agent, port, domain, path).catch((error: unknown) => {
+      if (!(error instanceof IdleConnectionClosed)) throw error;
+      resent++;
+      return getHttp1(false, port, domain, path);
+    });
   const fetchBody = (path: string, overHttp2: boolean) =>
-    overHttp2 ? getHttp2(sessionOf(), domain, path) : getHttp1(agent, port, domain, path);
+    overHttp2 ? getHttp2(sessionOf(), domain, path) : fetchHttp1(path);
   return {
+    get resent() {
+      return resent;
+    },
     async run(kind, overHttp2) {
       switch (kind) {
         case "small":
@@ -74,11 +88,23 @@ function expectBytes(body: Buffer, bytes: number): void {
   if (body.length !== bytes) throw new Error(`body of ${body.length} bytes, expected ${bytes}`);
 }
 
-function getHttp1(agent: https.Agent, port: number, domain: string, path: string): Promise<Buffer> {
+class IdleConnectionClosed extends Error {}
+
+function getHttp1(agent: https.Agent | false, port: number, domain: string, path: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = https.get(
-      { host: "127.0.0.1", port, path, servername: domain, headers: { host: domain }, agent },
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        servername: domain,
+        headers: { host: domain },
+        agent,
+        rejectUnauthorized: false,
+      },
       (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", reject);
@@ -90,7 +116,13 @@ function getHttp1(agent: https.Agent, port: number, domain: string, path: string
       },
     );
     req.setTimeout(TIMEOUT_MS, () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        req.reusedSocket && error.code === "ECONNRESET" && !answered
+          ? new IdleConnectionClosed(error.message, { cause: error })
+          : error,
+      ),
+    );
   });
 }
 

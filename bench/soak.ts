@@ -34,6 +34,8 @@ export interface SoakReport {
   readonly requests: number;
   readonly errors: number;
   readonly errorsByKind: Partial<Record<TrafficKind, number>>;
+  /** HTTP/1.1 requests resent after their idle keep-alive connection was closed (not errors). */
+  readonly resentOnClosedIdleConnection: number;
   /** The first few errors, as "kind: message". */
   readonly errorSamples: string[];
   readonly intervals: SoakInterval[];
@@ -178,6 +180,7 @@ async function drive(stack: SoakStack, options: SoakOptions): Promise<SoakReport
     requests: intervals.reduce((sum, i) => sum + i.requests, 0),
     errors: intervals.reduce((sum, i) => sum + i.errors, 0),
     errorsByKind,
+    resentOnClosedIdleConnection: visitors.reduce((sum, v) => sum + v.resent, 0),
     errorSamples,
     intervals,
     rssTrendMiBPerHour: {

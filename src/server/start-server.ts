@@ -132,6 +132,8 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
     lookup: registry,
     isRegistered: (domain) => registered.has(domain),
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
+    // A shutting-down server gets no new tunnels: its visitors need not wait for one.
+    tunnelWaitMs: () => (draining ? 0 : config.tunnelWaitSeconds * 1000),
     onFinished: createProxyObserver({
       metrics,
       accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),

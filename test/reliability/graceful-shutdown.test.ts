@@ -223,9 +223,10 @@ function steadyLoad(port: number, ratePerS: number) {
 const SLOW_BODY_BYTES = 64 * 1024;
 
 describe("deploy under steady load", () => {
-  it("replacing the server behind a front loses no request in flight at SIGTERM; clients move to the new server", async (t) => {
+  it("replacing the server behind a front under steady load loses no request; the client moves to the new server", async (t) => {
     const dir = await tempDir(t);
-    const env = { HOP_SHUTDOWN_TIMEOUT_SECONDS: "10" };
+    // Visitors of the new server wait for the tunnel that moves over instead of getting 502.
+    const env = { HOP_SHUTDOWN_TIMEOUT_SECONDS: "10", HOP_SERVER_TUNNEL_WAIT_SECONDS: "5" };
     const old = await startServerProcess(t, dir, env);
     const front = await startTcpFront(t, old.httpsPort);
     const apiKey = await old.register(DOMAIN);
@@ -246,7 +247,6 @@ describe("deploy under steady load", () => {
     await sleep(3000);
 
     const replacement = await startServerProcess(t, dir, env);
-    const switchAt = Date.now();
     front.switchTo(replacement.httpsPort);
     const sigtermAt = Date.now();
     old.process.child.kill("SIGTERM");
@@ -261,14 +261,15 @@ describe("deploy under steady load", () => {
     const outcomes = load.outcomes;
     const failed = outcomes.filter((o) => o.status !== 200 || o.error);
     const inFlightAtSigterm = outcomes.filter((o) => o.startedAt <= sigtermAt && o.endedAt > sigtermAt);
-    // Requests after the switch but before the client's tunnel reaches the new server may get its
-    // 502 (counted and reported); every request sent to the old server must succeed.
-    const before = outcomes.filter((o) => o.startedAt < switchAt);
     const afterReconnect = outcomes.filter((o) => o.startedAt > sigtermAt + reconnectMs);
     const retried = outcomes.filter((o) => o.retried).length;
+    const duringMove = outcomes.filter(
+      (o) => o.startedAt > sigtermAt && o.startedAt <= sigtermAt + reconnectMs,
+    );
     const describe = (o: Outcome) => `${o.status || o.error} started ${o.startedAt - sigtermAt} ms`;
     t.diagnostic(
-      `${outcomes.length} requests, ${inFlightAtSigterm.length} in flight at SIGTERM; ` +
+      `${outcomes.length} requests, ${inFlightAtSigterm.length} in flight at SIGTERM, ` +
+        `${duringMove.length} sent while the tunnel moved; ` +
         `client on the new server ${reconnectMs} ms after SIGTERM, old server exited ${exitMs} ms after; ` +
         `${failed.length} failed [${failed.map(describe).join("; ")}], ${retried} resent on a closed idle connection`,
     );
@@ -276,15 +277,10 @@ describe("deploy under steady load", () => {
     assert.equal(exitCode, 0, "the old server exits 0");
     assert.ok(inFlightAtSigterm.length > 0, "requests were in flight at SIGTERM");
     assert.deepEqual(
-      before.filter((o) => o.status !== 200 || o.error).map(describe),
+      failed.map(describe),
       [],
-      "none sent to the old server failed",
+      "no request failed: in flight at SIGTERM, during the move or after",
     );
-    assert.ok(afterReconnect.length > 40, "requests kept flowing");
-    assert.deepEqual(
-      afterReconnect.filter((o) => o.status !== 200 || o.error).map(describe),
-      [],
-      "none failed after the reconnect",
-    );
+    assert.ok(afterReconnect.length > 40, "requests kept flowing through the new server");
   });
 });

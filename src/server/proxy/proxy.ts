@@ -25,6 +25,11 @@ export interface ProxyOptions {
   /** Whether `domain` (normalized) is registered: unknown names get 404, known ones without a tunnel 502. */
   readonly isRegistered: (domain: string) => boolean;
   readonly proxyTimeoutMs: number;
+  /**
+   * How long a request for a registered domain without a live tunnel waits for one before its
+   * 502 (a client reconnecting, a replaced server's clients moving over); 0: no wait.
+   */
+  readonly tunnelWaitMs: () => number;
   readonly onFinished: AccessSink;
 }
 
@@ -40,14 +45,14 @@ export interface Proxy {
  * tunnel stream. A session at its stream limit is skipped for another of the same domain.
  */
 export function createProxy(options: ProxyOptions): Proxy {
-  const prepare = (req: VisitorRequest, upgrade: boolean): Prepared => {
+  const prepare = (req: VisitorRequest, upgrade: boolean, startedAtMs = Date.now()): Prepared => {
     const requestId = requestIdFrom(req.headers["x-request-id"]);
     const host = visitorHost(req);
     const domain = hostForRouting(host);
     const context: ExchangeContext = {
       requestId,
       domain,
-      startedAtMs: Date.now(),
+      startedAtMs,
       proxyTimeoutMs: options.proxyTimeoutMs,
       onFinished: options.onFinished,
     };
@@ -88,32 +93,57 @@ export function createProxy(options: ProxyOptions): Proxy {
   return {
     handleRequest: (req, res) => {
       const prepared = prepare(req, false);
-      if (!prepared.ok) {
-        const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
-        res.writeHead(page.status, page.headers);
-        res.end(page.body);
-        req.resume();
-        return record(req, prepared.context, page.status, prepared.error);
+      if (mayWait(prepared)) {
+        const retry = () =>
+          !res.destroyed && answerRequest(req, res, prepare(req, false, prepared.context.startedAtMs));
+        return void options.lookup.waitForTunnel(prepared.context.domain, options.tunnelWaitMs()).then(retry);
       }
-      const { route, stream, header, context } = prepared;
-      new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
+      answerRequest(req, res, prepared);
     },
 
     handleUpgrade: (req, socket, head) => {
       const prepared = prepare(req, true);
-      if (!prepared.ok) {
-        const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
-        socket.end(responseHead(page.status, { ...page.headers, connection: "close" }) + page.body);
-        return record(req, prepared.context, page.status, prepared.error);
+      if (mayWait(prepared)) {
+        const retry = () =>
+          !socket.destroyed &&
+          answerUpgrade(req, socket, head, prepare(req, true, prepared.context.startedAtMs));
+        return void options.lookup.waitForTunnel(prepared.context.domain, options.tunnelWaitMs()).then(retry);
       }
-      const { route, stream, header, context } = prepared;
-      new UpgradeExchange(req, socket, stream, route.session, context).start(
-        route.service.name,
-        header,
-        head,
-      );
+      answerUpgrade(req, socket, head, prepared);
     },
   };
+
+  /** No live tunnel for a registered domain (not merely all at their stream limit): wait for one. */
+  function mayWait(prepared: Prepared): boolean {
+    return (
+      !prepared.ok &&
+      prepared.error === "tunnel_unavailable" &&
+      options.tunnelWaitMs() > 0 &&
+      !options.lookup.hasTunnel(prepared.context.domain)
+    );
+  }
+
+  function answerRequest(req: VisitorRequest, res: VisitorResponse, prepared: Prepared): void {
+    if (!prepared.ok) {
+      const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
+      res.writeHead(page.status, page.headers);
+      res.end(page.body);
+      req.resume();
+      return record(req, prepared.context, page.status, prepared.error);
+    }
+    const { route, stream, header, context } = prepared;
+    new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
+  }
+
+  function answerUpgrade(req: VisitorRequest, socket: Duplex, head: Buffer, prepared: Prepared): void {
+    if (!prepared.ok) {
+      const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
+      socket.end(responseHead(page.status, { ...page.headers, connection: "close" }) + page.body);
+      return record(req, prepared.context, page.status, prepared.error);
+    }
+    const { route, stream, header, context } = prepared;
+    new UpgradeExchange(req, socket, stream, route.session, context).start(route.service.name, header, head);
+  }
 }
 
 type Prepared =
