@@ -39,7 +39,7 @@ export interface ServerHandle {
    * Stops accepting connections (GOAWAY to HTTP/2 ones), asks v2 clients to drain (they open
    * replacement tunnels elsewhere), lets in-flight requests finish for up to `drainMs`, then
    * closes everything: requests still running end with 502 (or, when their response had
-   * begun, a cut stream) within FINAL_FLUSH_MS more.
+   * begun, a cut stream) within FINAL_FLUSH_MS more. `stop()` without a drain time cuts at once.
    */
   stop(drainMs?: number): Promise<void>;
 }
@@ -231,7 +231,7 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
       if (!(await settlesWithin(connectionsClosed, drainMs))) {
         // Past the deadline: what still runs gets its 502 page, with a moment to send it.
         for (const session of registry.all()) session.close("drain deadline passed");
-        await settlesWithin(connectionsClosed, FINAL_FLUSH_MS);
+        if (drainMs > 0) await settlesWithin(connectionsClosed, FINAL_FLUSH_MS);
       }
       await cleanup.run((name, error) =>
         serverLogger.error({ err: error, step: name }, "shutdown step failed"),
