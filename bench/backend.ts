@@ -1,6 +1,7 @@
-// The benchmark's backend, in its own process: fixed bodies and a long poll, as fast as Node's
-// `http` serves them. Prints `{"port": N}` once listening.
+// The benchmark's backend, in its own process: fixed bodies, a long poll, server-sent events and
+// a WebSocket echo, as fast as Node's `http` serves them. Prints `{"port": N}` once listening.
 import http from "node:http";
+import { WebSocketServer } from "ws";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -26,14 +27,40 @@ const server = http.createServer((req, res) => {
       res.once("close", () => clearTimeout(timer));
       return;
     }
+    case "/sse":
+      return events(
+        res,
+        Number(url.searchParams.get("n") ?? "5"),
+        Number(url.searchParams.get("ms") ?? "100"),
+      );
     default:
       res.writeHead(404).end();
   }
 });
 
+// WebSocket echo on /ws: every message comes back as it was sent.
+const sockets = new WebSocketServer({ server, path: "/ws" });
+sockets.on("connection", (socket) => {
+  socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
+});
+
 function send(res: http.ServerResponse, body: Buffer): void {
   res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(body.length) });
   res.end(body);
+}
+
+/** `count` server-sent events `intervalMs` apart (a slow, chunked response), then the end. */
+function events(res: http.ServerResponse, count: number, intervalMs: number): void {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+  let sent = 0;
+  const timer = setInterval(() => {
+    res.write(`id: ${sent}\ndata: event ${sent}\n\n`);
+    if (++sent === count) {
+      clearInterval(timer);
+      res.end();
+    }
+  }, intervalMs);
+  res.once("close", () => clearInterval(timer));
 }
 
 function stream(res: http.ServerResponse, total: number): void {

@@ -8,7 +8,7 @@ import { startProcess, type BenchProcess } from "./processes.js";
 
 export const MAIN_DOMAIN = "gateway.test";
 export const TENANT = "bench.test";
-const ADMIN_KEY = "bench-admin-key-0123456789";
+export const ADMIN_KEY = "bench-admin-key-0123456789";
 
 export interface Stack {
   readonly dir: string;
@@ -74,8 +74,9 @@ export async function startStack(cli: string, nodeFlags: readonly string[]): Pro
   };
 }
 
-async function register(port: number): Promise<string> {
-  const body = JSON.stringify({ domain: TENANT, memo: "benchmark" });
+/** Registers `domain` through the admin API of the server on `port`; its client API key. */
+export async function register(port: number, domain = TENANT): Promise<string> {
+  const body = JSON.stringify({ domain, memo: "benchmark" });
   const answer = await new Promise<string>((resolve, reject) => {
     const req = https.request(
       {

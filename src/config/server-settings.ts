@@ -274,6 +274,16 @@ export const serverSettings = defineSettings({
     default: "10000",
     schema: integer(1, 100_000),
   }),
+  tunnelWaitSeconds: setting({
+    env: "HOP_SERVER_TUNNEL_WAIT_SECONDS",
+    flag: "--tunnel-wait-seconds",
+    kind: "value",
+    description:
+      "How long a request for a registered domain with no client connected waits for one before 502 (covers reconnects and server replacements; 0: answer at once)",
+    expected: "a whole number of seconds from 0 to 60",
+    default: "0",
+    schema: integer(0, 60),
+  }),
   shutdownTimeoutSeconds: setting({
     env: "HOP_SHUTDOWN_TIMEOUT_SECONDS",
     flag: "--shutdown-timeout-seconds",

@@ -37,11 +37,18 @@ export interface ServerHandle {
   readonly domains: DomainRepository;
   /** PEM of the certificate served by default (the self-signed one in development). */
   defaultCertificatePem(): string;
-  /** Stops accepting, drains tunnels for up to `drainMs`, closes everything. */
+  /**
+   * Stops accepting connections (GOAWAY to HTTP/2 ones), asks v2 clients to drain (they open
+   * replacement tunnels elsewhere), lets in-flight requests finish for up to `drainMs`, then
+   * closes everything: requests still running end with 502 (or, when their response had
+   * begun, a cut stream) within FINAL_FLUSH_MS more. `stop()` without a drain time cuts at once.
+   */
   stop(drainMs?: number): Promise<void>;
 }
 
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
+/** After the shutdown deadline, how long the 502 pages of cut requests may take to go out. */
+const FINAL_FLUSH_MS = 500;
 
 /**
  * Composition root of `hopgate server`: reading it shows the architecture. The store and the
@@ -143,6 +150,8 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
     gate: visitorLimits,
     maxBodyBytes: config.maxBodyBytes,
     onLimited: (reason) => metrics.visitorLimited(reason),
+    // A shutting-down server gets no new tunnels: its visitors need not wait for one.
+    tunnelWaitMs: () => (draining ? 0 : config.tunnelWaitSeconds * 1000),
     onFinished: createProxyObserver({
       metrics,
       accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
@@ -246,14 +255,31 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
     defaultCertificatePem: () => certificates.provider.defaultCertificate().certificatePem,
     async stop(drainMs = 0) {
       draining = true;
+      const connectionsClosed = edge.stopAccepting();
       for (const session of registry.all()) session.drain(drainMs, "server shutting down");
-      const deadline = Date.now() + drainMs;
-      while (registry.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Drained tunnels end their calls, answered visitors' connections close (GOAWAY,
+      // Connection: close): waiting for the last connection lets the last bytes go out.
+      if (!(await settlesWithin(connectionsClosed, drainMs))) {
+        // Past the deadline: what still runs gets its 502 page, with a moment to send it.
+        for (const session of registry.all()) session.close("drain deadline passed");
+        if (drainMs > 0) await settlesWithin(connectionsClosed, FINAL_FLUSH_MS);
+      }
       await cleanup.run((name, error) =>
         serverLogger.error({ err: error, step: name }, "shutdown step failed"),
       );
     },
   };
+}
+
+/** Whether `promise` settled within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Readiness of the TLS listener: bound since start-up, not ready once a shutdown drains it. */

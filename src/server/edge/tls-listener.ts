@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import type { ServerResponse } from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -49,6 +50,13 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 export interface TlsListener {
   readonly server: http2.Http2SecureServer;
   readonly port: number;
+  /**
+   * First step of a graceful shutdown: no new connections; HTTP/2 connections get GOAWAY (their
+   * open streams go on); HTTP/1.1 connections close once their current response is sent.
+   * Resolves when the last connection has closed.
+   */
+  stopAccepting(): Promise<void>;
+  /** Stops accepting and cuts every connection still open. */
   close(): Promise<void>;
 }
 
@@ -88,6 +96,7 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     connectionsCheckingInterval: number;
     maxHeaderSize: number;
     timeout: number;
+    closeIdleConnections(): void;
   };
   fallback.headersTimeout = timeouts.headersMs;
   fallback.requestTimeout = timeouts.requestMs;
@@ -103,7 +112,15 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     open.add(socket);
     socket.once("close", () => open.delete(socket));
   });
+  let stopping = false;
+  const http1InFlight = new Set<ServerResponse>();
+  const trackHttp1 = (res: ServerResponse) => {
+    if (stopping) return res.setHeader("connection", "close");
+    http1InFlight.add(res);
+    res.once("close", () => http1InFlight.delete(res));
+  };
   server.on("request", (req: VisitorRequest, res: Parameters<RequestHandler>[1]) => {
+    if (req.httpVersionMajor === 1) trackHttp1(res as ServerResponse);
     // nghttp2 applies maxHeaderListSize only once the visitor has acknowledged our SETTINGS, so
     // a visitor's first requests may carry more: refused here the same way.
     if (req.httpVersionMajor === 2 && headerListBytes(req.rawHeaders) > maxHeaderBytes) {
@@ -121,15 +138,29 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   server.listen(options.listen.port, options.listen.host || undefined);
   await once(server, "listening");
   const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    stopping = true;
+    // Node's close() also sends GOAWAY to every HTTP/2 session and closes idle HTTP/1.1 sockets.
+    closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    // RFC 9112 §9.6: "Connection: close" on the last response, then the socket is closed once idle.
+    for (const res of http1InFlight) {
+      if (!res.headersSent) res.setHeader("connection", "close");
+      else res.once("finish", () => setImmediate(() => fallback.closeIdleConnections()));
+    }
+    http1InFlight.clear();
+    return closed;
+  };
   return {
     server,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Connections (tunnels, keep-alive visitors) would keep close() waiting: end them.
-        for (const socket of open) socket.destroy();
-      }),
+    stopAccepting,
+    close: () => {
+      const done = stopAccepting();
+      // Connections (tunnels, keep-alive visitors) would keep close() waiting: end them.
+      for (const socket of open) socket.destroy();
+      return done;
+    },
   };
 }
 

@@ -28,6 +28,11 @@ export interface ProxyOptions {
   /** Whether `domain` (normalized) is registered: unknown names get 404, known ones without a tunnel 502. */
   readonly isRegistered: (domain: string) => boolean;
   readonly proxyTimeoutMs: number;
+  /**
+   * How long a request for a registered domain without a live tunnel waits for one before its
+   * 502 (a client reconnecting, a replaced server's clients moving over); 0: no wait.
+   */
+  readonly tunnelWaitMs: () => number;
   readonly onFinished: AccessSink;
   /** Per-address limits, asked first for every request; none when absent. */
   readonly gate?: VisitorGate;
@@ -49,20 +54,26 @@ export interface Proxy {
  * tunnel stream. A session at its stream limit is skipped for another of the same domain.
  */
 export function createProxy(options: ProxyOptions): Proxy {
-  const prepare = (req: VisitorRequest, upgrade: boolean): Prepared => {
+  /** `retried`: the request waited for a tunnel and was admitted by the gate already. */
+  const prepare = (
+    req: VisitorRequest,
+    upgrade: boolean,
+    startedAtMs = Date.now(),
+    retried = false,
+  ): Prepared => {
     const requestId = requestIdFrom(req.headers["x-request-id"]);
     const host = visitorHost(req);
     const domain = hostForRouting(host);
     const context: ExchangeContext = {
       requestId,
       domain,
-      startedAtMs: Date.now(),
+      startedAtMs,
       proxyTimeoutMs: options.proxyTimeoutMs,
       maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
       onLimited: (reason) => options.onLimited?.(reason),
     };
-    const admission = options.gate?.admit(req) ?? { ok: true };
+    const admission = (!retried && options.gate?.admit(req)) || { ok: true };
     if (!admission.ok) {
       options.onLimited?.(admission.reason);
       return {
@@ -115,30 +126,52 @@ export function createProxy(options: ProxyOptions): Proxy {
   return {
     handleRequest: (req, res) => {
       const prepared = prepare(req, false);
-      if (!prepared.ok) {
-        const status = refuse(req, res, prepared);
-        return record(req, prepared.context, status, prepared.error);
+      if (mayWait(prepared)) {
+        const retry = () =>
+          !res.destroyed && answerRequest(req, res, prepare(req, false, prepared.context.startedAtMs, true));
+        return void options.lookup.waitForTunnel(prepared.context.domain, options.tunnelWaitMs()).then(retry);
       }
-      const { route, stream, header, context } = prepared;
-      new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
+      answerRequest(req, res, prepared);
     },
 
     handleUpgrade: (req, socket, head) => {
       const prepared = prepare(req, true);
-      if (!prepared.ok) {
-        const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
-        const headers = { ...page.headers, ...prepared.headers, connection: "close" };
-        socket.end(responseHead(page.status, headers) + page.body);
-        return record(req, prepared.context, page.status, prepared.error);
+      if (mayWait(prepared)) {
+        const retry = () =>
+          !socket.destroyed &&
+          answerUpgrade(req, socket, head, prepare(req, true, prepared.context.startedAtMs, true));
+        return void options.lookup.waitForTunnel(prepared.context.domain, options.tunnelWaitMs()).then(retry);
       }
-      const { route, stream, header, context } = prepared;
-      new UpgradeExchange(req, socket, stream, route.session, context).start(
-        route.service.name,
-        header,
-        head,
-      );
+      answerUpgrade(req, socket, head, prepared);
     },
   };
+
+  /** No live tunnel for a registered domain (not merely all at their stream limit): wait for one. */
+  function mayWait(prepared: Prepared): boolean {
+    return (
+      !prepared.ok &&
+      prepared.error === "tunnel_unavailable" &&
+      options.tunnelWaitMs() > 0 &&
+      !options.lookup.hasTunnel(prepared.context.domain)
+    );
+  }
+
+  function answerRequest(req: VisitorRequest, res: VisitorResponse, prepared: Prepared): void {
+    if (!prepared.ok) return record(req, prepared.context, refuse(req, res, prepared), prepared.error);
+    const { route, stream, header, context } = prepared;
+    new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
+  }
+
+  function answerUpgrade(req: VisitorRequest, socket: Duplex, head: Buffer, prepared: Prepared): void {
+    if (!prepared.ok) {
+      const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
+      const headers = { ...page.headers, ...prepared.headers, connection: "close" };
+      socket.end(responseHead(page.status, headers) + page.body);
+      return record(req, prepared.context, page.status, prepared.error);
+    }
+    const { route, stream, header, context } = prepared;
+    new UpgradeExchange(req, socket, stream, route.session, context).start(route.service.name, header, head);
+  }
 }
 
 type Refused = {

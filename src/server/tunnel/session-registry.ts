@@ -15,6 +15,8 @@ export interface TunnelLookup {
   route(domain: string, path: string, exclude?: ReadonlySet<TunnelSession>): TunnelRoute | undefined;
   /** Whether any active session serves `domain`. */
   hasTunnel(domain: string): boolean;
+  /** Resolves true once an active session serves `domain`, false after `timeoutMs` without one. */
+  waitForTunnel(domain: string, timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -24,6 +26,8 @@ export interface TunnelLookup {
  */
 export class SessionRegistry implements TunnelLookup, SessionDirectory {
   readonly #byDomain = new Map<string, Set<TunnelSession>>();
+  /** Requests waiting for a domain's first tunnel: woken when one is added. */
+  readonly #waiting = new Map<string, Set<() => void>>();
   #count = 0;
 
   get size(): number {
@@ -35,6 +39,7 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
     if (!sessions) this.#byDomain.set(session.domain, (sessions = new Set()));
     sessions.add(session);
     this.#count++;
+    for (const wake of [...(this.#waiting.get(session.domain) ?? [])]) wake();
   }
 
   remove(session: TunnelSession): void {
@@ -68,6 +73,23 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
   hasTunnel(domain: string): boolean {
     for (const session of this.#byDomain.get(domain) ?? []) if (session.state.t === "active") return true;
     return false;
+  }
+
+  waitForTunnel(domain: string, timeoutMs: number): Promise<boolean> {
+    if (this.hasTunnel(domain)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let waiters = this.#waiting.get(domain);
+      if (!waiters) this.#waiting.set(domain, (waiters = new Set()));
+      const done = (found: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.#waiting.delete(domain);
+        resolve(found);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      waiters.add(wake);
+    });
   }
 
   list(filter?: { readonly domain?: string }): SessionInfo[] {
