@@ -7,7 +7,7 @@ import { startClient } from "../../src/client/start-client.js";
 import type { TunnelClientStatus } from "../../src/client/tunnel-client.js";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, testLogger } from "../helpers/gateway.js";
-import { spawnHopgate } from "../helpers/hopgate-process.js";
+import { startClientProcess } from "../helpers/server-process.js";
 import { visit } from "../helpers/visit.js";
 
 describe("hopgate client", () => {
@@ -96,21 +96,14 @@ describe("hopgate client", () => {
     const gateway = await startGateway(t);
     const backend = await startBackend(t, (_req, res) => setTimeout(() => res.end("finished"), 1500));
     const key = await gateway.register("graceful.example.test");
-    const client = spawnHopgate(t, [
-      "client",
-      "--server",
-      `https://127.0.0.1:${gateway.port}`,
-      "--domain",
-      "graceful.example.test",
-      "--api-key",
-      key,
-      "--service",
-      `web=${backend.url}`,
-      "--ca-file",
-      gateway.caFile,
-      "--shutdown-timeout-seconds",
-      "10",
-    ]);
+    const client = startClientProcess(t, {
+      serverPort: gateway.port,
+      caFile: gateway.caFile,
+      domain: "graceful.example.test",
+      apiKey: key,
+      backendUrl: backend.url,
+      extraArgs: ["--shutdown-timeout-seconds", "10"],
+    });
     await client.waitForLine((line) => line.msg === "tunnel accepted");
     const pending = visit(gateway.port, "graceful.example.test", "/slow");
     await sleep(300);

@@ -65,15 +65,26 @@ export async function startServerProcess(
   };
 }
 
-/** `hopgate client` as a real process for `domain`, forwarding to `backendUrl`. */
+/**
+ * `hopgate client` as a real process for `domain`, with one service `web` forwarding to
+ * `backendUrl`, trusting `caFile`; `extraArgs` are appended.
+ */
 export function startClientProcess(
   t: TestContext,
-  options: { serverPort: number; caFile: string; domain: string; apiKey: string; backendUrl: string },
+  options: {
+    serverPort: number;
+    caFile: string;
+    domain: string;
+    apiKey: string;
+    backendUrl: string;
+    extraArgs?: readonly string[];
+  },
 ): HopgateProcess {
   return spawnHopgate(t, [
     "client",
     ...["--server", `https://127.0.0.1:${options.serverPort}`, "--domain", options.domain],
     ...["--api-key", options.apiKey, "--service", `web=${options.backendUrl}`],
     ...["--ca-file", options.caFile],
+    ...(options.extraArgs ?? []),
   ]);
 }

@@ -4,9 +4,10 @@ import { describe, it, type TestContext } from "node:test";
 import type { TunnelSession } from "../../src/server/tunnel/session.js";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
-import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
+import type { HopgateProcess } from "../helpers/hopgate-process.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { timedVisit } from "../helpers/timed-visit.js";
+import { startClientProcess } from "../helpers/server-process.js";
 import { visit } from "../helpers/visit.js";
 
 /** `hopgate client` for `domain` with one service `web` → `backendUrl`, as a real process. */
@@ -17,19 +18,13 @@ function clientProcess(
   key: string,
   backendUrl: string,
 ): HopgateProcess {
-  return spawnHopgate(t, [
-    "client",
-    "--server",
-    `https://127.0.0.1:${gateway.port}`,
-    "--domain",
+  return startClientProcess(t, {
+    serverPort: gateway.port,
+    caFile: gateway.caFile,
     domain,
-    "--api-key",
-    key,
-    "--service",
-    `web=${backendUrl}`,
-    "--ca-file",
-    gateway.caFile,
-  ]);
+    apiKey: key,
+    backendUrl,
+  });
 }
 
 const accepted = (line: Record<string, unknown>) => line.msg === "tunnel accepted";

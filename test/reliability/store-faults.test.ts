@@ -10,13 +10,14 @@ import { GrpcCode } from "../../src/protocol/grpc-status.js";
 import { encodeHello, OPEN_TUNNEL_PATH } from "../../src/protocol/handshake.js";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
-import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
+import type { HopgateProcess } from "../helpers/hopgate-process.js";
 import { sendRequest } from "../helpers/http-request.js";
 import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
+import { startClientProcess } from "../helpers/server-process.js";
 import { visit } from "../helpers/visit.js";
 
 const ADMIN_KEY = "store-faults-admin-key-0123456789";
@@ -148,19 +149,13 @@ describe("faults of the store", { skip: pgSkip() }, () => {
       assert.equal(ready.status, 503);
       assert.deepEqual(ready.failing, ["store"]);
 
-      const client = spawnHopgate(t, [
-        "client",
-        "--server",
-        `https://127.0.0.1:${gateway.port}`,
-        "--domain",
+      const client = startClientProcess(t, {
+        serverPort: gateway.port,
+        caFile: gateway.caFile,
         domain,
-        "--api-key",
-        key,
-        "--service",
-        `web=${backend.url}`,
-        "--ca-file",
-        gateway.caFile,
-      ]);
+        apiKey: key,
+        backendUrl: backend.url,
+      });
       await pollUntil(
         () => retriesOf(client).length >= 2,
         20_000,

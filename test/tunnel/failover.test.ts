@@ -7,8 +7,8 @@ import { serverSettings } from "../../src/config/server-settings.js";
 import { startServer } from "../../src/server/start-server.js";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, testLogger } from "../helpers/gateway.js";
-import { spawnHopgate } from "../helpers/hopgate-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { startClientProcess } from "../helpers/server-process.js";
 import { visit } from "../helpers/visit.js";
 import { startClient } from "../../src/client/start-client.js";
 import { join } from "node:path";
@@ -34,21 +34,16 @@ describe("failover and reconnection", () => {
         }, 150);
       });
     const [a, b] = await Promise.all([backendOf("a"), backendOf("b")]);
-    const clientArgs = (backend: string) => [
-      "client",
-      "--server",
-      `https://127.0.0.1:${gateway.port}`,
-      "--domain",
-      "ha.example.test",
-      "--api-key",
-      key,
-      "--service",
-      `web=${backend}`,
-      "--ca-file",
-      gateway.caFile,
-    ];
-    const victim = spawnHopgate(t, clientArgs(a.url));
-    const survivor = spawnHopgate(t, clientArgs(b.url));
+    const clientOf = (backendUrl: string) =>
+      startClientProcess(t, {
+        serverPort: gateway.port,
+        caFile: gateway.caFile,
+        domain: "ha.example.test",
+        apiKey: key,
+        backendUrl,
+      });
+    const victim = clientOf(a.url);
+    const survivor = clientOf(b.url);
     await Promise.all([victim, survivor].map((p) => p.waitForLine((line) => line.msg === "tunnel accepted")));
 
     const outcomes: Outcome[] = [];

@@ -10,11 +10,14 @@ interface CallEnd {
   readonly trailers: http2.IncomingHttpHeaders;
 }
 
-/** One raw gRPC call on the tunnel path: sends `body` (or nothing), then half-closes. */
+/**
+ * One raw gRPC call on the tunnel path: sends `body` (or nothing), then half-closes, unless
+ * `silent`: then it sends nothing and leaves the stream open, for the server to end.
+ */
 async function rawCall(
   t: TestContext,
   port: number,
-  options: { path?: string; headers?: http2.OutgoingHttpHeaders; body?: Buffer },
+  options: { path?: string; headers?: http2.OutgoingHttpHeaders; body?: Buffer; silent?: boolean },
 ): Promise<CallEnd> {
   const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
   t.after(() => session.destroy());
@@ -30,7 +33,7 @@ async function rawCall(
   stream.on("response", (h) => (headers = h));
   stream.on("trailers", (h: http2.IncomingHttpHeaders) => (trailers = h));
   stream.resume();
-  stream.end(options.body);
+  if (!options.silent) stream.end(options.body);
   await new Promise((resolve) => stream.once("close", resolve));
   return { headers, trailers };
 }
@@ -75,27 +78,12 @@ describe("the tunnel's gRPC call on node:http2", () => {
 
   it("ends a call that never sends its first message at the handshake timeout", async (t) => {
     const gateway = await startGateway(t, { handshakeTimeoutSeconds: "1" });
-    const session = http2.connect(`https://127.0.0.1:${gateway.port}`, { rejectUnauthorized: false });
-    t.after(() => session.destroy());
-    const stream = session.request({
-      ":method": "POST",
-      ":path": OPEN_TUNNEL_PATH,
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
     const startedAtMs = Date.now();
-    let headers: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders = {};
-    stream.on("response", (h) => (headers = h));
-    stream.on("trailers", (h: http2.IncomingHttpHeaders) => (trailers = h));
-    stream.resume();
-    // The stream stays open and silent: the server, not the peer, must end it.
-    await new Promise((resolve) => stream.once("close", resolve));
+    const end = await rawCall(t, gateway.port, { silent: true });
     const elapsedMs = Date.now() - startedAtMs;
     t.diagnostic(`a silent call ended after ${elapsedMs} ms`);
-    const status = Number(headers["grpc-status"] ?? trailers["grpc-status"]);
-    assert.equal(status, 4, "DEADLINE_EXCEEDED");
-    assert.equal(headers["hopgate-reject-reason"] ?? trailers["hopgate-reject-reason"], "timeout");
+    assert.equal(statusOf(end), 4, "DEADLINE_EXCEEDED");
+    assert.equal(end.headers["hopgate-reject-reason"] ?? end.trailers["hopgate-reject-reason"], "timeout");
     assert.ok(elapsedMs >= 900 && elapsedMs < 10_000, `ended after ${elapsedMs} ms`);
     assert.equal(gateway.server.registry.size, 0);
   });

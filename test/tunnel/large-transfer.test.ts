@@ -9,6 +9,7 @@ import { spawnHopgate } from "../helpers/hopgate-process.js";
 import { payload, payloadDigest, writePayload } from "../helpers/payload.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
+import { startClientProcess } from "../helpers/server-process.js";
 import { visit } from "../helpers/visit.js";
 
 const MiB = 1024 * 1024;
@@ -68,19 +69,13 @@ describe("200 MiB through server and client processes", () => {
       });
       req.on("end", () => res.end(JSON.stringify({ length, sha256: hash.digest("hex") })));
     });
-    const client = spawnHopgate(t, [
-      "client",
-      "--server",
-      `https://127.0.0.1:${port}`,
-      "--domain",
-      "big.example.test",
-      "--api-key",
-      key,
-      "--service",
-      `web=${backend.url}`,
-      "--ca-file",
-      join(dir, "cert.pem"),
-    ]);
+    const client = startClientProcess(t, {
+      serverPort: port,
+      caFile: join(dir, "cert.pem"),
+      domain: "big.example.test",
+      apiKey: key,
+      backendUrl: backend.url,
+    });
     await client.waitForLine((line) => line.msg === "tunnel accepted");
 
     const peaks = { server: 0, client: 0 };
