@@ -23,7 +23,7 @@ interface Outcome {
 }
 
 describe("failover and reconnection", () => {
-  it("when one of two clients of a domain is killed under load, only its in-flight requests fail, with 502 at once", async (t) => {
+  it("when one of two clients of a domain is killed under load, only its in-flight requests fail, with 502 within 1 s", async (t) => {
     const gateway = await startGateway(t);
     const key = await gateway.register("ha.example.test");
     const backendOf = (name: string) =>
@@ -77,8 +77,10 @@ describe("failover and reconnection", () => {
     const failures = outcomes.filter((o) => o.status !== 200);
     const before = outcomes.filter((o) => o.endedAt < killedAt);
     const after = outcomes.filter((o) => o.startedAt > killedAt + 250);
+    const slowestFailureMs = Math.max(0, ...failures.map((o) => o.endedAt - killedAt));
     t.diagnostic(
-      `${outcomes.length} requests, ${failures.length} failed, ${after.length} started after the kill`,
+      `${outcomes.length} requests, ${failures.length} failed (the last ${slowestFailureMs} ms after the kill), ` +
+        `${after.length} started after the kill`,
     );
     assert.ok(
       before.some((o) => o.backend === "a") && before.some((o) => o.backend === "b"),
@@ -88,8 +90,7 @@ describe("failover and reconnection", () => {
     for (const failure of failures) {
       assert.equal(failure.status, 502, "a failed request gets the server's 502");
       assert.ok(failure.startedAt < killedAt + 250, "only requests in flight at the kill fail");
-      // "At once": far below the 60 s proxy timeout, with room for a busy machine.
-      assert.ok(failure.endedAt - killedAt < 3000, `failed ${failure.endedAt - killedAt} ms after the kill`);
+      assert.ok(failure.endedAt - killedAt < 1000, `failed ${failure.endedAt - killedAt} ms after the kill`);
     }
     assert.ok(after.length > 20, "requests kept flowing");
     assert.ok(
