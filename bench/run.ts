@@ -3,6 +3,7 @@
 // Options: --quick (one short round), --rounds N, --duration S, --cli PATH (another compiled
 // build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
 // product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls).
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -38,6 +39,11 @@ const record = (metric: string, variant: string, value: number | null) => {
 };
 const peak = (name: string, bytes: number) => (results.rss[name] = Math.max(results.rss[name] ?? 0, bytes));
 
+// wrk drives the HTTP/1.1 figures: without it the run would fail minutes in, half measured.
+if (spawnSync("wrk", ["-v"]).error) {
+  process.stderr.write("bench: wrk is not installed (Debian: apt-get install wrk)\n");
+  process.exit(2);
+}
 const startedAt = new Date();
 const before = environment(resolve(args.cli), nodeFlags);
 process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
