@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 
 export interface BenchProcess {
   readonly name: string;
@@ -15,10 +15,19 @@ export interface BenchProcess {
 }
 
 const running = new Set<BenchProcess>();
+const temporaryDirs = new Set<string>();
 
-/** Kills every process still running (the benchmark's own cleanup, also on failure). */
+/** A temporary directory that stopAll() removes once the processes using it are gone. */
+export function removeOnStop(dir: string): string {
+  temporaryDirs.add(dir);
+  return dir;
+}
+
+/** Kills every process still running and removes the temporary directories (also on failure). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop()));
+  for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
+  temporaryDirs.clear();
 }
 
 /** Spawns `command args` with JSON lines on stdout; stderr is kept for error messages. */

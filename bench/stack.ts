@@ -4,7 +4,7 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tlsFixture } from "../test/helpers/tls-fixture.js";
-import { startProcess, type BenchProcess } from "./processes.js";
+import { removeOnStop, startProcess, type BenchProcess } from "./processes.js";
 
 export const MAIN_DOMAIN = "gateway.test";
 export const TENANT = "bench.test";
@@ -27,7 +27,7 @@ export interface Stack {
  * processes.ts and killed by its stopAll().
  */
 export async function startStack(cli: string, nodeFlags: readonly string[]): Promise<Stack> {
-  const dir = mkdtempSync(join(tmpdir(), "hopgate-bench-"));
+  const dir = removeOnStop(mkdtempSync(join(tmpdir(), "hopgate-bench-")));
   writeFileSync(join(dir, "cert.pem"), tlsFixture().cert);
   writeFileSync(join(dir, "key.pem"), tlsFixture().key);
   const backend = startProcess("backend", process.execPath, [
