@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import http2 from "node:http2";
+import http2, { type Http2ServerRequest } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { SecureContext, SecureContextOptions, TLSSocket } from "node:tls";
@@ -122,8 +122,12 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   server.on("request", (req: VisitorRequest, res: Parameters<RequestHandler>[1]) => {
     if (req.httpVersionMajor === 1) trackHttp1(res as ServerResponse);
     // nghttp2 applies maxHeaderListSize only once the visitor has acknowledged our SETTINGS, so
-    // a visitor's first requests may carry more: refused here the same way.
-    if (req.httpVersionMajor === 2 && headerListBytes(req.rawHeaders) > maxHeaderBytes) {
+    // a visitor's first requests may carry more: until then they are measured and refused here.
+    if (
+      req.httpVersionMajor === 2 &&
+      (req as Http2ServerRequest).stream.session?.pendingSettingsAck === true &&
+      headerListBytes(req.rawHeaders) > maxHeaderBytes
+    ) {
       return refuseOversizedHead(req, res);
     }
     options.onRequest(req, res);

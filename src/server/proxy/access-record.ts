@@ -1,4 +1,5 @@
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
+import { remoteAddressOf, type VisitorRequest } from "./visitor.js";
 
 /** What one proxied request did; becomes one access-log line and the request metrics. */
 export interface AccessRecord {
@@ -19,3 +20,20 @@ export interface AccessRecord {
 }
 
 export type AccessSink = (record: AccessRecord) => void;
+
+/** The request's own fields of an access record; the duration runs from `startedAtMs` to now. */
+export function accessRecordOf(
+  req: VisitorRequest,
+  context: { readonly requestId: string; readonly domain: string; readonly startedAtMs: number },
+  outcome: Pick<AccessRecord, "status" | "bytesIn" | "bytesOut" | "sessionId" | "error">,
+): AccessRecord {
+  return {
+    requestId: context.requestId,
+    domain: context.domain,
+    method: req.method ?? "GET",
+    url: req.url ?? "/",
+    durationMs: Date.now() - context.startedAtMs,
+    remoteAddress: remoteAddressOf(req),
+    ...outcome,
+  };
+}

@@ -5,10 +5,10 @@ import type { AbortCause, StreamSink, TunnelStream } from "../../protocol/tunnel
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
-import type { AccessSink } from "./access-record.js";
+import { accessRecordOf, type AccessSink } from "./access-record.js";
 import { errorPage } from "./error-response.js";
 import { parseResponseHead } from "./response-head.js";
-import { refuseRestOfBody, remoteAddressOf, type VisitorRequest, type VisitorResponse } from "./visitor.js";
+import { refuseRestOfBody, type VisitorRequest, type VisitorResponse } from "./visitor.js";
 
 export interface ExchangeContext {
   readonly requestId: string;
@@ -214,18 +214,14 @@ export class ProxiedExchange implements StreamSink {
     if (this.#phase.t === "done") return;
     if (this.#phase.t === "awaiting_head") clearTimeout(this.#phase.timer);
     this.#phase = { t: "done" };
-    this.#context.onFinished({
-      requestId: this.#context.requestId,
-      domain: this.#context.domain,
-      method: this.#req.method ?? "GET",
-      url: this.#req.url ?? "/",
-      status,
-      durationMs: Date.now() - this.#context.startedAtMs,
-      bytesIn: this.#stream.sentBytes,
-      bytesOut: this.#stream.receivedBytes,
-      remoteAddress: remoteAddressOf(this.#req),
-      sessionId: this.#session.id,
-      error,
-    });
+    this.#context.onFinished(
+      accessRecordOf(this.#req, this.#context, {
+        status,
+        bytesIn: this.#stream.sentBytes,
+        bytesOut: this.#stream.receivedBytes,
+        sessionId: this.#session.id,
+        error,
+      }),
+    );
   }
 }

@@ -8,7 +8,7 @@ import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
 import type { VisitorGate, VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
-import type { AccessSink } from "./access-record.js";
+import { accessRecordOf, type AccessSink } from "./access-record.js";
 import { errorPage } from "./error-response.js";
 import { ProxiedExchange, type ExchangeContext } from "./proxied-exchange.js";
 import { requestHeaderMap } from "./request-head.js";
@@ -54,6 +54,7 @@ export interface Proxy {
  * tunnel stream. A session at its stream limit is skipped for another of the same domain.
  */
 export function createProxy(options: ProxyOptions): Proxy {
+  const onLimited = (reason: VisitorLimitReason) => options.onLimited?.(reason);
   /** `retried`: the request waited for a tunnel and was admitted by the gate already. */
   const prepare = (
     req: VisitorRequest,
@@ -71,11 +72,11 @@ export function createProxy(options: ProxyOptions): Proxy {
       proxyTimeoutMs: options.proxyTimeoutMs,
       maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
-      onLimited: (reason) => options.onLimited?.(reason),
+      onLimited,
     };
     const admission = (!retried && options.gate?.admit(req)) || { ok: true };
     if (!admission.ok) {
-      options.onLimited?.(admission.reason);
+      onLimited(admission.reason);
       return {
         ok: false,
         context,
@@ -85,7 +86,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       };
     }
     if (declaredBodyBytes(req) > (context.maxBodyBytes || Infinity)) {
-      options.onLimited?.("body");
+      onLimited("body");
       // HTTP/1.1: the body is on its way and not worth reading; HTTP/2 resets just the stream.
       return { ok: false, context, error: "payload_too_large", closeConnection: req.httpVersionMajor === 1 };
     }
@@ -109,19 +110,9 @@ export function createProxy(options: ProxyOptions): Proxy {
   };
 
   const record = (req: VisitorRequest, context: ExchangeContext, status: number, error: HopGateErrorCode) =>
-    context.onFinished({
-      requestId: context.requestId,
-      domain: context.domain,
-      method: req.method ?? "GET",
-      url: req.url ?? "/",
-      status,
-      durationMs: Date.now() - context.startedAtMs,
-      bytesIn: 0,
-      bytesOut: 0,
-      remoteAddress: remoteAddressOf(req),
-      sessionId: undefined,
-      error,
-    });
+    context.onFinished(
+      accessRecordOf(req, context, { status, bytesIn: 0, bytesOut: 0, sessionId: undefined, error }),
+    );
 
   return {
     handleRequest: (req, res) => {

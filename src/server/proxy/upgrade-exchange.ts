@@ -6,6 +6,7 @@ import { deliverChunk, pumpIntoStream } from "../../protocol/stream-pump.js";
 import type { AbortCause, StreamSink, TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { TunnelSession } from "../tunnel/session.js";
+import { accessRecordOf } from "./access-record.js";
 import { errorPage } from "./error-response.js";
 import type { ExchangeContext } from "./proxied-exchange.js";
 import { parseResponseHead } from "./response-head.js";
@@ -116,19 +117,15 @@ export class UpgradeExchange implements StreamSink {
     if (this.#done) return;
     clearTimeout(this.#timer);
     this.#done = true;
-    this.#context.onFinished({
-      requestId: this.#context.requestId,
-      domain: this.#context.domain,
-      method: this.#req.method ?? "GET",
-      url: this.#req.url ?? "/",
-      status: this.#status,
-      durationMs: Date.now() - this.#context.startedAtMs,
-      bytesIn: this.#stream.sentBytes,
-      bytesOut: this.#stream.receivedBytes,
-      remoteAddress: this.#req.socket.remoteAddress ?? "unknown",
-      sessionId: this.#session.id,
-      error,
-    });
+    this.#context.onFinished(
+      accessRecordOf(this.#req, this.#context, {
+        status: this.#status,
+        bytesIn: this.#stream.sentBytes,
+        bytesOut: this.#stream.receivedBytes,
+        sessionId: this.#session.id,
+        error,
+      }),
+    );
   }
 }
 
