@@ -30,7 +30,6 @@ import { createTunnelEndpoint, type TunnelAuthenticator } from "./tunnel/tunnel-
 
 export interface ServerHandle {
   readonly httpsPort: number;
-  readonly httpPort: number;
   /** Port of /metrics, /healthz and /readyz; undefined when HOP_METRICS_LISTEN is off. */
   readonly metricsPort: number | undefined;
   readonly registry: SessionRegistry;
@@ -252,7 +251,6 @@ async function assemble(
 
   return {
     httpsPort: edge.port,
-    httpPort,
     metricsPort: metricsListener?.port,
     registry,
     domains,
