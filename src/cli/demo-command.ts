@@ -27,24 +27,27 @@ export function demoCommand(): Command {
       const { startDemoBackend } = await import("../demo/demo-backend.js");
       const dir = await mkdtemp(join(tmpdir(), "hopgate-demo-"));
       const adminKey = randomBytes(24).toString("base64url");
+      const serverConfig = loadConfig(serverSettings, {
+        env: {},
+        dotenvDir: null,
+        flags: {
+          domain: "localhost",
+          httpsListen: `127.0.0.1:${options.httpsPort}`,
+          httpListen: "127.0.0.1:0",
+          metricsListen: "127.0.0.1:0",
+          tls: "self-signed",
+          proxyDomains: [DEMO_DOMAIN],
+          dataDir: join(dir, "data"),
+          adminApiKey: adminKey,
+          debug: "true",
+          logLevel: options.logLevel,
+        },
+      });
+      // Parsed by the server's settings, so an unknown level is refused as for `hopgate server`.
+      const level = serverConfig.logLevel;
       const server = await startServer(
-        loadConfig(serverSettings, {
-          env: {},
-          dotenvDir: null,
-          flags: {
-            domain: "localhost",
-            httpsListen: `127.0.0.1:${options.httpsPort}`,
-            httpListen: "127.0.0.1:0",
-            metricsListen: "127.0.0.1:0",
-            tls: "self-signed",
-            proxyDomains: [DEMO_DOMAIN],
-            dataDir: join(dir, "data"),
-            adminApiKey: adminKey,
-            debug: "true",
-            logLevel: options.logLevel,
-          },
-        }),
-        createLogger({ level: options.logLevel as "warn", base: { service: "hopgate-server" } }),
+        serverConfig,
+        createLogger({ level, base: { service: "hopgate-server" } }),
       );
       const caFile = join(dir, "demo-ca.pem");
       await writeFile(caFile, server.defaultCertificatePem());
@@ -65,7 +68,7 @@ export function demoCommand(): Command {
             shutdownTimeoutSeconds: "5",
           },
         }),
-        createLogger({ level: options.logLevel as "warn", base: { service: "hopgate-client" } }),
+        createLogger({ level, base: { service: "hopgate-client" } }),
         { onStatus: (status) => status.t === "connected" && connected() },
       );
       await ready;

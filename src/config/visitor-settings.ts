@@ -6,7 +6,7 @@ import { setting } from "./setting.js";
  * the tunnel carries at most 64 KiB of header map (src/protocol/limits.ts), which must leave
  * room for the forwarding headers the proxy adds.
  */
-export const MAX_VISITOR_HEADER_BYTES = 60 * 1024;
+const MAX_VISITOR_HEADER_BYTES = 60 * 1024;
 
 /**
  * What the public TLS listener tolerates from one visitor (docs/operations.md, Visitor limits):

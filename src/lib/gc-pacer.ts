@@ -4,7 +4,7 @@ export interface GcPacer {
 }
 
 /** How much tunnel traffic may pass between two paced GCs. */
-export const GC_PACE_BYTES = 8 * 1024 * 1024;
+const GC_PACE_BYTES = 8 * 1024 * 1024;
 
 type Collect = (options: { type: "minor" }) => void;
 

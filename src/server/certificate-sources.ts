@@ -52,13 +52,14 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
         { createAcmeIssuer },
         { acmeSettings },
         { createAddressCheck },
+        { createKyselyCertificateStore },
       ] = await Promise.all([
         import("./certs/acme/acme-certificate-manager.js"),
         import("./certs/acme/acme-issuer.js"),
         import("./certs/acme/acme-settings.js"),
         import("./certs/acme/address-check.js"),
+        import("./certs/acme/kysely-certificate-store.js"),
       ]);
-      const { createKyselyCertificateStore } = await import("./certs/acme/kysely-certificate-store.js");
       const acme = acmeSettings(config, logger);
       const store = createKyselyCertificateStore(database);
       return {

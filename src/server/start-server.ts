@@ -30,7 +30,6 @@ import { createTunnelEndpoint, type TunnelAuthenticator } from "./tunnel/tunnel-
 
 export interface ServerHandle {
   readonly httpsPort: number;
-  readonly httpPort: number;
   /** Port of /metrics, /healthz and /readyz; undefined when HOP_METRICS_LISTEN is off. */
   readonly metricsPort: number | undefined;
   readonly registry: SessionRegistry;
@@ -60,7 +59,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   const serverLogger = logger.child({ component: "server" });
   const cleanup = new CleanupStack();
   try {
-    return await assemble(config, logger, cleanup);
+    return await assemble(config, logger, serverLogger, cleanup);
   } catch (error) {
     await cleanup.run((name, cause) =>
       serverLogger.error({ err: cause, step: name }, "cleanup after failed start"),
@@ -69,8 +68,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   }
 }
 
-async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupStack): Promise<ServerHandle> {
-  const serverLogger = logger.child({ component: "server" });
+async function assemble(
+  config: ServerConfig,
+  logger: Logger,
+  serverLogger: Logger,
+  cleanup: CleanupStack,
+): Promise<ServerHandle> {
   const database = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
   cleanup.push("store", () => database.close());
 
@@ -248,7 +251,6 @@ async function assemble(config: ServerConfig, logger: Logger, cleanup: CleanupSt
 
   return {
     httpsPort: edge.port,
-    httpPort,
     metricsPort: metricsListener?.port,
     registry,
     domains,

@@ -86,7 +86,7 @@ export const keyResponse = z
   .object({ success: z.literal(true), domain: z.string(), client_api_key: apiKey })
   .openapi("ClientApiKey");
 export const existsResponse = z.object({ success: z.literal(true), exists: z.boolean() }).openapi("Exists");
-export const certificateJson = z
+const certificateJson = z
   .object({
     state: z.enum(["pending", "issued", "failed"]),
     not_after: z.string().optional().openapi({ description: "Expiry of the issued certificate (ISO 8601)" }),
