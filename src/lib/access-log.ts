@@ -70,6 +70,9 @@ export interface AccessLog {
 export function createAccessLog(options: AccessLogOptions & { readonly logger: Logger }): AccessLog {
   const logger = options.logger.child({ component: "access" });
   return {
-    write: (entry) => logger.info(accessLogFields(entry, options), "request"),
+    // The fields are built only when the line is written (the demo, for one, logs at warn).
+    write: (entry) => {
+      if (logger.isLevelEnabled("info")) logger.info(accessLogFields(entry, options), "request");
+    },
   };
 }
