@@ -179,7 +179,10 @@ export class TunnelConnection {
   }
 
   #outcomeOf(status: GrpcStatus): ConnectionOutcome {
-    if (this.#endReason !== undefined) return this.#ended(this.#endReason);
+    if (this.#endReason !== undefined) {
+      const cause = this.#endReason === "keepalive timeout" ? "ping_timeout" : "stopped";
+      return this.#ended(this.#endReason, cause);
+    }
     if (status.code === GrpcCode.ok) return this.#ended("server ended the tunnel", "server_closed");
     const rejected = [GrpcCode.permissionDenied, GrpcCode.unauthenticated, GrpcCode.invalidArgument].some(
       (code) => code === status.code,
@@ -195,14 +198,8 @@ export class TunnelConnection {
     );
   }
 
-  #ended(reason: string, cause?: Extract<ConnectionOutcome, { t: "ended" }>["cause"]): ConnectionOutcome {
-    const known =
-      reason === "keepalive timeout"
-        ? "ping_timeout"
-        : this.#endReason !== undefined
-          ? "stopped"
-          : "stream_error";
-    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs, cause: cause ?? known };
+  #ended(reason: string, cause: Extract<ConnectionOutcome, { t: "ended" }>["cause"]): ConnectionOutcome {
+    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs, cause };
   }
 
   #onRequest(stream: TunnelStream, open: StreamOpen): void {
