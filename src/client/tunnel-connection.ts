@@ -3,7 +3,13 @@ import type { GcPacer } from "../lib/gc-pacer.js";
 import type { Logger } from "../lib/logger.js";
 import { frame } from "../protocol/frames.js";
 import type { Envelope, StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
-import { GrpcCode, grpcCodeName, RETRY_PUSHBACK_MS, type GrpcStatus } from "../protocol/grpc-status.js";
+import {
+  GrpcCode,
+  grpcCodeName,
+  REJECT_REASON,
+  RETRY_PUSHBACK_MS,
+  type GrpcStatus,
+} from "../protocol/grpc-status.js";
 import { encodeHello } from "../protocol/handshake.js";
 import { startKeepalive, type Keepalive } from "../protocol/keepalive.js";
 import { DEFAULT_TUNNEL_LIMITS, MAX_TUNNEL_MESSAGE_BYTES } from "../protocol/limits.js";
@@ -187,7 +193,7 @@ export class TunnelConnection {
     const rejected = [GrpcCode.permissionDenied, GrpcCode.unauthenticated, GrpcCode.invalidArgument].some(
       (code) => code === status.code,
     );
-    const reason = status.metadata.get("hopgate-reject-reason");
+    const reason = status.metadata.get(REJECT_REASON);
     if (rejected || reason) {
       const retryAfterMs = pushbackMs(status.metadata.get(RETRY_PUSHBACK_MS));
       return { t: "rejected", code: status.code, message: status.message, reason, retryAfterMs };

@@ -1,5 +1,5 @@
 import http2, { type ServerHttp2Stream } from "node:http2";
-import { GrpcCode, statusTrailers, type GrpcStatus } from "../../protocol/grpc-status.js";
+import { GrpcCode, grpcStatus, statusTrailers, type GrpcStatus } from "../../protocol/grpc-status.js";
 import { OPEN_TUNNEL_PATH } from "../../protocol/handshake.js";
 
 /**
@@ -67,11 +67,6 @@ export class ServerCall {
       }
     });
   }
-}
-
-/** A status without metadata. */
-export function grpcStatus(code: number, message: string, metadata: Record<string, string> = {}): GrpcStatus {
-  return { code, message, metadata: new Map(Object.entries(metadata)) };
 }
 
 /** Why a request to the tunnel path is not a gRPC call HopGate serves, as a status; or undefined. */
