@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import type { Envelope } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { OPEN_TUNNEL_PATH } from "../protocol/handshake.js";
-import { GrpcCode, statusFromHeaders, type GrpcStatus } from "../protocol/grpc-status.js";
+import { GrpcCode, grpcStatus, statusFromHeaders, type GrpcStatus } from "../protocol/grpc-status.js";
 import type { OutboundQueue } from "../protocol/outbound-queue.js";
 import { TunnelReader } from "../protocol/tunnel-reader.js";
 import { startTunnelWriter } from "../protocol/tunnel-writer.js";
@@ -35,13 +35,13 @@ export async function runTunnelCall(options: TunnelCallOptions): Promise<GrpcSta
       "grpc-accept-encoding": "identity",
     });
   } catch (error) {
-    return failure(GrpcCode.unavailable, error instanceof Error ? error.message : String(error));
+    return grpcStatus(GrpcCode.unavailable, error instanceof Error ? error.message : String(error));
   }
   return new Promise((resolve) => {
     let status: GrpcStatus | undefined;
     let problem: GrpcStatus | undefined;
     const fail = (code: number, message: string) => {
-      problem ??= failure(code, message);
+      problem ??= grpcStatus(code, message);
       if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
     };
     const onAbort = () => fail(GrpcCode.canceled, "tunnel closed by the client");
@@ -64,7 +64,7 @@ export async function runTunnelCall(options: TunnelCallOptions): Promise<GrpcSta
     stream.on("error", (error: Error) => fail(GrpcCode.unavailable, error.message));
     stream.once("close", () => {
       options.signal.removeEventListener("abort", onAbort);
-      resolve(problem ?? status ?? failure(codeOfReset(stream.rstCode), "stream closed without a status"));
+      resolve(problem ?? status ?? grpcStatus(codeOfReset(stream.rstCode), "stream closed without a status"));
     });
     new TunnelReader(stream, options.maxMessageBytes, {
       message: options.onMessage,
@@ -75,10 +75,6 @@ export async function runTunnelCall(options: TunnelCallOptions): Promise<GrpcSta
     });
     startTunnelWriter(options.outbound, stream, () => stream.end());
   });
-}
-
-function failure(code: number, message: string): GrpcStatus {
-  return { code, message, metadata: new Map() };
 }
 
 /** grpc doc/http-grpc-status-mapping.md */

@@ -3,7 +3,13 @@ import type { GcPacer } from "../lib/gc-pacer.js";
 import type { Logger } from "../lib/logger.js";
 import { frame } from "../protocol/frames.js";
 import type { Envelope, StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
-import { GrpcCode, grpcCodeName, RETRY_PUSHBACK_MS, type GrpcStatus } from "../protocol/grpc-status.js";
+import {
+  GrpcCode,
+  grpcCodeName,
+  REJECT_REASON,
+  RETRY_PUSHBACK_MS,
+  type GrpcStatus,
+} from "../protocol/grpc-status.js";
 import { encodeHello } from "../protocol/handshake.js";
 import { startKeepalive, type Keepalive } from "../protocol/keepalive.js";
 import { DEFAULT_TUNNEL_LIMITS, MAX_TUNNEL_MESSAGE_BYTES } from "../protocol/limits.js";
@@ -179,12 +185,15 @@ export class TunnelConnection {
   }
 
   #outcomeOf(status: GrpcStatus): ConnectionOutcome {
-    if (this.#endReason !== undefined) return this.#ended(this.#endReason);
+    if (this.#endReason !== undefined) {
+      const cause = this.#endReason === "keepalive timeout" ? "ping_timeout" : "stopped";
+      return this.#ended(this.#endReason, cause);
+    }
     if (status.code === GrpcCode.ok) return this.#ended("server ended the tunnel", "server_closed");
     const rejected = [GrpcCode.permissionDenied, GrpcCode.unauthenticated, GrpcCode.invalidArgument].some(
       (code) => code === status.code,
     );
-    const reason = status.metadata.get("hopgate-reject-reason");
+    const reason = status.metadata.get(REJECT_REASON);
     if (rejected || reason) {
       const retryAfterMs = pushbackMs(status.metadata.get(RETRY_PUSHBACK_MS));
       return { t: "rejected", code: status.code, message: status.message, reason, retryAfterMs };
@@ -195,14 +204,8 @@ export class TunnelConnection {
     );
   }
 
-  #ended(reason: string, cause?: Extract<ConnectionOutcome, { t: "ended" }>["cause"]): ConnectionOutcome {
-    const known =
-      reason === "keepalive timeout"
-        ? "ping_timeout"
-        : this.#endReason !== undefined
-          ? "stopped"
-          : "stream_error";
-    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs, cause: cause ?? known };
+  #ended(reason: string, cause: Extract<ConnectionOutcome, { t: "ended" }>["cause"]): ConnectionOutcome {
+    return { t: "ended", reason, uptimeMs: Date.now() - this.#startedAtMs, cause };
   }
 
   #onRequest(stream: TunnelStream, open: StreamOpen): void {

@@ -31,7 +31,7 @@ export function decodeEnvelope(bytes: Uint8Array, nested = false): Envelope {
     const field = tag >>> 3;
     const end = reader.lengthEnd();
     const start = reader.at;
-    if (field === 4) payload = { case: "streamData", value: streamData(bytes, start, end) };
+    if (field === 4) payload = { case: "streamData", value: decodeStreamData(bytes, start, end) };
     else if (field === 3) payload = { case: "streamOpen", value: streamOpen(bytes, start, end) };
     else if (field === 5) payload = { case: "streamClose", value: streamClose(bytes, start, end) };
     else if (field === 9) payload = { case: "streamCredit", value: streamCredit(bytes, start, end) };
@@ -42,7 +42,8 @@ export function decodeEnvelope(bytes: Uint8Array, nested = false): Envelope {
   return { $typeName: "hopgate.protocol.v1.Envelope", payload };
 }
 
-function streamData(bytes: Uint8Array, start: number, end: number): StreamData {
+/** The StreamData message in `bytes` [start, end); body bytes are a view into `bytes`. */
+export function decodeStreamData(bytes: Uint8Array, start: number, end: number): StreamData {
   const reader = new WireReader(bytes, start, end);
   const value: StreamData = {
     $typeName: "hopgate.protocol.v1.StreamData",

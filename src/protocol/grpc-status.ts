@@ -31,6 +31,14 @@ export interface GrpcStatus {
  */
 export const RETRY_PUSHBACK_MS = "grpc-retry-pushback-ms";
 
+/** Reject reasons a v2 client reads from this trailer to decide on retrying (set by the server). */
+export const REJECT_REASON = "hopgate-reject-reason";
+
+/** A status with the given custom metadata (none by default). */
+export function grpcStatus(code: number, message: string, metadata: Record<string, string> = {}): GrpcStatus {
+  return { code, message, metadata: new Map(Object.entries(metadata)) };
+}
+
 /** Name of a status code for logs (`PERMISSION_DENIED`), or the number. */
 export function grpcCodeName(code: number): string {
   for (const [name, value] of Object.entries(GrpcCode)) {

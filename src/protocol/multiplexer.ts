@@ -141,9 +141,11 @@ export class Multiplexer implements StreamHost {
         const stream = this.#streams.get(payload.value.id);
         if (!stream) return;
         const { seq, data, more } = payload.value as DecodedStreamData;
+        const before = stream.receivedBytes;
         const result = stream.receiveData(seq, data, more);
-        this.#bytesReceived += stream.lastReceivedBytes;
-        this.#options.onBodyBytes?.(stream.lastReceivedBytes);
+        const received = stream.receivedBytes - before; // 0 when the frame was refused
+        this.#bytesReceived += received;
+        this.#options.onBodyBytes?.(received);
         if (typeof result === "string") return this.#violate(stream, result);
         return result;
       }

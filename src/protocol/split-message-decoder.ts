@@ -1,4 +1,4 @@
-import { decodeEnvelope, type DecodedStreamData } from "./envelope-decoder.js";
+import { decodeEnvelope, decodeStreamData, type DecodedStreamData } from "./envelope-decoder.js";
 import type { Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 /**
@@ -69,11 +69,7 @@ function streamData(bytes: Pieces, start: number, end: number): DecodedStreamDat
     if (tag.value !== TAG_FIELD1_LEN && tag.value !== TAG_FIELD3_LEN) {
       // An unknown field: decode this StreamData contiguously, which skips it properly.
       const copy = bytes.copy(start, end);
-      const decoded = decodeEnvelope(
-        Buffer.concat([Buffer.from([TAG_STREAM_DATA]), varintBytes(copy.length), copy]),
-      );
-      if (decoded.payload.case !== "streamData") throw new Error("StreamData expected");
-      return decoded.payload.value;
+      return decodeStreamData(copy, 0, copy.length);
     }
     const field = bytes.lengthDelimited(tag.next);
     if (field.end > end) throw new Error("field beyond its message");
@@ -89,16 +85,6 @@ function streamData(bytes: Pieces, start: number, end: number): DecodedStreamDat
     ...(data.length > 1 ? { more: data.slice(1) } : {}),
   };
   return value;
-}
-
-function varintBytes(value: number): Buffer {
-  const out: number[] = [];
-  while (value >= 0x80) {
-    out.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  out.push(value);
-  return Buffer.from(out);
 }
 
 const EMPTY = new Uint8Array(0);

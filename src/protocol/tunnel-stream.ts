@@ -52,8 +52,6 @@ export class TunnelStream {
   /** Body bytes this side sent and received on this stream. */
   sentBytes = 0;
   receivedBytes = 0;
-  /** Body bytes of the last StreamData accepted by receiveData (0 when refused). */
-  lastReceivedBytes = 0;
 
   constructor(id: string, host: StreamHost, windowBytes: number, openedHere = true) {
     this.id = id;
@@ -164,7 +162,6 @@ export class TunnelStream {
   ): string | Promise<void> | undefined {
     let length = data.length;
     if (more) for (const piece of more) length += piece.length;
-    this.lastReceivedBytes = 0;
     // A body before its head (a response before the client's StreamOpen) has no message to belong to.
     if (!this.#gotOpen) return "StreamData before StreamOpen";
     if (this.#gotClose) return "StreamData after StreamClose";
@@ -175,7 +172,6 @@ export class TunnelStream {
     }
     this.#expectSeq++;
     this.receivedBytes += length;
-    this.lastReceivedBytes = length;
     const sink = this.#sink;
     if (!sink) return undefined;
     if (!more) return sink.data(data) ?? undefined;

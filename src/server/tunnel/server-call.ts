@@ -1,5 +1,5 @@
 import http2, { type ServerHttp2Stream } from "node:http2";
-import { GrpcCode, statusTrailers, type GrpcStatus } from "../../protocol/grpc-status.js";
+import { GrpcCode, grpcStatus, statusTrailers, type GrpcStatus } from "../../protocol/grpc-status.js";
 import { OPEN_TUNNEL_PATH } from "../../protocol/handshake.js";
 
 /**
@@ -8,26 +8,26 @@ import { OPEN_TUNNEL_PATH } from "../../protocol/handshake.js";
  * response when the call is refused before any message.
  */
 export class ServerCall {
-  readonly stream: ServerHttp2Stream;
+  readonly #stream: ServerHttp2Stream;
   #headersSent = false;
   #finished = false;
 
   constructor(stream: ServerHttp2Stream) {
-    this.stream = stream;
+    this.#stream = stream;
     // The call owns its stream: the compatibility response that node's HTTP/2 server made for
     // the dispatch would answer "wantTrailers" with its own empty trailers, before ours.
     stream.removeAllListeners("wantTrailers");
   }
 
   get finished(): boolean {
-    return this.#finished || this.stream.destroyed;
+    return this.#finished || this.#stream.destroyed;
   }
 
   /** Sends the response headers; messages may follow, the status comes in trailers. */
   accept(): void {
     if (this.#headersSent || this.finished) return;
     this.#headersSent = true;
-    this.stream.respond(
+    this.#stream.respond(
       { ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity" },
       { waitForTrailers: true },
     );
@@ -40,18 +40,18 @@ export class ServerCall {
     const trailers = statusTrailers(status);
     if (!this.#headersSent) {
       this.#headersSent = true;
-      this.stream.respond(
+      this.#stream.respond(
         { ":status": 200, "content-type": "application/grpc+proto", ...trailers },
         { endStream: true },
       );
       this.#endRequestSide();
       return;
     }
-    this.stream.once("wantTrailers", () => {
-      this.stream.sendTrailers(trailers);
+    this.#stream.once("wantTrailers", () => {
+      this.#stream.sendTrailers(trailers);
       this.#endRequestSide();
     });
-    this.stream.end();
+    this.#stream.end();
   }
 
   /**
@@ -62,16 +62,11 @@ export class ServerCall {
    */
   #endRequestSide(): void {
     setImmediate(() => {
-      if (!this.stream.destroyed && !this.stream.readableEnded) {
-        this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      if (!this.#stream.destroyed && !this.#stream.readableEnded) {
+        this.#stream.close(http2.constants.NGHTTP2_NO_ERROR);
       }
     });
   }
-}
-
-/** A status without metadata. */
-export function grpcStatus(code: number, message: string, metadata: Record<string, string> = {}): GrpcStatus {
-  return { code, message, metadata: new Map(Object.entries(metadata)) };
 }
 
 /** Why a request to the tunnel path is not a gRPC call HopGate serves, as a status; or undefined. */

@@ -5,7 +5,13 @@ import { isHopGateError } from "../../lib/hopgate-error.js";
 import type { GcPacer } from "../../lib/gc-pacer.js";
 import type { Logger } from "../../lib/logger.js";
 import type { Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
-import { GrpcCode, RETRY_PUSHBACK_MS, type GrpcStatus } from "../../protocol/grpc-status.js";
+import {
+  GrpcCode,
+  grpcStatus,
+  REJECT_REASON,
+  RETRY_PUSHBACK_MS,
+  type GrpcStatus,
+} from "../../protocol/grpc-status.js";
 import { decodeHello, encodeAccept, type ClientHello } from "../../protocol/handshake.js";
 import { MAX_TUNNEL_MESSAGE_BYTES } from "../../protocol/limits.js";
 import type { MultiplexerLimits } from "../../protocol/multiplexer.js";
@@ -13,7 +19,7 @@ import { TunnelReader } from "../../protocol/tunnel-reader.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import { startTunnelWriter } from "../../protocol/tunnel-writer.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
-import { grpcStatus, refuseCall, ServerCall } from "./server-call.js";
+import { refuseCall, ServerCall } from "./server-call.js";
 import type { SessionRegistry } from "./session-registry.js";
 import { TunnelSession } from "./session.js";
 import { prepareTunnelConnection, transportOf } from "./tunnel-connection.js";
@@ -46,9 +52,6 @@ export interface TunnelEndpointOptions {
   readonly shutdownSignal?: AbortSignal;
   readonly gcPacer?: GcPacer;
 }
-
-/** Reject reasons a v2 client reads from the `hopgate-reject-reason` trailer to decide on retrying. */
-const REJECT_REASON = "hopgate-reject-reason";
 
 /** Serves the gRPC `OpenTunnel` method for requests the edge's dispatch routed here. */
 export type TunnelHandler = (req: Http2ServerRequest) => void;
