@@ -16,6 +16,7 @@ import { echoed, echoHandler, startBackend, type BackendHandler, type Echo } fro
 import { startGateway, startTestClient, testLogger } from "../helpers/gateway.js";
 import { GrpcStatus } from "../helpers/grpc-message.js";
 import { payload, payloadDigest, sha256 } from "../helpers/payload.js";
+import { until } from "../helpers/poll-until.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { startV1GoClient, v1Hello } from "../helpers/v1-go-client.js";
 import { startV1GoServer, type V1GoServerOptions } from "../helpers/v1-go-server.js";
@@ -27,15 +28,6 @@ const MiB = 1024 * KiB;
 /** The only X-HopGate-* keys a v1 client may see in a request, in exactly this case. */
 const REQUEST_METADATA = ["X-HopGate-Host", "X-HopGate-Method", "X-HopGate-URL"];
 const V1_FRAMES = new Set<Envelope["payload"]["case"]>(["streamOpen", "streamData", "streamClose"]);
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Echoes the request body with its method; /status/<code> answers that status; /die drops the connection. */
 const v1Backend: BackendHandler = (req, res) => {
