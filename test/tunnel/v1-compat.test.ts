@@ -18,7 +18,7 @@ import { GrpcStatus } from "../helpers/grpc-message.js";
 import { payload, payloadDigest, sha256 } from "../helpers/payload.js";
 import { until } from "../helpers/poll-until.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
-import { startV1GoClient, v1Hello } from "../helpers/v1-go-client.js";
+import { startV1GoClientTo, v1Hello } from "../helpers/v1-go-client.js";
 import { startV1GoServer, type V1GoServerOptions } from "../helpers/v1-go-server.js";
 import { visit } from "../helpers/visit.js";
 
@@ -67,10 +67,7 @@ async function gatewayWithV1Client(
   const gateway = await startGateway(t, flags);
   const backend = await startBackend(t, handler);
   const apiKey = await gateway.register(DOMAIN);
-  const peer = startV1GoClient(t, {
-    port: gateway.port,
-    serverName: "gateway.test",
-    ca: tlsFixture().cert,
+  const peer = startV1GoClientTo(t, gateway, {
     domain: DOMAIN,
     apiKey,
     localTarget: `127.0.0.1:${backend.port}`,
@@ -370,10 +367,7 @@ describe("v1 compatibility: the HopGate server and a v1 Go client", () => {
       },
     ];
     for (const testCase of cases) {
-      const peer = startV1GoClient(t, {
-        port: gateway.port,
-        serverName: "gateway.test",
-        ca: tlsFixture().cert,
+      const peer = startV1GoClientTo(t, gateway, {
         domain: DOMAIN,
         apiKey,
         localTarget: "127.0.0.1:1",
