@@ -103,6 +103,21 @@ function h2Request(
   });
 }
 
+/** POSTs 1200 bytes without Content-Length, two 600-byte chunks 1 s apart: past a 1000-byte limit. */
+function h2PostPastLimit(session: http2.ClientHttp2Session, path: string) {
+  return h2Request(
+    session,
+    { ":method": "POST", ":path": path },
+    [Buffer.alloc(600), Buffer.alloc(600)],
+    1000,
+  );
+}
+
+/** Waits until the backend has seen request `index` and it ended or was aborted. */
+function untilSettled(seen: readonly Seen[], index: number, what: string): Promise<void> {
+  return until(() => seen[index]?.outcome !== undefined && seen[index].outcome !== "pending", what);
+}
+
 describe("hostile visitors", () => {
   it("answers an HTTP/1.1 head sent slowly with 408 at HOP_SERVER_HEADERS_TIMEOUT_SECONDS", async (t) => {
     const { gateway, seen } = await hostileSetup(t, { headersTimeoutSeconds: "2" });
@@ -328,17 +343,9 @@ describe("hostile visitors", () => {
 
     // HTTP/2 without Content-Length: the same.
     const session = await settledSession(t, gateway.port);
-    const h2 = await h2Request(
-      session,
-      { ":method": "POST", ":path": "/stream-h2" },
-      [Buffer.alloc(600), Buffer.alloc(600)],
-      1000,
-    );
+    const h2 = await h2PostPastLimit(session, "/stream-h2");
     assert.equal(h2.status, 413);
-    await until(
-      () => seen[1]?.outcome !== undefined && seen[1].outcome !== "pending",
-      "the second backend request to end",
-    );
+    await untilSettled(seen, 1, "the second backend request to end");
     assert.deepEqual(seen[1], { url: "/stream-h2", bodyBytes: 600, outcome: "aborted" });
   });
 
@@ -355,12 +362,7 @@ describe("hostile visitors", () => {
     const key = await gateway.register(DOMAIN);
     await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
     const session = await settledSession(t, gateway.port);
-    const h2 = await h2Request(
-      session,
-      { ":method": "POST", ":path": "/early" },
-      [Buffer.alloc(600), Buffer.alloc(600)],
-      1000,
-    );
+    const h2 = await h2PostPastLimit(session, "/early");
     assert.equal(h2.status, 200);
     assert.equal(h2.body, "early answer\n");
     assert.notEqual(h2.rstCode, http2.constants.NGHTTP2_NO_ERROR, "the response is cut off, not ended");
@@ -382,10 +384,7 @@ describe("hostile visitors", () => {
     t.diagnostic(`408 and close after ${outcome.elapsedMs} ms`);
     assert.match(outcome.received, /^HTTP\/1\.1 408 /);
     assert.ok(outcome.elapsedMs >= 1500 && outcome.elapsedMs < 10_000, `cut after ${outcome.elapsedMs} ms`);
-    await until(
-      () => seen[0]?.outcome !== undefined && seen[0].outcome !== "pending",
-      "the backend request to end",
-    );
+    await untilSettled(seen, 0, "the backend request to end");
     assert.equal(seen[0]?.outcome, "aborted");
   });
 
