@@ -4,8 +4,8 @@
 // build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
 // product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls).
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
@@ -93,6 +93,8 @@ const report = {
   medians,
   results,
 };
+// bench/results/ holds only ignored files: a fresh checkout does not have it.
+mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 printTable(report);
 process.stdout.write(`\nwritten to ${file}\n`);

@@ -1,16 +1,15 @@
 // The soak: a steady mix of traffic (small, 1 MiB, event streams, WebSockets) through several
 // tunnels for a long time, watching errors, latency per interval and memory over time.
 // `npm run bench:soak` runs it (soak-cli.ts); test/reliability/soak.test.ts runs it for 60 s.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
-import { tlsFixture } from "../test/helpers/tls-fixture.js";
 import { startProcess, type BenchProcess } from "./processes.js";
 import { IntervalStats, rssTrendMiBPerHour, type RssSample, type SoakInterval } from "./soak-stats.js";
 import { createVisitor, TRAFFIC_MIX, type TrafficKind, type Visitor } from "./soak-traffic.js";
-import { ADMIN_KEY, MAIN_DOMAIN, register } from "./stack.js";
+import { ADMIN_KEY, clientArgs, register, serverArgs, writeCerts } from "./stack.js";
 
 export interface SoakOptions {
   readonly durationSeconds: number;
@@ -74,27 +73,16 @@ async function startSoakStack(
 ): Promise<SoakStack> {
   const cli = options.cli ?? join(import.meta.dirname, "../dist/cli/main.js");
   const nodeFlags = options.nodeFlags ?? HOPGATE_NODE_FLAGS;
-  writeFileSync(join(dir, "cert.pem"), tlsFixture().cert);
-  writeFileSync(join(dir, "key.pem"), tlsFixture().key);
+  writeCerts(dir);
   const started = (p: BenchProcess) => (processes.push(p), p);
   const backend = started(
     startProcess("backend", process.execPath, ["--import", "tsx", join(import.meta.dirname, "backend.ts")]),
   );
   const backendPort = Number((await backend.waitForLine((l) => typeof l.port === "number")).port);
   const server = started(
-    startProcess(
-      "server",
-      process.execPath,
-      [
-        ...nodeFlags,
-        cli,
-        "server",
-        ...["--domain", MAIN_DOMAIN, "--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
-        ...["--metrics-listen", "off", "--tls", "files", "--tls-cert", join(dir, "cert.pem")],
-        ...["--tls-key", join(dir, "key.pem"), "--data-dir", join(dir, "data"), "--debug"],
-      ],
-      { HOP_ADMIN_API_KEY: ADMIN_KEY },
-    ),
+    startProcess("server", process.execPath, serverArgs(cli, nodeFlags, dir, "off"), {
+      HOP_ADMIN_API_KEY: ADMIN_KEY,
+    }),
   );
   const listening = await server.waitForLine((l) => l.msg === "HopGate server listening");
   const httpsPort = Number(listening.https_port);
@@ -103,13 +91,11 @@ async function startSoakStack(
   for (const domain of domains) {
     const key = await register(httpsPort, domain);
     const client = started(
-      startProcess(`client ${domain}`, process.execPath, [
-        ...nodeFlags,
-        cli,
-        "client",
-        ...["--server", `https://127.0.0.1:${httpsPort}`, "--domain", domain, "--api-key", key],
-        ...["--service", `web=http://127.0.0.1:${backendPort}`, "--ca-file", join(dir, "cert.pem")],
-      ]),
+      startProcess(
+        `client ${domain}`,
+        process.execPath,
+        clientArgs(cli, nodeFlags, dir, { httpsPort, domain, apiKey: key, backendPort }),
+      ),
     );
     clients.push(client);
   }

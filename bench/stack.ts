@@ -28,39 +28,25 @@ export interface Stack {
  */
 export async function startStack(cli: string, nodeFlags: readonly string[]): Promise<Stack> {
   const dir = removeOnStop(mkdtempSync(join(tmpdir(), "hopgate-bench-")));
-  writeFileSync(join(dir, "cert.pem"), tlsFixture().cert);
-  writeFileSync(join(dir, "key.pem"), tlsFixture().key);
+  writeCerts(dir);
   const backend = startProcess("backend", process.execPath, [
     "--import",
     "tsx",
     join(import.meta.dirname, "backend.ts"),
   ]);
   const backendPort = Number((await backend.waitForLine((l) => typeof l.port === "number")).port);
-  const server = startProcess(
-    "server",
-    process.execPath,
-    [
-      ...nodeFlags,
-      cli,
-      "server",
-      ...["--domain", MAIN_DOMAIN, "--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
-      ...["--metrics-listen", "127.0.0.1:0", "--tls", "files", "--tls-cert", join(dir, "cert.pem")],
-      ...["--tls-key", join(dir, "key.pem"), "--data-dir", join(dir, "data")],
-      // --debug only lets the tunnel be reached by IP address (127.0.0.1), as in the tests.
-      "--debug",
-    ],
-    { HOP_ADMIN_API_KEY: ADMIN_KEY, HOP_TUNNEL_MAX_STREAMS: "20000" },
-  );
+  const server = startProcess("server", process.execPath, serverArgs(cli, nodeFlags, dir, "127.0.0.1:0"), {
+    HOP_ADMIN_API_KEY: ADMIN_KEY,
+    HOP_TUNNEL_MAX_STREAMS: "20000",
+  });
   const listening = await server.waitForLine((l) => l.msg === "HopGate server listening");
   const httpsPort = Number(listening.https_port);
   const clientKey = await register(httpsPort);
-  const client = startProcess("client", process.execPath, [
-    ...nodeFlags,
-    cli,
+  const client = startProcess(
     "client",
-    ...["--server", `https://127.0.0.1:${httpsPort}`, "--domain", TENANT, "--api-key", clientKey],
-    ...["--service", `web=http://127.0.0.1:${backendPort}`, "--ca-file", join(dir, "cert.pem")],
-  ]);
+    process.execPath,
+    clientArgs(cli, nodeFlags, dir, { httpsPort, domain: TENANT, apiKey: clientKey, backendPort }),
+  );
   await client.waitForLine((l) => l.msg === "tunnel accepted");
   return {
     dir,
@@ -72,6 +58,52 @@ export async function startStack(cli: string, nodeFlags: readonly string[]): Pro
     clientKey,
     nginx: startNginx(dir, backendPort),
   };
+}
+
+/** Writes the test certificate and key as `dir`/cert.pem and `dir`/key.pem, for serverArgs() and clientArgs(). */
+export function writeCerts(dir: string): void {
+  writeFileSync(join(dir, "cert.pem"), tlsFixture().cert);
+  writeFileSync(join(dir, "key.pem"), tlsFixture().key);
+}
+
+/** `hopgate server` as the benchmarks run it: TLS from writeCerts(dir), ports chosen by the system. */
+export function serverArgs(
+  cli: string,
+  nodeFlags: readonly string[],
+  dir: string,
+  metricsListen: string,
+): string[] {
+  return [
+    ...nodeFlags,
+    cli,
+    "server",
+    ...["--domain", MAIN_DOMAIN, "--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+    ...["--metrics-listen", metricsListen, "--tls", "files", "--tls-cert", join(dir, "cert.pem")],
+    ...["--tls-key", join(dir, "key.pem"), "--data-dir", join(dir, "data")],
+    // --debug only lets the tunnel be reached by IP address (127.0.0.1), as in the tests.
+    "--debug",
+  ];
+}
+
+/** `hopgate client` tunnelling `domain` to the backend on `backendPort`, trusting writeCerts(dir). */
+export function clientArgs(
+  cli: string,
+  nodeFlags: readonly string[],
+  dir: string,
+  to: {
+    readonly httpsPort: number;
+    readonly domain: string;
+    readonly apiKey: string;
+    readonly backendPort: number;
+  },
+): string[] {
+  return [
+    ...nodeFlags,
+    cli,
+    "client",
+    ...["--server", `https://127.0.0.1:${to.httpsPort}`, "--domain", to.domain, "--api-key", to.apiKey],
+    ...["--service", `web=http://127.0.0.1:${to.backendPort}`, "--ca-file", join(dir, "cert.pem")],
+  ];
 }
 
 /** Registers `domain` through the admin API of the server on `port`; its client API key. */

@@ -12,3 +12,12 @@ export async function pollUntil(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** pollUntil() for a condition named `what`: fails with "timed out waiting for <what>" after `timeoutMs`. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await pollUntil(condition, timeoutMs, () => `timed out waiting for ${what}`);
+}

@@ -12,6 +12,7 @@ import { frame } from "../../src/protocol/frames.js";
 import { headerValues, type HeaderMap } from "../../src/protocol/wire-headers.js";
 import { goLocalCall, goResponseHeader } from "./go-http-client.js";
 import { createMessageWriter, GrpcMessageReader, OPEN_TUNNEL_PATH } from "./grpc-message.js";
+import { tlsFixture } from "./tls-fixture.js";
 
 export interface V1GoClientOptions {
   /** The server's HTTPS port on 127.0.0.1. */
@@ -71,6 +72,20 @@ export function v1Hello(domain: string, apiKey: string, localTarget: string): En
   };
   const open = create(StreamOpenSchema, { id: "control-0", serviceName: "control", targetAddr: "", header });
   return create(EnvelopeSchema, { payload: { case: "streamOpen", value: open } });
+}
+
+/** startV1GoClient() against a startGateway() gateway: its port, the name "gateway.test", the test CA. */
+export function startV1GoClientTo(
+  t: TestContext,
+  gateway: { readonly port: number },
+  options: Omit<V1GoClientOptions, "port" | "serverName" | "ca">,
+): V1GoClient {
+  return startV1GoClient(t, {
+    port: gateway.port,
+    serverName: "gateway.test",
+    ca: tlsFixture().cert,
+    ...options,
+  });
 }
 
 /**

@@ -18,7 +18,7 @@ import { sampleValue } from "../helpers/prometheus-text.js";
 import { waitUntil } from "../helpers/prometheus-server.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
-import { startV1GoClient, type TunnelEnd } from "../helpers/v1-go-client.js";
+import { startV1GoClientTo, type TunnelEnd } from "../helpers/v1-go-client.js";
 import { visit, type Visit } from "../helpers/visit.js";
 
 const ADMIN_KEY = `admin-${randomBytes(16).toString("hex")}`;
@@ -33,10 +33,7 @@ function limitedGateway(t: TestContext, flags: Record<string, string> = {}): Pro
 
 /** One handshake by a raw v1 (Go) peer from 127.0.0.1; resolves with how the call ended. */
 function v1Handshake(t: TestContext, gateway: Gateway, apiKey: string, hello?: "none"): Promise<TunnelEnd> {
-  return startV1GoClient(t, {
-    port: gateway.port,
-    serverName: "gateway.test",
-    ca: tlsFixture().cert,
+  return startV1GoClientTo(t, gateway, {
     domain: DOMAIN,
     apiKey,
     localTarget: "127.0.0.1:9",

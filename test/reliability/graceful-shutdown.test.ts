@@ -5,6 +5,7 @@ import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBackend } from "../helpers/backend.js";
+import { until } from "../helpers/poll-until.js";
 import { startClientProcess, startServerProcess } from "../helpers/server-process.js";
 import { startTcpFront } from "../helpers/tcp-front.js";
 import { tempDir } from "../helpers/temp-dir.js";
@@ -59,14 +60,6 @@ async function startDeployment(
   return { server, client };
 }
 
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe("graceful shutdown of the server process (SIGTERM)", () => {
   it("stops accepting, tells the client to drain, finishes slow in-flight requests in full, exits 0", async (t) => {
     let arrived = 0;
@@ -80,7 +73,7 @@ describe("graceful shutdown of the server process (SIGTERM)", () => {
     const inFlight = Array.from({ length: 8 }, (_, i) =>
       settled(visit(server.httpsPort, DOMAIN, `/slow/${i}`, { http2: i % 2 === 1, timeoutMs: 30_000 })),
     );
-    await waitFor(() => arrived === 8, 15_000, "8 requests at the backend");
+    await until(() => arrived === 8, "8 requests at the backend", 15_000);
 
     const sigtermAt = Date.now();
     server.process.child.kill("SIGTERM");
@@ -124,7 +117,7 @@ describe("graceful shutdown of the server process (SIGTERM)", () => {
     const inFlight = paths.map((path, i) =>
       settled(visit(server.httpsPort, DOMAIN, path, { http2: i % 2 === 1, timeoutMs: 30_000 })),
     );
-    await waitFor(() => arrived === paths.length, 15_000, "requests at the backend");
+    await until(() => arrived === paths.length, "requests at the backend", 15_000);
 
     const sigtermAt = Date.now();
     server.process.child.kill("SIGTERM");
@@ -251,7 +244,7 @@ describe("deploy under steady load", () => {
     const sigtermAt = Date.now();
     old.process.child.kill("SIGTERM");
     const accepted = () => client.lines.filter((line) => line.msg === "tunnel accepted").length;
-    await waitFor(() => accepted() === 2, 15_000, "the client's tunnel to the new server");
+    await until(() => accepted() === 2, "the client's tunnel to the new server", 15_000);
     const reconnectMs = Date.now() - sigtermAt;
     const exitCode = await old.process.exited;
     const exitMs = Date.now() - sigtermAt;

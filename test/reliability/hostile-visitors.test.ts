@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import type { TestContext } from "node:test";
 import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
+import { until } from "../helpers/poll-until.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import {
   CLIENT_PREFACE,
@@ -48,16 +50,6 @@ async function hostileSetup(t: TestContext, flags: Record<string, string> = {}) 
   await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
   return { gateway, seen };
 }
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function scrape(gateway: Gateway): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${gateway.server.metricsPort}/metrics`);
@@ -104,11 +96,26 @@ function h2Request(
       for (const chunk of body) {
         if (req.destroyed || req.closed) return;
         req.write(chunk);
-        if (gapMs > 0) await pause(gapMs);
+        if (gapMs > 0) await sleep(gapMs);
       }
       if (body.length > 0 && !req.destroyed) req.end();
     })();
   });
+}
+
+/** POSTs 1200 bytes without Content-Length, two 600-byte chunks 1 s apart: past a 1000-byte limit. */
+function h2PostPastLimit(session: http2.ClientHttp2Session, path: string) {
+  return h2Request(
+    session,
+    { ":method": "POST", ":path": path },
+    [Buffer.alloc(600), Buffer.alloc(600)],
+    1000,
+  );
+}
+
+/** Waits until the backend has seen request `index` and it ended or was aborted. */
+function untilSettled(seen: readonly Seen[], index: number, what: string): Promise<void> {
+  return until(() => seen[index]?.outcome !== undefined && seen[index].outcome !== "pending", what);
 }
 
 describe("hostile visitors", () => {
@@ -163,7 +170,7 @@ describe("hostile visitors", () => {
     const { gateway, seen } = await hostileSetup(t, { headersTimeoutSeconds: "1" });
     const session = await settledSession(t, gateway.port);
     assert.equal((await h2Request(session, { ":path": "/first" })).status, 200);
-    await pause(2500);
+    await sleep(2500);
     assert.equal((await h2Request(session, { ":path": "/later" })).status, 200);
     assert.deepEqual(
       seen.map((s) => s.url),
@@ -241,7 +248,7 @@ describe("hostile visitors", () => {
       assert.match(outcome.received, /^HTTP\/1\.1 400 /, label);
       assert.ok(outcome.closed, `${label}: connection closed`);
     }
-    await pause(500);
+    await sleep(500);
     assert.deepEqual(seen, [], "the backend saw no request");
   });
 
@@ -287,7 +294,7 @@ describe("hostile visitors", () => {
       assert.equal(reset?.payload.readUInt32BE(0), http2.constants.NGHTTP2_PROTOCOL_ERROR, label);
       visitor.socket.destroy();
     }
-    await pause(500);
+    await sleep(500);
     assert.deepEqual(seen, []);
   });
 
@@ -336,17 +343,9 @@ describe("hostile visitors", () => {
 
     // HTTP/2 without Content-Length: the same.
     const session = await settledSession(t, gateway.port);
-    const h2 = await h2Request(
-      session,
-      { ":method": "POST", ":path": "/stream-h2" },
-      [Buffer.alloc(600), Buffer.alloc(600)],
-      1000,
-    );
+    const h2 = await h2PostPastLimit(session, "/stream-h2");
     assert.equal(h2.status, 413);
-    await until(
-      () => seen[1]?.outcome !== undefined && seen[1].outcome !== "pending",
-      "the second backend request to end",
-    );
+    await untilSettled(seen, 1, "the second backend request to end");
     assert.deepEqual(seen[1], { url: "/stream-h2", bodyBytes: 600, outcome: "aborted" });
   });
 
@@ -363,12 +362,7 @@ describe("hostile visitors", () => {
     const key = await gateway.register(DOMAIN);
     await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
     const session = await settledSession(t, gateway.port);
-    const h2 = await h2Request(
-      session,
-      { ":method": "POST", ":path": "/early" },
-      [Buffer.alloc(600), Buffer.alloc(600)],
-      1000,
-    );
+    const h2 = await h2PostPastLimit(session, "/early");
     assert.equal(h2.status, 200);
     assert.equal(h2.body, "early answer\n");
     assert.notEqual(h2.rstCode, http2.constants.NGHTTP2_NO_ERROR, "the response is cut off, not ended");
@@ -390,10 +384,7 @@ describe("hostile visitors", () => {
     t.diagnostic(`408 and close after ${outcome.elapsedMs} ms`);
     assert.match(outcome.received, /^HTTP\/1\.1 408 /);
     assert.ok(outcome.elapsedMs >= 1500 && outcome.elapsedMs < 10_000, `cut after ${outcome.elapsedMs} ms`);
-    await until(
-      () => seen[0]?.outcome !== undefined && seen[0].outcome !== "pending",
-      "the backend request to end",
-    );
+    await untilSettled(seen, 0, "the backend request to end");
     assert.equal(seen[0]?.outcome, "aborted");
   });
 
@@ -426,7 +417,7 @@ describe("hostile visitors", () => {
     assert.equal(retryAfterSeconds, 1);
     const page = JSON.parse(refused.body.toString()) as { error: { code: string } };
     assert.equal(page.error.code, "rate_limited");
-    await pause(retryAfterSeconds * 1000 + 100);
+    await sleep(retryAfterSeconds * 1000 + 100);
     assert.equal((await visit(gateway.port, DOMAIN, "/")).status, 200);
     const limited = outcomes.filter((o) => o.status === 429).length;
     const metrics = await scrape(gateway);
@@ -472,7 +463,7 @@ describe("hostile visitors", () => {
     held[0]!.socket.write(keepAlive);
     await held[0]!.waitFor("HTTP/1.1 200 OK\r\n", 2);
     held[1]!.socket.destroy();
-    await pause(300);
+    await sleep(300);
     assert.equal((await visit(gateway.port, DOMAIN, "/after")).status, 200);
     assert.ok(!seen.some((s) => s.url === "/h2"));
     const metrics = await scrape(gateway);

@@ -16,8 +16,9 @@ import { echoed, echoHandler, startBackend, type BackendHandler, type Echo } fro
 import { startGateway, startTestClient, testLogger } from "../helpers/gateway.js";
 import { GrpcStatus } from "../helpers/grpc-message.js";
 import { payload, payloadDigest, sha256 } from "../helpers/payload.js";
+import { until } from "../helpers/poll-until.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
-import { startV1GoClient, v1Hello } from "../helpers/v1-go-client.js";
+import { startV1GoClientTo, v1Hello } from "../helpers/v1-go-client.js";
 import { startV1GoServer, type V1GoServerOptions } from "../helpers/v1-go-server.js";
 import { visit } from "../helpers/visit.js";
 
@@ -27,15 +28,6 @@ const MiB = 1024 * KiB;
 /** The only X-HopGate-* keys a v1 client may see in a request, in exactly this case. */
 const REQUEST_METADATA = ["X-HopGate-Host", "X-HopGate-Method", "X-HopGate-URL"];
 const V1_FRAMES = new Set<Envelope["payload"]["case"]>(["streamOpen", "streamData", "streamClose"]);
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Echoes the request body with its method; /status/<code> answers that status; /die drops the connection. */
 const v1Backend: BackendHandler = (req, res) => {
@@ -75,10 +67,7 @@ async function gatewayWithV1Client(
   const gateway = await startGateway(t, flags);
   const backend = await startBackend(t, handler);
   const apiKey = await gateway.register(DOMAIN);
-  const peer = startV1GoClient(t, {
-    port: gateway.port,
-    serverName: "gateway.test",
-    ca: tlsFixture().cert,
+  const peer = startV1GoClientTo(t, gateway, {
     domain: DOMAIN,
     apiKey,
     localTarget: `127.0.0.1:${backend.port}`,
@@ -378,10 +367,7 @@ describe("v1 compatibility: the HopGate server and a v1 Go client", () => {
       },
     ];
     for (const testCase of cases) {
-      const peer = startV1GoClient(t, {
-        port: gateway.port,
-        serverName: "gateway.test",
-        ca: tlsFixture().cert,
+      const peer = startV1GoClientTo(t, gateway, {
         domain: DOMAIN,
         apiKey,
         localTarget: "127.0.0.1:1",
