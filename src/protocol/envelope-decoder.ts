@@ -1,4 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { envelope } from "./frames.js";
 import {
   EnvelopeSchema,
   type Envelope,
@@ -39,7 +40,7 @@ export function decodeEnvelope(bytes: Uint8Array, nested = false): Envelope {
     else return fromBinary(EnvelopeSchema, bytes);
     reader.at = end;
   }
-  return { $typeName: "hopgate.protocol.v1.Envelope", payload };
+  return envelope(payload);
 }
 
 /** The StreamData message in `bytes` [start, end); body bytes are a view into `bytes`. */

@@ -42,6 +42,7 @@ export const frame = {
   },
 };
 
-function envelope(payload: Envelope["payload"]): Envelope {
+/** An Envelope around one payload: the one place that spells its type name. */
+export function envelope(payload: Envelope["payload"]): Envelope {
   return { $typeName: "hopgate.protocol.v1.Envelope", payload };
 }

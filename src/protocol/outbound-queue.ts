@@ -1,3 +1,4 @@
+import { envelope } from "./frames.js";
 import type { Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 export interface OutboundQueueOptions {
@@ -110,10 +111,7 @@ export class OutboundQueue {
       frames.push(this.#shift());
     }
     if (frames.length === 1 && frames[0]) return frames[0];
-    return {
-      $typeName: "hopgate.protocol.v1.Envelope",
-      payload: { case: "batch", value: { $typeName: "hopgate.protocol.v1.FrameBatch", frames } },
-    };
+    return envelope({ case: "batch", value: { $typeName: "hopgate.protocol.v1.FrameBatch", frames } });
   }
 
   #shift(): Envelope {

@@ -1,4 +1,5 @@
 import { decodeEnvelope, decodeStreamData, type DecodedStreamData } from "./envelope-decoder.js";
+import { envelope } from "./frames.js";
 import type { Envelope } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 /**
@@ -39,10 +40,6 @@ const TAG_FIELD2_VARINT = 2 << 3;
 const TAG_FIELD3_LEN = (3 << 3) | 2;
 const TAG_STREAM_DATA = (4 << 3) | 2;
 const TAG_BATCH = (8 << 3) | 2;
-
-function envelope(payload: Envelope["payload"]): Envelope {
-  return { $typeName: "hopgate.protocol.v1.Envelope", payload };
-}
 
 /** One frame of a batch: a lone StreamData in place, anything else copied and decoded. */
 function batchFrame(bytes: Pieces, start: number, end: number): Envelope {
