@@ -12,12 +12,8 @@ import {
   WireHeader,
   type HeaderMap,
 } from "../protocol/wire-headers.js";
-import type { BackendRequestHead } from "./backend-request.js";
-
-export interface BackendAgents {
-  readonly http: http.Agent;
-  readonly https: https.Agent;
-}
+import type { BackendAgents } from "./backend-agents.js";
+import { isReplayable, type BackendRequestHead } from "./backend-request.js";
 
 export interface BackendExchangeRecord {
   readonly service: string;
@@ -45,7 +41,9 @@ export interface BackendExchangeOptions {
  * it arrives (credit returned as the backend socket takes it), the response streams back. A
  * backend failure before the response becomes a 502 (v1: the Go client's 502 shape; v2: a
  * stream abort the server turns into its own page); after it, an abort, never a clean end.
- * Redirects are never followed; only the service's configured target is dialed.
+ * Redirects are never followed; only the service's configured target is dialed. A request that
+ * meets a pooled connection the backend was closing is sent once more on another when replaying
+ * it is safe (see `#mayResend`).
  */
 export class BackendExchange implements StreamSink {
   readonly #options: BackendExchangeOptions;
@@ -54,6 +52,9 @@ export class BackendExchange implements StreamSink {
   #status = 0;
   #socket: Duplex | undefined;
   #pending: Uint8Array[] = [];
+  #headers: string[] = [];
+  #bodyStarted = false;
+  #ended = false;
   #done = false;
 
   constructor(options: BackendExchangeOptions) {
@@ -70,6 +71,7 @@ export class BackendExchange implements StreamSink {
   #start(headers: string[]): ClientRequest {
     const { service, head } = this.#options;
     const secure = service.target.protocol === "https:";
+    this.#headers = headers;
     const request = (secure ? https : http).request({
       protocol: service.target.protocol,
       hostname: service.target.hostname.replace(/^\[|\]$/g, ""),
@@ -103,12 +105,15 @@ export class BackendExchange implements StreamSink {
     }
     const request =
       this.#request ?? this.#start([...this.#options.head.headers, "Transfer-Encoding", "chunked"]);
+    this.#bodyStarted = true;
     return deliverChunk(request, chunk, stream, version);
   }
 
   end(): void {
-    if (this.#socket) this.#socket.end();
-    else if (!this.#options.head.upgrade) (this.#request ?? this.#start(this.#options.head.headers)).end();
+    if (this.#socket) return void this.#socket.end();
+    if (this.#options.head.upgrade) return;
+    this.#ended = true;
+    (this.#request ?? this.#start(this.#options.head.headers)).end();
   }
 
   abort(reason: string): void {
@@ -143,6 +148,11 @@ export class BackendExchange implements StreamSink {
 
   #onError(error: NodeJS.ErrnoException): void {
     if (this.#done) return;
+    if (this.#mayResend(error)) {
+      const request = this.#start(this.#headers);
+      if (this.#ended) request.end();
+      return;
+    }
     const { stream, version } = this.#options;
     const reason = `backend: ${error.code ?? error.message}`;
     if (this.#status !== 0 || stream.closed) return this.#finish(reason);
@@ -160,6 +170,24 @@ export class BackendExchange implements StreamSink {
       stream.abort(reason);
     }
     this.#finish(reason);
+  }
+
+  /**
+   * Whether a failed request may be sent again: it went out on a reused keep-alive connection
+   * that was reset before any response (the backend closed it while idle and likely never read
+   * the request), no body byte has been written, and replaying is safe (RFC 9110 §9.2.2; the
+   * same rule as Go's net/http). Each resend takes another pooled or a new connection, so the
+   * retries end once the pool's stale connections are used up.
+   */
+  #mayResend(error: NodeJS.ErrnoException): boolean {
+    return (
+      this.#request?.reusedSocket === true &&
+      this.#status === 0 &&
+      !this.#bodyStarted &&
+      !this.#options.stream.closed &&
+      (error.code === "ECONNRESET" || error.code === "EPIPE") &&
+      isReplayable(this.#options.head)
+    );
   }
 
   #responseHeader(status: number, rawHeaders: readonly string[], upgrade = false): HeaderMap {

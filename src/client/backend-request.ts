@@ -55,3 +55,18 @@ export function backendRequestHead(open: StreamOpen): BackendRequestHead | strin
   if (chunked && !upgrade) headers.push("Transfer-Encoding", "chunked");
   return { method, path, headers, upgrade };
 }
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
+/**
+ * Whether sending `head` twice is harmless: a safe method (RFC 9110 §9.2.1), or a request the
+ * visitor marked with an Idempotency-Key (draft-ietf-httpapi-idempotency-key-header).
+ */
+export function isReplayable(head: BackendRequestHead): boolean {
+  if (SAFE_METHODS.has(head.method)) return true;
+  for (let i = 0; i < head.headers.length; i += 2) {
+    const name = (head.headers[i] as string).toLowerCase();
+    if (name === "idempotency-key" || name === "x-idempotency-key") return true;
+  }
+  return false;
+}

@@ -1,6 +1,4 @@
 import { readFileSync } from "node:fs";
-import http from "node:http";
-import https from "node:https";
 import { rootCertificates } from "node:tls";
 import { Registry } from "prom-client";
 import type { ClientConfig } from "../config/client-settings.js";
@@ -12,6 +10,7 @@ import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
 import { HOPGATE_VERSION } from "../lib/version.js";
+import { createBackendAgents } from "./backend-agents.js";
 import { createClientMetrics } from "./metrics/client-metrics.js";
 import { TunnelClient, type TunnelClientStatus } from "./tunnel-client.js";
 
@@ -39,7 +38,7 @@ export async function startClient(
   const services = servicesOf(config);
   const clientLogger = logger.child({ component: "client" });
   const cleanup = new CleanupStack();
-  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  const agents = createBackendAgents();
   cleanup.push("backend agents", () => {
     agents.http.destroy();
     agents.https.destroy();

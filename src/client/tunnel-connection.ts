@@ -16,7 +16,8 @@ import { DEFAULT_TUNNEL_LIMITS, MAX_TUNNEL_MESSAGE_BYTES } from "../protocol/lim
 import { Multiplexer } from "../protocol/multiplexer.js";
 import { OutboundQueue } from "../protocol/outbound-queue.js";
 import type { TunnelStream } from "../protocol/tunnel-stream.js";
-import { BackendExchange, type BackendAgents, type BackendExchangeRecord } from "./backend-exchange.js";
+import type { BackendAgents } from "./backend-agents.js";
+import { BackendExchange, type BackendExchangeRecord } from "./backend-exchange.js";
 import { backendRequestHead } from "./backend-request.js";
 import { selectService } from "./service-selector.js";
 import { runTunnelCall } from "./tunnel-call.js";

@@ -130,8 +130,15 @@ describe("faults of the store", { skip: pgSkip() }, () => {
       const outageAtMs = Date.now();
 
       for (let i = 0; i < 5; i++) {
-        const response = await visit(gateway.port, names[0]!, "/", { timeoutMs: 5_000 });
-        assert.equal(response.status, 200, `${phase}: the established tunnel keeps serving`);
+        const response = await visit(gateway.port, names[0]!, "/", {
+          timeoutMs: 5_000,
+          headers: { accept: "application/json" },
+        });
+        assert.equal(
+          response.status,
+          200,
+          `${phase}: the established tunnel keeps serving (visit ${i}: ${response.body.toString()})`,
+        );
       }
       const refused = await handshakeStatus(t, gateway, domain, key);
       assert.equal(refused.code, GrpcCode.unavailable, `${phase}: ${JSON.stringify(refused)}`);
