@@ -337,6 +337,7 @@ describe("hostile visitors", () => {
     visitor.socket.write(chunk(600));
     const outcome = await visitor.outcome(10_000);
     assert.match(outcome.received, /^HTTP\/1\.1 413 /);
+    assert.match(outcome.received, /\r\nconnection: close\r\n/i);
     assert.ok(outcome.closed, "connection closed");
     await until(() => seen[0]?.outcome !== "pending", "the backend request to end");
     assert.deepEqual(seen[0], { url: "/chunked", bodyBytes: 600, outcome: "aborted" });
@@ -345,8 +346,12 @@ describe("hostile visitors", () => {
     const session = await settledSession(t, gateway.port);
     const h2 = await h2PostPastLimit(session, "/stream-h2");
     assert.equal(h2.status, 413);
+    assert.match(h2.body, /413 Content Too Large/);
+    assert.equal(h2.rstCode, http2.constants.NGHTTP2_NO_ERROR, "the stream is reset once the page is out");
     await untilSettled(seen, 1, "the second backend request to end");
     assert.deepEqual(seen[1], { url: "/stream-h2", bodyBytes: 600, outcome: "aborted" });
+    const metrics = await scrape(gateway);
+    assert.equal(sampleValue(metrics, 'hopgate_visitor_limited_total{reason="body"}'), 2);
   });
 
   it("resets the visitor's response when the body passes the limit after the backend answered", async (t) => {

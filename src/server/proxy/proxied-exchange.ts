@@ -6,9 +6,9 @@ import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import { accessRecordOf, type AccessSink } from "./access-record.js";
-import { errorPage } from "./error-response.js";
+import { sendErrorPage } from "./error-response.js";
 import { parseResponseHead } from "./response-head.js";
-import { refuseRestOfBody, type VisitorRequest, type VisitorResponse } from "./visitor.js";
+import type { VisitorRequest, VisitorResponse } from "./visitor.js";
 
 export interface ExchangeContext {
   readonly requestId: string;
@@ -81,7 +81,7 @@ export class ProxiedExchange implements StreamSink {
     if (this.#session.version === 1 && head.status === 502) {
       // A v1 Go client reports a failed local call as a 502 with its error text as the body.
       this.#phase = { t: "discarding", status: 502 };
-      this.#sendErrorPage("backend_failed");
+      sendErrorPage(this.#req, this.#res, "backend_failed", this.#context.requestId);
       return;
     }
     const hasBody = this.#req.method !== "HEAD" && head.status !== 204 && head.status !== 304;
@@ -194,20 +194,8 @@ export class ProxiedExchange implements StreamSink {
   }
 
   #fail(code: HopGateErrorCode): void {
-    const status = this.#sendErrorPage(code);
+    const status = sendErrorPage(this.#req, this.#res, code, this.#context.requestId);
     this.#finish(status, code);
-  }
-
-  #sendErrorPage(code: HopGateErrorCode): number {
-    const page = errorPage(code, this.#context.requestId, this.#req.headers.accept);
-    if (!this.#res.headersSent && !this.#res.destroyed) {
-      // The rest of an HTTP/1.1 body over the limit is not worth reading: close the connection.
-      const close = code === "payload_too_large" && this.#req.httpVersionMajor === 1;
-      this.#res.writeHead(page.status, close ? { ...page.headers, connection: "close" } : page.headers);
-      this.#res.end(page.body);
-      if (code === "payload_too_large") refuseRestOfBody(this.#req);
-    }
-    return page.status;
   }
 
   #finish(status: number, error: HopGateErrorCode | "client_abort" | undefined): void {
