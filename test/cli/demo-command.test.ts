@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import https from "node:https";
+import { createServer } from "node:net";
 import { dirname } from "node:path";
 import { describe, it } from "node:test";
-import { CLI, cleanEnv } from "../helpers/run-cli.js";
+import { CLI, cleanEnv, runCli } from "../helpers/run-cli.js";
+import { until } from "../helpers/poll-until.js";
+import { tempDir } from "../helpers/temp-dir.js";
 import { HOPGATE_NODE_FLAGS } from "../../src/lib/node-flags.js";
+
+/** The demo's temporary directories in `tmp` (the child's TMPDIR; tsx keeps its cache there too). */
+function demoDirs(tmp: string): string[] {
+  return readdirSync(tmp).filter((name) => name.startsWith("hopgate-demo-"));
+}
 
 describe("hopgate demo", () => {
   it("runs server, backend and client, answers its printed curl command, and stops cleanly on Ctrl-C", async (t) => {
@@ -58,5 +66,51 @@ describe("hopgate demo", () => {
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     assert.equal(code, 0, output);
     assert.equal(existsSync(dirname(caFile)), false, "the demo removes its temporary directory");
+  });
+
+  it("removes its temporary directory when start-up fails", async (t) => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    t.after(() => taken.close());
+    const port = String((taken.address() as { port: number }).port);
+    const cases: Array<[string, string[], number, RegExp]> = [
+      ["the HTTPS port is taken", ["--https-port", port], 1, /EADDRINUSE/],
+      [
+        "the log level is unknown",
+        ["--https-port", "0", "--log-level", "loud"],
+        2,
+        /HOP_LOG_LEVEL|--log-level/,
+      ],
+    ];
+    for (const [label, args, code, message] of cases) {
+      const tmp = await tempDir(t);
+      const result = await runCli(["demo", ...args], { env: cleanEnv({ TMPDIR: tmp }), timeoutMs: 60_000 });
+      assert.equal(result.code, code, `${label}:\n${result.stderr}`);
+      assert.match(result.stderr, message, label);
+      assert.deepEqual(demoDirs(tmp), [], `${label}: no temporary directory left`);
+    }
+  });
+
+  it("stops what it started and removes its temporary directory on Ctrl-C during start-up", async (t) => {
+    const tmp = await tempDir(t);
+    const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, "demo", "--https-port", "0"], {
+      env: cleanEnv({ TMPDIR: tmp }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    t.after(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    await until(() => demoDirs(tmp).length > 0, "the demo's temporary directory", 60_000);
+    child.kill("SIGINT");
+    assert.equal(await exited, 0, output);
+    t.diagnostic(
+      output.includes("Press Ctrl-C") ? "interrupted after start-up" : "interrupted during start-up",
+    );
+    assert.match(output, /HopGate demo stopped\./);
+    assert.deepEqual(demoDirs(tmp), [], "no temporary directory left");
   });
 });
