@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import https from "node:https";
 import { createServer } from "node:net";
 import { dirname } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { CLI, cleanEnv, runCli } from "../helpers/run-cli.js";
 import { until } from "../helpers/poll-until.js";
 import { tempDir } from "../helpers/temp-dir.js";
@@ -15,23 +15,29 @@ function demoDirs(tmp: string): string[] {
   return readdirSync(tmp).filter((name) => name.startsWith("hopgate-demo-"));
 }
 
+/** `hopgate demo --https-port 0` as a user runs it; killed when the test ends if still running. */
+function spawnDemo(t: TestContext, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, "demo", "--https-port", "0"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { child, exited, output: () => output };
+}
+
 describe("hopgate demo", () => {
   it("runs server, backend and client, answers its printed curl command, and stops cleanly on Ctrl-C", async (t) => {
-    const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, "demo", "--https-port", "0"], {
-      env: cleanEnv(),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    t.after(() => {
-      if (child.exitCode === null) child.kill("SIGKILL");
-    });
-    let output = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    const deadline = Date.now() + 60_000;
-    while (!output.includes("Press Ctrl-C to stop.")) {
-      assert.ok(Date.now() < deadline && child.exitCode === null, `demo did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const demo = spawnDemo(t, cleanEnv());
+    const started = () => demo.output().includes("Press Ctrl-C to stop.");
+    await until(() => started() || demo.child.exitCode !== null, "the demo to start", 60_000);
+    const output = demo.output();
+    assert.ok(started(), `demo did not start:\n${output}`);
     const curl =
       /curl --resolve demo\.localhost:(\d+):127\.0\.0\.1 --cacert (\S+) (https:\/\/demo\.localhost:\d+\/hello)/.exec(
         output,
@@ -62,9 +68,8 @@ describe("hopgate demo", () => {
     assert.equal(seen.url, "/hello");
     assert.equal(seen.host, `demo.localhost:${port}`);
 
-    child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    assert.equal(code, 0, output);
+    demo.child.kill("SIGINT");
+    assert.equal(await demo.exited, 0, demo.output());
     assert.equal(existsSync(dirname(caFile)), false, "the demo removes its temporary directory");
   });
 
@@ -93,20 +98,11 @@ describe("hopgate demo", () => {
 
   it("stops what it started and removes its temporary directory on Ctrl-C during start-up", async (t) => {
     const tmp = await tempDir(t);
-    const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, "demo", "--https-port", "0"], {
-      env: cleanEnv({ TMPDIR: tmp }),
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    t.after(() => {
-      if (child.exitCode === null) child.kill("SIGKILL");
-    });
-    let output = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const demo = spawnDemo(t, cleanEnv({ TMPDIR: tmp }));
     await until(() => demoDirs(tmp).length > 0, "the demo's temporary directory", 60_000);
-    child.kill("SIGINT");
-    assert.equal(await exited, 0, output);
+    demo.child.kill("SIGINT");
+    assert.equal(await demo.exited, 0, demo.output());
+    const output = demo.output();
     t.diagnostic(
       output.includes("Press Ctrl-C") ? "interrupted after start-up" : "interrupted during start-up",
     );
