@@ -299,6 +299,26 @@ describe("hostile visitors", () => {
     await assertRejections(gateway, { malformed: 3 });
   });
 
+  it("answers pipelined HTTP/1.1 requests in order, and survives a malformed one behind them", async (t) => {
+    const { gateway, seen } = await hostileSetup(t);
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\n${HEAD}\r\n`;
+    const visitor = await rawVisitor(gateway.port, DOMAIN);
+    visitor.socket.write(`${get("/p1")}${get("/p2")}${get("/p3")}`);
+    const received = await visitor.waitFor("HTTP/1.1 200 ", 3);
+    visitor.socket.destroy();
+    assert.deepEqual(received.match(/HTTP\/1\.1 \d{3} /g), Array(3).fill("HTTP/1.1 200 "));
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ["/p1", "/p2", "/p3"],
+    );
+    // The parser fails on the third while the first two are under way: the connection is closed.
+    const broken = await rawVisitor(gateway.port, DOMAIN);
+    broken.socket.write(`${get("/q1")}${get("/q2")}GARBAGE\r\n\r\n`);
+    assert.ok((await broken.outcome(10_000)).closed, "connection closed");
+    assert.equal((await visit(gateway.port, DOMAIN, "/after")).status, 200);
+    await assertRejections(gateway, { malformed: 1 });
+  });
+
   it("aborts the backend's request when bad chunk framing follows a forwarded head", async (t) => {
     const { gateway, seen } = await hostileSetup(t);
     const visitor = await rawVisitor(gateway.port, DOMAIN);

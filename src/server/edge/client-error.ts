@@ -48,8 +48,12 @@ function statusOf(code: string | undefined): number {
 }
 
 export interface ClientErrors {
-  /** Tells of an HTTP/1.1 response under way, so that an error during it writes no second status line. */
-  responding(res: ServerResponse): void;
+  /**
+   * Tells of each HTTP/1.1 response on `socket` (the request's: a pipelined request's response
+   * has no socket until the ones before it are sent), so that an error during one writes no
+   * second status line.
+   */
+  responding(socket: Duplex, res: ServerResponse): void;
   /** The `clientError` listener of an HTTP/1.1 server (or of an HTTP/2 server's HTTP/1.1 fallback). */
   readonly listener: (error: Error & { code?: string }, socket: Duplex) => void;
 }
@@ -62,12 +66,13 @@ export interface ClientErrors {
 export function createClientErrors(onRejected?: (reason: VisitorRejectionReason) => void): ClientErrors {
   const responses = new WeakMap<Duplex, ServerResponse>();
   return {
-    responding: (res) => void responses.set(res.socket as Duplex, res),
+    responding: (socket, res) => void responses.set(socket, res),
     listener: (error, socket) => {
       const reason = rejectionReason(error.code);
       if (reason) onRejected?.(reason);
+      // The latest response has begun, or waits behind earlier ones that may have (pipelining).
       const res = responses.get(socket);
-      const responseBegun = res !== undefined && res.headersSent && !res.writableFinished;
+      const responseBegun = res !== undefined && !res.writableFinished && (res.headersSent || !res.socket);
       if (socket.writable && !responseBegun) {
         const status = statusOf(error.code);
         socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);

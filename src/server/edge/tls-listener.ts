@@ -130,7 +130,7 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   };
   server.on("request", (req: VisitorRequest, res: Parameters<RequestHandler>[1]) => {
     if (req.httpVersionMajor === 1) {
-      clientErrors.responding(res as ServerResponse);
+      clientErrors.responding(req.socket, res as ServerResponse);
       trackHttp1(res as ServerResponse);
     }
     // nghttp2 applies maxHeaderListSize only once the visitor has acknowledged our SETTINGS, so

@@ -56,7 +56,7 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
       maxHeaderSize: 16 * 1024,
     },
     (req, res) => {
-      clientErrors.responding(res);
+      clientErrors.responding(req.socket, res);
       handle(req, res, options, logger);
     },
   );
