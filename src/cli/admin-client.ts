@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { AdminConfig } from "../config/admin-settings.js";
-import { ConfigError } from "../config/config-error.js";
+import { adminSettings, type AdminConfig } from "../config/admin-settings.js";
+import { readCaFile } from "../config/ca-file.js";
 import { HopGateError, type HopGateErrorCode } from "../lib/hopgate-error.js";
 
 /** An admin API answer: the HTTP status and the parsed JSON body, success or not. */
@@ -22,7 +21,7 @@ export interface AdminClient {
 
 /** The admin API over node:http(s), with the bearer key, extra CA or --insecure from `config`. */
 export function createAdminClient(config: AdminConfig): AdminClient {
-  const ca = config.caFile === undefined ? undefined : readCaFile(config.caFile);
+  const ca = config.caFile === undefined ? undefined : readCaFile(config.caFile, adminSettings.caFile);
   return {
     send: (method, path, options = {}) => {
       const url = new URL(`${config.serverUrl}${path}`);
@@ -101,12 +100,4 @@ function unreachable(url: URL, error: Error): HopGateError {
   return new HopGateError("unavailable", `cannot reach ${url.origin}: ${error.message}${hint}`, {
     cause: error,
   });
-}
-
-function readCaFile(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(`--ca-file ${path} cannot be read: ${(error as Error).message}`, { cause: error });
-  }
 }

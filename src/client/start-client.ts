@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { Registry } from "prom-client";
-import type { ClientConfig } from "../config/client-settings.js";
+import { readCaFile } from "../config/ca-file.js";
+import { clientSettings, type ClientConfig } from "../config/client-settings.js";
 import { ConfigError } from "../config/config-error.js";
 import type { ServiceSpec } from "../config/service-spec.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
@@ -151,11 +151,5 @@ function servicesOf(config: ClientConfig): ServiceSpec[] {
 
 function trustedCas(caFile: string | undefined): string[] | undefined {
   if (!caFile) return undefined;
-  try {
-    return [...rootCertificates, readFileSync(caFile, "utf8")];
-  } catch (error) {
-    throw new ConfigError(`HOP_CLIENT_CA_FILE="${caFile}" cannot be read: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  return [...rootCertificates, readCaFile(caFile, clientSettings.caFile)];
 }

@@ -178,6 +178,7 @@ async function assemble(
     },
     maxHeaderBytes: config.maxHeaderBytes,
     onConnection: (socket) => visitorLimits.trackConnection(socket),
+    onRejected: (reason) => metrics.visitorRejected(reason),
     tunnel: createTunnelEndpoint({
       authenticator,
       authLimiter,
@@ -220,6 +221,7 @@ async function assemble(
     challenges,
     plainHttpProxy: config.httpProxy ? proxy.handleRequest : undefined,
     logger,
+    onRejected: (reason) => metrics.visitorRejected(reason),
   });
   const httpPort = await http.listen(config.httpListen);
   cleanup.push("http listener", () => http.close());

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { silentLogger } from "../../src/lib/logger.js";
+import type { VisitorRejectionReason } from "../../src/server/edge/client-error.js";
 import { createHttpListener, type ChallengeResponder } from "../../src/server/http/http-listener.js";
 
 const TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA";
@@ -24,6 +25,7 @@ async function startListener(
   options: {
     httpsPort?: number;
     plainHttpProxy?: Parameters<typeof createHttpListener>[0]["plainHttpProxy"];
+    onRejected?: (reason: VisitorRejectionReason) => void;
   } = {},
 ) {
   const challenges = recordingChallenges();
@@ -31,6 +33,7 @@ async function startListener(
     httpsPort: options.httpsPort ?? 443,
     challenges,
     logger: silentLogger(),
+    onRejected: options.onRejected,
     ...(options.plainHttpProxy ? { plainHttpProxy: options.plainHttpProxy } : {}),
   });
   const port = await listener.listen({ host: "127.0.0.1", port: 0 });
@@ -181,6 +184,40 @@ describe("HTTP listener", () => {
       assert.equal(response.headers.location, undefined);
     }
     assert.equal((await rawRequest(port, "OPTIONS * HTTP/1.1\r\nHost: app.example.com\r\n\r\n")).status, 400);
+  });
+
+  it("answers what the HTTP/1.1 parser refuses as node does, and reports each refusal", async (t) => {
+    const rejected: VisitorRejectionReason[] = [];
+    const { port, challenges } = await startListener(t, { onRejected: (reason) => rejected.push(reason) });
+    const cases: Array<[string, string, number, VisitorRejectionReason]> = [
+      [
+        "a header line without a colon",
+        "GET / HTTP/1.1\r\nHost: app.example.com\r\nBad Header\r\n\r\n",
+        400,
+        "malformed",
+      ],
+      ["an unknown HTTP version", "GET / HTTP/9.9\r\nHost: app.example.com\r\n\r\n", 400, "malformed"],
+      [
+        "Content-Length with Transfer-Encoding",
+        "POST / HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400,
+        "framing",
+      ],
+      [
+        "a head over 16 KiB",
+        `GET / HTTP/1.1\r\nHost: app.example.com\r\nX-Pad: ${"a".repeat(17_000)}\r\n\r\n`,
+        431,
+        "header_too_large",
+      ],
+    ];
+    for (const [label, head, status, reason] of cases) {
+      const from = rejected.length;
+      const response = await rawRequest(port, head);
+      assert.equal(response.status, status, label);
+      assert.equal(response.headers.connection, "close", label);
+      assert.deepEqual(rejected.slice(from), [reason], label);
+    }
+    assert.deepEqual(challenges.asked, []);
   });
 
   it("hands plain requests to the development proxy instead of redirecting, challenges still first", async (t) => {

@@ -85,6 +85,8 @@ describe("Grafana dashboard", () => {
       "hopgate_streams_in_flight",
       "hopgate_proxy_bytes_total",
       "hopgate_certificate_expiry_timestamp_seconds",
+      "hopgate_visitor_rejected_total",
+      "hopgate_visitor_limited_total",
     ]) {
       assert.ok(queried.has(required), `the dashboard shows ${required}`);
     }

@@ -3,6 +3,10 @@ import http2 from "node:http2";
 import type { TestContext } from "node:test";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import {
+  VISITOR_REJECTION_REASONS,
+  type VisitorRejectionReason,
+} from "../../src/server/edge/client-error.js";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { until } from "../helpers/poll-until.js";
@@ -54,6 +58,24 @@ async function hostileSetup(t: TestContext, flags: Record<string, string> = {}) 
 async function scrape(gateway: Gateway): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${gateway.server.metricsPort}/metrics`);
   return response.text();
+}
+
+/** `hopgate_visitor_rejected_total` by reason, each expected one given (the others must be 0). */
+async function assertRejections(
+  gateway: Gateway,
+  expected: Partial<Record<VisitorRejectionReason, number>>,
+): Promise<void> {
+  const metrics = await scrape(gateway);
+  const counts = (
+    reasons: readonly VisitorRejectionReason[],
+    value: (r: VisitorRejectionReason) => unknown,
+  ) => Object.fromEntries(reasons.map((reason) => [reason, value(reason)]));
+  assert.deepEqual(
+    counts(VISITOR_REJECTION_REASONS, (reason) =>
+      sampleValue(metrics, `hopgate_visitor_rejected_total{reason="${reason}"}`),
+    ),
+    counts(VISITOR_REJECTION_REASONS, (reason) => expected[reason] ?? 0),
+  );
 }
 
 /** An HTTP/2 connection of raw frames: preface and empty SETTINGS sent, server frames collected. */
@@ -133,6 +155,7 @@ describe("hostile visitors", () => {
     // 2 s plus node's once-a-second check; far below the 20 s default that would show it unwired.
     assert.ok(outcome.elapsedMs >= 1500 && outcome.elapsedMs < 10_000, `cut after ${outcome.elapsedMs} ms`);
     assert.deepEqual(seen, []);
+    await assertRejections(gateway, { timeout: 1 });
   });
 
   it("drops an HTTP/2 connection whose first HEADERS frame never completes", async (t) => {
@@ -164,6 +187,7 @@ describe("hostile visitors", () => {
       );
     }
     assert.deepEqual(seen, []);
+    await assertRejections(gateway, { timeout: 2 });
   });
 
   it("keeps an HTTP/2 visitor that sends requests in time, past the headers timeout", async (t) => {
@@ -176,6 +200,7 @@ describe("hostile visitors", () => {
       seen.map((s) => s.url),
       ["/first", "/later"],
     );
+    await assertRejections(gateway, {});
   });
 
   it("answers an HTTP/1.1 head over HOP_SERVER_MAX_HEADER_BYTES with 431", async (t) => {
@@ -190,6 +215,7 @@ describe("hostile visitors", () => {
       seen.map((s) => s.url),
       ["/fits"],
     );
+    await assertRejections(gateway, { header_too_large: 1 });
   });
 
   it("refuses an HTTP/2 head over the limit: 431 before SETTINGS are acknowledged, ENHANCE_YOUR_CALM after", async (t) => {
@@ -226,6 +252,8 @@ describe("hostile visitors", () => {
       seen.map((s) => s.url),
       ["/fits"],
     );
+    // nghttp2's own reset of the second is not seen by the server's code, so not counted.
+    await assertRejections(gateway, { header_too_large: 1 });
   });
 
   it("answers conflicting or broken HTTP/1.1 framing with 400 and forwards nothing", async (t) => {
@@ -250,6 +278,45 @@ describe("hostile visitors", () => {
     }
     await sleep(500);
     assert.deepEqual(seen, [], "the backend saw no request");
+    await assertRejections(gateway, { framing: 6 });
+  });
+
+  it("answers a request line or header the parser cannot read with 400, counted as malformed", async (t) => {
+    const { gateway, seen } = await hostileSetup(t);
+    const heads = [
+      `GET / HTTP/1.1\r\n${HEAD}Bad Header\r\n\r\n`,
+      `G(T / HTTP/1.1\r\n${HEAD}\r\n`,
+      `GET / HTTP/9.9\r\n${HEAD}\r\n`,
+    ];
+    for (const head of heads) {
+      const visitor = await rawVisitor(gateway.port, DOMAIN);
+      visitor.socket.write(head);
+      const outcome = await visitor.outcome(10_000);
+      assert.match(outcome.received, /^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\n\r\n$/, head);
+      assert.ok(outcome.closed, `${head}: connection closed`);
+    }
+    assert.deepEqual(seen, []);
+    await assertRejections(gateway, { malformed: 3 });
+  });
+
+  it("answers pipelined HTTP/1.1 requests in order, and survives a malformed one behind them", async (t) => {
+    const { gateway, seen } = await hostileSetup(t);
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\n${HEAD}\r\n`;
+    const visitor = await rawVisitor(gateway.port, DOMAIN);
+    visitor.socket.write(`${get("/p1")}${get("/p2")}${get("/p3")}`);
+    const received = await visitor.waitFor("HTTP/1.1 200 ", 3);
+    visitor.socket.destroy();
+    assert.deepEqual(received.match(/HTTP\/1\.1 \d{3} /g), Array(3).fill("HTTP/1.1 200 "));
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ["/p1", "/p2", "/p3"],
+    );
+    // The parser fails on the third while the first two are under way: the connection is closed.
+    const broken = await rawVisitor(gateway.port, DOMAIN);
+    broken.socket.write(`${get("/q1")}${get("/q2")}GARBAGE\r\n\r\n`);
+    assert.ok((await broken.outcome(10_000)).closed, "connection closed");
+    assert.equal((await visit(gateway.port, DOMAIN, "/after")).status, 200);
+    await assertRejections(gateway, { malformed: 1 });
   });
 
   it("aborts the backend's request when bad chunk framing follows a forwarded head", async (t) => {
@@ -262,6 +329,7 @@ describe("hostile visitors", () => {
     assert.match(outcome.received, /^HTTP\/1\.1 400 /);
     await until(() => seen[0]?.outcome !== "pending", "the backend request to end");
     assert.equal(seen[0]?.outcome, "aborted");
+    await assertRejections(gateway, { framing: 1 });
   });
 
   it("resets HTTP/2 streams with forbidden or conflicting framing headers and forwards nothing", async (t) => {
@@ -337,6 +405,7 @@ describe("hostile visitors", () => {
     visitor.socket.write(chunk(600));
     const outcome = await visitor.outcome(10_000);
     assert.match(outcome.received, /^HTTP\/1\.1 413 /);
+    assert.match(outcome.received, /\r\nconnection: close\r\n/i);
     assert.ok(outcome.closed, "connection closed");
     await until(() => seen[0]?.outcome !== "pending", "the backend request to end");
     assert.deepEqual(seen[0], { url: "/chunked", bodyBytes: 600, outcome: "aborted" });
@@ -345,8 +414,12 @@ describe("hostile visitors", () => {
     const session = await settledSession(t, gateway.port);
     const h2 = await h2PostPastLimit(session, "/stream-h2");
     assert.equal(h2.status, 413);
+    assert.match(h2.body, /413 Content Too Large/);
+    assert.equal(h2.rstCode, http2.constants.NGHTTP2_NO_ERROR, "the stream is reset once the page is out");
     await untilSettled(seen, 1, "the second backend request to end");
     assert.deepEqual(seen[1], { url: "/stream-h2", bodyBytes: 600, outcome: "aborted" });
+    const metrics = await scrape(gateway);
+    assert.equal(sampleValue(metrics, 'hopgate_visitor_limited_total{reason="body"}'), 2);
   });
 
   it("resets the visitor's response when the body passes the limit after the backend answered", async (t) => {
@@ -386,6 +459,7 @@ describe("hostile visitors", () => {
     assert.ok(outcome.elapsedMs >= 1500 && outcome.elapsedMs < 10_000, `cut after ${outcome.elapsedMs} ms`);
     await untilSettled(seen, 0, "the backend request to end");
     assert.equal(seen[0]?.outcome, "aborted");
+    await assertRejections(gateway, { timeout: 1 });
   });
 
   it("limits requests per address with 429 and Retry-After, HTTP/1.1 and HTTP/2, and refills", async (t) => {

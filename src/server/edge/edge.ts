@@ -21,6 +21,7 @@ export interface EdgeOptions {
   readonly timeouts?: TlsListenerOptions["timeouts"];
   readonly maxHeaderBytes?: number;
   readonly onConnection?: TlsListenerOptions["onConnection"];
+  readonly onRejected?: TlsListenerOptions["onRejected"];
 }
 
 /**
@@ -50,5 +51,6 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
     timeouts: options.timeouts,
     maxHeaderBytes: options.maxHeaderBytes,
     onConnection: options.onConnection,
+    onRejected: options.onRejected,
   });
 }

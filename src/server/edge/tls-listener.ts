@@ -7,6 +7,7 @@ import type { SecureContext, SecureContextOptions, TLSSocket } from "node:tls";
 import type { ListenAddress } from "../../config/parsers.js";
 import type { Logger } from "../../lib/logger.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
+import { createClientErrors, type VisitorRejectionReason } from "./client-error.js";
 import type { RequestHandler } from "./dispatch.js";
 import { headerListBytes, refuseOversizedHead } from "./header-limit.js";
 
@@ -27,6 +28,11 @@ export interface TlsListenerOptions {
   readonly timeouts?: ListenerTimeouts;
   /** Largest request head: HTTP/1.1 answers 431 (node's parser), HTTP/2 too, or resets the stream. */
   readonly maxHeaderBytes?: number;
+  /**
+   * A request refused before it reached `onRequest`: HTTP/1.1 parser errors and timeouts, HTTP/2
+   * heads over the limit answered 431, HTTP/2 connections without a first request in time.
+   */
+  readonly onRejected?: (reason: VisitorRejectionReason) => void;
 }
 
 export interface ListenerTimeouts {
@@ -104,8 +110,11 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   fallback.maxHeaderSize = maxHeaderBytes;
   fallback.timeout = timeouts.idleMs;
   if (options.onConnection) server.on("connection", options.onConnection);
+  const rejected = (reason: VisitorRejectionReason) => options.onRejected?.(reason);
+  const clientErrors = createClientErrors(rejected);
+  server.on("clientError", clientErrors.listener);
   server.on("session", (session: http2.ServerHttp2Session) =>
-    dropWithoutFirstRequest(session, timeouts.headersMs),
+    dropWithoutFirstRequest(session, timeouts.headersMs, () => rejected("timeout")),
   );
   const open = new Set<TLSSocket>();
   server.on("secureConnection", (socket: TLSSocket) => {
@@ -120,7 +129,10 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     res.once("close", () => http1InFlight.delete(res));
   };
   server.on("request", (req: VisitorRequest, res: Parameters<RequestHandler>[1]) => {
-    if (req.httpVersionMajor === 1) trackHttp1(res as ServerResponse);
+    if (req.httpVersionMajor === 1) {
+      clientErrors.responding(req.socket, res as ServerResponse);
+      trackHttp1(res as ServerResponse);
+    }
     // nghttp2 applies maxHeaderListSize only once the visitor has acknowledged our SETTINGS, so
     // a visitor's first requests may carry more: until then they are measured and refused here.
     if (
@@ -128,6 +140,7 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
       (req as Http2ServerRequest).stream.session?.pendingSettingsAck === true &&
       headerListBytes(req.rawHeaders) > maxHeaderBytes
     ) {
+      rejected("header_too_large");
       return refuseOversizedHead(req, res);
     }
     options.onRequest(req, res);
@@ -173,8 +186,15 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
  * completes a HEADERS frame would hold it until the idle timeout, or forever if it trickles
  * bytes. A session whose first request has not arrived in time is destroyed.
  */
-function dropWithoutFirstRequest(session: http2.ServerHttp2Session, headersTimeoutMs: number): void {
-  const timer = setTimeout(() => session.destroy(), headersTimeoutMs);
+function dropWithoutFirstRequest(
+  session: http2.ServerHttp2Session,
+  headersTimeoutMs: number,
+  onDropped: () => void,
+): void {
+  const timer = setTimeout(() => {
+    onDropped();
+    session.destroy();
+  }, headersTimeoutMs);
   timer.unref();
   const clear = () => clearTimeout(timer);
   session.once("stream", clear);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { ListenAddress } from "../../config/parsers.js";
 import type { Logger } from "../../lib/logger.js";
+import { createClientErrors, type VisitorRejectionReason } from "../edge/client-error.js";
 import { parseRequestTarget } from "./request-target.js";
 
 /**
@@ -26,6 +27,8 @@ export interface HttpListenerOptions {
   readonly logger: Logger;
   /** Grace for in-flight requests at close(); then connections are cut. Default 5 s. */
   readonly closeGraceMs?: number;
+  /** A request refused by node's HTTP/1.1 parser or its timeouts (400, 408, 431). */
+  readonly onRejected?: (reason: VisitorRejectionReason) => void;
 }
 
 export interface HttpListener {
@@ -43,6 +46,7 @@ const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 export function createHttpListener(options: HttpListenerOptions): HttpListener {
   const logger = options.logger.child({ component: "http" });
   const proxying = options.plainHttpProxy !== undefined;
+  const clientErrors = createClientErrors(options.onRejected);
   const server = createServer(
     {
       headersTimeout: 10_000,
@@ -51,12 +55,14 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
       keepAliveTimeout: 5_000,
       maxHeaderSize: 16 * 1024,
     },
-    (req, res) => handle(req, res, options, logger),
+    (req, res) => {
+      clientErrors.responding(req.socket, res);
+      handle(req, res, options, logger);
+    },
   );
-  server.on("clientError", (error, socket) => {
+  server.on("clientError", (error: Error & { code?: string }, socket) => {
     logger.debug({ err: error }, "malformed HTTP request");
-    if (socket.writable)
-      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    clientErrors.listener(error, socket);
   });
   return {
     server,

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { registerProcessMetrics } from "../../lib/process-metrics.js";
 import { REQUEST_DURATION_BUCKETS_SECONDS } from "../../lib/metric-labels.js";
+import { VISITOR_REJECTION_REASONS, type VisitorRejectionReason } from "../edge/client-error.js";
 import { VISITOR_LIMIT_REASONS, type VisitorLimitReason } from "../limits/visitor-limits.js";
 import { createRequestSeries } from "./request-series.js";
 import {
@@ -56,6 +57,8 @@ export interface ServerMetrics {
   adminAuthBlocked(): void;
   /** A visitor was turned away by a per-address limit (429) or the body limit (413). */
   visitorLimited(reason: VisitorLimitReason): void;
+  /** A listener refused a request before routing it (parser error, timeout, head too large). */
+  visitorRejected(reason: VisitorRejectionReason): void;
   /** Read at every scrape for `hopgate_certificate_expiry_timestamp_seconds`. */
   setCertificateExpirySource(source: CertificateExpirySource): void;
   /**
@@ -121,6 +124,12 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     "reason",
   );
   const visitorLimitedChildren = childrenOf(visitorLimited, VISITOR_LIMIT_REASONS);
+  const visitorRejected = labelledCounter(
+    "hopgate_visitor_rejected_total",
+    "Visitor requests refused before routing: malformed (400), framing (400), header_too_large (431), timeout (408)",
+    "reason",
+  );
+  const visitorRejectedChildren = childrenOf(visitorRejected, VISITOR_REJECTION_REASONS);
 
   let sessionSource: SessionSource | undefined;
   const liveCounts = {
@@ -200,6 +209,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     adminAuthFailure: () => authChildren.get("admin")?.inc(),
     adminAuthBlocked: () => authBlockedChildren.get("admin")?.inc(),
     visitorLimited: (reason) => visitorLimitedChildren.get(reason)?.inc(),
+    visitorRejected: (reason) => visitorRejectedChildren.get(reason)?.inc(),
     setCertificateExpirySource(source) {
       expirySource = source;
     },

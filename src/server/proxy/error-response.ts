@@ -1,4 +1,6 @@
+import type { Http2ServerRequest } from "node:http2";
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
+import { refuseRestOfBody, type VisitorRequest, type VisitorResponse } from "./visitor.js";
 
 /**
  * The one place where proxy failures become HTTP statuses and pages (STYLE.md rule 5). Pages
@@ -68,4 +70,40 @@ export function errorPage(code: HopGateErrorCode, requestId: string, accept: str
     },
     body,
   };
+}
+
+export interface SendOptions {
+  /** Extra response headers, e.g. `Retry-After`. */
+  readonly headers?: Record<string, string>;
+  /** Close the visitor's connection after the page: HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY. */
+  readonly closeConnection?: boolean;
+}
+
+/**
+ * Answers a visitor's request with the page of `code` (nothing is written when a response is
+ * already under way) and returns the page's status. A body over the limit (413) is refused:
+ * HTTP/1.1 closes the connection after the page (the rest of the body is not worth reading),
+ * HTTP/2 resets the stream once the page is out. Any other body is the caller's to drop.
+ */
+export function sendErrorPage(
+  req: VisitorRequest,
+  res: VisitorResponse,
+  code: HopGateErrorCode,
+  requestId: string,
+  options: SendOptions = {},
+): number {
+  const page = errorPage(code, requestId, req.headers.accept);
+  if (res.headersSent || res.destroyed) return page.status;
+  const http1 = req.httpVersionMajor === 1;
+  const tooLarge = code === "payload_too_large";
+  const close = options.closeConnection === true || (tooLarge && http1);
+  res.writeHead(page.status, {
+    ...page.headers,
+    ...options.headers,
+    ...(close && http1 ? { connection: "close" } : {}),
+  });
+  res.end(page.body);
+  if (tooLarge) refuseRestOfBody(req);
+  if (close && !http1) (req as Http2ServerRequest).stream.session?.close();
+  return page.status;
 }

@@ -6,9 +6,9 @@ import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import { accessRecordOf, type AccessSink } from "./access-record.js";
-import { errorPage } from "./error-response.js";
+import { sendErrorPage } from "./error-response.js";
 import { parseResponseHead } from "./response-head.js";
-import { refuseRestOfBody, type VisitorRequest, type VisitorResponse } from "./visitor.js";
+import type { VisitorRequest, VisitorResponse } from "./visitor.js";
 
 export interface ExchangeContext {
   readonly requestId: string;
@@ -77,11 +77,11 @@ export class ProxiedExchange implements StreamSink {
     if (this.#phase.t !== "awaiting_head") return;
     clearTimeout(this.#phase.timer);
     const head = parseResponseHead(open, false);
-    if (!head.ok) return this.#violation(head.problem);
+    if (!head.ok) return this.#session.streamViolation(this.#stream, this, head.problem);
     if (this.#session.version === 1 && head.status === 502) {
       // A v1 Go client reports a failed local call as a 502 with its error text as the body.
       this.#phase = { t: "discarding", status: 502 };
-      this.#sendErrorPage("backend_failed");
+      sendErrorPage(this.#req, this.#res, "backend_failed", this.#context.requestId);
       return;
     }
     const hasBody = this.#req.method !== "HEAD" && head.status !== 204 && head.status !== 304;
@@ -102,7 +102,7 @@ export class ProxiedExchange implements StreamSink {
     }
     if (phase.bodyBytesLeft !== undefined) {
       if (chunk.length > phase.bodyBytesLeft)
-        return this.#violationAfterHead("body longer than its Content-Length");
+        return this.#session.streamViolation(this.#stream, this, "body longer than its Content-Length");
       phase.bodyBytesLeft -= chunk.length;
     }
     return deliverChunk(this.#res, chunk, this.#stream, this.#session.version);
@@ -110,9 +110,11 @@ export class ProxiedExchange implements StreamSink {
 
   end(): void {
     const phase = this.#phase;
-    if (phase.t === "awaiting_head") return this.#violation("stream ended without a response head");
+    if (phase.t === "awaiting_head")
+      return this.#session.streamViolation(this.#stream, this, "stream ended without a response head");
     if (phase.t === "streaming") {
-      if (phase.bodyBytesLeft) return this.#violationAfterHead("body shorter than its Content-Length");
+      if (phase.bodyBytesLeft)
+        return this.#session.streamViolation(this.#stream, this, "body shorter than its Content-Length");
       this.#res.end();
       this.#finish(phase.status, undefined);
     } else if (phase.t === "discarding") {
@@ -167,26 +169,6 @@ export class ProxiedExchange implements StreamSink {
     this.#finish(phase.status, "payload_too_large");
   }
 
-  /** The client broke the protocol before the response head went out: logged, aborted, our 502. */
-  #violation(problem: string): void {
-    this.#session.reportViolation(problem, this.#stream.id);
-    this.#stream.abort(`protocol violation: ${problem}`);
-    this.#fail("protocol_violation");
-  }
-
-  /**
-   * The client broke the protocol after the head went out: logged, and the visitor's response is
-   * reset (HTTP/2) or its connection closed (HTTP/1.1), so that it never looks complete. (On
-   * HTTP/1.1, node itself throws on a body that disagrees with Content-Length.)
-   */
-  #violationAfterHead(problem: string): void {
-    if (this.#phase.t !== "streaming") return;
-    this.#session.reportViolation(problem, this.#stream.id);
-    this.#stream.abort(`protocol violation: ${problem}`);
-    this.#res.destroy(new Error(`upstream protocol violation: ${problem}`));
-    this.#finish(this.#phase.status, "protocol_violation");
-  }
-
   #timedOut(): void {
     if (this.#phase.t !== "awaiting_head") return;
     this.#stream.abort("timeout: no response head in time");
@@ -194,20 +176,8 @@ export class ProxiedExchange implements StreamSink {
   }
 
   #fail(code: HopGateErrorCode): void {
-    const status = this.#sendErrorPage(code);
+    const status = sendErrorPage(this.#req, this.#res, code, this.#context.requestId);
     this.#finish(status, code);
-  }
-
-  #sendErrorPage(code: HopGateErrorCode): number {
-    const page = errorPage(code, this.#context.requestId, this.#req.headers.accept);
-    if (!this.#res.headersSent && !this.#res.destroyed) {
-      // The rest of an HTTP/1.1 body over the limit is not worth reading: close the connection.
-      const close = code === "payload_too_large" && this.#req.httpVersionMajor === 1;
-      this.#res.writeHead(page.status, close ? { ...page.headers, connection: "close" } : page.headers);
-      this.#res.end(page.body);
-      if (code === "payload_too_large") refuseRestOfBody(this.#req);
-    }
-    return page.status;
   }
 
   #finish(status: number, error: HopGateErrorCode | "client_abort" | undefined): void {

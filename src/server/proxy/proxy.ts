@@ -1,4 +1,3 @@
-import type { Http2ServerRequest } from "node:http2";
 import type { Duplex } from "node:stream";
 import { hostForRouting } from "../../lib/domain-name.js";
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
@@ -9,13 +8,12 @@ import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
 import type { VisitorGate, VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import { accessRecordOf, type AccessSink } from "./access-record.js";
-import { errorPage } from "./error-response.js";
+import { errorPage, sendErrorPage, type SendOptions } from "./error-response.js";
 import { ProxiedExchange, type ExchangeContext } from "./proxied-exchange.js";
 import { requestHeaderMap } from "./request-head.js";
 import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
 import {
   hasBodyOfUnknownLength,
-  refuseRestOfBody,
   remoteAddressOf,
   visitorHost,
   visitorPath,
@@ -87,8 +85,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
     if (declaredBodyBytes(req) > (context.maxBodyBytes || Infinity)) {
       onLimited("body");
-      // HTTP/1.1: the body is on its way and not worth reading; HTTP/2 resets just the stream.
-      return { ok: false, context, error: "payload_too_large", closeConnection: req.httpVersionMajor === 1 };
+      return { ok: false, context, error: "payload_too_large" };
     }
     if (!options.isRegistered(domain)) return { ok: false, context, error: "not_found" };
     const opened = openStream(options.lookup, domain, visitorPath(req.url), upgrade);
@@ -148,7 +145,12 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   function answerRequest(req: VisitorRequest, res: VisitorResponse, prepared: Prepared): void {
-    if (!prepared.ok) return record(req, prepared.context, refuse(req, res, prepared), prepared.error);
+    if (!prepared.ok) {
+      const { error, context } = prepared;
+      const status = sendErrorPage(req, res, error, context.requestId, prepared);
+      if (error !== "payload_too_large") req.resume();
+      return record(req, context, status, error);
+    }
     const { route, stream, header, context } = prepared;
     new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
   }
@@ -165,31 +167,12 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 }
 
-type Refused = {
+/** `headers` and `closeConnection` go with the error page (SendOptions). */
+type Refused = SendOptions & {
   readonly ok: false;
   readonly context: ExchangeContext;
   readonly error: HopGateErrorCode;
-  readonly headers?: Record<string, string>;
-  /** Close the visitor's connection after the page (HTTP/1.1) or send GOAWAY (HTTP/2). */
-  readonly closeConnection?: boolean;
 };
-
-/** Answers a refused request with its error page and discards its body; returns the status. */
-function refuse(req: VisitorRequest, res: VisitorResponse, refused: Refused): number {
-  const page = errorPage(refused.error, refused.context.requestId, req.headers.accept);
-  const http1 = req.httpVersionMajor === 1;
-  const close = refused.closeConnection === true;
-  res.writeHead(page.status, {
-    ...page.headers,
-    ...refused.headers,
-    ...(close && http1 ? { connection: "close" } : {}),
-  });
-  res.end(page.body);
-  if (refused.error === "payload_too_large") refuseRestOfBody(req);
-  else req.resume();
-  if (close && !http1) (req as Http2ServerRequest).stream.session?.close();
-  return page.status;
-}
 
 /** The Content-Length a visitor declared (node has checked its syntax), or 0. */
 function declaredBodyBytes(req: VisitorRequest): number {

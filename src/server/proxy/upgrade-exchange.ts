@@ -65,7 +65,7 @@ export class UpgradeExchange implements StreamSink {
     clearTimeout(this.#timer);
     if (this.#status !== 0) return;
     const head = parseResponseHead(open, true);
-    if (!head.ok) return this.#violation(head.problem);
+    if (!head.ok) return this.#session.streamViolation(this.#stream, this, head.problem);
     this.#status = head.status;
     const extra: OutgoingHttpHeaders = head.upgrade
       ? { connection: "Upgrade", upgrade: head.upgrade }
@@ -80,7 +80,8 @@ export class UpgradeExchange implements StreamSink {
 
   end(): void {
     clearTimeout(this.#timer);
-    if (this.#status === 0) return this.#violation("stream ended without a response head");
+    if (this.#status === 0)
+      return this.#session.streamViolation(this.#stream, this, "stream ended without a response head");
     this.#socket.end();
     this.#finish(undefined);
   }
@@ -96,13 +97,6 @@ export class UpgradeExchange implements StreamSink {
     if (this.#status === 0) return this.#fail(code);
     this.#socket.destroy();
     this.#finish(code);
-  }
-
-  /** The client broke the protocol before the response head went out: logged, aborted, our 502. */
-  #violation(problem: string): void {
-    this.#session.reportViolation(problem, this.#stream.id);
-    this.#stream.abort(`protocol violation: ${problem}`);
-    this.#fail("protocol_violation");
   }
 
   #fail(code: HopGateErrorCode): void {

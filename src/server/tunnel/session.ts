@@ -6,8 +6,9 @@ import type { ClientHello, ServiceRoute } from "../../protocol/handshake.js";
 import { startKeepalive, type Keepalive } from "../../protocol/keepalive.js";
 import { Multiplexer, type MultiplexerLimits } from "../../protocol/multiplexer.js";
 import { OutboundQueue } from "../../protocol/outbound-queue.js";
-import type { TunnelStream } from "../../protocol/tunnel-stream.js";
+import type { StreamSink, TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { SessionInfo } from "./session-directory.js";
+import { VIOLATION_LOG_LIMITS, ViolationLog } from "./violation-log.js";
 
 /** The connection under a session: only what the session may do to it. */
 export interface SessionTransport {
@@ -58,6 +59,7 @@ export class TunnelSession {
   readonly #mux: Multiplexer;
   readonly #options: SessionOptions;
   readonly #keepalive: Keepalive;
+  readonly #violations: ViolationLog;
   #state: SessionState = { t: "active" };
   #nextStream = 0;
   #drainTimer: NodeJS.Timeout | undefined;
@@ -70,6 +72,11 @@ export class TunnelSession {
     this.version = options.hello.protocolVersion;
     this.services = options.hello.services;
     this.clientVersion = options.hello.clientVersion;
+    this.#violations = new ViolationLog({
+      logger: options.logger,
+      fields: { session_id: this.id, domain: this.domain },
+      ...VIOLATION_LOG_LIMITS,
+    });
     this.outbound = new OutboundQueue({
       batching: this.version === 2,
       maxBatchBytes: MAX_BATCH_BYTES,
@@ -80,7 +87,7 @@ export class TunnelSession {
       limits: options.limits,
       version: this.version,
       onControl: (envelope) => this.#onControl(envelope),
-      onViolation: (detail, streamId) => this.reportViolation(detail, streamId),
+      onViolation: (detail, streamId) => this.#violations.report(detail, streamId),
       onBodyBytes: options.gcPacer && ((bytes) => options.gcPacer?.moved(bytes)),
       onStreamFinished: (stream) => {
         options.onStreamFinished?.(stream);
@@ -136,15 +143,16 @@ export class TunnelSession {
   }
 
   /**
-   * The client broke the protocol on stream `streamId` (or on none in particular); the caller has
-   * already aborted what it concerns. The one place such a reason is logged, by the multiplexer
-   * (framing of streams) and by the proxy (response heads and bodies).
+   * The client broke the protocol on `stream` in what the proxy reads of it (a response head or
+   * body): the reason is logged (bounded, ViolationLog), the stream is aborted towards the client,
+   * and `sink`, the stream's reader, hears `abort(reason, "violation")` as it does for the
+   * violations the multiplexer finds (framing, credit), so that one path answers the visitor.
    */
-  reportViolation(detail: string, streamId: string | undefined): void {
-    this.#options.logger.warn(
-      { session_id: this.id, domain: this.domain, stream_id: streamId, detail },
-      "tunnel protocol violation",
-    );
+  streamViolation(stream: TunnelStream, sink: StreamSink, detail: string): void {
+    this.#violations.report(detail, stream.id);
+    const reason = `protocol violation: ${detail}`;
+    stream.abort(reason);
+    sink.abort(reason, "violation");
   }
 
   /** Ends the session: in-flight streams fail at once, the response stream finishes. */
@@ -155,6 +163,7 @@ export class TunnelSession {
     clearTimeout(this.#drainTimer);
     this.#mux.failAll(`tunnel closed: ${reason}`);
     this.outbound.end();
+    this.#violations.close();
     this.#options.onClosed(this, reason);
   }
 
@@ -190,10 +199,7 @@ export class TunnelSession {
         this.drain(payload.value.deadlineMs || 30_000, payload.value.reason || "client draining", false);
         return;
       default:
-        this.#options.logger.warn(
-          { session_id: this.id, frame: payload.case },
-          "unexpected control frame from client",
-        );
+        this.#violations.report(`unexpected ${payload.case ?? "empty"} frame from the client`, undefined);
     }
   }
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from "node:fs";
 import { directory } from "acme-client";
-import { ConfigError } from "../../../config/config-error.js";
-import type { ServerConfig } from "../../../config/server-settings.js";
+import { readCaFile } from "../../../config/ca-file.js";
+import { serverSettings, type ServerConfig } from "../../../config/server-settings.js";
 import type { Logger } from "../../../lib/logger.js";
 
 /** What the ACME issuer and the address check take from the server's configuration. */
@@ -40,17 +39,6 @@ export function acmeSettings(config: AcmeConfig, logger: Logger): AcmeSettings {
     expectedIps: config.acmeExpectIps,
     ...(config.acmeDirectoryCaFile === undefined
       ? {}
-      : { directoryCaPem: readCaFile(config.acmeDirectoryCaFile) }),
+      : { directoryCaPem: readCaFile(config.acmeDirectoryCaFile, serverSettings.acmeDirectoryCaFile) }),
   };
-}
-
-function readCaFile(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError(
-      `HOP_ACME_DIRECTORY_CA_FILE="${path}" cannot be read: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
 }
