@@ -3,6 +3,7 @@ import type { ServerConfig } from "../config/server-settings.js";
 import { createAccessLog } from "../lib/access-log.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
+import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
@@ -238,6 +239,8 @@ async function assemble(
       })
     : undefined;
   if (metricsListener) cleanup.push("metrics listener", () => metricsListener.close());
+  // Start-up's garbage is dead now: give its pages back before the server idles.
+  compactHeap();
   serverLogger.info(
     {
       https_port: edge.port,
