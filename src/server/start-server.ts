@@ -8,7 +8,7 @@ import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
-import { createAdminApi } from "./admin/admin-api.js";
+import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
@@ -193,7 +193,7 @@ async function assemble(
       shutdownSignal: shutdown.signal,
       gcPacer: createGcPacer(),
     }),
-    admin: createAdminApi({
+    admin: createAdminApiOnDemand({
       domains,
       adminApiKey: config.adminApiKey,
       mainDomain: config.domain,
@@ -205,7 +205,7 @@ async function assemble(
         onFailure: () => metrics.adminAuthFailure(),
         onBlocked: () => metrics.adminAuthBlocked(),
       },
-    }).handle,
+    }),
     proxy,
   });
   cleanup.push("https listener", () => edge.close());
