@@ -28,8 +28,9 @@ export type FreshServer = Awaited<ReturnType<typeof measureFreshServer>>;
 
 /**
  * One fresh server (the compiled CLI `cli` with `nodeFlags`, embedded store, certificate files,
- * no traffic before): its RSS 3 s after it listens, then, after one domain is registered
- * through the admin API, the RSS per tunnel that `tunnels` idle tunnels add.
+ * no traffic before): its RSS 3 s after it listens (`idle`), its RSS once one domain has been
+ * registered through the admin API (`afterAdmin`, which loads the API), then the RSS per tunnel
+ * that `tunnels` idle tunnels add.
  */
 export async function measureFreshServer(cli: string, nodeFlags: readonly string[], tunnels: number) {
   const dir = removeOnStop(mkdtempSync(join(tmpdir(), "hopgate-bench-memory-")));
