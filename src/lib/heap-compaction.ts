@@ -6,8 +6,9 @@ type Collect = (options: { type: "major"; execution: "sync"; flavor: "last-resor
  * V8 returns the difference only after a GC, which an idle process never runs: its resident
  * memory stayed ~9 MiB above what it needs (docs/performance.md, change 7). V8's last-resort
  * collection compacts the old generation, shrinks the young one and unmaps the freed pages; it
- * blocks for 0.1-0.2 s, once. It needs `--expose-gc` (HOPGATE_NODE_FLAGS); without it (a
- * custom launch, the tests' own process) nothing happens. Returns whether it ran.
+ * blocks once, for 30-200 ms depending on the machine's load. It needs `--expose-gc`
+ * (HOPGATE_NODE_FLAGS); without it (a custom launch, the tests' own process) nothing happens.
+ * Returns whether it ran.
  */
 export function compactHeap(collect: Collect | null = (globalThis as { gc?: Collect }).gc ?? null): boolean {
   if (!collect) return false;
