@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import type { FreshServer } from "./memory.js";
 
 export interface Results {
   /** metric → variant → one value per round. */
@@ -16,6 +17,8 @@ export interface Results {
     serverPerStreamKiB: number;
     clientPerStreamKiB: number;
   };
+  /** --memory-only: one fresh server per round. */
+  freshServers: FreshServer[];
 }
 
 /** Machine, versions and settings of a run, as recorded in its JSON. */
@@ -115,6 +118,19 @@ export function printTable(report: { medians: Record<string, Record<string, numb
       "<= 10 KiB",
     ]);
   }
+  results.freshServers.forEach((fresh, i) => {
+    const { idle, idleTunnels: t } = fresh;
+    rows.push([
+      `fresh server ${i + 1}: idle RSS (anon + file) MiB; per idle tunnel (${t.accepted}/${t.count}) KiB`,
+      "",
+      `${idle.rssMiB.toFixed(1)} (${idle.anonMiB.toFixed(1)} + ${idle.fileMiB.toFixed(1)}); ${fmt(t.perTunnelKiB)}`,
+      "",
+      "",
+      "",
+      "",
+      "<= 80 MB; <= 30 KiB",
+    ]);
+  });
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   for (const row of rows)
     process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")}\n`);

@@ -2,7 +2,8 @@
 // alternated, medians of several rounds. Prints a table, writes JSON to bench/results/.
 // Options: --quick (one short round), --rounds N, --duration S, --cli PATH (another compiled
 // build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
-// product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls).
+// product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls),
+// --memory-only (per round a fresh server alone: idle RSS and RSS per idle tunnel; no wrk needed).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -12,6 +13,7 @@ import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
 import { environment, printTable, type Results } from "./report.js";
+import { measureFreshServer } from "./memory.js";
 import { measureIdleTunnels, measureLongPolls } from "./scale.js";
 import { startStack, TENANT, type Stack } from "./stack.js";
 
@@ -24,6 +26,7 @@ const { values: args } = parseArgs({
     flags: { type: "string" },
     label: { type: "string", default: "" },
     "skip-scale": { type: "boolean", default: false },
+    "memory-only": { type: "boolean", default: false },
   },
 });
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
@@ -32,7 +35,7 @@ const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.spl
 
 type Variant = "direct" | "hopgate-h1" | "hopgate-h2" | "nginx-h1";
 
-const results: Results = { samples: {}, rss: {} };
+const results: Results = { samples: {}, rss: {}, freshServers: [] };
 const record = (metric: string, variant: string, value: number | null) => {
   const byVariant = (results.samples[metric] ??= {});
   (byVariant[variant] ??= []).push(value ?? NaN);
@@ -40,7 +43,7 @@ const record = (metric: string, variant: string, value: number | null) => {
 const peak = (name: string, bytes: number) => (results.rss[name] = Math.max(results.rss[name] ?? 0, bytes));
 
 // wrk drives the HTTP/1.1 figures: without it the run would fail minutes in, half measured.
-if (spawnSync("wrk", ["-v"]).error) {
+if (!args["memory-only"] && spawnSync("wrk", ["-v"]).error) {
   process.stderr.write("bench: wrk is not installed (Debian: apt-get install wrk)\n");
   process.exit(2);
 }
@@ -48,29 +51,8 @@ const startedAt = new Date();
 const before = environment(resolve(args.cli), nodeFlags);
 process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 try {
-  const stack = await startStack(resolve(args.cli), nodeFlags);
-  await sleep(2000);
-  results.rss["server idle"] = stack.server.rssBytes();
-  results.rss["client idle"] = stack.client.rssBytes();
-  const variants: Variant[] = [
-    "direct",
-    "hopgate-h1",
-    "hopgate-h2",
-    ...(stack.nginx ? (["nginx-h1"] as const) : []),
-  ];
-  for (let round = 0; round < rounds; round++) {
-    const order = [...variants.slice(round % variants.length), ...variants.slice(0, round % variants.length)];
-    process.stderr.write(`round ${round + 1}/${rounds}: ${order.join(", ")}\n`);
-    for (const variant of order) await loadRound(stack, variant);
-    for (const variant of order) await rateRound(stack, variant);
-    for (const variant of order) await downloadRound(stack, variant);
-  }
-  if (!args["skip-scale"]) {
-    Object.assign(results, {
-      idleTunnels: await measureIdleTunnels(stack, 1000),
-      longPolls: await measureLongPolls(stack, 10_000),
-    });
-  }
+  if (args["memory-only"]) await memoryRounds();
+  else await loadRounds();
 } finally {
   await stopAll();
 }
@@ -98,6 +80,41 @@ mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 printTable(report);
 process.stdout.write(`\nwritten to ${file}\n`);
+
+/** Load, fixed-rate and download rounds against one stack, then the scale checks. */
+async function loadRounds(): Promise<void> {
+  const stack = await startStack(resolve(args.cli), nodeFlags);
+  await sleep(2000);
+  results.rss["server idle"] = stack.server.rssBytes();
+  results.rss["client idle"] = stack.client.rssBytes();
+  const variants: Variant[] = [
+    "direct",
+    "hopgate-h1",
+    "hopgate-h2",
+    ...(stack.nginx ? (["nginx-h1"] as const) : []),
+  ];
+  for (let round = 0; round < rounds; round++) {
+    const order = [...variants.slice(round % variants.length), ...variants.slice(0, round % variants.length)];
+    process.stderr.write(`round ${round + 1}/${rounds}: ${order.join(", ")}\n`);
+    for (const variant of order) await loadRound(stack, variant);
+    for (const variant of order) await rateRound(stack, variant);
+    for (const variant of order) await downloadRound(stack, variant);
+  }
+  if (!args["skip-scale"]) {
+    Object.assign(results, {
+      idleTunnels: await measureIdleTunnels(stack, 1000),
+      longPolls: await measureLongPolls(stack, 10_000),
+    });
+  }
+}
+
+/** Per round, a fresh server alone: idle RSS, and RSS per tunnel with 1,000 idle tunnels. */
+async function memoryRounds(): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    process.stderr.write(`memory round ${round + 1}/${rounds}\n`);
+    results.freshServers.push(await measureFreshServer(resolve(args.cli), nodeFlags, 1000));
+  }
+}
 
 function targetOf(stack: Stack, variant: Variant): Target {
   if (variant === "direct") return { url: `http://127.0.0.1:${stack.backendPort}`, host: TENANT };

@@ -7,7 +7,10 @@ import { TENANT, type Stack } from "./stack.js";
 const KiB = 1024;
 
 /** Server RSS before and with `count` idle v2 tunnels (bench/idle-tunnels.ts), per tunnel. */
-export async function measureIdleTunnels(stack: Stack, count: number) {
+export async function measureIdleTunnels(
+  stack: Pick<Stack, "server" | "httpsPort" | "clientKey">,
+  count: number,
+) {
   await sleep(1000);
   const beforeBytes = stack.server.rssBytes();
   const tunnels = startProcess("idle tunnels", process.execPath, [

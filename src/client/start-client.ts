@@ -6,6 +6,7 @@ import { ConfigError } from "../config/config-error.js";
 import type { ServiceSpec } from "../config/service-spec.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
+import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
@@ -106,6 +107,8 @@ export async function startClient(
       },
       "starting HopGate client",
     );
+    // Start-up's garbage is dead now: give its pages back before the client idles.
+    compactHeap();
     tunnel.start();
     return {
       tunnel,

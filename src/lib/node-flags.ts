@@ -7,7 +7,8 @@
  * default; at 2 MB, scavenges run sooner and free the short-lived Buffers of the data path
  * sooner, which keeps a busy tunnel's resident memory flat at a small cost in GC time.
  *
- * `--expose-gc`: lets the tunnel run a young-generation GC every 8 MiB it moves (gc-pacer.ts);
- * nothing else calls `gc`.
+ * `--expose-gc`: lets the tunnel run a young-generation GC every 8 MiB it moves (gc-pacer.ts),
+ * and server and client one compacting GC when they have started (heap-compaction.ts); nothing
+ * else calls `gc`.
  */
 export const HOPGATE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--expose-gc"];

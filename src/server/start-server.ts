@@ -3,11 +3,12 @@ import type { ServerConfig } from "../config/server-settings.js";
 import { createAccessLog } from "../lib/access-log.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
+import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
-import { createAdminApi } from "./admin/admin-api.js";
+import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
@@ -193,7 +194,7 @@ async function assemble(
       shutdownSignal: shutdown.signal,
       gcPacer: createGcPacer(),
     }),
-    admin: createAdminApi({
+    admin: createAdminApiOnDemand({
       domains,
       adminApiKey: config.adminApiKey,
       mainDomain: config.domain,
@@ -205,7 +206,7 @@ async function assemble(
         onFailure: () => metrics.adminAuthFailure(),
         onBlocked: () => metrics.adminAuthBlocked(),
       },
-    }).handle,
+    }),
     proxy,
   });
   cleanup.push("https listener", () => edge.close());
@@ -240,6 +241,8 @@ async function assemble(
       })
     : undefined;
   if (metricsListener) cleanup.push("metrics listener", () => metricsListener.close());
+  // Start-up's garbage is dead now: give its pages back before the server idles.
+  compactHeap();
   serverLogger.info(
     {
       https_port: edge.port,

@@ -13,7 +13,10 @@ export interface AdminListener {
 }
 
 /** `http.createServer(adminApi.handle)` on 127.0.0.1, port 0; closed by `cleanup`. */
-export async function startPlainAdminListener(api: AdminApi, cleanup: Cleanup): Promise<AdminListener> {
+export async function startPlainAdminListener(
+  api: Pick<AdminApi, "handle">,
+  cleanup: Cleanup,
+): Promise<AdminListener> {
   const server = createServer(api.handle);
   const port = await listen(server, cleanup);
   return { url: `http://127.0.0.1:${port}/api/v1/admin` };
