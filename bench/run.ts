@@ -2,7 +2,8 @@
 // alternated, medians of several rounds. Prints a table, writes JSON to bench/results/.
 // Options: --quick (one short round), --rounds N, --duration S, --cli PATH (another compiled
 // build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
-// product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls).
+// product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls),
+// --only FIGURES (comma-separated among load, rate, download; all by default).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -24,11 +25,20 @@ const { values: args } = parseArgs({
     flags: { type: "string" },
     label: { type: "string", default: "" },
     "skip-scale": { type: "boolean", default: false },
+    only: { type: "string", default: "load,rate,download" },
   },
 });
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
 const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
 const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.split(" ").filter(Boolean);
+const FIGURES = ["load", "rate", "download"] as const;
+const only = new Set(args.only.split(",").filter(Boolean));
+for (const figure of only) {
+  if (!(FIGURES as readonly string[]).includes(figure)) {
+    process.stderr.write(`bench: --only takes ${FIGURES.join(", ")}; got ${figure}\n`);
+    process.exit(2);
+  }
+}
 
 type Variant = "direct" | "hopgate-h1" | "hopgate-h2" | "nginx-h1";
 
@@ -61,9 +71,9 @@ try {
   for (let round = 0; round < rounds; round++) {
     const order = [...variants.slice(round % variants.length), ...variants.slice(0, round % variants.length)];
     process.stderr.write(`round ${round + 1}/${rounds}: ${order.join(", ")}\n`);
-    for (const variant of order) await loadRound(stack, variant);
-    for (const variant of order) await rateRound(stack, variant);
-    for (const variant of order) await downloadRound(stack, variant);
+    if (only.has("load")) for (const variant of order) await loadRound(stack, variant);
+    if (only.has("rate")) for (const variant of order) await rateRound(stack, variant);
+    if (only.has("download")) for (const variant of order) await downloadRound(stack, variant);
   }
   if (!args["skip-scale"]) {
     Object.assign(results, {
