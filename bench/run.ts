@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
+import { withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
 import { environment, printTable, type Results } from "./report.js";
@@ -115,19 +116,34 @@ function targetOf(stack: Stack, variant: Variant): Target {
   return { url: `https://127.0.0.1:${stack.httpsPort}`, host: TENANT };
 }
 
-/** Runs `work`, recording the peak RSS of server and client when HopGate carries it. */
-async function observed<T>(stack: Stack, variant: Variant, work: () => Promise<T>): Promise<T> {
-  if (!variant.startsWith("hopgate")) return work();
-  const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
-  peak("server under load", peakBytes[0] ?? 0);
-  peak("client under load", peakBytes[1] ?? 0);
-  return result;
+/**
+ * Runs `work` for one figure, recording the cores other processes on the machine used meanwhile
+ * and, when HopGate carries it, the peak RSS of server and client.
+ */
+async function observed<T>(
+  stack: Stack,
+  variant: Variant,
+  figure: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const pids = [stack.backend, stack.server, stack.client, stack.nginx?.process].flatMap((p) =>
+    p?.child.pid === undefined ? [] : [p.child.pid],
+  );
+  const { result: measured, otherCores } = await withOtherLoad(pids, async () => {
+    if (!variant.startsWith("hopgate")) return work();
+    const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
+    peak("server under load", peakBytes[0] ?? 0);
+    peak("client under load", peakBytes[1] ?? 0);
+    return result;
+  });
+  record(`${figure} other cores`, variant, otherCores);
+  return measured;
 }
 
 async function loadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   for (const size of ["1k", "1m"] as const) {
-    const result: LoadResult = await observed(stack, variant, () =>
+    const result: LoadResult = await observed(stack, variant, size, () =>
       variant === "hopgate-h2"
         ? generator("closed", {
             url: `${target.url}/${size}`,
@@ -147,7 +163,7 @@ async function loadRound(stack: Stack, variant: Variant): Promise<void> {
 
 async function rateRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
-  const result = await observed(stack, variant, () =>
+  const result = await observed(stack, variant, "1000/s", () =>
     generator("rate", {
       url: `${target.url}/1k`,
       host: target.host,
@@ -166,7 +182,7 @@ async function downloadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   const protocol = variant === "hopgate-h2" ? "h2" : "h1";
   for (const parallel of [1, 8]) {
-    const result = await observed(stack, variant, () =>
+    const result = await observed(stack, variant, parallel === 1 ? "100 MiB" : "8x100 MiB", () =>
       downloads(target, "/stream?mib=100", parallel, protocol),
     );
     record(parallel === 1 ? "100 MiB MiB/s" : "8x100 MiB MiB/s", variant, result.mibPerS);
