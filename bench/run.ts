@@ -3,13 +3,15 @@
 // Options: --quick (one short round), --rounds N, --duration S, --cli PATH (another compiled
 // build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
 // product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls),
-// --memory-only (per round a fresh server alone: idle RSS and RSS per idle tunnel; no wrk needed).
+// --memory-only (per round a fresh server alone: idle RSS and RSS per idle tunnel; no wrk needed),
+// --only FIGURES (comma-separated among load, rate, download; all by default).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
+import { withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
 import { environment, printTable, type Results } from "./report.js";
@@ -27,11 +29,20 @@ const { values: args } = parseArgs({
     label: { type: "string", default: "" },
     "skip-scale": { type: "boolean", default: false },
     "memory-only": { type: "boolean", default: false },
+    only: { type: "string", default: "load,rate,download" },
   },
 });
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
 const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
 const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.split(" ").filter(Boolean);
+const FIGURES = ["load", "rate", "download"] as const;
+const only = new Set(args.only.split(",").filter(Boolean));
+for (const figure of only) {
+  if (!(FIGURES as readonly string[]).includes(figure)) {
+    process.stderr.write(`bench: --only takes ${FIGURES.join(", ")}; got ${figure}\n`);
+    process.exit(2);
+  }
+}
 
 type Variant = "direct" | "hopgate-h1" | "hopgate-h2" | "nginx-h1";
 
@@ -96,9 +107,9 @@ async function loadRounds(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const order = [...variants.slice(round % variants.length), ...variants.slice(0, round % variants.length)];
     process.stderr.write(`round ${round + 1}/${rounds}: ${order.join(", ")}\n`);
-    for (const variant of order) await loadRound(stack, variant);
-    for (const variant of order) await rateRound(stack, variant);
-    for (const variant of order) await downloadRound(stack, variant);
+    if (only.has("load")) for (const variant of order) await loadRound(stack, variant);
+    if (only.has("rate")) for (const variant of order) await rateRound(stack, variant);
+    if (only.has("download")) for (const variant of order) await downloadRound(stack, variant);
   }
   if (!args["skip-scale"]) {
     Object.assign(results, {
@@ -122,19 +133,34 @@ function targetOf(stack: Stack, variant: Variant): Target {
   return { url: `https://127.0.0.1:${stack.httpsPort}`, host: TENANT };
 }
 
-/** Runs `work`, recording the peak RSS of server and client when HopGate carries it. */
-async function observed<T>(stack: Stack, variant: Variant, work: () => Promise<T>): Promise<T> {
-  if (!variant.startsWith("hopgate")) return work();
-  const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
-  peak("server under load", peakBytes[0] ?? 0);
-  peak("client under load", peakBytes[1] ?? 0);
-  return result;
+/**
+ * Runs `work` for one figure, recording the cores other processes on the machine used meanwhile
+ * and, when HopGate carries it, the peak RSS of server and client.
+ */
+async function observed<T>(
+  stack: Stack,
+  variant: Variant,
+  figure: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const pids = [stack.backend, stack.server, stack.client, stack.nginx?.process].flatMap((p) =>
+    p?.child.pid === undefined ? [] : [p.child.pid],
+  );
+  const { result: measured, otherCores } = await withOtherLoad(pids, async () => {
+    if (!variant.startsWith("hopgate")) return work();
+    const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
+    peak("server under load", peakBytes[0] ?? 0);
+    peak("client under load", peakBytes[1] ?? 0);
+    return result;
+  });
+  record(`${figure} other cores`, variant, otherCores);
+  return measured;
 }
 
 async function loadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   for (const size of ["1k", "1m"] as const) {
-    const result: LoadResult = await observed(stack, variant, () =>
+    const result: LoadResult = await observed(stack, variant, size, () =>
       variant === "hopgate-h2"
         ? generator("closed", {
             url: `${target.url}/${size}`,
@@ -154,7 +180,7 @@ async function loadRound(stack: Stack, variant: Variant): Promise<void> {
 
 async function rateRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
-  const result = await observed(stack, variant, () =>
+  const result = await observed(stack, variant, "1000/s", () =>
     generator("rate", {
       url: `${target.url}/1k`,
       host: target.host,
@@ -173,7 +199,7 @@ async function downloadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   const protocol = variant === "hopgate-h2" ? "h2" : "h1";
   for (const parallel of [1, 8]) {
-    const result = await observed(stack, variant, () =>
+    const result = await observed(stack, variant, parallel === 1 ? "100 MiB" : "8x100 MiB", () =>
       downloads(target, "/stream?mib=100", parallel, protocol),
     );
     record(parallel === 1 ? "100 MiB MiB/s" : "8x100 MiB MiB/s", variant, result.mibPerS);

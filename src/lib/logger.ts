@@ -33,13 +33,24 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-function destinationOf(options: LoggerOptions): DestinationStream | undefined {
+function destinationOf(options: LoggerOptions): DestinationStream {
+  const destination = options.destination ?? stdoutDestination();
   const extra = options.extraDestinations ?? [];
-  if (extra.length === 0) return options.destination;
+  if (extra.length === 0) return destination;
   // Every stream takes every level: the logger's own level already filtered the line.
-  return pino.multistream(
-    [options.destination ?? pino.destination(1), ...extra].map((stream) => ({ level: "trace", stream })),
-  );
+  return pino.multistream([destination, ...extra].map((stream) => ({ level: "trace", stream })));
+}
+
+/**
+ * stdout, written synchronously, one write(2) per line on the main thread, as Node's own
+ * console writes to pipes and terminals on Linux. pino's default (asynchronous) handed each
+ * line to a libuv thread-pool write whose completion woke the event loop once more: with one
+ * access line per request, that was ~20 µs of a pool thread, ~30 µs of the main thread and a
+ * fifth of the server's wakeups per request (docs/performance.md, change 7). The price: a log
+ * reader that stops reading (a full pipe) stalls the process instead of growing its memory.
+ */
+function stdoutDestination(): DestinationStream {
+  return pino.destination({ dest: 1, sync: true });
 }
 
 /** A logger that drops everything; for tests and tools that want no output. */
