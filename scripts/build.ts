@@ -29,7 +29,13 @@ await build({
   target: "node24",
   external: EXTERNAL,
   // CommonJS dependencies inside an ES module bundle still call require() for node built-ins.
-  banner: { js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);' },
+  banner: {
+    js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);',
+  },
   sourcemap: "linked",
+  // V8 keeps every module's source text for lazy compilation: whitespace and syntax minified
+  // (-1.5 MB of heap at idle); names are kept, so stack traces stay readable without the map.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning",
 });
