@@ -81,14 +81,14 @@ export function printTable(report: { medians: Record<string, Record<string, numb
   }
   for (const [name, bytes] of Object.entries(results.rss)) {
     rows.push([
-      `RSS ${name} (MB)`,
+      `RSS ${name} (MiB)`,
       "",
       (bytes / MiB).toFixed(1),
       "",
       "",
       "",
       "",
-      name === "server idle" ? "<= 80 MB" : "",
+      name === "server idle" ? "<= 80 MB (76.3 MiB)" : "",
     ]);
   }
   if (results.idleTunnels) {
@@ -128,7 +128,7 @@ export function printTable(report: { medians: Record<string, Record<string, numb
       "",
       "",
       "",
-      "<= 80 MB; <= 30 KiB",
+      "<= 80 MB (76.3 MiB); <= 30 KiB",
     ]);
   });
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
