@@ -46,7 +46,7 @@ function destinationOf(options: LoggerOptions): DestinationStream {
  * console writes to pipes and terminals on Linux. pino's default (asynchronous) handed each
  * line to a libuv thread-pool write whose completion woke the event loop once more: with one
  * access line per request, that was ~20 µs of a pool thread, ~30 µs of the main thread and a
- * fifth of the server's wakeups per request (docs/performance.md, change 7). The price: a log
+ * fifth of the server's wakeups per request (docs/performance.md, change 9). The price: a log
  * reader that stops reading (a full pipe) stalls the process instead of growing its memory.
  */
 function stdoutDestination(): DestinationStream {
