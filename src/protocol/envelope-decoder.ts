@@ -1,4 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { decodeShortString } from "./ascii-string-cache.js";
 import { envelope } from "./frames.js";
 import {
   EnvelopeSchema,
@@ -153,7 +154,6 @@ function batch(bytes: Uint8Array, start: number, end: number, nested: boolean) {
 }
 
 const EMPTY = new Uint8Array(0);
-const utf8 = new TextDecoder();
 
 /** Protobuf wire format (protobuf.dev/programming-guides/encoding) over a range of bytes. */
 class WireReader {
@@ -214,22 +214,7 @@ class WireReader {
 
   string(): string {
     const end = this.lengthEnd();
-    const bytes = this.source;
-    let value = "";
-    if (end - this.at <= 64) {
-      for (let i = this.at; i < end; i++) {
-        const code = bytes[i] as number;
-        if (code >= 0x80) return this.#utf8(end);
-        value += String.fromCharCode(code);
-      }
-      this.at = end;
-      return value;
-    }
-    return this.#utf8(end);
-  }
-
-  #utf8(end: number): string {
-    const value = utf8.decode(this.source.subarray(this.at, end));
+    const value = decodeShortString(this.source, this.at, end);
     this.at = end;
     return value;
   }
