@@ -29,8 +29,14 @@ const options = JSON.parse(raw ?? "{}") as Options;
 const histogram = createHistogram();
 let ok = 0;
 let errors = 0;
+/** Every request, warm-up included. */
+let sent = 0;
 
-const makeRequest = options.http2 ? http2Requester(options) : http1Requester(options);
+const send = options.http2 ? http2Requester(options) : http1Requester(options);
+const makeRequest: Request = () => {
+  sent++;
+  return send();
+};
 const started = performance.now();
 if (mode === "closed") await closedLoop();
 else if (mode === "rate") await fixedRate();
@@ -41,6 +47,7 @@ process.stdout.write(
   `${JSON.stringify({
     ok,
     errors,
+    sent,
     elapsedMs,
     rps: (ok / elapsedMs) * 1000,
     p50Ms: histogram.count ? histogram.percentile(50) / 1e6 : null,

@@ -62,7 +62,7 @@ function wrkLatencyMs(output: string, percentile: string): number | null {
 export async function generator(
   mode: "closed" | "rate" | "poll",
   options: Record<string, unknown>,
-): Promise<LoadResult & { ok: number; elapsedMs: number }> {
+): Promise<LoadResult & { ok: number; sent: number; elapsedMs: number }> {
   const script = join(import.meta.dirname, "load-generator.ts");
   const { stdout } = await run(process.execPath, ["--import", "tsx", script, mode, JSON.stringify(options)], {
     maxBuffer: 1 << 20,
@@ -70,6 +70,7 @@ export async function generator(
   });
   return JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as LoadResult & {
     ok: number;
+    sent: number;
     elapsedMs: number;
   };
 }

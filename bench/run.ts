@@ -4,13 +4,16 @@
 // build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
 // product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls),
 // --memory-only (per round a fresh server alone: idle RSS and RSS per idle tunnel; no wrk needed),
-// --only FIGURES (comma-separated among load, rate, download; all by default).
+// --only FIGURES (comma-separated among load, rate, download, gc; all but gc by default; gc
+// loads bench/gc-probe.ts into server and client and counts their allocation and GCs per request
+// at a fixed 1,000 requests/s).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
+import { GC_PROBE_FLAGS, gcPerRequest, gcSnapshot } from "./gc-figure.js";
 import { withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
@@ -35,7 +38,7 @@ const { values: args } = parseArgs({
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
 const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
 const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.split(" ").filter(Boolean);
-const FIGURES = ["load", "rate", "download"] as const;
+const FIGURES = ["load", "rate", "download", "gc"] as const;
 const only = new Set(args.only.split(",").filter(Boolean));
 for (const figure of only) {
   if (!(FIGURES as readonly string[]).includes(figure)) {
@@ -94,7 +97,10 @@ process.stdout.write(`\nwritten to ${file}\n`);
 
 /** Load, fixed-rate and download rounds against one stack, then the scale checks. */
 async function loadRounds(): Promise<void> {
-  const stack = await startStack(resolve(args.cli), nodeFlags);
+  const stack = await startStack(
+    resolve(args.cli),
+    only.has("gc") ? [...nodeFlags, ...GC_PROBE_FLAGS] : nodeFlags,
+  );
   await sleep(2000);
   results.rss["server idle"] = stack.server.rssBytes();
   results.rss["client idle"] = stack.client.rssBytes();
@@ -110,6 +116,8 @@ async function loadRounds(): Promise<void> {
     if (only.has("load")) for (const variant of order) await loadRound(stack, variant);
     if (only.has("rate")) for (const variant of order) await rateRound(stack, variant);
     if (only.has("download")) for (const variant of order) await downloadRound(stack, variant);
+    if (only.has("gc"))
+      for (const variant of order) if (variant.startsWith("hopgate")) await gcRound(stack, variant);
   }
   if (!args["skip-scale"]) {
     Object.assign(results, {
@@ -193,6 +201,32 @@ async function rateRound(stack: Stack, variant: Variant): Promise<void> {
   record("1000/s p50 ms", variant, result.p50Ms);
   record("1000/s p99 ms", variant, result.p99Ms);
   record("1000/s errors", variant, result.errors);
+}
+
+/**
+ * Allocation and GCs of server and client per request at a fixed 1,000 requests/s (counted from
+ * V8's own records, so a busy machine changes them little), with the p99 as a secondary figure.
+ */
+async function gcRound(stack: Stack, variant: Variant): Promise<void> {
+  const target = targetOf(stack, variant);
+  const before = await Promise.all([gcSnapshot(stack.server), gcSnapshot(stack.client)]);
+  const result = await observed(stack, variant, "gc", () =>
+    generator("rate", {
+      url: `${target.url}/1k`,
+      host: target.host,
+      http2: variant === "hopgate-h2",
+      connections: 50,
+      rate: 1000,
+      durationMs: durationS * 1000,
+    }),
+  );
+  const after = await Promise.all([gcSnapshot(stack.server), gcSnapshot(stack.client)]);
+  (["server", "client"] as const).forEach((name, i) => {
+    const figures = gcPerRequest(before[i]!, after[i]!, result.sent);
+    for (const [figure, value] of Object.entries(figures)) record(`gc ${name} ${figure}`, variant, value);
+  });
+  record("gc p99 ms", variant, result.p99Ms);
+  record("gc errors", variant, result.errors);
 }
 
 async function downloadRound(stack: Stack, variant: Variant): Promise<void> {

@@ -56,6 +56,12 @@ export class BackendExchange implements StreamSink {
   #bodyStarted = false;
   #ended = false;
   #done = false;
+  #response: IncomingMessage | undefined;
+  readonly #responseListener = (response: IncomingMessage) => this.#onResponse(response);
+  readonly #upgradeListener = (response: IncomingMessage, socket: Duplex, rest: Buffer) =>
+    this.#onUpgrade(response, socket, rest);
+  readonly #errorListener = (error: NodeJS.ErrnoException) => this.#onError(error);
+  readonly #responseErrorListener = (error: Error) => this.#finish(`backend: ${error.message}`);
 
   constructor(options: BackendExchangeOptions) {
     this.#options = options;
@@ -85,9 +91,9 @@ export class BackendExchange implements StreamSink {
       rejectUnauthorized: false,
     });
     this.#request = request;
-    request.on("response", (response) => this.#onResponse(response));
-    request.on("upgrade", (response, socket, rest) => this.#onUpgrade(response, socket, rest));
-    request.on("error", (error) => this.#onError(error));
+    request.on("response", this.#responseListener);
+    request.on("upgrade", this.#upgradeListener);
+    request.on("error", this.#errorListener);
     if (head.upgrade) request.end();
     return request;
   }
@@ -132,7 +138,8 @@ export class BackendExchange implements StreamSink {
       // servers get no second StreamClose for a stream they may consider finished.)
       if (!stream.closed && this.#options.version === 2) stream.abort("response complete");
     });
-    response.once("error", (error) => this.#finish(`backend: ${error.message}`));
+    this.#response = response;
+    response.once("error", this.#responseErrorListener);
   }
 
   #onUpgrade(response: IncomingMessage, socket: Duplex, rest: Buffer): void {
@@ -211,9 +218,28 @@ export class BackendExchange implements StreamSink {
     return map;
   }
 
+  /**
+   * node keeps a pooled connection's last request and response (its parser's `outgoing`) until
+   * the connection's next request: once finished, they must not hold this exchange, its stream
+   * and its buffers meanwhile, which would then be promoted to V8's old generation
+   * (docs/performance.md, change 11). Late errors stay handled.
+   */
+  #detach(): void {
+    const request = this.#request;
+    if (request) {
+      request.off("response", this.#responseListener);
+      request.off("upgrade", this.#upgradeListener);
+      request.off("error", this.#errorListener);
+      request.on("error", ignoreLateError);
+    }
+    this.#response?.off("error", this.#responseErrorListener);
+    this.#response?.on("error", ignoreLateError);
+  }
+
   #finish(error: string | undefined): void {
     if (this.#done) return;
     this.#done = true;
+    this.#detach();
     this.#options.onFinished({
       service: this.#options.service.name,
       method: this.#options.head.method,
@@ -225,6 +251,10 @@ export class BackendExchange implements StreamSink {
       bytesToServer: this.#options.stream.sentBytes,
     });
   }
+}
+
+function ignoreLateError(): void {
+  // The exchange has finished: a late error of its request or response changes nothing.
 }
 
 /** Whether a flat header list frames the body itself (Content-Length or Transfer-Encoding). */

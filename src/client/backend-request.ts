@@ -1,4 +1,4 @@
-import type { StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import type { HeaderValues, StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { hopByHopNames } from "../protocol/hop-by-hop.js";
 import { isFieldValue, isToken } from "../protocol/http-syntax.js";
 import { firstValue, isWireHeader, WireHeader } from "../protocol/wire-headers.js";
@@ -28,16 +28,20 @@ export function backendRequestHead(open: StreamOpen): BackendRequestHead | strin
   const connection: string[] = [];
   let upgrade = false;
   let chunked = false;
-  for (const [name, { values }] of Object.entries(open.header)) {
+  const header = open.header;
+  // for-in, not Object.entries: no array per entry on every request.
+  for (const name in header) {
+    const values = (header[name] as HeaderValues).values;
     const lower = name.toLowerCase();
-    if (lower === "connection") connection.push(...values);
+    if (lower === "connection") for (const value of values) connection.push(value);
     if (lower === "upgrade" && values.length > 0) upgrade = true;
     if (lower === "transfer-encoding") chunked = values.some((v) => /chunked/i.test(v));
   }
   const hopByHop = hopByHopNames(connection);
   const host = firstValue(open.header, WireHeader.host);
   const headers: string[] = [];
-  for (const [name, { values }] of Object.entries(open.header)) {
+  for (const name in header) {
+    const values = (header[name] as HeaderValues).values;
     const lower = name.toLowerCase();
     if (isWireHeader(lower) || (lower === "host" && host !== undefined)) continue;
     if (hopByHop.has(lower) && !(upgrade && (lower === "upgrade" || lower === "connection"))) continue;

@@ -1,4 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { decodeShortString } from "./ascii-string-cache.js";
 import { envelope } from "./frames.js";
 import {
   EnvelopeSchema,
@@ -84,29 +85,38 @@ function streamOpen(bytes: Uint8Array, start: number, end: number): StreamOpen {
   return value;
 }
 
-/** One map entry (key 1, value 2); a later entry for the same name replaces it, as in protobuf. */
+/**
+ * One map entry (key 1, value 2); a later entry for the same name replaces it, as in protobuf.
+ * Read with `reader` itself, its end narrowed to the entry and then to the values: no reader
+ * object per entry, and the values array sized to its one value in the usual case.
+ */
 function headerEntry(reader: WireReader, header: StreamOpen["header"]): void {
   const end = reader.lengthEnd();
-  const entry = new WireReader(reader.source, reader.at, end);
+  const outerEnd = reader.narrow(end);
   let name = "";
-  const values: string[] = [];
-  while (entry.more()) {
-    const tag = entry.varint();
-    if (tag === ((1 << 3) | 2)) name = entry.string();
+  let first: string | undefined;
+  let values: string[] | undefined;
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | 2)) name = reader.string();
     else if (tag === ((2 << 3) | 2)) {
-      const valuesEnd = entry.lengthEnd();
       // A value field seen twice merges, as protobuf merges a repeated message field.
-      const list = new WireReader(reader.source, entry.at, valuesEnd);
-      while (list.more()) {
-        const valueTag = list.varint();
-        if (valueTag === ((1 << 3) | 2)) values.push(list.string());
-        else list.skip(valueTag);
+      const valuesEnd = reader.lengthEnd();
+      reader.narrow(valuesEnd);
+      while (reader.more()) {
+        const valueTag = reader.varint();
+        if (valueTag !== ((1 << 3) | 2)) reader.skip(valueTag);
+        else if (first === undefined) first = reader.string();
+        else (values ??= [first]).push(reader.string());
       }
-      entry.at = valuesEnd;
-    } else entry.skip(tag);
+      reader.narrow(end);
+    } else reader.skip(tag);
   }
-  header[name] = { $typeName: "hopgate.protocol.v1.HeaderValues", values };
-  reader.at = end;
+  reader.narrow(outerEnd);
+  header[name] = {
+    $typeName: "hopgate.protocol.v1.HeaderValues",
+    values: values ?? (first === undefined ? [] : [first]),
+  };
 }
 
 function streamClose(bytes: Uint8Array, start: number, end: number): StreamClose {
@@ -153,19 +163,25 @@ function batch(bytes: Uint8Array, start: number, end: number, nested: boolean) {
 }
 
 const EMPTY = new Uint8Array(0);
-const utf8 = new TextDecoder();
 
 /** Protobuf wire format (protobuf.dev/programming-guides/encoding) over a range of bytes. */
 class WireReader {
   at: number;
   /** The whole buffer this reader reads a range of. */
   readonly source: Uint8Array;
-  readonly #end: number;
+  #end: number;
 
   constructor(bytes: Uint8Array, start: number, end: number) {
     this.source = bytes;
     this.at = start;
     this.#end = end;
+  }
+
+  /** Reads on only up to `end` (within the current range); returns the end it replaces. */
+  narrow(end: number): number {
+    const previous = this.#end;
+    this.#end = end;
+    return previous;
   }
 
   more(): boolean {
@@ -214,22 +230,7 @@ class WireReader {
 
   string(): string {
     const end = this.lengthEnd();
-    const bytes = this.source;
-    let value = "";
-    if (end - this.at <= 64) {
-      for (let i = this.at; i < end; i++) {
-        const code = bytes[i] as number;
-        if (code >= 0x80) return this.#utf8(end);
-        value += String.fromCharCode(code);
-      }
-      this.at = end;
-      return value;
-    }
-    return this.#utf8(end);
-  }
-
-  #utf8(end: number): string {
-    const value = utf8.decode(this.source.subarray(this.at, end));
+    const value = decodeShortString(this.source, this.at, end);
     this.at = end;
     return value;
   }

@@ -17,15 +17,19 @@ const ALWAYS_HOP_BY_HOP = new Set([
   "http2-settings",
 ]);
 
-/** Lowercased names that must not cross this hop, given the message's Connection header values. */
-export function hopByHopNames(connectionValues: readonly string[]): Set<string> {
-  if (connectionValues.length === 0) return ALWAYS_HOP_BY_HOP;
-  const names = new Set(ALWAYS_HOP_BY_HOP);
+/**
+ * Lowercased names that must not cross this hop, given the message's Connection header values.
+ * The shared set itself (not a copy) when they name nothing beyond it, as the `keep-alive` of
+ * nearly every HTTP/1.1 message does: callers only read it.
+ */
+export function hopByHopNames(connectionValues: readonly string[]): ReadonlySet<string> {
+  let names: Set<string> | undefined;
   for (const value of connectionValues) {
     for (const token of value.split(",")) {
       const name = token.trim().toLowerCase();
-      if (name) names.add(name);
+      if (!name || ALWAYS_HOP_BY_HOP.has(name) || names?.has(name)) continue;
+      (names ??= new Set(ALWAYS_HOP_BY_HOP)).add(name);
     }
   }
-  return names;
+  return names ?? ALWAYS_HOP_BY_HOP;
 }

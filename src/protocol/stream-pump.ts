@@ -30,6 +30,7 @@ export function pumpIntoStream(
   const onEnd = () => {
     if (finished) return;
     finished = true;
+    detach();
     const end = () => {
       stream.end();
       onEnded?.();
@@ -40,7 +41,18 @@ export function pumpIntoStream(
   const onEarlyClose = () => {
     if (finished) return;
     finished = true;
+    detach();
     stream.abort(abortReason);
+  };
+  // A finished source may outlive the exchange (node keeps a keep-alive connection's last
+  // request and response until its next one): it must not hold the stream through these
+  // closures meanwhile (docs/performance.md, change 11). A late error stays handled.
+  const detach = () => {
+    source.off("data", onData);
+    source.off("end", onEnd);
+    source.off("error", onEarlyClose);
+    source.off("close", onEarlyClose);
+    source.on("error", ignoreLateError);
   };
   // The stream is gone (aborted or the peer closed): discard whatever the source still sends.
   const stop = () => {
@@ -53,6 +65,10 @@ export function pumpIntoStream(
   source.once("error", onEarlyClose);
   source.once("close", onEarlyClose);
   source.resume();
+}
+
+function ignoreLateError(): void {
+  // The pump has finished: nothing is left to abort.
 }
 
 /** What `deliverChunk` writes to: a Writable, an http(2) response or a socket. */

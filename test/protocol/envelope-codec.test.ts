@@ -53,6 +53,22 @@ const singleFrame: fc.Arbitrary<Envelope> = fc.oneof(
   fc
     .tuple(id, fc.string({ maxLength: 10 }))
     .map(([i, v]) => frame.open(i, "web", { "X-Test": headerValues([v]) })),
+  fc
+    .tuple(
+      id,
+      fc.uniqueArray(
+        fc.tuple(fc.string({ maxLength: 12 }), fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 })),
+        {
+          maxLength: 4,
+          selector: ([name]) => name,
+        },
+      ),
+    )
+    .map(([i, entries]) => {
+      const header = Object.create(null) as Record<string, ReturnType<typeof headerValues>>;
+      for (const [name, values] of entries) header[name] = headerValues(values);
+      return frame.open(i, "web", header);
+    }),
   fc.constant(create(EnvelopeSchema)),
 );
 const envelope = fc.oneof(
@@ -141,6 +157,18 @@ describe("envelope codec", () => {
     assert.equal(decoded.payload.value.id, "http-1");
     assert.equal(decoded.payload.value.seq, 3n);
     assert.equal(Buffer.from(decoded.payload.value.data).toString(), "abc");
+  });
+
+  it("merges a header's values field seen twice, as protobuf-es does", () => {
+    // Envelope{stream_open{header{"a": values ["1"], then values ["2"]}}}, written by hand.
+    const entry = [0x0a, 0x01, 0x61, 0x12, 0x03, 0x0a, 0x01, 0x31, 0x12, 0x03, 0x0a, 0x01, 0x32];
+    const bytes = Uint8Array.from([0x1a, entry.length + 2, 0x22, entry.length, ...entry]);
+    const decoded = decodeEnvelope(bytes).payload;
+    const expected = fromBinary(EnvelopeSchema, bytes).payload;
+    assert.equal(decoded.case, "streamOpen");
+    assert.equal(expected.case, "streamOpen");
+    assert.deepEqual(decoded.value.header.a?.values, ["1", "2"]);
+    assert.deepEqual(decoded.value.header.a?.values, expected.value.header.a?.values);
   });
 
   it("returns a batch nested in a batch empty, without decoding it", () => {

@@ -66,7 +66,15 @@ export interface ClientErrors {
 export function createClientErrors(onRejected?: (reason: VisitorRejectionReason) => void): ClientErrors {
   const responses = new WeakMap<Duplex, ServerResponse>();
   return {
-    responding: (socket, res) => void responses.set(socket, res),
+    responding: (socket, res) => {
+      responses.set(socket, res);
+      // A finished response no longer counts as begun: forgetting it then frees the exchange
+      // behind it, which an idle keep-alive connection would otherwise hold until its next
+      // request, long enough to be promoted to V8's old generation (docs/performance.md, change 11).
+      res.once("finish", () => {
+        if (responses.get(socket) === res) responses.delete(socket);
+      });
+    },
     listener: (error, socket) => {
       const reason = rejectionReason(error.code);
       if (reason) onRejected?.(reason);

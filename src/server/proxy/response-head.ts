@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import type { StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
+import type { HeaderValues, StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { hopByHopNames } from "../../protocol/hop-by-hop.js";
 import { isFieldValue, isToken } from "../../protocol/http-syntax.js";
 import { isWireHeader, WireHeader } from "../../protocol/wire-headers.js";
@@ -30,15 +30,19 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
   if (!((status >= 200 && status <= 599) || (status === 101 && upgradeRequested))) {
     return { ok: false, problem: `status ${status} not allowed` };
   }
+  const header = open.header;
   const connection: string[] = [];
-  for (const [name, { values }] of Object.entries(open.header)) {
-    if (name.toLowerCase() === "connection") connection.push(...values);
+  // for-in, not Object.entries: no array per entry on every response.
+  for (const name in header) {
+    if (name.toLowerCase() === "connection")
+      for (const value of (header[name] as HeaderValues).values) connection.push(value);
   }
   const hopByHop = hopByHopNames(connection);
   // Without a prototype: a field named "constructor" or "__proto__" is an ordinary entry.
   const headers = Object.create(null) as OutgoingHttpHeaders;
   let upgrade: string | undefined;
-  for (const [name, { values }] of Object.entries(open.header)) {
+  for (const name in header) {
+    const values = (header[name] as HeaderValues).values;
     if (!isToken(name)) return { ok: false, problem: "invalid header name" };
     for (const value of values)
       if (!isFieldValue(value)) return { ok: false, problem: `invalid value in header ${name}` };
@@ -49,7 +53,11 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
     if (lower === "set-cookie") headers[lower] = [...((existing as string[] | undefined) ?? []), ...values];
     else
       headers[lower] =
-        existing === undefined ? values.join(", ") : `${String(existing)}, ${values.join(", ")}`;
+        existing === undefined
+          ? values.length === 1
+            ? values[0]
+            : values.join(", ")
+          : `${String(existing)}, ${values.join(", ")}`;
   }
   if (status === 101 && !upgrade) return { ok: false, problem: "101 without Upgrade" };
   const length = headers["content-length"];

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { hopByHopNames } from "../../src/protocol/hop-by-hop.js";
+
+const ALWAYS = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+
+describe("hopByHopNames", () => {
+  for (const { connection, extra } of [
+    { connection: [], extra: [] },
+    { connection: ["keep-alive"], extra: [] },
+    { connection: ["Keep-Alive, Upgrade"], extra: [] },
+    { connection: ["close"], extra: ["close"] },
+    { connection: ["X-Secret , keep-alive", "x-other,,x-secret"], extra: ["x-secret", "x-other"] },
+  ]) {
+    it(`names the fixed fields${extra.length ? ` and ${extra.join(", ")}` : ""} for Connection: ${JSON.stringify(connection)}`, () => {
+      const names = hopByHopNames(connection);
+      for (const name of [...ALWAYS, ...extra]) assert.ok(names.has(name), name);
+      assert.equal(names.size, hopByHopNames([]).size + extra.length);
+      assert.ok(!names.has("content-type"));
+    });
+  }
+
+  it("adds nothing to the shared set for later calls", () => {
+    const before = hopByHopNames([]).size;
+    hopByHopNames(["x-one"]);
+    assert.equal(hopByHopNames(["keep-alive"]).size, before);
+    assert.ok(!hopByHopNames([]).has("x-one"));
+  });
+});
