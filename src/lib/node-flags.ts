@@ -10,5 +10,14 @@
  * `--expose-gc`: lets the tunnel run a young-generation GC every 8 MiB it moves (gc-pacer.ts),
  * and server and client one compacting GC when they have started (heap-compaction.ts); nothing
  * else calls `gc`.
+ *
+ * `--no-allocation-site-pretenuring`: V8 otherwise decides from one scavenge's feedback to
+ * allocate whole allocation sites straight in the old generation; for per-request objects that
+ * die young that meant ~170 KB promoted per scavenge and a major GC (a 4.5–5.6 ms pause, the
+ * p99 at 1,000 req/s) every few seconds (docs/performance.md, change 12).
  */
-export const HOPGATE_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--expose-gc"];
+export const HOPGATE_NODE_FLAGS: readonly string[] = [
+  "--max-semi-space-size=2",
+  "--expose-gc",
+  "--no-allocation-site-pretenuring",
+];
