@@ -158,6 +158,20 @@ describe("hostile visitors", () => {
     await assertRejections(gateway, { timeout: 1 });
   });
 
+  it("keeps an idle HTTP/1.1 keep-alive connection for HOP_SERVER_IDLE_TIMEOUT_SECONDS, then closes it", async (t) => {
+    const { gateway } = await hostileSetup(t, { idleTimeoutSeconds: "2" });
+    const visitor = await rawVisitor(gateway.port, DOMAIN);
+    visitor.socket.write(`GET /first HTTP/1.1\r\n${HEAD}\r\n`);
+    const response = await visitor.waitFor("ok");
+    assert.match(response, /^HTTP\/1\.1 200 /);
+    assert.match(response, /\r\nkeep-alive: timeout=2\r\n/i);
+    const outcome = await visitor.outcome(15_000);
+    t.diagnostic(`idle connection closed ${outcome.elapsedMs} ms after the handshake`);
+    assert.ok(outcome.closed, "connection closed");
+    // node's own keep-alive timeout (5 s) would close it later than 4.5 s: the setting would not apply.
+    assert.ok(outcome.elapsedMs >= 1500 && outcome.elapsedMs < 4500, `closed after ${outcome.elapsedMs} ms`);
+  });
+
   it("drops an HTTP/2 connection whose first HEADERS frame never completes", async (t) => {
     const { gateway, seen } = await hostileSetup(t, { headersTimeoutSeconds: "2" });
     // Silent after a HEADERS frame without END_HEADERS; and one that trickles CONTINUATION bytes.

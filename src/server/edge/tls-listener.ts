@@ -99,6 +99,7 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   const fallback = server as unknown as {
     headersTimeout: number;
     requestTimeout: number;
+    keepAliveTimeout: number;
     connectionsCheckingInterval: number;
     maxHeaderSize: number;
     timeout: number;
@@ -109,6 +110,10 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   fallback.connectionsCheckingInterval = CONNECTIONS_CHECKING_INTERVAL_MS;
   fallback.maxHeaderSize = maxHeaderBytes;
   fallback.timeout = timeouts.idleMs;
+  // Between HTTP/1.1 requests node applies keepAliveTimeout (5 s by default) instead of
+  // `timeout`: idle keep-alive visitors would be cut long before the idle timeout, and each
+  // reconnection costs a TLS handshake on the request that needs it (docs/performance.md, 13).
+  fallback.keepAliveTimeout = timeouts.idleMs;
   if (options.onConnection) server.on("connection", options.onConnection);
   const rejected = (reason: VisitorRejectionReason) => options.onRejected?.(reason);
   const clientErrors = createClientErrors(rejected);
