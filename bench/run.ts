@@ -186,18 +186,21 @@ async function loadRound(stack: Stack, variant: Variant): Promise<void> {
   }
 }
 
+/** 1 KiB requests at a fixed 1,000 per second over 50 connections, for one round. */
+function fixedRate(target: Target, variant: Variant): ReturnType<typeof generator> {
+  return generator("rate", {
+    url: `${target.url}/1k`,
+    host: target.host,
+    http2: variant === "hopgate-h2",
+    connections: 50,
+    rate: 1000,
+    durationMs: durationS * 1000,
+  });
+}
+
 async function rateRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
-  const result = await observed(stack, variant, "1000/s", () =>
-    generator("rate", {
-      url: `${target.url}/1k`,
-      host: target.host,
-      http2: variant === "hopgate-h2",
-      connections: 50,
-      rate: 1000,
-      durationMs: durationS * 1000,
-    }),
-  );
+  const result = await observed(stack, variant, "1000/s", () => fixedRate(target, variant));
   record("1000/s p50 ms", variant, result.p50Ms);
   record("1000/s p99 ms", variant, result.p99Ms);
   record("1000/s errors", variant, result.errors);
@@ -210,16 +213,7 @@ async function rateRound(stack: Stack, variant: Variant): Promise<void> {
 async function gcRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   const before = await Promise.all([gcSnapshot(stack.server), gcSnapshot(stack.client)]);
-  const result = await observed(stack, variant, "gc", () =>
-    generator("rate", {
-      url: `${target.url}/1k`,
-      host: target.host,
-      http2: variant === "hopgate-h2",
-      connections: 50,
-      rate: 1000,
-      durationMs: durationS * 1000,
-    }),
-  );
+  const result = await observed(stack, variant, "gc", () => fixedRate(target, variant));
   const after = await Promise.all([gcSnapshot(stack.server), gcSnapshot(stack.client)]);
   (["server", "client"] as const).forEach((name, i) => {
     const figures = gcPerRequest(before[i]!, after[i]!, result.sent);
