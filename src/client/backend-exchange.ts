@@ -54,7 +54,6 @@ export class BackendExchange implements StreamSink {
   #pending: Uint8Array[] = [];
   #headers: string[] = [];
   #bodyStarted = false;
-  #ended = false;
   #done = false;
   #response: IncomingMessage | undefined;
   readonly #responseListener = (response: IncomingMessage) => this.#onResponse(response);
@@ -118,7 +117,6 @@ export class BackendExchange implements StreamSink {
   end(): void {
     if (this.#socket) return void this.#socket.end();
     if (this.#options.head.upgrade) return;
-    this.#ended = true;
     (this.#request ?? this.#start(this.#options.head.headers)).end();
   }
 
@@ -155,9 +153,11 @@ export class BackendExchange implements StreamSink {
 
   #onError(error: NodeJS.ErrnoException): void {
     if (this.#done) return;
-    if (this.#mayResend(error)) {
+    const failed = this.#request;
+    if (failed && this.#mayResend(failed, error)) {
+      this.#detachRequest(failed);
       const request = this.#start(this.#headers);
-      if (this.#ended) request.end();
+      if (failed.writableEnded) request.end();
       return;
     }
     const { stream, version } = this.#options;
@@ -186,9 +186,9 @@ export class BackendExchange implements StreamSink {
    * same rule as Go's net/http). Each resend takes another pooled or a new connection, so the
    * retries end once the pool's stale connections are used up.
    */
-  #mayResend(error: NodeJS.ErrnoException): boolean {
+  #mayResend(request: ClientRequest, error: NodeJS.ErrnoException): boolean {
     return (
-      this.#request?.reusedSocket === true &&
+      request.reusedSocket &&
       this.#status === 0 &&
       !this.#bodyStarted &&
       !this.#options.stream.closed &&
@@ -225,15 +225,17 @@ export class BackendExchange implements StreamSink {
    * (docs/performance.md, change 11). Late errors stay handled.
    */
   #detach(): void {
-    const request = this.#request;
-    if (request) {
-      request.off("response", this.#responseListener);
-      request.off("upgrade", this.#upgradeListener);
-      request.off("error", this.#errorListener);
-      request.on("error", ignoreLateError);
-    }
+    if (this.#request) this.#detachRequest(this.#request);
     this.#response?.off("error", this.#responseErrorListener);
     this.#response?.on("error", ignoreLateError);
+  }
+
+  /** Also for a request given up for a resend: nothing it emits later reaches this exchange. */
+  #detachRequest(request: ClientRequest): void {
+    request.off("response", this.#responseListener);
+    request.off("upgrade", this.#upgradeListener);
+    request.off("error", this.#errorListener);
+    request.on("error", ignoreLateError);
   }
 
   #finish(error: string | undefined): void {
