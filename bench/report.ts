@@ -139,7 +139,7 @@ export function printTable(report: { medians: Record<string, Record<string, numb
     if (!plain) return;
     const c = plain.idleStreams;
     single(
-      `ref plain Node.js HTTP/2 server ${i + 1}: idle RSS MiB; per idle connection with an open stream (${c.accepted}/${c.count}) KiB`,
+      `ref plain Node.js HTTP/2 server ${i + 1}: idle RSS (anon + file) MiB; per idle connection with one open stream (${c.accepted}/${c.count}) KiB`,
       `${split(plain.idle)}; ${fmt(c.perConnectionKiB)}`,
       "",
     );
