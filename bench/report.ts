@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import type { FreshServer } from "./memory.js";
+import type { FreshServer, PlainH2Server, RssSplit } from "./memory.js";
 
 export interface Results {
   /** metric → variant → one value per round. */
@@ -19,6 +19,8 @@ export interface Results {
   };
   /** --memory-only: one fresh server per round. */
   freshServers: FreshServer[];
+  /** --memory-only: the reference, one fresh plain Node.js HTTP/2 server per round. */
+  plainH2Servers: PlainH2Server[];
 }
 
 /** Machine, versions and settings of a run, as recorded in its JSON. */
@@ -54,11 +56,39 @@ const MiB = 1024 * 1024;
 const fmt = (value: number | undefined) =>
   value === undefined || Number.isNaN(value) ? "-" : value >= 100 ? value.toFixed(0) : value.toFixed(2);
 
-/** The medians as a table, HopGate's ratio to direct, and the targets of issue 6. */
+/** Variants in the table's order, and the heading of each: the references are marked `ref`. */
+const COLUMNS = [
+  ["direct", "direct"],
+  ["hopgate-h1", "hopgate-h1"],
+  ["hopgate-h2", "hopgate-h2"],
+  ["nginx-h1", "ref nginx-h1"],
+  ["node-h1", "ref node-h1"],
+  ["node-h2", "ref node-h2"],
+] as const;
+/** Ratio columns: each variant against direct (requests/s only). */
+const RATIOS = [
+  ["hopgate-h1", "h1/direct"],
+  ["hopgate-h2", "h2/direct"],
+  ["nginx-h1", "ref nginx-h1/direct"],
+  ["node-h1", "ref node-h1/direct"],
+  ["node-h2", "ref node-h2/direct"],
+] as const;
+
+/**
+ * The medians as a table, the ratios to direct of HopGate and of the references, the targets of
+ * issue 6, and a legend of the references.
+ */
 export function printTable(report: { medians: Record<string, Record<string, number>>; results: Results }) {
   const { medians, results } = report;
-  const variants = ["direct", "hopgate-h1", "hopgate-h2", "nginx-h1"];
-  const rows: string[][] = [["metric", ...variants, "h1/direct", "h2/direct", "target"]];
+  const rows: string[][] = [
+    ["metric", ...COLUMNS.map(([, heading]) => heading), ...RATIOS.map(([, heading]) => heading), "target"],
+  ];
+  /** A row with one figure, in the hopgate-h1 column. */
+  const single = (metric: string, value: string, target: string) => {
+    const cells = Array<string>(COLUMNS.length + RATIOS.length).fill("");
+    cells[1] = value;
+    rows.push([metric, ...cells, target]);
+  };
   const targets: Record<string, string> = {
     "1k req/s": ">= 35 %",
     "1m req/s": ">= 25 %",
@@ -73,65 +103,58 @@ export function printTable(report: { medians: Record<string, Record<string, numb
         : "";
     rows.push([
       metric,
-      ...variants.map((v) => fmt(byVariant[v])),
-      ratio("hopgate-h1"),
-      ratio("hopgate-h2"),
+      ...COLUMNS.map(([variant]) => fmt(byVariant[variant])),
+      ...RATIOS.map(([variant]) => ratio(variant)),
       targets[metric] ?? "",
     ]);
   }
   for (const [name, bytes] of Object.entries(results.rss)) {
-    rows.push([
+    single(
       `RSS ${name} (MiB)`,
-      "",
       (bytes / MiB).toFixed(1),
-      "",
-      "",
-      "",
-      "",
       name === "server idle" ? "<= 80 MB (76.3 MiB)" : "",
-    ]);
+    );
   }
   if (results.idleTunnels) {
     const t = results.idleTunnels;
-    rows.push([
-      `per idle tunnel (${t.accepted}/${t.count}), KiB`,
-      "",
-      fmt(t.perTunnelKiB),
-      "",
-      "",
-      "",
-      "",
-      "<= 30 KiB",
-    ]);
+    single(`per idle tunnel (${t.accepted}/${t.count}), KiB`, fmt(t.perTunnelKiB), "<= 30 KiB");
   }
   if (results.longPolls) {
     const p = results.longPolls;
-    rows.push([`${p.count} long polls: ok/errors`, "", `${p.ok}/${p.errors}`, "", "", "", "", "0 errors"]);
-    rows.push([
+    single(`${p.count} long polls: ok/errors`, `${p.ok}/${p.errors}`, "0 errors");
+    single(
       "per in-flight stream KiB (server/client)",
-      "",
       `${fmt(p.serverPerStreamKiB)}/${fmt(p.clientPerStreamKiB)}`,
-      "",
-      "",
-      "",
-      "",
       "<= 10 KiB",
-    ]);
+    );
   }
   results.freshServers.forEach((fresh, i) => {
     const { idle, idleTunnels: t } = fresh;
-    rows.push([
+    single(
       `fresh server ${i + 1}: idle RSS (anon + file) MiB; per idle tunnel (${t.accepted}/${t.count}) KiB`,
-      "",
-      `${idle.rssMiB.toFixed(1)} (${idle.anonMiB.toFixed(1)} + ${idle.fileMiB.toFixed(1)}); ${fmt(t.perTunnelKiB)}`,
-      "",
-      "",
-      "",
-      "",
+      `${split(idle)}; ${fmt(t.perTunnelKiB)}`,
       "<= 80 MB (76.3 MiB); <= 30 KiB",
-    ]);
+    );
+    const plain = results.plainH2Servers[i];
+    if (!plain) return;
+    const c = plain.idleStreams;
+    single(
+      `ref plain Node.js HTTP/2 server ${i + 1}: idle RSS (anon + file) MiB; per idle connection with one open stream (${c.accepted}/${c.count}) KiB`,
+      `${split(plain.idle)}; ${fmt(c.perConnectionKiB)}`,
+      "",
+    );
   });
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   for (const row of rows)
     process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")}\n`);
+  process.stdout.write(
+    "ref: references measured in the same run. nginx-h1: nginx as a one-hop TLS reverse proxy. " +
+      "node-h1, node-h2 and the plain Node.js HTTP/2 server: the cheapest Node.js hop (bench/node-proxy.ts, " +
+      "bench/plain-h2-server.ts: Node's built-ins, HopGate's V8 flags), the floor a Node.js implementation " +
+      "does not go under.\n",
+  );
+}
+
+function split(rss: RssSplit): string {
+  return `${rss.rssMiB.toFixed(1)} (${rss.anonMiB.toFixed(1)} + ${rss.fileMiB.toFixed(1)})`;
 }

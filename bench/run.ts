@@ -1,9 +1,12 @@
-// `npm run bench`: HopGate against direct access (and nginx, when installed) in one run, A/B
-// alternated, medians of several rounds. Prints a table, writes JSON to bench/results/.
+// `npm run bench`: HopGate against direct access and two references, nginx (when installed) and
+// the cheapest Node.js hop (bench/node-proxy.ts), in one run, A/B alternated, medians of several
+// rounds. Prints a table, writes JSON to bench/results/.
 // Options: --quick (one short round), --rounds N, --duration S, --cli PATH (another compiled
 // build, e.g. an older commit's, for before/after), --flags "..." (V8 flags instead of the
 // product's), --label NAME (in the file name), --skip-scale (no 1,000 tunnels / 10,000 polls),
-// --memory-only (per round a fresh server alone: idle RSS and RSS per idle tunnel; no wrk needed),
+// --memory-only (per round a fresh server alone: idle RSS and RSS per idle tunnel, and the same of
+// a plain Node.js HTTP/2 server as the reference; no wrk needed), --variants LIST (comma-separated
+// among direct, hopgate-h1, hopgate-h2, nginx-h1, node-h1, node-h2; all available by default),
 // --only FIGURES (comma-separated among load, rate, download, gc; all but gc by default; gc
 // loads bench/gc-probe.ts into server and client and counts their allocation and GCs per request
 // at a fixed 1,000 requests/s).
@@ -18,7 +21,7 @@ import { withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
 import { environment, printTable, type Results } from "./report.js";
-import { measureFreshServer } from "./memory.js";
+import { measureFreshServer, measurePlainH2Server } from "./memory.js";
 import { measureIdleTunnels, measureLongPolls } from "./scale.js";
 import { startStack, TENANT, type Stack } from "./stack.js";
 
@@ -33,6 +36,7 @@ const { values: args } = parseArgs({
     "skip-scale": { type: "boolean", default: false },
     "memory-only": { type: "boolean", default: false },
     only: { type: "string", default: "load,rate,download" },
+    variants: { type: "string" },
   },
 });
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
@@ -47,9 +51,23 @@ for (const figure of only) {
   }
 }
 
-type Variant = "direct" | "hopgate-h1" | "hopgate-h2" | "nginx-h1";
+const VARIANTS = ["direct", "hopgate-h1", "hopgate-h2", "nginx-h1", "node-h1", "node-h2"] as const;
+type Variant = (typeof VARIANTS)[number];
+const isVariant = (name: string): name is Variant => (VARIANTS as readonly string[]).includes(name);
+/** --variants; undefined: every variant available. */
+const chosenVariants = args.variants?.split(",").filter(Boolean);
+for (const variant of chosenVariants ?? []) {
+  if (!isVariant(variant)) {
+    process.stderr.write(`bench: --variants takes ${VARIANTS.join(", ")}; got ${variant}\n`);
+    process.exit(2);
+  }
+}
+if (chosenVariants?.length === 0) {
+  process.stderr.write(`bench: --variants takes at least one of ${VARIANTS.join(", ")}\n`);
+  process.exit(2);
+}
 
-const results: Results = { samples: {}, rss: {}, freshServers: [] };
+const results: Results = { samples: {}, rss: {}, freshServers: [], plainH2Servers: [] };
 const record = (metric: string, variant: string, value: number | null) => {
   const byVariant = (results.samples[metric] ??= {});
   (byVariant[variant] ??= []).push(value ?? NaN);
@@ -104,12 +122,13 @@ async function loadRounds(): Promise<void> {
   await sleep(2000);
   results.rss["server idle"] = stack.server.rssBytes();
   results.rss["client idle"] = stack.client.rssBytes();
-  const variants: Variant[] = [
-    "direct",
-    "hopgate-h1",
-    "hopgate-h2",
-    ...(stack.nginx ? (["nginx-h1"] as const) : []),
-  ];
+  const variants = VARIANTS.filter(
+    (v) => chosenVariants?.includes(v) ?? (v !== "nginx-h1" || stack.nginx !== undefined),
+  );
+  if (variants.includes("nginx-h1") && !stack.nginx)
+    throw new Error(
+      "bench: --variants nginx-h1, but nginx is not installed (Debian: apt-get install nginx-light)",
+    );
   for (let round = 0; round < rounds; round++) {
     const order = [...variants.slice(round % variants.length), ...variants.slice(0, round % variants.length)];
     process.stderr.write(`round ${round + 1}/${rounds}: ${order.join(", ")}\n`);
@@ -127,17 +146,28 @@ async function loadRounds(): Promise<void> {
   }
 }
 
-/** Per round, a fresh server alone: idle RSS, and RSS per tunnel with 1,000 idle tunnels. */
+/**
+ * Per round, a fresh server alone: idle RSS, and RSS per tunnel with 1,000 idle tunnels; then the
+ * reference, a fresh plain Node.js HTTP/2 server: idle RSS, and RSS per connection with 1,000 idle
+ * connections holding one open stream each.
+ */
 async function memoryRounds(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     process.stderr.write(`memory round ${round + 1}/${rounds}\n`);
     results.freshServers.push(await measureFreshServer(resolve(args.cli), nodeFlags, 1000));
+    results.plainH2Servers.push(await measurePlainH2Server(nodeFlags, 1000));
   }
+}
+
+/** hopgate-h2 and node-h2: driven by bench/load-generator.ts and curl over HTTP/2, the others over HTTP/1.1. */
+function isHttp2(variant: Variant): boolean {
+  return variant.endsWith("-h2");
 }
 
 function targetOf(stack: Stack, variant: Variant): Target {
   if (variant === "direct") return { url: `http://127.0.0.1:${stack.backendPort}`, host: TENANT };
   if (variant === "nginx-h1") return { url: `https://127.0.0.1:${stack.nginx?.port ?? 0}`, host: TENANT };
+  if (variant.startsWith("node")) return { url: `https://127.0.0.1:${stack.nodeProxy.port}`, host: TENANT };
   return { url: `https://127.0.0.1:${stack.httpsPort}`, host: TENANT };
 }
 
@@ -151,9 +181,13 @@ async function observed<T>(
   figure: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const pids = [stack.backend, stack.server, stack.client, stack.nginx?.process].flatMap((p) =>
-    p?.child.pid === undefined ? [] : [p.child.pid],
-  );
+  const pids = [
+    stack.backend,
+    stack.server,
+    stack.client,
+    stack.nginx?.process,
+    stack.nodeProxy.process,
+  ].flatMap((p) => (p?.child.pid === undefined ? [] : [p.child.pid]));
   const { result: measured, otherCores } = await withOtherLoad(pids, async () => {
     if (!variant.startsWith("hopgate")) return work();
     const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
@@ -169,7 +203,7 @@ async function loadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   for (const size of ["1k", "1m"] as const) {
     const result: LoadResult = await observed(stack, variant, size, () =>
-      variant === "hopgate-h2"
+      isHttp2(variant)
         ? generator("closed", {
             url: `${target.url}/${size}`,
             host: target.host,
@@ -191,7 +225,7 @@ function fixedRate(target: Target, variant: Variant): ReturnType<typeof generato
   return generator("rate", {
     url: `${target.url}/1k`,
     host: target.host,
-    http2: variant === "hopgate-h2",
+    http2: isHttp2(variant),
     connections: 50,
     rate: 1000,
     durationMs: durationS * 1000,
@@ -225,7 +259,7 @@ async function gcRound(stack: Stack, variant: Variant): Promise<void> {
 
 async function downloadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
-  const protocol = variant === "hopgate-h2" ? "h2" : "h1";
+  const protocol = isHttp2(variant) ? "h2" : "h1";
   for (const parallel of [1, 8]) {
     const result = await observed(stack, variant, parallel === 1 ? "100 MiB" : "8x100 MiB", () =>
       downloads(target, "/stream?mib=100", parallel, protocol),

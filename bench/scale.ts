@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generator } from "./measure.js";
-import { startProcess, withPeakRss } from "./processes.js";
+import { startProcess, withPeakRss, type BenchProcess } from "./processes.js";
 import { TENANT, type Stack } from "./stack.js";
 
 const KiB = 1024;
@@ -11,30 +11,45 @@ export async function measureIdleTunnels(
   stack: Pick<Stack, "server" | "httpsPort" | "clientKey">,
   count: number,
 ) {
+  const { perConnectionKiB, ...held } = await measureHeldConnections(stack.server, "idle-tunnels", {
+    url: `https://127.0.0.1:${stack.httpsPort}`,
+    domain: TENANT,
+    apiKey: stack.clientKey,
+    count,
+  });
+  return { ...held, perTunnelKiB: perConnectionKiB };
+}
+
+/**
+ * Server RSS before and with the idle connections that bench/`holder`.ts opens to `server` (in its
+ * own process, with `options`; it prints `{"accepted": N, "failed": M}` once every one of
+ * `options.count` has answered, then holds them until killed), per connection: 1 s of quiet before,
+ * 3 s after.
+ */
+export async function measureHeldConnections(
+  server: BenchProcess,
+  holder: string,
+  options: Readonly<Record<string, unknown>> & { readonly count: number },
+) {
   await sleep(1000);
-  const beforeBytes = stack.server.rssBytes();
-  const tunnels = startProcess("idle tunnels", process.execPath, [
+  const beforeBytes = server.rssBytes();
+  const connections = startProcess(holder, process.execPath, [
     "--import",
     "tsx",
-    join(import.meta.dirname, "idle-tunnels.ts"),
-    JSON.stringify({
-      url: `https://127.0.0.1:${stack.httpsPort}`,
-      domain: TENANT,
-      apiKey: stack.clientKey,
-      count,
-    }),
+    join(import.meta.dirname, `${holder}.ts`),
+    JSON.stringify(options),
   ]);
-  const answer = await tunnels.waitForLine((l) => typeof l.accepted === "number", 180_000);
+  const answer = await connections.waitForLine((l) => typeof l.accepted === "number", 180_000);
   await sleep(3000);
-  const withBytes = stack.server.rssBytes();
-  await tunnels.stop();
+  const withBytes = server.rssBytes();
+  await connections.stop();
   return {
-    count,
+    count: options.count,
     accepted: answer.accepted as number,
     failed: answer.failed as number,
     serverBeforeBytes: beforeBytes,
     serverWithBytes: withBytes,
-    perTunnelKiB: (withBytes - beforeBytes) / count / KiB,
+    perConnectionKiB: (withBytes - beforeBytes) / options.count / KiB,
   };
 }
 

@@ -4,6 +4,7 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tlsFixture } from "../test/helpers/tls-fixture.js";
+import { plainScriptArgs } from "./plain-script.js";
 import { removeOnStop, startProcess, type BenchProcess } from "./processes.js";
 
 export const MAIN_DOMAIN = "gateway.test";
@@ -19,12 +20,14 @@ export interface Stack {
   readonly httpsPort: number;
   readonly clientKey: string;
   readonly nginx: { readonly process: BenchProcess; readonly port: number } | undefined;
+  /** bench/node-proxy.ts: the cheapest one-hop Node.js reverse proxy, the Node.js reference. */
+  readonly nodeProxy: { readonly process: BenchProcess; readonly port: number };
 }
 
 /**
  * Backend, HopGate server and client (the compiled CLI `cli`, run with `nodeFlags` as the product
- * runs), and nginx as a TLS reverse proxy when it is installed. Every process is tracked by
- * processes.ts and killed by its stopAll().
+ * runs), nginx as a TLS reverse proxy when it is installed, and bench/node-proxy.ts (with the
+ * same `nodeFlags`). Every process is tracked by processes.ts and killed by its stopAll().
  */
 export async function startStack(cli: string, nodeFlags: readonly string[]): Promise<Stack> {
   const dir = removeOnStop(mkdtempSync(join(tmpdir(), "hopgate-bench-")));
@@ -48,6 +51,12 @@ export async function startStack(cli: string, nodeFlags: readonly string[]): Pro
     clientArgs(cli, nodeFlags, dir, { httpsPort, domain: TENANT, apiKey: clientKey, backendPort }),
   );
   await client.waitForLine((l) => l.msg === "tunnel accepted");
+  const nodeProxy = startProcess(
+    "node proxy",
+    process.execPath,
+    plainScriptArgs("node-proxy", dir, nodeFlags, [dir, String(backendPort)]),
+  );
+  const nodeProxyPort = Number((await nodeProxy.waitForLine((l) => typeof l.port === "number")).port);
   return {
     dir,
     backend,
@@ -57,6 +66,7 @@ export async function startStack(cli: string, nodeFlags: readonly string[]): Pro
     httpsPort,
     clientKey,
     nginx: startNginx(dir, backendPort),
+    nodeProxy: { process: nodeProxy, port: nodeProxyPort },
   };
 }
 
