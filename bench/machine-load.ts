@@ -21,6 +21,22 @@ export async function withOtherLoad<T>(
   return { result, otherCores: elapsed > 0 ? Math.max(0, (others / elapsed) * cpus().length) : NaN };
 }
 
+/**
+ * CPU seconds that `pids`, with their running descendants (nginx's workers), spent while `work`
+ * ran: what the processes between the load tool and the backend cost (docs/performance.md).
+ */
+export async function withCpuSeconds<T>(
+  pids: readonly number[],
+  work: () => Promise<T>,
+): Promise<{ result: T; cpuSeconds: number }> {
+  const before = treeTicks(pids);
+  const result = await work();
+  return { result, cpuSeconds: (treeTicks(pids) - before) / TICKS_PER_SECOND };
+}
+
+/** USER_HZ: /proc counts CPU time in hundredths of a second on Linux. */
+const TICKS_PER_SECOND = 100;
+
 /** Busy and total CPU time of all cores, in clock ticks. */
 function machineTicks(): { busy: number; total: number } {
   const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
@@ -35,20 +51,38 @@ function machineTicks(): { busy: number; total: number } {
 
 /** CPU time of this process with its reaped children, and of `pids` and every running descendant. */
 function ownTicks(pids: readonly number[]): number {
+  const processes = allProcesses();
+  let ticks = processes.get(process.pid)?.reapedChildrenTicks ?? 0;
+  for (const pid of withDescendants([process.pid, ...pids], processes))
+    ticks += processes.get(pid)?.ticks ?? 0;
+  return ticks;
+}
+
+/** CPU time of `pids` and every running descendant, in clock ticks. */
+function treeTicks(pids: readonly number[]): number {
+  const processes = allProcesses();
+  let ticks = 0;
+  for (const pid of withDescendants(pids, processes)) ticks += processes.get(pid)?.ticks ?? 0;
+  return ticks;
+}
+
+function allProcesses(): Map<number, ProcessStat> {
   const processes = new Map<number, ProcessStat>();
   for (const entry of readdirSync("/proc")) {
     const stat = /^\d+$/.test(entry) ? processStat(Number(entry)) : undefined;
     if (stat) processes.set(Number(entry), stat);
   }
-  const ours = new Set([process.pid, ...pids]);
+  return processes;
+}
+
+function withDescendants(pids: readonly number[], processes: Map<number, ProcessStat>): Set<number> {
+  const tree = new Set(pids);
   // /proc lists parents and children in no guaranteed order: repeat until no process joins.
-  for (let size = 0; size !== ours.size;) {
-    size = ours.size;
-    for (const [pid, stat] of processes) if (ours.has(stat.parent)) ours.add(pid);
+  for (let size = 0; size !== tree.size;) {
+    size = tree.size;
+    for (const [pid, stat] of processes) if (tree.has(stat.parent)) tree.add(pid);
   }
-  let ticks = processes.get(process.pid)?.reapedChildrenTicks ?? 0;
-  for (const pid of ours) ticks += processes.get(pid)?.ticks ?? 0;
-  return ticks;
+  return tree;
 }
 
 interface ProcessStat {

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
 import { GC_PROBE_FLAGS, gcPerRequest, gcSnapshot } from "./gc-figure.js";
-import { withOtherLoad } from "./machine-load.js";
+import { withCpuSeconds, withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
 import { environment, printTable, type Results } from "./report.js";
@@ -53,6 +53,7 @@ for (const figure of only) {
 
 const VARIANTS = ["direct", "hopgate-h1", "hopgate-h2", "nginx-h1", "node-h1", "node-h2"] as const;
 type Variant = (typeof VARIANTS)[number];
+const MiB = 1024 * 1024;
 const isVariant = (name: string): name is Variant => (VARIANTS as readonly string[]).includes(name);
 /** --variants; undefined: every variant available. */
 const chosenVariants = args.variants?.split(",").filter(Boolean);
@@ -171,16 +172,30 @@ function targetOf(stack: Stack, variant: Variant): Target {
   return { url: `https://127.0.0.1:${stack.httpsPort}`, host: TENANT };
 }
 
+/** The processes between the load tool and the backend: what a variant itself costs in CPU. */
+function pathPids(stack: Stack, variant: Variant): number[] {
+  const processes =
+    variant === "direct"
+      ? []
+      : variant === "nginx-h1"
+        ? [stack.nginx?.process]
+        : variant.startsWith("node")
+          ? [stack.nodeProxy.process]
+          : [stack.server, stack.client];
+  return processes.flatMap((p) => (p?.child.pid === undefined ? [] : [p.child.pid]));
+}
+
 /**
  * Runs `work` for one figure, recording the cores other processes on the machine used meanwhile
- * and, when HopGate carries it, the peak RSS of server and client.
+ * and, when HopGate carries it, the peak RSS of server and client. `pathCpuSeconds`: the CPU
+ * time of the variant's own processes (pathPids) meanwhile, 0 for direct.
  */
 async function observed<T>(
   stack: Stack,
   variant: Variant,
   figure: string,
   work: () => Promise<T>,
-): Promise<T> {
+): Promise<{ result: T; pathCpuSeconds: number }> {
   const pids = [
     stack.backend,
     stack.server,
@@ -188,21 +203,29 @@ async function observed<T>(
     stack.nginx?.process,
     stack.nodeProxy.process,
   ].flatMap((p) => (p?.child.pid === undefined ? [] : [p.child.pid]));
-  const { result: measured, otherCores } = await withOtherLoad(pids, async () => {
-    if (!variant.startsWith("hopgate")) return work();
-    const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
-    peak("server under load", peakBytes[0] ?? 0);
-    peak("client under load", peakBytes[1] ?? 0);
-    return result;
-  });
+  const { result: measured, otherCores } = await withOtherLoad(pids, () =>
+    withCpuSeconds(pathPids(stack, variant), async () => {
+      if (!variant.startsWith("hopgate")) return work();
+      const { result, peakBytes } = await withPeakRss([stack.server, stack.client], work);
+      peak("server under load", peakBytes[0] ?? 0);
+      peak("client under load", peakBytes[1] ?? 0);
+      return result;
+    }),
+  );
   record(`${figure} other cores`, variant, otherCores);
-  return measured;
+  return { result: measured.result, pathCpuSeconds: measured.cpuSeconds };
+}
+
+/** Records the path's CPU per request in µs (none for direct, whose path is empty). */
+function recordCpuPerRequest(figure: string, variant: Variant, cpuSeconds: number, requests: number): void {
+  if (variant !== "direct" && requests > 0)
+    record(`${figure} cpu µs/req`, variant, (cpuSeconds / requests) * 1e6);
 }
 
 async function loadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   for (const size of ["1k", "1m"] as const) {
-    const result: LoadResult = await observed(stack, variant, size, () =>
+    const { result, pathCpuSeconds } = await observed(stack, variant, size, (): Promise<LoadResult> =>
       isHttp2(variant)
         ? generator("closed", {
             url: `${target.url}/${size}`,
@@ -217,6 +240,7 @@ async function loadRound(stack: Stack, variant: Variant): Promise<void> {
     record(`${size} p50 ms`, variant, result.p50Ms);
     record(`${size} p99 ms`, variant, result.p99Ms);
     record(`${size} errors`, variant, result.errors);
+    recordCpuPerRequest(size, variant, pathCpuSeconds, result.rps * durationS);
   }
 }
 
@@ -234,10 +258,13 @@ function fixedRate(target: Target, variant: Variant): ReturnType<typeof generato
 
 async function rateRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
-  const result = await observed(stack, variant, "1000/s", () => fixedRate(target, variant));
+  const { result, pathCpuSeconds } = await observed(stack, variant, "1000/s", () =>
+    fixedRate(target, variant),
+  );
   record("1000/s p50 ms", variant, result.p50Ms);
   record("1000/s p99 ms", variant, result.p99Ms);
   record("1000/s errors", variant, result.errors);
+  recordCpuPerRequest("1000/s", variant, pathCpuSeconds, result.sent);
 }
 
 /**
@@ -247,7 +274,7 @@ async function rateRound(stack: Stack, variant: Variant): Promise<void> {
 async function gcRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   const before = await Promise.all([gcSnapshot(stack.server), gcSnapshot(stack.client)]);
-  const result = await observed(stack, variant, "gc", () => fixedRate(target, variant));
+  const { result } = await observed(stack, variant, "gc", () => fixedRate(target, variant));
   const after = await Promise.all([gcSnapshot(stack.server), gcSnapshot(stack.client)]);
   (["server", "client"] as const).forEach((name, i) => {
     const figures = gcPerRequest(before[i]!, after[i]!, result.sent);
@@ -261,10 +288,14 @@ async function downloadRound(stack: Stack, variant: Variant): Promise<void> {
   const target = targetOf(stack, variant);
   const protocol = isHttp2(variant) ? "h2" : "h1";
   for (const parallel of [1, 8]) {
-    const result = await observed(stack, variant, parallel === 1 ? "100 MiB" : "8x100 MiB", () =>
+    const figure = parallel === 1 ? "100 MiB" : "8x100 MiB";
+    const { result, pathCpuSeconds } = await observed(stack, variant, figure, () =>
       downloads(target, "/stream?mib=100", parallel, protocol),
     );
-    record(parallel === 1 ? "100 MiB MiB/s" : "8x100 MiB MiB/s", variant, result.mibPerS);
-    record(parallel === 1 ? "100 MiB failures" : "8x100 MiB failures", variant, result.failures);
+    record(`${figure} MiB/s`, variant, result.mibPerS);
+    record(`${figure} failures`, variant, result.failures);
+    if (variant !== "direct" && result.bytes > 0) {
+      record(`${figure} cpu ms/MiB`, variant, (pathCpuSeconds * 1000) / (result.bytes / MiB));
+    }
   }
 }
