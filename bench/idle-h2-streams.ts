@@ -4,6 +4,7 @@
 // idle-h2-streams.ts <json {url, count}>; prints {"accepted": N, "failed": M} once every
 // connection has answered a PING sent after its stream's headers, then holds them until killed.
 import http2 from "node:http2";
+import { connectionTally, spreadArrival } from "./connection-tally.js";
 
 interface Options {
   readonly url: string;
@@ -11,28 +12,16 @@ interface Options {
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as Options;
-let accepted = 0;
-let failed = 0;
-const report = () => {
-  if (accepted + failed === options.count) process.stdout.write(`${JSON.stringify({ accepted, failed })}\n`);
-};
+const nextConnection = connectionTally(options.count);
 
 for (let i = 0; i < options.count; i++) {
   const session = http2.connect(options.url, { rejectUnauthorized: false });
-  let answered = false;
-  const answer = (held: boolean) => {
-    if (answered) return;
-    answered = true;
-    if (held) accepted++;
-    else failed++;
-    report();
-  };
+  const answer = nextConnection();
   session.on("error", () => answer(false));
   const stream = session.request({ ":method": "POST", ":path": "/" }, { endStream: false });
   stream.on("error", () => answer(false));
   // The PING goes out after the stream's HEADERS: its acknowledgement means the server has them.
   stream.once("ready", () => setImmediate(() => session.ping((error) => answer(error === null))));
-  // Spread the handshakes a little, as real clients would arrive (as bench/idle-tunnels.ts does).
-  if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20));
+  await spreadArrival(i);
 }
 process.on("SIGTERM", () => process.exit(0));

@@ -7,6 +7,7 @@ import { runTunnelCall } from "../src/client/tunnel-call.js";
 import { encodeHello } from "../src/protocol/handshake.js";
 import { MAX_TUNNEL_MESSAGE_BYTES } from "../src/protocol/limits.js";
 import { OutboundQueue } from "../src/protocol/outbound-queue.js";
+import { connectionTally, spreadArrival } from "./connection-tally.js";
 
 interface Options {
   readonly url: string;
@@ -16,11 +17,7 @@ interface Options {
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as Options;
-let accepted = 0;
-let failed = 0;
-const report = () => {
-  if (accepted + failed === options.count) process.stdout.write(`${JSON.stringify({ accepted, failed })}\n`);
-};
+const nextConnection = connectionTally(options.count);
 
 for (let i = 0; i < options.count; i++) {
   // No servername: node would take it as the :authority, and the tunnel lives on the main host.
@@ -40,7 +37,7 @@ for (let i = 0; i < options.count; i++) {
       clientVersion: "hopgate-bench",
     }),
   );
-  let answered = false;
+  const answer = nextConnection();
   void runTunnelCall({
     open: (headers) => Promise.resolve(session.request(headers)),
     outbound,
@@ -57,21 +54,13 @@ for (let i = 0; i < options.count; i++) {
           },
         });
       }
-      if (answered) return;
-      answered = true;
-      if (envelope.payload.case === "tunnelAccept") accepted++;
-      else failed++;
-      report();
+      answer(envelope.payload.case === "tunnelAccept");
     },
   }).then((status) => {
     if (process.env.BENCH_DEBUG)
       process.stdout.write(`${JSON.stringify({ ended: status.message, code: status.code })}\n`);
-    if (answered) return;
-    answered = true;
-    failed++;
-    report();
+    answer(false);
   });
-  // Spread the handshakes a little, as real clients would arrive.
-  if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 20));
+  await spreadArrival(i);
 }
 process.on("SIGTERM", () => process.exit(0));
