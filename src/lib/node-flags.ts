@@ -21,7 +21,7 @@
  * 64 MB. Without it, every full GC (heap-compaction.ts's at start-up included) sets the limit to
  * the ~12 MB live plus ~10 MB, and V8 counts the external memory (ArrayBuffers) allocated since
  * the last full GC against that: a bulk transfer then ran a full GC every ~8 MiB moved (25 per
- * 200 MiB on the client), which doubled the CPU per MiB (docs/performance.md, change 14). A limit
+ * 200 MiB on the client), which doubled the CPU per MiB (docs/performance.md, change 16). A limit
  * commits no memory: idle RSS is unchanged; under sustained request load full GCs come later, and
  * the load bench's peaks were ~13 MiB (server) and ~40 MiB (client) higher.
  */
