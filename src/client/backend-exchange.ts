@@ -52,7 +52,6 @@ export class BackendExchange implements StreamSink {
   #status = 0;
   #socket: Duplex | undefined;
   #pending: Uint8Array[] = [];
-  #headers: string[] = [];
   #bodyStarted = false;
   #done = false;
   #response: IncomingMessage | undefined;
@@ -76,7 +75,6 @@ export class BackendExchange implements StreamSink {
   #start(headers: string[]): ClientRequest {
     const { service, head } = this.#options;
     const secure = service.target.protocol === "https:";
-    this.#headers = headers;
     const request = (secure ? https : http).request({
       protocol: service.target.protocol,
       hostname: service.target.hostname.replace(/^\[|\]$/g, ""),
@@ -156,7 +154,9 @@ export class BackendExchange implements StreamSink {
     const failed = this.#request;
     if (failed && this.#mayResend(failed, error)) {
       this.#detachRequest(failed);
-      const request = this.#start(this.#headers);
+      // No body byte went out (#mayResend), so the failed request was started with the plain
+      // head: a chunked start is always followed by its first chunk.
+      const request = this.#start(this.#options.head.headers);
       if (failed.writableEnded) request.end();
       return;
     }

@@ -21,6 +21,8 @@ export const VIOLATION_LOG_LIMITS = { maxLinesPerWindow: 20, windowMs: 60_000 } 
  */
 export class ViolationLog {
   readonly #options: ViolationLogOptions;
+  /** `options.logger` with `options.fields` bound once, on every line. */
+  readonly #logger: Logger;
   #windowEndMs = 0;
   #lines = 0;
   #unlogged = 0;
@@ -28,6 +30,7 @@ export class ViolationLog {
 
   constructor(options: ViolationLogOptions) {
     this.#options = options;
+    this.#logger = options.logger.child(options.fields);
   }
 
   report(detail: string, streamId: string | undefined): void {
@@ -39,10 +42,7 @@ export class ViolationLog {
     }
     if (this.#lines < this.#options.maxLinesPerWindow) {
       this.#lines++;
-      this.#options.logger.warn(
-        { ...this.#options.fields, stream_id: streamId, detail },
-        "tunnel protocol violation",
-      );
+      this.#logger.warn({ stream_id: streamId, detail }, "tunnel protocol violation");
       return;
     }
     this.#unlogged++;
@@ -61,9 +61,8 @@ export class ViolationLog {
     clearTimeout(this.#summaryTimer);
     this.#summaryTimer = undefined;
     if (this.#unlogged === 0) return;
-    this.#options.logger.warn(
+    this.#logger.warn(
       {
-        ...this.#options.fields,
         violations: this.#unlogged,
         max_lines_per_window: this.#options.maxLinesPerWindow,
         window_seconds: this.#options.windowMs / 1000,
