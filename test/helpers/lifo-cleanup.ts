@@ -1,5 +1,7 @@
 import type { TestContext } from "node:test";
 
+export type LifoCleanup = (fn: () => unknown) => void;
+
 /**
  * A Cleanup that undoes work newest first when the test ends (node:test runs `t.after` hooks in
  * registration order): a server is stopped before the CA, listener and database it depends on.
