@@ -150,6 +150,14 @@ describe("architecture diagram (docs/architecture.svg and .png)", () => {
     assert.match(output, /up to date/);
   });
 
+  it("is shown at the top of the README's Architecture section", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("\n## Architecture\n") + "\n## Architecture\n".length);
+    const firstLine = section.split("\n").find((line) => line.trim() !== "");
+    assert.match(firstLine ?? "", /^!\[[^\]]+\]\(docs\/architecture\.svg\)$/);
+    assert.ok(readme.includes("](docs/architecture.png)"), "README links the PNG");
+  });
+
   it("the staleness check reports both renderings when the source changes", async (t) => {
     const copy = await copyOfCommittedDiagram(t);
     writeFileSync(
