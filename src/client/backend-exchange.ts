@@ -53,6 +53,8 @@ export class BackendExchange implements StreamSink {
   #socket: Duplex | undefined;
   #pending: Uint8Array[] = [];
   #bodyStarted = false;
+  /** What the declared Content-Length still allows; undefined without one. */
+  #bodyBytesLeft: number | undefined;
   #done = false;
   #response: IncomingMessage | undefined;
   readonly #responseListener = (response: IncomingMessage) => this.#onResponse(response);
@@ -64,10 +66,12 @@ export class BackendExchange implements StreamSink {
   constructor(options: BackendExchangeOptions) {
     this.#options = options;
     options.stream.setSink(this);
+    const framing = options.head.framing;
+    this.#bodyBytesLeft = framing.t === "length" ? framing.bytes : undefined;
     // A v1 server never says whether a body of unknown length follows (v2 servers do), and node
     // would send one unframed: the backend would parse it as further requests. On v1, a request
-    // without Content-Length waits for its first body chunk (then chunked) or its end (no body).
-    if (options.version === 2 || options.head.upgrade || hasFraming(options.head.headers)) {
+    // without framing waits for its first body chunk (then chunked) or its end (no body).
+    if (options.version === 2 || options.head.upgrade || framing.t !== "none") {
       this.#start(options.head.headers);
     }
   }
@@ -106,6 +110,15 @@ export class BackendExchange implements StreamSink {
       this.#pending.push(chunk); // credit returns once the upgraded socket takes it
       return;
     }
+    const framing = this.#options.head.framing;
+    if (this.#bodyBytesLeft !== undefined) {
+      if (chunk.length > this.#bodyBytesLeft) return this.#refuseBody("body longer than its Content-Length");
+      this.#bodyBytesLeft -= chunk.length;
+    } else if (framing.t === "none" && chunk.length > 0 && this.#request && !this.#bodyStarted) {
+      // Started without framing (a v2 server said no body follows): these bytes would reach the
+      // backend as the start of another request.
+      return this.#refuseBody("body without Content-Length or chunked framing");
+    }
     const request =
       this.#request ?? this.#start([...this.#options.head.headers, "Transfer-Encoding", "chunked"]);
     this.#bodyStarted = true;
@@ -115,7 +128,18 @@ export class BackendExchange implements StreamSink {
   end(): void {
     if (this.#socket) return void this.#socket.end();
     if (this.#options.head.upgrade) return;
+    if (this.#bodyBytesLeft) return this.#refuseBody("body shorter than its Content-Length");
     (this.#request ?? this.#start(this.#options.head.headers)).end();
+  }
+
+  /**
+   * A request body that disagrees with its framing: the request is destroyed with its connection
+   * (never returned to the pool with a backend parser out of step), the stream aborted.
+   */
+  #refuseBody(reason: string): void {
+    const refusal = `refused: request ${reason}`;
+    this.#options.stream.abort(refusal);
+    this.abort(refusal);
   }
 
   abort(reason: string): void {
@@ -257,13 +281,4 @@ export class BackendExchange implements StreamSink {
 
 function ignoreLateError(): void {
   // The exchange has finished: a late error of its request or response changes nothing.
-}
-
-/** Whether a flat header list frames the body itself (Content-Length or Transfer-Encoding). */
-function hasFraming(headers: readonly string[]): boolean {
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = (headers[i] as string).toLowerCase();
-    if (name === "content-length" || name === "transfer-encoding") return true;
-  }
-  return false;
 }

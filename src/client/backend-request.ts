@@ -11,7 +11,18 @@ export interface BackendRequestHead {
   /** Flat name/value list in order (repeats kept), Host set to the visitor's original Host. */
   readonly headers: string[];
   readonly upgrade: boolean;
+  /** How the body is framed on the backend connection; `headers` already state it. */
+  readonly framing: BodyFraming;
 }
+
+/**
+ * A request body's framing towards the backend (RFC 9112 §6): a declared length, chunked, or
+ * none. With none, node's HTTP client would write a GET's, DELETE's or OPTIONS' body bytes
+ * unframed on a pooled connection, where the backend reads them as further requests: the
+ * exchange must frame such a body itself or refuse it (issue 12 §1).
+ */
+export type BodyFraming =
+  { readonly t: "length"; readonly bytes: number } | { readonly t: "chunked" } | { readonly t: "none" };
 
 /**
  * Reads a request StreamOpen from the server into the request for the backend, or a problem.
@@ -28,6 +39,7 @@ export function backendRequestHead(open: StreamOpen): BackendRequestHead | strin
   const connection: string[] = [];
   let upgrade = false;
   let chunked = false;
+  let contentLength: readonly string[] | undefined;
   const header = open.header;
   // for-in, not Object.entries: no array per entry on every request.
   for (const name in header) {
@@ -36,7 +48,10 @@ export function backendRequestHead(open: StreamOpen): BackendRequestHead | strin
     if (lower === "connection") for (const value of values) connection.push(value);
     if (lower === "upgrade" && values.length > 0) upgrade = true;
     if (lower === "transfer-encoding") chunked = values.some((v) => /chunked/i.test(v));
+    if (lower === "content-length") contentLength = values;
   }
+  const framing = bodyFraming(contentLength, chunked && !upgrade);
+  if (typeof framing === "string") return framing;
   const hopByHop = hopByHopNames(connection);
   const host = firstValue(open.header, WireHeader.host);
   const headers: string[] = [];
@@ -57,7 +72,21 @@ export function backendRequestHead(open: StreamOpen): BackendRequestHead | strin
   }
   // A body of unknown length: frame it, whatever the method (the server tells, PROTOCOL v2).
   if (chunked && !upgrade) headers.push("Transfer-Encoding", "chunked");
-  return { method, path, headers, upgrade };
+  return { method, path, headers, upgrade, framing };
+}
+
+/**
+ * One Content-Length of digits only (RFC 9110 §8.6), never together with chunked (RFC 9112
+ * §6.3 calls that a smuggling attempt): whatever the backend's parser, it reads the same length.
+ */
+function bodyFraming(contentLength: readonly string[] | undefined, chunked: boolean): BodyFraming | string {
+  if (contentLength === undefined) return chunked ? { t: "chunked" } : { t: "none" };
+  const [value] = contentLength;
+  if (contentLength.length !== 1 || value === undefined || !/^\d{1,15}$/.test(value)) {
+    return "invalid content-length";
+  }
+  if (chunked) return "both content-length and chunked framing";
+  return { t: "length", bytes: Number(value) };
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);

@@ -18,6 +18,15 @@ const ALWAYS_HOP_BY_HOP = new Set([
 ]);
 
 /**
+ * Fields a Connection header may not remove. Each hop frames and routes a message itself: a
+ * `Connection: content-length` that dropped the length would leave a body without framing, which
+ * the next hop writes unframed on a pooled connection (request smuggling, issue 12 §1). RFC 9110
+ * §7.6.1 forbids naming fields meant for every recipient: such tokens are ignored.
+ * (Transfer-Encoding is always hop-by-hop: each hop states its own framing.)
+ */
+const NEVER_HOP_BY_HOP = new Set(["content-length", "host"]);
+
+/**
  * Lowercased names that must not cross this hop, given the message's Connection header values.
  * The shared set itself (not a copy) when they name nothing beyond it, as the `keep-alive` of
  * nearly every HTTP/1.1 message does: callers only read it.
@@ -27,7 +36,7 @@ export function hopByHopNames(connectionValues: readonly string[]): ReadonlySet<
   for (const value of connectionValues) {
     for (const token of value.split(",")) {
       const name = token.trim().toLowerCase();
-      if (!name || ALWAYS_HOP_BY_HOP.has(name) || names?.has(name)) continue;
+      if (!name || ALWAYS_HOP_BY_HOP.has(name) || NEVER_HOP_BY_HOP.has(name) || names?.has(name)) continue;
       (names ??= new Set(ALWAYS_HOP_BY_HOP)).add(name);
     }
   }

@@ -28,6 +28,13 @@ describe("hopByHopNames", () => {
     });
   }
 
+  it("never lets Connection remove a message's framing or routing fields", () => {
+    const names = hopByHopNames(["content-length, Host, x-secret"]);
+    assert.ok(!names.has("content-length"));
+    assert.ok(!names.has("host"));
+    assert.ok(names.has("x-secret"));
+  });
+
   it("adds nothing to the shared set for later calls", () => {
     const before = hopByHopNames([]).size;
     hopByHopNames(["x-one"]);
