@@ -38,7 +38,8 @@ export const visitorSettings = {
     env: "HOP_SERVER_IDLE_TIMEOUT_SECONDS",
     flag: "--idle-timeout-seconds",
     kind: "value",
-    description: "A visitor connection on which nothing moves this long is closed (tunnels excepted)",
+    description:
+      "A visitor connection on which nothing moves this long is closed (tunnels excepted), and a response the visitor takes nothing of this long is abandoned",
     expected: "a whole number of seconds from 1 to 86400",
     default: "120",
     schema: integer(1, 86_400),

@@ -18,6 +18,8 @@ export interface AccessLogEntry {
   readonly remoteAddr: string;
   /** Tunnel session that carried the request; absent when none did (404, 502 no tunnel). */
   readonly sessionId?: string;
+  /** Why the exchange failed (`client_abort`: the visitor left or stopped reading); absent when it did not. */
+  readonly error?: string;
 }
 
 /** The access-log line's fields, named as issue 5 and the Grafana/Loki queries expect. */
@@ -32,6 +34,8 @@ export interface AccessLogFields {
   readonly bytes_out: number;
   readonly remote_addr: string;
   readonly session_id: string | null;
+  /** Present only on failed exchanges. */
+  readonly error?: string;
 }
 
 export interface AccessLogOptions {
@@ -58,6 +62,7 @@ export function accessLogFields(
     bytes_out: entry.bytesOut,
     remote_addr: entry.remoteAddr,
     session_id: entry.sessionId ?? null,
+    ...(entry.error === undefined ? {} : { error: entry.error }),
   };
 }
 

@@ -151,6 +151,7 @@ async function assemble(
     lookup: registry,
     isRegistered: (domain) => registered.has(domain),
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
+    sendTimeoutMs: config.idleTimeoutSeconds * 1000,
     gate: visitorLimits,
     maxBodyBytes: config.maxBodyBytes,
     onLimited: (reason) => metrics.visitorLimited(reason),

@@ -35,6 +35,7 @@ export function createProxyObserver(options: ProxyObserverOptions): AccessSink {
       bytesOut: record.bytesOut,
       remoteAddr: record.remoteAddress,
       sessionId: record.sessionId,
+      error: record.error,
     });
   };
 }

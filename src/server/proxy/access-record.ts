@@ -1,5 +1,5 @@
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
-import { remoteAddressOf, type VisitorRequest } from "./visitor.js";
+import type { VisitorRequest } from "./visitor.js";
 
 /** What one proxied request did; becomes one access-log line and the request metrics. */
 export interface AccessRecord {
@@ -21,10 +21,19 @@ export interface AccessRecord {
 
 export type AccessSink = (record: AccessRecord) => void;
 
-/** The request's own fields of an access record; the duration runs from `startedAtMs` to now. */
+/**
+ * The request's own fields of an access record; the duration runs from `startedAtMs` to now.
+ * `remoteAddress` is the one read when the request arrived: once an HTTP/2 visitor's
+ * connection is gone, its socket no longer knows it.
+ */
 export function accessRecordOf(
   req: VisitorRequest,
-  context: { readonly requestId: string; readonly domain: string; readonly startedAtMs: number },
+  context: {
+    readonly requestId: string;
+    readonly domain: string;
+    readonly startedAtMs: number;
+    readonly remoteAddress: string;
+  },
   outcome: Pick<AccessRecord, "status" | "bytesIn" | "bytesOut" | "sessionId" | "error">,
 ): AccessRecord {
   return {
@@ -33,7 +42,7 @@ export function accessRecordOf(
     method: req.method ?? "GET",
     url: req.url ?? "/",
     durationMs: Date.now() - context.startedAtMs,
-    remoteAddress: remoteAddressOf(req),
+    remoteAddress: context.remoteAddress,
     ...outcome,
   };
 }

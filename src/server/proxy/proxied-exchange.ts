@@ -1,12 +1,18 @@
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
 import type { StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
-import { deliverChunk, pumpIntoStream } from "../../protocol/stream-pump.js";
+import { pumpIntoStream } from "../../protocol/stream-pump.js";
 import type { AbortCause, StreamSink, TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import { accessRecordOf, type AccessSink } from "./access-record.js";
 import { sendErrorPage } from "./error-response.js";
+import {
+  onVisitorConnectionClosed,
+  ResponseDelivery,
+  V1_MAX_BUFFERED_BYTES_PER_STREAM,
+  type DeliveryFailure,
+} from "./response-delivery.js";
 import { parseResponseHead } from "./response-head.js";
 import type { VisitorRequest, VisitorResponse } from "./visitor.js";
 
@@ -15,6 +21,10 @@ export interface ExchangeContext {
   readonly domain: string;
   readonly startedAtMs: number;
   readonly proxyTimeoutMs: number;
+  /** The visitor's address, read when the request arrived. */
+  readonly remoteAddress: string;
+  /** A response write pending this long with none finishing: the visitor is given up (the idle timeout). */
+  readonly sendTimeoutMs: number;
   /** Largest request body forwarded; 0 = no limit. */
   readonly maxBodyBytes: number;
   readonly onFinished: AccessSink;
@@ -40,7 +50,9 @@ export class ProxiedExchange implements StreamSink {
   readonly #stream: TunnelStream;
   readonly #session: TunnelSession;
   readonly #context: ExchangeContext;
+  readonly #delivery: ResponseDelivery;
   #phase: Phase;
+  #unwatchConnection: () => void = () => undefined;
 
   constructor(
     req: VisitorRequest,
@@ -56,6 +68,12 @@ export class ProxiedExchange implements StreamSink {
     this.#context = context;
     const timer = setTimeout(() => this.#timedOut(), context.proxyTimeoutMs);
     this.#phase = { t: "awaiting_head", timer };
+    this.#delivery = new ResponseDelivery({
+      stallTimeoutMs: context.sendTimeoutMs,
+      maxBufferedBytes: V1_MAX_BUFFERED_BYTES_PER_STREAM,
+      version: session.version,
+      onFailure: (failure) => this.#visitorFailed(failure),
+    });
     stream.setSink(this);
   }
 
@@ -66,11 +84,14 @@ export class ProxiedExchange implements StreamSink {
     // the stream: the backend sees an aborted request, never a truncated one that looks whole.
     if (this.#context.maxBodyBytes > 0) this.#countBody(this.#context.maxBodyBytes);
     pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body");
-    this.#res.once("close", () => {
+    const gone = () => {
       if (this.#phase.t === "done") return;
       this.#stream.abort("canceled: visitor went away");
-      this.#finish(0, "client_abort");
-    });
+      this.#finish(this.#phase.t === "awaiting_head" ? 0 : this.#phase.status, "client_abort");
+    };
+    this.#res.once("close", gone);
+    // The response's own close may never come once the connection is gone (nodejs/node#56374).
+    this.#unwatchConnection = onVisitorConnectionClosed(this.#req, gone);
   }
 
   head(open: StreamOpen): void {
@@ -105,7 +126,7 @@ export class ProxiedExchange implements StreamSink {
         return this.#session.streamViolation(this.#stream, this, "body longer than its Content-Length");
       phase.bodyBytesLeft -= chunk.length;
     }
-    return deliverChunk(this.#res, chunk, this.#stream, this.#session.version);
+    this.#delivery.deliver(this.#res, chunk, this.#stream);
   }
 
   end(): void {
@@ -169,6 +190,19 @@ export class ProxiedExchange implements StreamSink {
     this.#finish(phase.status, "payload_too_large");
   }
 
+  /** The visitor stopped taking its response (or, on v1, fell too far behind): it is given up. */
+  #visitorFailed(failure: DeliveryFailure): void {
+    const phase = this.#phase;
+    if (phase.t !== "streaming") return;
+    this.#stream.abort(
+      failure === "stalled"
+        ? "canceled: visitor stopped reading"
+        : "canceled: visitor too slow for a tunnel without flow control",
+    );
+    this.#res.destroy(new Error(`visitor ${failure}`));
+    this.#finish(phase.status, "client_abort");
+  }
+
   #timedOut(): void {
     if (this.#phase.t !== "awaiting_head") return;
     this.#stream.abort("timeout: no response head in time");
@@ -184,6 +218,8 @@ export class ProxiedExchange implements StreamSink {
     if (this.#phase.t === "done") return;
     if (this.#phase.t === "awaiting_head") clearTimeout(this.#phase.timer);
     this.#phase = { t: "done" };
+    this.#delivery.stop();
+    this.#unwatchConnection();
     this.#context.onFinished(
       accessRecordOf(this.#req, this.#context, {
         status,

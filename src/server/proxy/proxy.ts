@@ -27,6 +27,11 @@ export interface ProxyOptions {
   readonly isRegistered: (domain: string) => boolean;
   readonly proxyTimeoutMs: number;
   /**
+   * How long a response write to a visitor may stay pending, none finishing, before the visitor
+   * is given up and its backend request aborted (the idle timeout; nginx `send_timeout`).
+   */
+  readonly sendTimeoutMs: number;
+  /**
    * How long a request for a registered domain without a live tunnel waits for one before its
    * 502 (a client reconnecting, a replaced server's clients moving over); 0: no wait.
    */
@@ -68,6 +73,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       domain,
       startedAtMs,
       proxyTimeoutMs: options.proxyTimeoutMs,
+      sendTimeoutMs: options.sendTimeoutMs,
+      remoteAddress: remoteAddressOf(req),
       maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
       onLimited,
