@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
 import { REDACTED, redactSecretFields, TOP_LEVEL_REDACT_PATHS } from "./log-redaction.js";
+import { processStdoutSink } from "./stdout-sink.js";
 
 export type { Logger } from "pino";
 
@@ -34,48 +35,11 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 function destinationOf(options: LoggerOptions): DestinationStream {
-  const destination = options.destination ?? stdoutDestination();
+  const destination = options.destination ?? processStdoutSink();
   const extra = options.extraDestinations ?? [];
   if (extra.length === 0) return destination;
   // Every stream takes every level: the logger's own level already filtered the line.
   return pino.multistream([destination, ...extra].map((stream) => ({ level: "trace", stream })));
-}
-
-/** Lines are gathered up to this many bytes before they are written (below sonic-boom's 16 KiB maxWrite). */
-const STDOUT_BATCH_BYTES = 8 * 1024;
-/** A gathered line waits at most this long for the rest of its batch. */
-const STDOUT_FLUSH_MS = 100;
-let sharedStdout: DestinationStream | undefined;
-
-/**
- * stdout, written synchronously on the main thread in batches: lines are gathered until 8 KiB
- * or 100 ms, whichever comes first, then written with one write(2), and whatever is left is
- * written when the process exits (also after an uncaught exception; not after SIGKILL, which
- * loses at most the last 100 ms of lines). One write per access line cost a system call and a
- * wakeup of the log reader per request: 15 % of the server's CPU at 1,000 requests/s
- * (docs/performance.md, change 14). pino's asynchronous mode handed each write to a libuv
- * thread-pool write whose completion woke the event loop once more (change 9). The price of
- * writing synchronously: a log reader that stops reading (a full pipe) stalls the process
- * instead of growing its memory.
- */
-function stdoutDestination(): DestinationStream {
-  // One buffer for every logger of the process, so that their lines keep their order.
-  if (sharedStdout) return sharedStdout;
-  const destination = pino.destination({
-    dest: 1,
-    sync: true,
-    minLength: STDOUT_BATCH_BYTES,
-    periodicFlush: STDOUT_FLUSH_MS,
-  });
-  process.once("exit", () => {
-    try {
-      destination.flushSync();
-    } catch {
-      // stdout is gone (closed pipe): nothing can be written any more.
-    }
-  });
-  sharedStdout = destination;
-  return destination;
 }
 
 /** A logger that drops everything; for tests and tools that want no output. */

@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Kysely, PostgresDialect, sql } from "kysely";
@@ -10,6 +9,7 @@ import { migrateToLatest } from "./migrator.js";
 import { createPostgresPool } from "./postgres-pool.js";
 import type { StoreDialect, StoreSchema } from "./schema.js";
 import { createNodeSqliteDialect } from "./sqlite-dialect.js";
+import { prepareStoreFile } from "./store-file-modes.js";
 import { toStoreError } from "./store-error.js";
 
 /** The open store: one typed query layer (Kysely) over PostgreSQL or embedded SQLite. */
@@ -25,7 +25,7 @@ export interface Database {
 export interface OpenDatabaseOptions {
   /** `postgres://...` selects PostgreSQL; unset selects SQLite in `dataDir`. */
   readonly dsn?: string;
-  /** Directory of the embedded SQLite file `hopgate.sqlite`; created when missing. */
+  /** Directory of the embedded SQLite file `hopgate.sqlite`; created 0700 (the file 0600) when missing. */
   readonly dataDir: string;
   readonly logger: Logger;
   /** How long a statement waits for another process's lock (SQLite) or a connection (PostgreSQL). */
@@ -57,7 +57,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
           }),
         }),
       })
-    : await openSqlite(options.dataDir, busyTimeoutMs);
+    : await openSqlite(options.dataDir, busyTimeoutMs, logger);
   try {
     await migrateToLatest(db as Kysely<unknown>, storeMigrations(dialect), logger);
   } catch (error) {
@@ -82,11 +82,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   };
 }
 
-async function openSqlite(dataDir: string, busyTimeoutMs: number): Promise<Kysely<StoreSchema>> {
+async function openSqlite(
+  dataDir: string,
+  busyTimeoutMs: number,
+  logger: Logger,
+): Promise<Kysely<StoreSchema>> {
   const path = join(dataDir, SQLITE_FILE_NAME);
   let database: DatabaseSync;
   try {
-    await mkdir(dataDir, { recursive: true });
+    await prepareStoreFile(dataDir, path, logger);
     // `timeout` is SQLite's busy_timeout: a locked database is retried this long before SQLITE_BUSY.
     database = new DatabaseSync(path, { timeout: busyTimeoutMs });
   } catch (error) {
