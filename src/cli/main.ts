@@ -3,9 +3,11 @@ import { Command, CommanderError } from "commander";
 import { CONFIG_ERROR_EXIT_CODE } from "../config/config-error.js";
 import { isHopGateError } from "../lib/hopgate-error.js";
 import { commands } from "./commands.js";
+import { versionText } from "./version-command.js";
 
 const program = new Command("hopgate")
   .description("HopGate: self-hosted reverse HTTP tunnel gateway")
+  .version(versionText(), "-v, --version", "print the version, the Node.js version and the commit")
   .exitOverride()
   .showHelpAfterError(false);
 for (const command of commands()) program.addCommand(command);
