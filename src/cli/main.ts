@@ -8,9 +8,19 @@ import { versionText } from "./version-command.js";
 const program = new Command("hopgate")
   .description("HopGate: self-hosted reverse HTTP tunnel gateway")
   .version(versionText(), "-v, --version", "print the version, the Node.js version and the commit")
-  .exitOverride()
   .showHelpAfterError(false);
 for (const command of commands()) program.addCommand(command);
+throwInsteadOfExit(program);
+
+/**
+ * Commander settings are not inherited by commands added with addCommand: without this, a usage
+ * error in a subcommand (`hopgate client --bogus`) exited 1 from inside commander. Every usage
+ * error now reaches the catch below and exits 2, like an invalid configuration.
+ */
+function throwInsteadOfExit(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) throwInsteadOfExit(sub);
+}
 
 try {
   await program.parseAsync(process.argv);
