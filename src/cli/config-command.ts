@@ -1,12 +1,17 @@
 import { Command } from "commander";
 import { loadConfig } from "../config/load-config.js";
 import { clientSettings } from "../config/client-settings.js";
-import { serverSettings } from "../config/server-settings.js";
+import { serverSettings, type ServerConfig } from "../config/server-settings.js";
+import type { Setting, SettingTable } from "../config/setting.js";
+import { maskDsn } from "../lib/secret.js";
 import { addSettingOptions, settingFlags } from "./settings-options.js";
 
 /**
  * `hopgate config server|client`: validates the configuration exactly as the program would and
- * prints the result (secrets masked), so an operator can check a deployment before starting it.
+ * prints the result keyed by the `HOP_*` names an operator sets, so a deployment can be checked
+ * before it starts. API keys and passwords show as `****`; a DSN shows with only its password
+ * masked (user, host and database are what an operator checks). For the server, HOP_SERVER_TLS
+ * shows the certificate source that will be used, also when it is unset and follows the domain.
  */
 export function configCommand(): Command {
   const command = new Command("config").description("Validate and print the effective configuration");
@@ -15,17 +20,25 @@ export function configCommand(): Command {
     ["client", clientSettings],
   ] as const) {
     const sub = addSettingOptions(new Command(name).description(`Check the ${name} configuration`), table);
-    sub.action(() => {
-      const config = loadConfig(table, { flags: settingFlags(sub, table) });
-      const shown = Object.fromEntries(
-        Object.entries(config).map(([key, value]) => [
-          key,
-          table[key as keyof typeof table].secret && value !== undefined ? "****" : value,
-        ]),
-      );
+    sub.action(async () => {
+      const config: Record<string, unknown> = loadConfig(table, { flags: settingFlags(sub, table) });
+      const shown: Record<string, unknown> = {};
+      for (const [key, setting] of Object.entries(table as SettingTable)) {
+        shown[setting.env] = shownValue(setting, config[key]);
+      }
+      if (name === "server") {
+        // Loaded here only: the certificate sources are server code the other commands never need.
+        const { tlsModeOf } = await import("../server/certificate-sources.js");
+        shown[serverSettings.tls.env] = tlsModeOf(config as unknown as ServerConfig);
+      }
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     });
     command.addCommand(sub);
   }
   return command;
+}
+
+function shownValue(setting: Setting<unknown>, value: unknown): unknown {
+  if (value === undefined || setting.secret === undefined) return value;
+  return setting.secret === "dsn" && typeof value === "string" ? maskDsn(value) : "****";
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { Command } from "commander";
 import { clientSettings } from "../config/client-settings.js";
@@ -11,9 +12,11 @@ import { createLogger } from "../lib/logger.js";
 import { interruptSignal } from "./run-until-signal.js";
 
 const DEMO_DOMAIN = "demo.localhost";
+/** The demo's HTTPS port unless --https-port says otherwise; a free one when it is taken. */
+const DEFAULT_HTTPS_PORT = 8443;
 
 interface DemoOptions {
-  readonly httpsPort: string;
+  readonly httpsPort?: string;
   readonly logLevel: string;
 }
 
@@ -36,7 +39,10 @@ interface RunningDemo {
 export function demoCommand(): Command {
   return new Command("demo")
     .description("Run server, demo backend and client on this machine and print a curl command")
-    .option("--https-port <port>", "HTTPS port of the demo server (0 picks a free one)", "8443")
+    .option(
+      "--https-port <port>",
+      `HTTPS port of the demo server, 0 picks a free one (default: ${DEFAULT_HTTPS_PORT}, or a free port when it is taken)`,
+    )
     .option("--log-level <level>", "log level of the demo's components", "warn")
     .action(async (options: DemoOptions) => {
       const interrupt = interruptSignal();
@@ -68,6 +74,7 @@ async function startDemo(
   const { startClient } = await import("../client/start-client.js");
   const { startDemoBackend } = await import("../demo/demo-backend.js");
   interrupt.throwIfAborted();
+  const httpsPort = options.httpsPort ?? (await defaultHttpsPort());
   const dir = await mkdtemp(join(tmpdir(), "hopgate-demo-"));
   cleanup.push("temporary directory", () => rm(dir, { recursive: true, force: true }));
   const adminKey = randomBytes(24).toString("base64url");
@@ -76,7 +83,7 @@ async function startDemo(
     dotenvDir: null,
     flags: {
       domain: "localhost",
-      httpsListen: `127.0.0.1:${options.httpsPort}`,
+      httpsListen: `127.0.0.1:${httpsPort}`,
       httpListen: "127.0.0.1:0",
       metricsListen: "127.0.0.1:0",
       tls: "self-signed",
@@ -128,6 +135,25 @@ async function startDemo(
     backendUrl: backend.url,
     metricsPort: server.metricsPort,
   };
+}
+
+/**
+ * 8443, or 0 (a free port) when something on this machine already listens there: a user who
+ * tries the demo twice, or runs another HTTPS server, still gets a demo. Says so on stderr. An
+ * explicit --https-port is used as given, and a taken one fails the start-up.
+ */
+async function defaultHttpsPort(): Promise<string> {
+  const probe = createServer();
+  const free = await new Promise<boolean>((resolve) => {
+    probe.once("error", () => resolve(false));
+    probe.listen(DEFAULT_HTTPS_PORT, "127.0.0.1", () => resolve(true));
+  });
+  if (free) {
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    return String(DEFAULT_HTTPS_PORT);
+  }
+  process.stderr.write(`hopgate demo: port ${DEFAULT_HTTPS_PORT} is taken; using a free port instead\n`);
+  return "0";
 }
 
 function untilAborted(signal: AbortSignal): Promise<void> {

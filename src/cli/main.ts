@@ -3,12 +3,24 @@ import { Command, CommanderError } from "commander";
 import { CONFIG_ERROR_EXIT_CODE } from "../config/config-error.js";
 import { isHopGateError } from "../lib/hopgate-error.js";
 import { commands } from "./commands.js";
+import { versionText } from "./version-command.js";
 
 const program = new Command("hopgate")
   .description("HopGate: self-hosted reverse HTTP tunnel gateway")
-  .exitOverride()
+  .version(versionText(), "-v, --version", "print the version, the Node.js version and the commit")
   .showHelpAfterError(false);
 for (const command of commands()) program.addCommand(command);
+throwInsteadOfExit(program);
+
+/**
+ * Commander settings are not inherited by commands added with addCommand: without this, a usage
+ * error in a subcommand (`hopgate client --bogus`) exited 1 from inside commander. Every usage
+ * error now reaches the catch below and exits 2, like an invalid configuration.
+ */
+function throwInsteadOfExit(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) throwInsteadOfExit(sub);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -4,11 +4,15 @@ import type { SettingTable } from "../config/setting.js";
 /**
  * Adds one command-line option per setting (flags win over environment and `.env`) and reads
  * them back keyed by setting name, ready for `loadConfig`'s `flags` source. Values stay raw
- * strings: validation happens in one place, the config loader.
+ * strings: validation happens in one place, the config loader. The help names each setting's
+ * default in its text, not as a commander default: a commander default would count as a flag
+ * and hide the environment and `.env`.
  */
 export function addSettingOptions(command: Command, table: SettingTable): Command {
   for (const setting of Object.values(table)) {
-    const help = `${setting.description} [env ${setting.env}]`;
+    const shownDefault =
+      setting.default === undefined || setting.default === "" ? "" : ` (default: ${setting.default})`;
+    const help = `${setting.description}${shownDefault} [env ${setting.env}]`;
     switch (setting.kind) {
       case "switch":
         command.addOption(new Option(setting.flag, help));
@@ -18,7 +22,7 @@ export function addSettingOptions(command: Command, table: SettingTable): Comman
         break;
       case "list":
         command.addOption(
-          new Option(`${setting.flag} <value>`, `${help} (repeatable)`).argParser(
+          new Option(`${setting.flag} <value>`, `${help} (repeatable, or comma-separated)`).argParser(
             (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
           ),
         );

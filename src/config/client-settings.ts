@@ -52,8 +52,9 @@ export const clientSettings = defineSettings({
     env: "HOP_CLIENT_LOCAL_TARGET",
     flag: "--local-target",
     kind: "value",
-    description: "Single local service (host:port or URL); same as --service web=URL",
-    expected: "host:port or an http(s) origin",
+    description:
+      "Single local service (port, host:port or http(s) origin; a port alone is 127.0.0.1:PORT); same as --service web=URL",
+    expected: "a port, host:port or an http(s) origin",
     schema: targetUrl().optional(),
   }),
   services: setting({

@@ -49,11 +49,19 @@ export function listenAddress() {
     });
 }
 
-/** Comma-separated list (environment) or repeated flag (command line); empty items dropped. */
+/**
+ * Comma-separated list (environment), repeated flag or comma-separated flag values (command
+ * line: `--proxy-domains a,b` is `--proxy-domains a --proxy-domains b`); empty items dropped.
+ */
 export function list<T>(item: z.ZodType<T, string>) {
   return z
     .union([z.string(), z.array(z.string())])
-    .transform((raw) => (Array.isArray(raw) ? raw : raw.split(",")).map((s) => s.trim()).filter(Boolean))
+    .transform((raw) =>
+      (Array.isArray(raw) ? raw : [raw])
+        .flatMap((value) => value.split(","))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item));
 }
 

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -29,17 +30,37 @@ export function parseServiceSpec(input: string): ServiceSpec | string {
   return { name, pathPrefix, target };
 }
 
-/** `http://host:port`, `https://host:port` or bare `host:port` (http). Paths are not allowed. */
+/**
+ * `http://host[:port]`, `https://host[:port]`, bare `host:port` (http) or a bare port (http on
+ * 127.0.0.1). Paths are not allowed. A bare word is refused, not read as a host: without this,
+ * `8080` became `http://0.0.31.144/` (the WHATWG URL parser reads a lone number as an IPv4
+ * address, https://url.spec.whatwg.org/#concept-ipv4-parser), and that is why any host that the
+ * parser rewrites into a different IPv4 address is refused too.
+ */
 export function parseTarget(input: string): URL | string {
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(input);
+  if (!hasScheme && /^\d+$/.test(input)) {
+    const port = Number(input);
+    if (port < 1 || port > 65535) return `target port "${input}" is not from 1 to 65535`;
+    return new URL(`http://127.0.0.1:${port}`);
+  }
+  if (!hasScheme && !/^(?:\[[0-9a-f:.]+\]|[^:/[\]\s]+):\d{1,5}$/i.test(input)) {
+    return `target "${input}" is not a port, host:port or http(s) origin`;
+  }
   let url: URL;
   try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `http://${input}`);
+    url = new URL(hasScheme ? input : `http://${input}`);
   } catch {
-    return `target "${input}" is not a URL or host:port`;
+    return `target "${input}" is not a port, host:port or http(s) origin`;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return `target "${input}" must be http or https`;
   if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
     return `target "${input}" must be an origin only (no path, query or credentials)`;
+  }
+  if (url.port === "0") return `target "${input}" has port 0`;
+  const written = /^(?:[a-z][a-z0-9+.-]*:\/\/)?([^:/]*)/i.exec(input)?.[1]?.toLowerCase() ?? "";
+  if (isIP(url.hostname) === 4 && written !== url.hostname) {
+    return `target "${input}" has host "${written}", which is not a host name or dotted IPv4 address`;
   }
   return url;
 }

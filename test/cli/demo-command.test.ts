@@ -15,9 +15,9 @@ function demoDirs(tmp: string): string[] {
   return readdirSync(tmp).filter((name) => name.startsWith("hopgate-demo-"));
 }
 
-/** `hopgate demo --https-port 0` as a user runs it; killed when the test ends if still running. */
-function spawnDemo(t: TestContext, env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, "demo", "--https-port", "0"], {
+/** `hopgate demo --https-port 0` (or `args`) as a user runs it; killed when the test ends if still running. */
+function spawnDemo(t: TestContext, env: NodeJS.ProcessEnv, args = ["--https-port", "0"]) {
+  const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, CLI, "demo", ...args], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -94,6 +94,25 @@ describe("hopgate demo", () => {
       assert.match(result.stderr, message, label);
       assert.deepEqual(demoDirs(tmp), [], `${label}: no temporary directory left`);
     }
+  });
+
+  it("picks a free port and says so when its default port 8443 is taken", async (t) => {
+    // Taken by this test, or already by something else on the machine: either way it is taken.
+    const holder = createServer();
+    await new Promise<void>((resolve) => {
+      holder.once("error", () => resolve());
+      holder.listen(8443, "127.0.0.1", resolve);
+    });
+    t.after(() => holder.close());
+    const demo = spawnDemo(t, cleanEnv(), []);
+    const started = () => demo.output().includes("Press Ctrl-C to stop.");
+    await until(() => started() || demo.child.exitCode !== null, "the demo to start", 60_000);
+    assert.ok(started(), `demo did not start:\n${demo.output()}`);
+    assert.match(demo.output(), /port 8443 is taken; using a free port instead/);
+    const port = /https:\/\/demo\.localhost:(\d+)\/hello/.exec(demo.output())?.[1];
+    assert.ok(port !== undefined && port !== "8443", `the demo names another port:\n${demo.output()}`);
+    demo.child.kill("SIGINT");
+    assert.equal(await demo.exited, 0, demo.output());
   });
 
   it("stops what it started and removes its temporary directory on Ctrl-C during start-up", async (t) => {

@@ -142,6 +142,6 @@ describe("hopgate CLI configuration errors", () => {
       env: cleanEnv({ HOP_SERVER_PROXY_TIMEOUT_SECONDS: "8" }),
     });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal((JSON.parse(result.stdout) as { proxyTimeoutSeconds: number }).proxyTimeoutSeconds, 7);
+    assert.equal((JSON.parse(result.stdout) as Record<string, unknown>).HOP_SERVER_PROXY_TIMEOUT_SECONDS, 7);
   });
 });

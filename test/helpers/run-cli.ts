@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { HOPGATE_NODE_FLAGS } from "../../src/lib/node-flags.js";
 
-/** The `hopgate` command as users run it (TypeScript sources through tsx). */
+/** The `hopgate` command as users run it (bin/hopgate.js, which runs the compiled bundle). */
 export const CLI = join(import.meta.dirname, "../../bin/hopgate.js");
 /**
  * The compiled CLI (`npm run build`, run by `npm test` first): what container images run, and

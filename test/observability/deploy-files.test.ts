@@ -137,9 +137,9 @@ describe("deploy/Dockerfile", () => {
       env: cleanEnv(dockerfileEnv()),
     });
     const shown = JSON.parse(stdout) as Record<string, unknown>;
-    assert.deepEqual(shown.metricsListen, { host: "", port: 9100 });
-    assert.deepEqual(shown.httpsListen, { host: "", port: 8443 });
-    assert.equal(shown.dataDir, "/data");
+    assert.deepEqual(shown.HOP_METRICS_LISTEN, { host: "", port: 9100 });
+    assert.deepEqual(shown.HOP_SERVER_HTTPS_LISTEN, { host: "", port: 8443 });
+    assert.equal(shown.HOP_DATA_DIR, "/data");
   });
 });
 

@@ -101,8 +101,8 @@ describe("observability settings", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.ok(!result.stdout.includes("visible-password-123"));
     const shown = JSON.parse(result.stdout) as Record<string, unknown>;
-    assert.equal(shown.lokiPassword, "****");
-    assert.deepEqual(shown.lokiStaticLabels, { app: "hopgate" });
-    assert.deepEqual(shown.metricsListen, { host: "127.0.0.1", port: 9100 });
+    assert.equal(shown.HOP_LOKI_PASSWORD, "****");
+    assert.deepEqual(shown.HOP_LOKI_STATIC_LABELS, { app: "hopgate" });
+    assert.deepEqual(shown.HOP_METRICS_LISTEN, { host: "127.0.0.1", port: 9100 });
   });
 });
