@@ -1,8 +1,15 @@
 import { Command } from "commander";
+import type { ClientFile } from "../config/client-file.js";
+import { loadClientFile } from "../config/client-file.js";
+import { clientProcessSettings, fileDeclaredFlags } from "../config/client-process-settings.js";
 import { clientSettings } from "../config/client-settings.js";
+import { ConfigError } from "../config/config-error.js";
 import { loadConfig } from "../config/load-config.js";
 import { lokiOptionsFromConfig } from "../config/logging-settings.js";
+import type { Logger } from "../lib/logger.js";
 import { createLogging } from "../lib/logging.js";
+import type { ReloadSummary } from "../client/domain-tunnels.js";
+import type { ClientStartConfig } from "../client/start-client.js";
 import { runUntilSignal } from "./run-until-signal.js";
 import { addSettingOptions, settingFlags } from "./settings-options.js";
 
@@ -12,7 +19,8 @@ export function clientCommand(): Command {
     clientSettings,
   );
   return command.action(async () => {
-    const config = loadConfig(clientSettings, { flags: settingFlags(command, clientSettings) });
+    const flags = settingFlags(command, clientSettings);
+    const config = startConfig(flags);
     const logging = createLogging({
       level: config.debug && config.logLevel === "info" ? "debug" : config.logLevel,
       base: { service: "hopgate-client" },
@@ -22,8 +30,12 @@ export function clientCommand(): Command {
     try {
       const { startClient } = await import("../client/start-client.js");
       const client = await startClient(config, logging.logger);
+      const stopReloading = "file" in config ? reloadOnHangup(config.file.path, client, logger) : undefined;
       await runUntilSignal(
-        () => client.stop(),
+        () => {
+          stopReloading?.();
+          return client.stop();
+        },
         (error) => logger.error({ err: error }, "shutdown failed"),
       );
       logger.info("HopGate client stopped");
@@ -31,4 +43,50 @@ export function clientCommand(): Command {
       await logging.close();
     }
   });
+}
+
+/** Flags and environment alone, or with `--config` (HOP_CLIENT_CONFIG) the file for the domains. */
+function startConfig(flags: Record<string, string | string[] | boolean | undefined>): ClientStartConfig {
+  const path = loadConfig({ config: clientSettings.config }, { flags }).config;
+  if (path === undefined) return loadConfig(clientSettings, { flags });
+  const env = process.env;
+  for (const setting of fileDeclaredFlags()) {
+    const given = flags[setting.name];
+    if (
+      (given !== undefined && given !== "" && !(Array.isArray(given) && given.length === 0)) ||
+      env[setting.env]
+    ) {
+      throw new ConfigError(
+        `${setting.flag} (${setting.env}) cannot be combined with the config file ${path}: declare it in the file`,
+      );
+    }
+  }
+  return { ...loadConfig(clientProcessSettings, { flags }), file: loadClientFile(path, env) };
+}
+
+/**
+ * SIGHUP re-reads the config file and applies it; domains whose entry did not change keep
+ * their tunnels. An invalid file is reported and the running configuration stays.
+ */
+function reloadOnHangup(
+  path: string,
+  client: { reload(file: ClientFile): Promise<ReloadSummary> },
+  logger: Logger,
+): () => void {
+  let reloading = Promise.resolve();
+  const onHangup = () => {
+    reloading = reloading.then(async () => {
+      try {
+        const summary = await client.reload(loadClientFile(path, process.env));
+        logger.info({ config_file: path, ...summary }, "config file reloaded");
+      } catch (error) {
+        logger.error(
+          { err: error, config_file: path },
+          "config file not reloaded; the running configuration stays",
+        );
+      }
+    });
+  };
+  process.on("SIGHUP", onHangup);
+  return () => process.off("SIGHUP", onHangup);
 }

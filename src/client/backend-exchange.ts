@@ -85,18 +85,34 @@ export class BackendExchange implements StreamSink {
       port: service.target.port || (secure ? 443 : 80),
       method: head.method,
       path: head.path,
-      headers,
+      headers: service.hostHeader === undefined ? headers : withHost(headers, service.hostHeader),
       setHost: false,
       agent: head.upgrade ? false : secure ? this.#options.agents.https : this.#options.agents.http,
-      // Local services often use self-signed certificates, as with ngrok's upstream default.
-      rejectUnauthorized: false,
+      // Local services often use self-signed certificates, as with ngrok's upstream default;
+      // a config file's service may ask for verification (the agent pools per TLS options).
+      rejectUnauthorized: service.backendTls?.rejectUnauthorized ?? false,
+      ...(service.backendTls?.ca === undefined ? {} : { ca: service.backendTls.ca }),
     });
     this.#request = request;
+    if (service.responseTimeoutMs !== undefined) this.#armResponseTimeout(request, service.responseTimeoutMs);
     request.on("response", this.#responseListener);
     request.on("upgrade", this.#upgradeListener);
     request.on("error", this.#errorListener);
     if (head.upgrade) request.end();
     return request;
+  }
+
+  /** No response head within `timeoutMs`: the request fails like an unreachable service. */
+  #armResponseTimeout(request: ClientRequest, timeoutMs: number): void {
+    const timer = setTimeout(() => {
+      const error: NodeJS.ErrnoException = new Error(`no response within ${timeoutMs} ms`);
+      error.code = "response_timeout";
+      request.destroy(error);
+    }, timeoutMs);
+    const clear = () => clearTimeout(timer);
+    request.once("response", clear);
+    request.once("upgrade", clear);
+    request.once("close", clear);
   }
 
   head(): void {
@@ -281,4 +297,15 @@ export class BackendExchange implements StreamSink {
 
 function ignoreLateError(): void {
   // The exchange has finished: a late error of its request or response changes nothing.
+}
+
+/** `headers` with every Host field replaced by one `Host: host`. */
+function withHost(headers: readonly string[], host: string): string[] {
+  const result: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== "host")
+      result.push(headers[i] as string, headers[i + 1] as string);
+  }
+  result.push("Host", host);
+  return result;
 }

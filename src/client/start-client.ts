@@ -1,9 +1,10 @@
 import { rootCertificates } from "node:tls";
 import { Registry } from "prom-client";
 import { readCaFile } from "../config/ca-file.js";
+import type { ClientFile } from "../config/client-file.js";
+import type { ClientProcessConfig } from "../config/client-process-settings.js";
 import { clientSettings, type ClientConfig } from "../config/client-settings.js";
-import { ConfigError } from "../config/config-error.js";
-import type { ServiceSpec } from "../config/service-spec.js";
+import { domainPlanFromSettings, type DomainPlan } from "../config/domain-plan.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
 import { compactHeap } from "../lib/heap-compaction.js";
@@ -12,31 +13,47 @@ import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
 import { HOPGATE_VERSION } from "../lib/version.js";
 import { createBackendAgents } from "./backend-agents.js";
+import type { BackendExchangeRecord } from "./backend-exchange.js";
+import { DomainTunnels, type ReloadSummary } from "./domain-tunnels.js";
 import { createClientMetrics } from "./metrics/client-metrics.js";
-import { TunnelClient, type TunnelClientStatus } from "./tunnel-client.js";
+import type { TunnelClient, TunnelClientStatus } from "./tunnel-client.js";
+import { createTunnelSessionPool } from "./tunnel-session-pool.js";
+
+/** Flags and environment for one domain, or a config file for any number of them. */
+export type ClientStartConfig = ClientConfig | (ClientProcessConfig & { readonly file: ClientFile });
 
 export interface ClientHandle {
+  /** The first domain's tunnel (the only one without a config file). */
   readonly tunnel: TunnelClient;
+  /** Every domain's tunnel, by domain. */
+  readonly tunnels: ReadonlyMap<string, TunnelClient>;
   /** Port of the client's /metrics, /healthz and /readyz; undefined when off (the default). */
   readonly metricsPort: number | undefined;
+  /**
+   * Moves to a re-read config file (SIGHUP): unchanged domains keep their tunnels. A file that
+   * names another server or server CA is refused: that needs a restart.
+   */
+  reload(file: ClientFile): Promise<ReloadSummary>;
   /** Drains in-flight requests (up to the configured shutdown timeout) and disconnects. */
   stop(): Promise<void>;
 }
 
 export interface ClientHooks {
-  readonly onStatus?: (status: TunnelClientStatus) => void;
+  readonly onStatus?: (status: TunnelClientStatus, domain: string) => void;
+  /** Every request a local service answered, with its domain. */
+  readonly onRequestFinished?: (record: BackendExchangeRecord, domain: string) => void;
 }
 
 /**
- * Composition root of `hopgate client`: services, TLS trust, backend agents, the tunnel, and
- * the optional metrics listener.
+ * Composition root of `hopgate client`: services, TLS trust, backend agents, one tunnel per
+ * domain over shared HTTP/2 connections, and the optional metrics listener.
  */
 export async function startClient(
-  config: ClientConfig,
+  config: ClientStartConfig,
   logger: Logger,
   hooks: ClientHooks = {},
 ): Promise<ClientHandle> {
-  const services = servicesOf(config);
+  const target = targetOf(config);
   const clientLogger = logger.child({ component: "client" });
   const cleanup = new CleanupStack();
   const agents = createBackendAgents();
@@ -45,42 +62,55 @@ export async function startClient(
     agents.https.destroy();
   });
   const registry = new Registry();
-  const metrics = createClientMetrics({ registry, serviceNames: services.map((s) => s.name) });
-  let connected = false;
-  const tunnel = new TunnelClient({
-    serverUrl: config.serverAddr,
-    domain: config.domain,
-    apiKey: config.apiKey,
-    services,
-    tls: { ca: trustedCas(config.caFile), rejectUnauthorized: !(config.insecure || config.debug) },
-    agents,
-    clientVersion: `hopgate/${HOPGATE_VERSION}`,
-    logger: logger.child({ component: "tunnel" }),
-    pingIntervalMs: 15_000,
-    pingTimeoutMs: 10_000,
-    gcPacer: createGcPacer(),
-    onRequestFinished: (record) => {
-      metrics.requestFinished({
-        service: record.service,
-        status: record.status,
-        durationMs: record.durationMs,
-      });
-      metrics.tunnelBytes("from_server", record.bytesFromServer);
-      metrics.tunnelBytes("to_server", record.bytesToServer);
-      // Guarded: the spread would build an object per request even with debug lines off.
-      if (logger.isLevelEnabled("debug")) logger.debug({ component: "backend", ...record }, "request served");
-    },
-    onStatus: (status) => {
-      if (status.t === "connected") {
-        connected = true;
-        metrics.tunnelConnected();
-      } else if (status.t === "waiting") {
-        if (connected) metrics.tunnelDisconnected();
-        connected = false;
-        metrics.reconnectScheduled(status.cause === "stopped" ? "other" : status.cause);
-      }
-      hooks.onStatus?.(status);
-    },
+  const serviceNames = [...new Set(target.domains.flatMap((d) => d.services.map((s) => s.name)))];
+  const metrics = createClientMetrics({ registry, serviceNames });
+  const tls = { ca: target.ca, rejectUnauthorized: !(config.insecure || config.debug) };
+  const sessions = createTunnelSessionPool({ serverUrl: target.serverAddr, tls, connectTimeoutMs: 15_000 });
+  const gcPacer = createGcPacer();
+  const connectedDomains = new Set<string>();
+  const tunnels = new DomainTunnels({
+    shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
+    tunnelOptions: (plan) => ({
+      serverUrl: target.serverAddr,
+      domain: plan.domain,
+      apiKey: plan.apiKey,
+      services: plan.services,
+      tls,
+      sessions,
+      agents,
+      clientVersion: `hopgate/${HOPGATE_VERSION}`,
+      logger: logger.child({ component: "tunnel", domain: plan.domain }),
+      pingIntervalMs: 15_000,
+      pingTimeoutMs: 10_000,
+      gcPacer,
+      onRequestFinished: (record) => {
+        metrics.requestFinished({
+          service: record.service,
+          status: record.status,
+          durationMs: record.durationMs,
+        });
+        metrics.tunnelBytes("from_server", record.bytesFromServer);
+        metrics.tunnelBytes("to_server", record.bytesToServer);
+        hooks.onRequestFinished?.(record, plan.domain);
+        // Guarded: the spread would build an object per request even with debug lines off.
+        if (logger.isLevelEnabled("debug")) {
+          logger.debug({ component: "backend", domain: plan.domain, ...record }, "request served");
+        }
+      },
+      onStatus: (status) => {
+        const wasUp = connectedDomains.size > 0 && connectedDomains.size === tunnels.tunnels.size;
+        if (status.t === "connected") connectedDomains.add(plan.domain);
+        else connectedDomains.delete(plan.domain);
+        // The gauge is 1 while every domain's tunnel is up.
+        const isUp = connectedDomains.size === tunnels.tunnels.size;
+        if (isUp && !wasUp) metrics.tunnelConnected();
+        if (!isUp && wasUp) metrics.tunnelDisconnected();
+        if (status.t === "waiting") {
+          metrics.reconnectScheduled(status.cause === "stopped" ? "other" : status.cause);
+        }
+        hooks.onStatus?.(status, plan.domain);
+      },
+    }),
   });
   try {
     const listener = config.metricsListen
@@ -88,7 +118,7 @@ export async function startClient(
           listen: config.metricsListen,
           registry,
           readiness: createReadinessProbe({
-            checks: [{ name: "tunnel", check: () => assertConnected(connected) }],
+            checks: [{ name: "tunnel", check: () => assertConnected(connectedDomains, tunnels.tunnels) }],
           }),
           logger,
         })
@@ -101,21 +131,38 @@ export async function startClient(
     }
     clientLogger.info(
       {
-        server: config.serverAddr,
-        domain: config.domain,
-        services: services.map((s) => `${s.name}:${s.pathPrefix}=${s.target.origin}`),
+        server: target.serverAddr,
+        ...(target.file === undefined ? {} : { config_file: target.file }),
+        domains: target.domains.map((d) => d.domain),
+        services: target.domains.flatMap((d) =>
+          d.services.map((s) => `${d.domain}:${s.name}:${s.pathPrefix}=${s.target.origin}`),
+        ),
         metrics_port: listener?.port,
       },
       "starting HopGate client",
     );
     // Start-up's garbage is dead now: give its pages back before the client idles.
     compactHeap();
-    tunnel.start();
+    await tunnels.apply(target.domains);
+    const first = tunnels.tunnels.get(target.domains[0]?.domain ?? "") as TunnelClient;
     return {
-      tunnel,
+      tunnel: first,
+      get tunnels() {
+        return tunnels.tunnels;
+      },
       metricsPort: listener?.port,
+      reload: async (file) => {
+        const next = targetOf({ ...config, file });
+        if (next.serverAddr !== target.serverAddr || next.caKey !== target.caKey) {
+          throw new Error("the server or its CA changed: restart the client to apply that");
+        }
+        for (const domain of connectedDomains) {
+          if (!next.domains.some((d) => d.domain === domain)) connectedDomains.delete(domain);
+        }
+        return tunnels.apply(next.domains);
+      },
       stop: async () => {
-        await tunnel.stop(config.shutdownTimeoutSeconds * 1000);
+        await tunnels.stop();
         await cleanup.run((name, error) =>
           clientLogger.error({ err: error, step: name }, "shutdown step failed"),
         );
@@ -127,33 +174,37 @@ export async function startClient(
   }
 }
 
-function assertConnected(connected: boolean): void {
-  if (!connected) throw new Error("no tunnel to the server");
+function assertConnected(connected: ReadonlySet<string>, tunnels: ReadonlyMap<string, unknown>): void {
+  const down = [...tunnels.keys()].filter((domain) => !connected.has(domain));
+  if (down.length > 0) throw new Error(`no tunnel to the server for ${down.join(", ")}`);
 }
 
-/** `--service` entries plus `HOP_CLIENT_LOCAL_TARGET` as the service "web" on "/". */
-function servicesOf(config: ClientConfig): ServiceSpec[] {
-  const services = [...config.services];
-  if (config.localTarget) {
-    if (services.some((s) => s.name === "web")) {
-      throw new ConfigError(
-        'HOP_CLIENT_LOCAL_TARGET conflicts with a --service named "web": use one of them',
-      );
-    }
-    services.push({ name: "web", pathPrefix: "/", target: config.localTarget });
-  }
-  if (services.length === 0) {
-    throw new ConfigError("no local service: set HOP_CLIENT_LOCAL_TARGET (host:port) or --service name=URL");
-  }
-  const names = new Set<string>();
-  for (const service of services) {
-    if (names.has(service.name)) throw new ConfigError(`service "${service.name}" is defined twice`);
-    names.add(service.name);
-  }
-  return services;
+interface ClientTarget {
+  readonly serverAddr: string;
+  readonly file: string | undefined;
+  readonly ca: string[] | undefined;
+  /** Identity of the trusted CAs, to tell whether a reload changes them. */
+  readonly caKey: string;
+  readonly domains: readonly DomainPlan[];
 }
 
-function trustedCas(caFile: string | undefined): string[] | undefined {
-  if (!caFile) return undefined;
-  return [...rootCertificates, readCaFile(caFile, clientSettings.caFile)];
+function targetOf(config: ClientStartConfig): ClientTarget {
+  const envCa = config.caFile ? readCaFile(config.caFile, clientSettings.caFile) : undefined;
+  if ("file" in config) {
+    const extra = [envCa, config.file.serverCa].filter((pem) => pem !== undefined);
+    return {
+      serverAddr: config.file.serverAddr,
+      file: config.file.path,
+      ca: extra.length === 0 ? undefined : [...rootCertificates, ...extra],
+      caKey: extra.join("\n"),
+      domains: config.file.domains,
+    };
+  }
+  return {
+    serverAddr: config.serverAddr,
+    file: undefined,
+    ca: envCa === undefined ? undefined : [...rootCertificates, envCa],
+    caKey: envCa ?? "",
+    domains: [domainPlanFromSettings(config)],
+  };
 }

@@ -21,7 +21,12 @@ import { BackendExchange, type BackendExchangeRecord } from "./backend-exchange.
 import { backendRequestHead } from "./backend-request.js";
 import { selectService } from "./service-selector.js";
 import { runTunnelCall } from "./tunnel-call.js";
-import { TunnelHttp2Session, type TunnelHttp2Options } from "./tunnel-http2-session.js";
+import type { TunnelHttp2Options } from "./tunnel-http2-session.js";
+import {
+  createTunnelSessionPool,
+  type TunnelSessionLease,
+  type TunnelSessionPool,
+} from "./tunnel-session-pool.js";
 
 export interface TunnelConnectionOptions {
   readonly serverUrl: string;
@@ -29,6 +34,8 @@ export interface TunnelConnectionOptions {
   readonly apiKey: string;
   readonly services: readonly ServiceSpec[];
   readonly tls: TunnelHttp2Options["tls"];
+  /** HTTP/2 connections shared with the client's other domains; a private one when omitted. */
+  readonly sessions?: TunnelSessionPool;
   readonly agents: BackendAgents;
   readonly clientVersion: string;
   readonly logger: Logger;
@@ -75,7 +82,7 @@ export type ConnectionOutcome =
 export class TunnelConnection {
   readonly done: Promise<ConnectionOutcome>;
   readonly #options: TunnelConnectionOptions;
-  readonly #http2: TunnelHttp2Session;
+  readonly #http2: TunnelSessionLease;
   readonly #outbound: OutboundQueue;
   readonly #mux: Multiplexer;
   readonly #abort = new AbortController();
@@ -88,11 +95,10 @@ export class TunnelConnection {
 
   constructor(options: TunnelConnectionOptions) {
     this.#options = options;
-    this.#http2 = new TunnelHttp2Session({
-      serverUrl: options.serverUrl,
-      tls: options.tls,
-      connectTimeoutMs: 15_000,
-    });
+    this.#http2 = (
+      options.sessions ??
+      createTunnelSessionPool({ serverUrl: options.serverUrl, tls: options.tls, connectTimeoutMs: 15_000 })
+    ).acquire();
     this.#outbound = new OutboundQueue({
       batching: false,
       maxBatchBytes: 256 * 1024,
@@ -181,7 +187,9 @@ export class TunnelConnection {
     this.#keepalive.stop();
     this.#mux.failAll(`tunnel closed: ${outcome.t === "ended" ? outcome.reason : outcome.message}`);
     this.#outbound.end(true);
-    this.#http2.destroy();
+    this.#http2.release(
+      outcome.t === "ended" && (outcome.cause === "ping_timeout" || outcome.cause === "connect_failed"),
+    );
     return outcome;
   }
 
@@ -274,6 +282,7 @@ export class TunnelConnection {
       case "drain":
         this.#options.logger.info({ reason: payload.value.reason }, "server asked this tunnel to drain");
         this.#draining = true;
+        this.#http2.retire();
         this.#options.onDrainRequested?.();
         if (this.#mux.size === 0) this.#finish("drained");
         return;

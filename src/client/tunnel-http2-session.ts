@@ -12,8 +12,8 @@ export interface TunnelHttp2Options {
 }
 
 /**
- * One HTTP/2 connection per tunnel attempt, owned by HopGate: its windows, its PINGs (v1
- * keepalive) and its teardown. A new attempt always gets a new connection.
+ * One HTTP/2 connection to the server, owned by HopGate: its windows, its PINGs (v1 keepalive)
+ * and its teardown. The tunnels of a client's domains share it (TunnelSessionPool).
  */
 export class TunnelHttp2Session {
   readonly authority: string;
@@ -53,6 +53,11 @@ export class TunnelHttp2Session {
       });
     });
     this.#ready.catch(() => undefined);
+  }
+
+  /** Whether new streams may still be opened on this connection. */
+  get usable(): boolean {
+    return !this.#session.destroyed && !this.#session.closed;
   }
 
   /** Opens a request stream once the connection is up (rejects when it never comes up). */

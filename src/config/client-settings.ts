@@ -120,6 +120,15 @@ export const clientSettings = defineSettings({
     default: "30",
     schema: integer(0, 3600),
   }),
+  config: setting({
+    env: "HOP_CLIENT_CONFIG",
+    flag: "--config",
+    kind: "value",
+    description:
+      "Client config file (YAML) naming the server and every domain to serve (docs/client-config.md)",
+    expected: "a file path",
+    schema: text().optional(),
+  }),
 });
 
 export type ClientConfig = ConfigOf<typeof clientSettings>;

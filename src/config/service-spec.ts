@@ -10,6 +10,21 @@ export interface ServiceSpec {
   readonly pathPrefix: string;
   /** Origin only (scheme, host, port): the client never dials anything else. */
   readonly target: URL;
+  /** Host header sent to the service instead of the visitor's (dev servers that check Host). */
+  readonly hostHeader?: string;
+  /**
+   * Verification of an https service's certificate; undefined keeps the flag-configured
+   * default of not verifying (local services often use self-signed certificates).
+   */
+  readonly backendTls?: BackendTls;
+  /** Longest wait for the service's response head; undefined waits as long as the visitor. */
+  readonly responseTimeoutMs?: number;
+}
+
+export interface BackendTls {
+  readonly rejectUnauthorized: boolean;
+  /** PEM of the CAs that sign the service's certificate, instead of the system's roots. */
+  readonly ca?: string;
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
