@@ -58,12 +58,15 @@ function assertRequestStripped(echo: Echo, where: string): void {
 }
 
 /** Response fields (lowercase names) as they came through the hop. */
-function assertResponseStripped(headers: Record<string, unknown>, where: string): void {
+function assertResponseStripped(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  where: string,
+): void {
   for (const name of STOPPED_RESPONSE_FIELDS)
     assert.equal(headers[name], undefined, `${name} passed ${where}`);
   assert.notEqual(headers["keep-alive"], "timeout=99", `the backend's Keep-Alive passed ${where}`);
-  assert.ok(!/x-backend-secret/i.test(String(headers.connection ?? "")), where);
-  assert.equal(String(headers["x-end-to-end"]), "kept", where);
+  assert.ok(!/x-backend-secret/i.test([headers.connection ?? ""].flat().join(", ")), where);
+  assert.equal(headers["x-end-to-end"], "kept", where);
 }
 
 /**
