@@ -26,6 +26,12 @@ export interface MultiplexerOptions {
    * set the stream's sink synchronously. Absent on the server, where only it opens streams.
    */
   readonly onRemoteOpen?: (stream: TunnelStream, open: StreamOpen) => void;
+  /**
+   * Whether `id` names a stream this side opened and has since finished. Its StreamOpen may
+   * still arrive: a v1 peer answers a request whose visitor left meanwhile (v1 has no way to
+   * cancel a stream), so that StreamOpen crossed the abort on the wire and is dropped silently.
+   */
+  readonly finishedHere?: (id: string) => boolean;
   /** Frames that are not stream frames (ping, pong, drain, accept). */
   readonly onControl: (envelope: Envelope) => void;
   /** A peer broke the protocol on one stream (which was aborted) or on none in particular. */
@@ -186,6 +192,7 @@ export class Multiplexer implements StreamHost {
     }
     const onRemoteOpen = this.#options.onRemoteOpen;
     if (!onRemoteOpen) {
+      if (this.#options.finishedHere?.(open.id)) return;
       this.#options.onViolation(`StreamOpen for unknown stream "${open.id.slice(0, 64)}"`, open.id);
       return;
     }

@@ -14,6 +14,7 @@ export const GrpcStatus = {
   invalidArgument: 3,
   permissionDenied: 7,
   resourceExhausted: 8,
+  unavailable: 14,
   unauthenticated: 16,
 } as const;
 

@@ -8,6 +8,18 @@ import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 
+/** Wide deadline for each awaited step: a broken cancellation fails here instead of hanging. */
+const STEP_DEADLINE_MS = 30_000;
+
+/** `promise`, or a rejection naming `what` after STEP_DEADLINE_MS. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), STEP_DEADLINE_MS);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** A backend that holds each request open and reports when the request is aborted. */
 async function holdingBackend(t: TestContext, sendHead: boolean) {
   let arrived!: () => void;
@@ -46,11 +58,11 @@ describe("cancellation", () => {
       });
       request.on("error", () => undefined);
       request.end();
-      await seen;
-      if (phase === "reading the response body") await once(request, "response");
+      await within(seen, "the request to reach the backend");
+      if (phase === "reading the response body") await within(once(request, "response"), "the response");
       const disconnectedAt = Date.now();
       request.destroy();
-      const abortedAt = await closed;
+      const abortedAt = await within(closed, "the backend request to be aborted");
       t.diagnostic(`backend saw the abort ${abortedAt - disconnectedAt} ms after the visitor left`);
       assert.ok(abortedAt - disconnectedAt < 1000, `backend aborted after ${abortedAt - disconnectedAt} ms`);
     });
@@ -68,11 +80,11 @@ describe("cancellation", () => {
     t.after(() => session.destroy());
     const stream = session.request({ ":path": "/hold", ":authority": "cancel2.example.test" });
     stream.on("error", () => undefined);
-    await seen;
-    await once(stream, "response");
+    await within(seen, "the request to reach the backend");
+    await within(once(stream, "response"), "the response");
     const resetAt = Date.now();
     stream.close(http2.constants.NGHTTP2_CANCEL);
-    const abortedAt = await closed;
+    const abortedAt = await within(closed, "the backend request to be aborted");
     assert.ok(abortedAt - resetAt < 1000, `backend aborted after ${abortedAt - resetAt} ms`);
   });
 

@@ -308,7 +308,7 @@ describe("v1 compatibility: the HopGate server and a v1 Go client", () => {
     assertOnlyV1Frames(peer.received);
   });
 
-  it("drains a v1 tunnel without a Drain frame: the request in flight finishes, then the call ends", async (t) => {
+  it("drains a v1 tunnel without a Drain frame: the request in flight finishes, then the call ends with UNAVAILABLE", async (t) => {
     const { gateway, peer } = await gatewayWithV1Client(t, v1Backend);
     const slow = visit(gateway.port, DOMAIN, "/slow");
     await until(() => streamOpens(peer.received).length === 1, "the request to reach the v1 client");
@@ -318,8 +318,9 @@ describe("v1 compatibility: the HopGate server and a v1 Go client", () => {
     const response = await slow;
     assert.equal(response.status, 200);
     assert.equal(response.body.toString(), "slow");
-    const end = await peer.ended; // a v1 Go client exits here (it never reconnects)
-    assert.equal(end.grpcStatus, GrpcStatus.ok);
+    // A v1 Go client exits here (it never reconnects): a failure status makes supervisors restart it.
+    const end = await peer.ended;
+    assert.equal(end.grpcStatus, GrpcStatus.unavailable);
     assertOnlyV1Frames(peer.received);
   });
 

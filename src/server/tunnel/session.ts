@@ -87,6 +87,7 @@ export class TunnelSession {
       limits: options.limits,
       version: this.version,
       onControl: (envelope) => this.#onControl(envelope),
+      finishedHere: (id) => this.#openedBefore(id),
       onViolation: (detail, streamId) => this.#violations.report(detail, streamId),
       onBodyBytes: options.gcPacer && ((bytes) => options.gcPacer?.moved(bytes)),
       onStreamFinished: (stream) => {
@@ -180,6 +181,12 @@ export class TunnelSession {
       bytesToClient: this.#mux.bytesSent,
       bytesFromClient: this.#mux.bytesReceived,
     };
+  }
+
+  /** `id` is one of this session's request stream ids already handed out (`http-<n>`, n below the counter). */
+  #openedBefore(id: string): boolean {
+    const match = /^http-(0|[1-9]\d{0,15})$/.exec(id);
+    return match !== null && Number(match[1]) < this.#nextStream;
   }
 
   #onControl(envelope: Envelope): void {

@@ -76,7 +76,7 @@ async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerReque
   const remoteAddress = req.socket.remoteAddress ?? "unknown";
   // Set once the handshake passed; the reader's callbacks run before and after. `failure`: the
   // status the call ends with when the client's framing broke (the session then closes).
-  const live: { session?: TunnelSession; failure?: GrpcStatus } = {};
+  const live: { session?: TunnelSession; failure?: GrpcStatus; clientEnded?: boolean } = {};
   // The handshake's input: the first Envelope, or why none will come.
   const { promise: firstMessage, resolve: first } = Promise.withResolvers<Envelope | string>();
   const reader = new TunnelReader(req.stream, MAX_TUNNEL_MESSAGE_BYTES, {
@@ -91,12 +91,13 @@ async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerReque
       live.failure = grpcStatus(GrpcCode.internal, reason.slice(0, 200));
       live.session.close(reason);
     },
-    end: (truncated) =>
-      live.session
-        ? live.session.close(
-            truncated ? "client closed the tunnel in the middle of a message" : "client closed the tunnel",
-          )
-        : first("stream ended before the handshake"),
+    end: (truncated) => {
+      if (!live.session) return first("stream ended before the handshake");
+      live.clientEnded = true;
+      live.session.close(
+        truncated ? "client closed the tunnel in the middle of a message" : "client closed the tunnel",
+      );
+    },
   });
   const onGone = () => {
     live.session?.close("connection ended");
@@ -114,9 +115,21 @@ async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerReque
   live.session = session;
   call.accept();
   startTunnelWriter(session.outbound, req.stream, () =>
-    call.finish(live.failure ?? grpcStatus(GrpcCode.ok, "")),
+    call.finish(live.failure ?? closingStatus(session, live.clientEnded === true)),
   );
   reader.release();
+}
+
+/**
+ * The status of a tunnel that ends without a framing failure. A v1 Go client exits when its call
+ * ends and never reconnects itself: a tunnel the server ends (shutdown, drain, keepalive) gets
+ * UNAVAILABLE, so that supervisors restarting on failure bring the domain back. v2 clients
+ * reconnect on their own (they were told with Drain) and get OK.
+ */
+function closingStatus(session: TunnelSession, clientEnded: boolean): GrpcStatus {
+  if (session.version === 2 || clientEnded) return grpcStatus(GrpcCode.ok, "");
+  const state = session.state;
+  return grpcStatus(GrpcCode.unavailable, `tunnel closed: ${state.t === "closed" ? state.reason : "server"}`);
 }
 
 function openSession(
