@@ -15,6 +15,11 @@ export function integer(min: number, max: number) {
     .pipe(z.number().int().min(min).max(max));
 }
 
+/** `auto` (the caller computes the value) or a whole number from `min` to `max`. */
+export function integerOrAuto(min: number, max: number) {
+  return z.union([z.string().trim().toLowerCase().pipe(z.literal("auto")), integer(min, max)]);
+}
+
 const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
 const FALSE_WORDS = new Set(["0", "false", "no", "off"]);
 

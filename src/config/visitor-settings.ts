@@ -1,4 +1,4 @@
-import { integer } from "./parsers.js";
+import { integer, integerOrAuto } from "./parsers.js";
 import { setting } from "./setting.js";
 
 /**
@@ -91,5 +91,24 @@ export const visitorSettings = {
     expected: "a whole number from 0 to 1000000",
     default: "0",
     schema: integer(0, 1_000_000),
+  }),
+  maxConnections: setting({
+    env: "HOP_SERVER_MAX_CONNECTIONS",
+    flag: "--max-connections",
+    kind: "value",
+    description:
+      "Open connections the TLS port accepts in all (visitors and tunnels); more are closed at once and counted in hopgate_connections_dropped_total; auto = sized from memory (about 80 KiB per connection in half of it), 0 = no limit",
+    expected: "auto, or a whole number from 0 to 10000000",
+    default: "auto",
+    schema: integerOrAuto(0, 10_000_000),
+  }),
+  tlsHandshakeTimeoutSeconds: setting({
+    env: "HOP_SERVER_TLS_HANDSHAKE_TIMEOUT_SECONDS",
+    flag: "--tls-handshake-timeout-seconds",
+    kind: "value",
+    description: "Time a new connection has to complete its TLS handshake; it is closed after it",
+    expected: "a whole number of seconds from 1 to 300",
+    default: "10",
+    schema: integer(1, 300),
   }),
 };

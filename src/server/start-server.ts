@@ -15,6 +15,7 @@ import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.j
 import { startEdge } from "./edge/edge.js";
 import { createHttpListener } from "./http/http-listener.js";
 import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
+import { resolveMaxConnections } from "./limits/connection-cap.js";
 import { createVisitorLimits } from "./limits/visitor-limits.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
@@ -181,6 +182,9 @@ async function assemble(
     maxHeaderBytes: config.maxHeaderBytes,
     onConnection: (socket) => visitorLimits.trackConnection(socket),
     onRejected: (reason) => metrics.visitorRejected(reason),
+    maxConnections: resolveMaxConnections(config.maxConnections),
+    handshakeTimeoutMs: config.tlsHandshakeTimeoutSeconds * 1000,
+    onDropped: (reason) => metrics.connectionDropped(reason),
     tunnel: createTunnelEndpoint({
       authenticator,
       authLimiter,

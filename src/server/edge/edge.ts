@@ -22,6 +22,9 @@ export interface EdgeOptions {
   readonly maxHeaderBytes?: number;
   readonly onConnection?: TlsListenerOptions["onConnection"];
   readonly onRejected?: TlsListenerOptions["onRejected"];
+  readonly maxConnections?: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly onDropped?: TlsListenerOptions["onDropped"];
 }
 
 /**
@@ -52,5 +55,8 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
     maxHeaderBytes: options.maxHeaderBytes,
     onConnection: options.onConnection,
     onRejected: options.onRejected,
+    maxConnections: options.maxConnections,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    onDropped: options.onDropped,
   });
 }

@@ -3,7 +3,7 @@ import type { ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { SecureContext, SecureContextOptions, TLSSocket } from "node:tls";
+import type { SecureContext, SecureContextOptions } from "node:tls";
 import type { ListenAddress } from "../../config/parsers.js";
 import type { Logger } from "../../lib/logger.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
@@ -33,7 +33,16 @@ export interface TlsListenerOptions {
    * heads over the limit answered 431, HTTP/2 connections without a first request in time.
    */
   readonly onRejected?: (reason: VisitorRejectionReason) => void;
+  /** Open connections accepted in all; more are closed at once. 0 or undefined = no limit. */
+  readonly maxConnections?: number;
+  /** Time a connection has to complete its TLS handshake; default 10 s. */
+  readonly handshakeTimeoutMs?: number;
+  /** A connection closed by the listener itself: over `maxConnections`, or handshake too slow. */
+  readonly onDropped?: (reason: ConnectionDropReason) => void;
 }
+
+export const CONNECTION_DROP_REASONS = ["max_connections", "handshake_timeout"] as const;
+export type ConnectionDropReason = (typeof CONNECTION_DROP_REASONS)[number];
 
 export interface ListenerTimeouts {
   /** A complete request head must arrive within this (HTTP/1.1: 408; HTTP/2: first request). */
@@ -91,9 +100,13 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
       maxHeaderListSize: maxHeaderBytes,
     },
     maxSessionMemory: 256,
-    // A handshake that does not finish in time is dropped (slow TLS clients).
-    handshakeTimeout: 10_000,
+    // A handshake that does not finish in time is dropped (slow TLS clients, idle floods).
+    handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
   });
+  // net.Server closes connections past maxConnections right after accept(2) and emits "drop":
+  // a flood costs file descriptors and memory up to the cap, not beyond (issue 12 §4).
+  if (options.maxConnections) server.maxConnections = options.maxConnections;
+  server.on("drop", () => options.onDropped?.("max_connections"));
   // HTTP/1.1 fallback limits live on the server object although the typings omit them; node
   // reads them per connection (the checking interval once, at listen).
   const fallback = server as unknown as {
@@ -121,8 +134,9 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   server.on("session", (session: http2.ServerHttp2Session) =>
     dropWithoutFirstRequest(session, timeouts.headersMs, () => rejected("timeout")),
   );
-  const open = new Set<TLSSocket>();
-  server.on("secureConnection", (socket: TLSSocket) => {
+  // Every accepted connection, handshake done or not: close() must not wait for a silent one.
+  const open = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
     open.add(socket);
     socket.once("close", () => open.delete(socket));
   });
@@ -154,9 +168,10 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
   server.on("sessionError", (error: Error) =>
     options.logger.debug({ err: error.message }, "HTTP/2 session error"),
   );
-  server.on("tlsClientError", (error: Error) =>
-    options.logger.debug({ err: error.message }, "TLS handshake failed"),
-  );
+  server.on("tlsClientError", (error: Error & { code?: string }) => {
+    if (error.code === "ERR_TLS_HANDSHAKE_TIMEOUT") options.onDropped?.("handshake_timeout");
+    options.logger.debug({ err: error.message }, "TLS handshake failed");
+  });
   server.listen(options.listen.port, options.listen.host || undefined);
   await once(server, "listening");
   const port = (server.address() as AddressInfo).port;

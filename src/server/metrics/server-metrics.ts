@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { registerProcessMetrics } from "../../lib/process-metrics.js";
 import { REQUEST_DURATION_BUCKETS_SECONDS } from "../../lib/metric-labels.js";
 import { VISITOR_REJECTION_REASONS, type VisitorRejectionReason } from "../edge/client-error.js";
+import { CONNECTION_DROP_REASONS, type ConnectionDropReason } from "../edge/tls-listener.js";
 import { VISITOR_LIMIT_REASONS, type VisitorLimitReason } from "../limits/visitor-limits.js";
 import { createRequestSeries } from "./request-series.js";
 import {
@@ -59,6 +60,8 @@ export interface ServerMetrics {
   visitorLimited(reason: VisitorLimitReason): void;
   /** A listener refused a request before routing it (parser error, timeout, head too large). */
   visitorRejected(reason: VisitorRejectionReason): void;
+  /** The TLS listener closed a connection itself: over the open-connection cap, or a slow handshake. */
+  connectionDropped(reason: ConnectionDropReason): void;
   /** Read at every scrape for `hopgate_certificate_expiry_timestamp_seconds`. */
   setCertificateExpirySource(source: CertificateExpirySource): void;
   /**
@@ -130,6 +133,12 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     "reason",
   );
   const visitorRejectedChildren = childrenOf(visitorRejected, VISITOR_REJECTION_REASONS);
+  const connectionsDropped = labelledCounter(
+    "hopgate_connections_dropped_total",
+    "Connections the TLS listener closed itself: max_connections (over HOP_SERVER_MAX_CONNECTIONS), handshake_timeout",
+    "reason",
+  );
+  const connectionsDroppedChildren = childrenOf(connectionsDropped, CONNECTION_DROP_REASONS);
 
   let sessionSource: SessionSource | undefined;
   const liveCounts = {
@@ -210,6 +219,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     adminAuthBlocked: () => authBlockedChildren.get("admin")?.inc(),
     visitorLimited: (reason) => visitorLimitedChildren.get(reason)?.inc(),
     visitorRejected: (reason) => visitorRejectedChildren.get(reason)?.inc(),
+    connectionDropped: (reason) => connectionsDroppedChildren.get(reason)?.inc(),
     setCertificateExpirySource(source) {
       expirySource = source;
     },
