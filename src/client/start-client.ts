@@ -52,7 +52,7 @@ export async function startClient(
     domain: config.domain,
     apiKey: config.apiKey,
     services,
-    tls: { ca: trustedCas(config.caFile), rejectUnauthorized: !(config.insecure || config.debug) },
+    tls: { ca: trustedCas(config.caFile), rejectUnauthorized: !config.insecure },
     agents,
     clientVersion: `hopgate/${HOPGATE_VERSION}`,
     logger: logger.child({ component: "tunnel" }),
@@ -94,9 +94,9 @@ export async function startClient(
         })
       : undefined;
     if (listener) cleanup.push("metrics listener", () => listener.close());
-    if (config.insecure || config.debug) {
+    if (config.insecure) {
       clientLogger.warn(
-        "server certificate verification is OFF (--insecure / HOP_CLIENT_DEBUG): development only",
+        "server certificate verification is OFF (--insecure / HOP_CLIENT_INSECURE): development only",
       );
     }
     clientLogger.info(
