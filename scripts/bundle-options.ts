@@ -62,3 +62,28 @@ export function cliBundleOptions(root: string): BuildOptions {
     logLevel: "warning",
   };
 }
+
+/**
+ * One CommonJS file, dist/single-file/hopgate.cjs, for Node.js single executable applications:
+ * their main script must be CommonJS and its require() loads built-in modules only, so nothing
+ * may stay in another chunk or in node_modules. Dynamic imports become lazy initialisers in the
+ * same file (esbuild), so the server's code is still only compiled when a command needs it.
+ */
+export function singleFileBundleOptions(root: string): BuildOptions {
+  const {
+    splitting: _splitting,
+    outdir: _outdir,
+    banner: _banner,
+    sourcemap: _sourcemap,
+    ...shared
+  } = cliBundleOptions(root);
+  return {
+    ...shared,
+    format: "cjs",
+    outfile: join(root, "dist", "single-file", "hopgate.cjs"),
+    sourcemap: false,
+    // import.meta is empty in CommonJS: only src/lib/version.ts reads it, on a path the define
+    // above makes dead.
+    logOverride: { "empty-import-meta": "silent" },
+  };
+}

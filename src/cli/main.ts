@@ -22,16 +22,24 @@ function throwInsteadOfExit(command: Command): void {
   for (const sub of command.commands) throwInsteadOfExit(sub);
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode === 0 ? 0 : CONFIG_ERROR_EXIT_CODE;
-  } else if (isHopGateError(error, "config_invalid")) {
-    process.stderr.write(`hopgate: ${error.message}\n`);
-    process.exitCode = CONFIG_ERROR_EXIT_CODE;
-  } else {
-    process.stderr.write(`hopgate: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+/**
+ * Runs the command and sets the exit code. Not a top-level await: the same entry is also bundled
+ * as one CommonJS file for the single executable (scripts/package-single-file.ts).
+ */
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : CONFIG_ERROR_EXIT_CODE;
+    } else if (isHopGateError(error, "config_invalid")) {
+      process.stderr.write(`hopgate: ${error.message}\n`);
+      process.exitCode = CONFIG_ERROR_EXIT_CODE;
+    } else {
+      process.stderr.write(`hopgate: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
   }
 }
+
+void main();

@@ -64,7 +64,7 @@ export async function startClient(
   const registry = new Registry();
   const serviceNames = [...new Set(target.domains.flatMap((d) => d.services.map((s) => s.name)))];
   const metrics = createClientMetrics({ registry, serviceNames });
-  const tls = { ca: target.ca, rejectUnauthorized: !(config.insecure || config.debug) };
+  const tls = { ca: target.ca, rejectUnauthorized: !config.insecure };
   const sessions = createTunnelSessionPool({ serverUrl: target.serverAddr, tls, connectTimeoutMs: 15_000 });
   const gcPacer = createGcPacer();
   const connectedDomains = new Set<string>();
@@ -124,9 +124,9 @@ export async function startClient(
         })
       : undefined;
     if (listener) cleanup.push("metrics listener", () => listener.close());
-    if (config.insecure || config.debug) {
+    if (config.insecure) {
       clientLogger.warn(
-        "server certificate verification is OFF (--insecure / HOP_CLIENT_DEBUG): development only",
+        "server certificate verification is OFF (--insecure / HOP_CLIENT_INSECURE): development only",
       );
     }
     clientLogger.info(

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+import { CERTIFICATE_FAILURE_MESSAGE, isCertificateFailure } from "./certificate-failure.js";
 import {
   TunnelConnection,
   type ConnectionOutcome,
@@ -108,6 +109,8 @@ export class TunnelClient {
           { reason, retry_in_ms: delayMs },
           "server rejected this client: check HOP_CLIENT_DOMAIN and HOP_CLIENT_API_KEY",
         );
+      } else if (result.t === "ended" && result.cause === "connect_failed" && isCertificateFailure(reason)) {
+        logger.error({ reason, retry_in_ms: delayMs }, CERTIFICATE_FAILURE_MESSAGE);
       } else {
         logger.warn({ reason, retry_in_ms: delayMs }, "tunnel down; reconnecting");
       }

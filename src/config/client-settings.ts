@@ -87,7 +87,8 @@ export const clientSettings = defineSettings({
     env: "HOP_CLIENT_DEBUG",
     flag: "--debug",
     kind: "switch",
-    description: "Development mode: debug logs and no certificate verification (as the original)",
+    description:
+      "Debug logs (log level debug); unlike v1 it leaves certificate verification on (see --insecure)",
     expected: "true or false",
     default: "false",
     schema: boolean(),

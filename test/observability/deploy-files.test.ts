@@ -143,6 +143,36 @@ describe("deploy/Dockerfile", () => {
   });
 });
 
+describe("deploy/Dockerfile health check", () => {
+  it("probes /healthz on the port that both `server` and `client` listen on in the image", async (t) => {
+    const text = readFileSync(join(DEPLOY_DIR, "Dockerfile"), "utf8");
+    const probe = /^HEALTHCHECK [\s\S]*?http:\/\/127\.0\.0\.1:(\d+)\/healthz/m.exec(text);
+    assert.ok(probe, "HEALTHCHECK fetches /healthz on 127.0.0.1");
+    const port = Number(probe[1]);
+    const cwd = await tempDir(t, "hopgate-image-");
+    const client = await run(process.execPath, [COMPILED_CLI, "config", "client"], {
+      cwd,
+      env: cleanEnv({
+        ...dockerfileEnv(),
+        HOP_CLIENT_SERVER_ADDR: "tunnel.example.com",
+        HOP_CLIENT_DOMAIN: "app.example.com",
+        HOP_CLIENT_API_KEY: "client-key-0123456789",
+        HOP_CLIENT_LOCAL_TARGET: "8080",
+      }),
+    });
+    const clientShown = JSON.parse(client.stdout) as Record<string, unknown>;
+    assert.deepEqual(clientShown.HOP_CLIENT_METRICS_LISTEN, { host: "", port });
+    const server = await run(process.execPath, [COMPILED_CLI, "config", "server"], {
+      cwd,
+      env: cleanEnv(dockerfileEnv()),
+    });
+    assert.deepEqual((JSON.parse(server.stdout) as Record<string, unknown>).HOP_METRICS_LISTEN, {
+      host: "",
+      port,
+    });
+  });
+});
+
 describe("deploy/prometheus", () => {
   it("is a configuration promtool accepts", async () => {
     const { stdout } = await run("promtool", [
