@@ -29,7 +29,7 @@ export function clientCommand(): Command {
     const logger = logging.logger.child({ component: "cli" });
     try {
       const { startClient } = await import("../client/start-client.js");
-      const client = await startClient(config, logging.logger);
+      const client = await startClient(config, logging.logger, { interactive: process.stdout.isTTY });
       const stopReloading = "file" in config ? reloadOnHangup(config.file.path, client, logger) : undefined;
       await runUntilSignal(
         () => {

@@ -34,6 +34,16 @@ export interface BackendExchangeOptions {
   readonly version: 1 | 2;
   readonly agents: BackendAgents;
   readonly onFinished: (record: BackendExchangeRecord) => void;
+  /** Sees the exchange's bodies and response head (the request inspector); none when omitted. */
+  readonly tap?: ExchangeTap;
+}
+
+/** An observer of one exchange; it must not keep the chunks it is given beyond a copy. */
+export interface ExchangeTap {
+  requestChunk(chunk: Uint8Array): void;
+  response(status: number, rawHeaders: readonly string[]): void;
+  responseChunk(chunk: Uint8Array): void;
+  finished(record: BackendExchangeRecord): void;
 }
 
 /**
@@ -121,6 +131,7 @@ export class BackendExchange implements StreamSink {
 
   data(chunk: Uint8Array): void | Promise<void> {
     const { stream, version } = this.#options;
+    this.#options.tap?.requestChunk(chunk);
     if (this.#socket) return deliverChunk(this.#socket, chunk, stream, version);
     if (this.#options.head.upgrade) {
       this.#pending.push(chunk); // credit returns once the upgraded socket takes it
@@ -168,6 +179,11 @@ export class BackendExchange implements StreamSink {
     const { stream } = this.#options;
     this.#status = response.statusCode ?? 502;
     stream.sendOpen(this.#options.service.name, this.#responseHeader(this.#status, response.rawHeaders));
+    const tap = this.#options.tap;
+    if (tap) {
+      tap.response(this.#status, response.rawHeaders);
+      response.on("data", (chunk: Buffer) => tap.responseChunk(chunk));
+    }
     pumpIntoStream(response, stream, "backend: response aborted", () => {
       this.#finish(undefined);
       // The response is complete: the rest of a request body is of no use to anyone. (v1
@@ -282,7 +298,7 @@ export class BackendExchange implements StreamSink {
     if (this.#done) return;
     this.#done = true;
     this.#detach();
-    this.#options.onFinished({
+    const record: BackendExchangeRecord = {
       service: this.#options.service.name,
       method: this.#options.head.method,
       path: this.#options.head.path,
@@ -291,7 +307,9 @@ export class BackendExchange implements StreamSink {
       error,
       bytesFromServer: this.#options.stream.receivedBytes,
       bytesToServer: this.#options.stream.sentBytes,
-    });
+    };
+    this.#options.onFinished(record);
+    this.#options.tap?.finished(record);
   }
 }
 

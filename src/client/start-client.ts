@@ -15,6 +15,8 @@ import { HOPGATE_VERSION } from "../lib/version.js";
 import { createBackendAgents } from "./backend-agents.js";
 import type { BackendExchangeRecord } from "./backend-exchange.js";
 import { DomainTunnels, type ReloadSummary } from "./domain-tunnels.js";
+import { startInspectorServer } from "./inspector/inspector-server.js";
+import { RequestLog } from "./inspector/request-log.js";
 import { createClientMetrics } from "./metrics/client-metrics.js";
 import type { TunnelClient, TunnelClientStatus } from "./tunnel-client.js";
 import { createTunnelSessionPool } from "./tunnel-session-pool.js";
@@ -29,6 +31,8 @@ export interface ClientHandle {
   readonly tunnels: ReadonlyMap<string, TunnelClient>;
   /** Port of the client's /metrics, /healthz and /readyz; undefined when off (the default). */
   readonly metricsPort: number | undefined;
+  /** The request inspector's URL; undefined when off. */
+  readonly inspectorUrl: string | undefined;
   /**
    * Moves to a re-read config file (SIGHUP): unchanged domains keep their tunnels. A file that
    * names another server or server CA is refused: that needs a restart.
@@ -40,6 +44,11 @@ export interface ClientHandle {
 
 export interface ClientHooks {
   readonly onStatus?: (status: TunnelClientStatus, domain: string) => void;
+  /**
+   * Whether a person watches this client (stdout is a terminal): turns on `--inspect auto`.
+   * False when omitted.
+   */
+  readonly interactive?: boolean;
   /** Every request a local service answered, with its domain. */
   readonly onRequestFinished?: (record: BackendExchangeRecord, domain: string) => void;
 }
@@ -68,6 +77,11 @@ export async function startClient(
   const sessions = createTunnelSessionPool({ serverUrl: target.serverAddr, tls, connectTimeoutMs: 15_000 });
   const gcPacer = createGcPacer();
   const connectedDomains = new Set<string>();
+  const inspectListen =
+    config.inspect === "auto" ? (hooks.interactive ? DEFAULT_INSPECT : null) : config.inspect;
+  const requestLog = inspectListen
+    ? new RequestLog({ maxRequests: config.inspectMaxRequests, maxBodyBytes: config.inspectMaxBodyBytes })
+    : undefined;
   const tunnels = new DomainTunnels({
     shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
     tunnelOptions: (plan) => ({
@@ -83,6 +97,7 @@ export async function startClient(
       pingIntervalMs: 15_000,
       pingTimeoutMs: 10_000,
       gcPacer,
+      tapExchange: requestLog && ((head, service) => requestLog.tap(plan.domain, head, service)),
       onRequestFinished: (record) => {
         metrics.requestFinished({
           service: record.service,
@@ -124,6 +139,17 @@ export async function startClient(
         })
       : undefined;
     if (listener) cleanup.push("metrics listener", () => listener.close());
+    const inspector =
+      inspectListen && requestLog ? await startInspectorServer(inspectListen, requestLog) : undefined;
+    if (inspector) {
+      cleanup.push("inspector", () => inspector.close());
+      if (!isLoopback(inspectListen?.host ?? "")) {
+        clientLogger.warn(
+          { inspector: inspector.url },
+          "the request inspector listens beyond loopback: whoever reaches it sees and replays request bodies",
+        );
+      }
+    }
     if (config.insecure) {
       clientLogger.warn(
         "server certificate verification is OFF (--insecure / HOP_CLIENT_INSECURE): development only",
@@ -138,6 +164,7 @@ export async function startClient(
           d.services.map((s) => `${d.domain}:${s.name}:${s.pathPrefix}=${s.target.origin}`),
         ),
         metrics_port: listener?.port,
+        inspector: inspector?.url ?? "off",
       },
       "starting HopGate client",
     );
@@ -151,6 +178,7 @@ export async function startClient(
         return tunnels.tunnels;
       },
       metricsPort: listener?.port,
+      inspectorUrl: inspector?.url,
       reload: async (file) => {
         const next = targetOf({ ...config, file });
         if (next.serverAddr !== target.serverAddr || next.caKey !== target.caKey) {
@@ -172,6 +200,13 @@ export async function startClient(
     await cleanup.run();
     throw error;
   }
+}
+
+/** `--inspect auto` for an interactive client: ngrok's inspector address. */
+const DEFAULT_INSPECT = { host: "127.0.0.1", port: 4040 };
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 function assertConnected(connected: ReadonlySet<string>, tunnels: ReadonlyMap<string, unknown>): void {

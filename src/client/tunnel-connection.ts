@@ -17,8 +17,8 @@ import { Multiplexer } from "../protocol/multiplexer.js";
 import { OutboundQueue } from "../protocol/outbound-queue.js";
 import type { TunnelStream } from "../protocol/tunnel-stream.js";
 import type { BackendAgents } from "./backend-agents.js";
-import { BackendExchange, type BackendExchangeRecord } from "./backend-exchange.js";
-import { backendRequestHead } from "./backend-request.js";
+import { BackendExchange, type BackendExchangeRecord, type ExchangeTap } from "./backend-exchange.js";
+import { backendRequestHead, type BackendRequestHead } from "./backend-request.js";
 import { selectService } from "./service-selector.js";
 import { runTunnelCall } from "./tunnel-call.js";
 import type { TunnelHttp2Options } from "./tunnel-http2-session.js";
@@ -43,6 +43,8 @@ export interface TunnelConnectionOptions {
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly onRequestFinished?: (record: BackendExchangeRecord) => void;
+  /** A tap on each exchange (the request inspector); untapped when omitted or it returns none. */
+  readonly tapExchange?: (head: BackendRequestHead, service: ServiceSpec) => ExchangeTap | undefined;
   /** Paces young-generation GCs by the body bytes this tunnel moves. */
   readonly gcPacer?: GcPacer;
   /** The server asked this tunnel to drain: open a replacement now. */
@@ -242,6 +244,7 @@ export class TunnelConnection {
       version,
       agents: this.#options.agents,
       onFinished: (record) => this.#options.onRequestFinished?.(record),
+      tap: this.#options.tapExchange?.(head, service),
     });
   }
 

@@ -130,6 +130,41 @@ export const clientSettings = defineSettings({
     expected: "a file path",
     schema: text().optional(),
   }),
+  inspect: setting({
+    env: "HOP_CLIENT_INSPECT",
+    flag: "--inspect",
+    kind: "value",
+    description:
+      "Request inspector (web page and JSON API): host:port, off, or auto (127.0.0.1:4040 when stdout is a terminal)",
+    expected: "host:port, auto or off",
+    default: "auto",
+    schema: z.union([
+      z
+        .string()
+        .trim()
+        .refine((value) => value.toLowerCase() === "auto")
+        .transform(() => "auto" as const),
+      listenAddressOrOff(),
+    ]),
+  }),
+  inspectMaxRequests: setting({
+    env: "HOP_CLIENT_INSPECT_MAX_REQUESTS",
+    flag: "--inspect-max-requests",
+    kind: "value",
+    description: "Requests the inspector keeps (the oldest is dropped first)",
+    expected: "a whole number from 1 to 100000",
+    default: "500",
+    schema: integer(1, 100_000),
+  }),
+  inspectMaxBodyBytes: setting({
+    env: "HOP_CLIENT_INSPECT_MAX_BODY_BYTES",
+    flag: "--inspect-max-body-bytes",
+    kind: "value",
+    description: "Bytes the inspector keeps of each request and response body",
+    expected: "a whole number of bytes from 0 to 16777216",
+    default: "65536",
+    schema: integer(0, 16 * 1024 * 1024),
+  }),
 });
 
 export type ClientConfig = ConfigOf<typeof clientSettings>;

@@ -1,0 +1,122 @@
+import http from "node:http";
+import https from "node:https";
+import { CapturedBody } from "./captured-body.js";
+import type { LoggedRequest, RequestLog } from "./request-log.js";
+import { MASK } from "./request-view.js";
+
+/** What a replay may change; whatever is left out is the original request's. */
+export interface ReplayEdits {
+  readonly method?: string;
+  readonly path?: string;
+  /** Replaces all headers; a value left masked stands for the original's value. */
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
+  readonly body?: string;
+}
+
+/** Longest a replayed request may take. */
+const REPLAY_TIMEOUT_MS = 60_000;
+
+/**
+ * Sends `original` (optionally edited) once more to the local service it went to (never
+ * anywhere else) and records the exchange in `log` as a new request. Resolves once it is done.
+ */
+export async function replay(
+  log: RequestLog,
+  original: LoggedRequest,
+  edits: ReplayEdits,
+): Promise<LoggedRequest> {
+  const headers = edits.headers
+    ? unmasked(edits.headers, original.requestHeaders)
+    : [...original.requestHeaders];
+  const body = edits.body === undefined ? original.requestBody.bytes() : Buffer.from(edits.body);
+  const flat = withContentLength(
+    headers,
+    body.byteLength,
+    edits.body !== undefined || original.requestBody.truncated,
+  );
+  const entry = log.start({
+    domain: original.domain,
+    service: original.service,
+    target: original.target,
+    method: edits.method ?? original.method,
+    path: edits.path ?? original.path,
+    requestHeaders: flat,
+    requestBody: CapturedBody.of(body, log.maxBodyBytes),
+    replayOf: original.id,
+  });
+  const startedAtMs = Date.now();
+  const service = original.target;
+  const secure = service.target.protocol === "https:";
+  const sent = service.hostHeader === undefined ? flat : replaceHost(flat, service.hostHeader);
+  const result = await new Promise<{ status: number; error: string | undefined }>((resolve) => {
+    const request = (secure ? https : http).request({
+      protocol: service.target.protocol,
+      hostname: service.target.hostname.replace(/^\[|\]$/g, ""),
+      port: service.target.port || (secure ? 443 : 80),
+      method: entry.method,
+      path: entry.path,
+      headers: sent,
+      setHost: false,
+      agent: false,
+      timeout: REPLAY_TIMEOUT_MS,
+      rejectUnauthorized: service.backendTls?.rejectUnauthorized ?? false,
+      ...(service.backendTls?.ca === undefined ? {} : { ca: service.backendTls.ca }),
+    });
+    request.on("timeout", () => request.destroy(new Error(`no answer within ${REPLAY_TIMEOUT_MS} ms`)));
+    request.on("error", (error) => resolve({ status: 502, error: `backend: ${error.message}` }));
+    request.on("response", (response) => {
+      entry.status = response.statusCode ?? 502;
+      entry.responseHeaders = [...response.rawHeaders];
+      response.on("data", (chunk: Buffer) => entry.responseBody.add(chunk));
+      response.on("end", () => resolve({ status: entry.status ?? 502, error: undefined }));
+      response.on("error", (error) =>
+        resolve({ status: entry.status ?? 502, error: `backend: ${error.message}` }),
+      );
+    });
+    request.end(body);
+  });
+  log.finish(entry, { ...result, durationMs: Date.now() - startedAtMs });
+  return entry;
+}
+
+function unmasked(edited: ReadonlyArray<readonly [string, string]>, original: readonly string[]): string[] {
+  const flat: string[] = [];
+  for (const [name, value] of edited) {
+    const lower = name.toLowerCase();
+    let real = value;
+    if (value === MASK) {
+      for (let i = 0; i < original.length; i += 2) {
+        if ((original[i] as string).toLowerCase() === lower) real = original[i + 1] as string;
+      }
+    }
+    flat.push(name, real);
+  }
+  return flat;
+}
+
+/** The body is sent whole, so its framing is a Content-Length of its size. */
+function withContentLength(headers: readonly string[], bytes: number, changed: boolean): string[] {
+  const flat: string[] = [];
+  let framed = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = (headers[i] as string).toLowerCase();
+    if (lower === "transfer-encoding") continue;
+    if (lower === "content-length") {
+      if (changed || framed) continue;
+      framed = true;
+    }
+    flat.push(headers[i] as string, headers[i + 1] as string);
+  }
+  if (!framed && (bytes > 0 || changed)) flat.push("Content-Length", String(bytes));
+  return flat;
+}
+
+function replaceHost(headers: readonly string[], host: string): string[] {
+  const flat: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if ((headers[i] as string).toLowerCase() !== "host")
+      flat.push(headers[i] as string, headers[i + 1] as string);
+  }
+  flat.push("Host", host);
+  return flat;
+}
