@@ -41,6 +41,8 @@ export interface ProxyOptions {
   readonly gate?: VisitorGate;
   /** Largest request body forwarded (413 beyond it); 0 or absent = no limit. Upgrades are exempt. */
   readonly maxBodyBytes?: number;
+  /** Keep a valid visitor-sent X-Request-ID (behind a trusted proxy); absent = always a new id. */
+  readonly trustRequestId?: boolean;
   /** A visitor was turned away by a limit (429 or 413). */
   readonly onLimited?: (reason: VisitorLimitReason) => void;
 }
@@ -65,7 +67,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     startedAtMs = Date.now(),
     retried = false,
   ): Prepared => {
-    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    const requestId = requestIdFrom(req.headers["x-request-id"], options.trustRequestId ?? false);
     const host = visitorHost(req);
     const domain = hostForRouting(host);
     const context: ExchangeContext = {
