@@ -14,6 +14,7 @@ import { requestHeaderMap } from "./request-head.js";
 import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
 import {
   hasBodyOfUnknownLength,
+  hasRepeatedHost,
   remoteAddressOf,
   visitorHost,
   visitorPath,
@@ -81,6 +82,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       onFinished: options.onFinished,
       onLimited,
     };
+    if (hasRepeatedHost(req)) return { ok: false, context, error: "invalid_input", closeConnection: true };
     const admission = (!retried && options.gate?.admit(req)) || { ok: true };
     if (!admission.ok) {
       onLimited(admission.reason);
