@@ -1,4 +1,4 @@
-import { integer, integerOrAuto } from "./parsers.js";
+import { boolean, integer, integerOrAuto } from "./parsers.js";
 import { setting } from "./setting.js";
 
 /**
@@ -110,5 +110,15 @@ export const visitorSettings = {
     expected: "a whole number of seconds from 1 to 300",
     default: "10",
     schema: integer(1, 300),
+  }),
+  trustRequestId: setting({
+    env: "HOP_SERVER_TRUST_REQUEST_ID",
+    flag: "--trust-request-id",
+    kind: "switch",
+    description:
+      "Keep a valid X-Request-ID sent to the server (behind a trusted proxy); off = every request gets a new id, as at an edge",
+    expected: "true or false",
+    default: "false",
+    schema: boolean(),
   }),
 };

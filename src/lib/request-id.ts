@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 
-/** Header that carries the id to the backend (and that a visitor may send to correlate). */
+/** Header that carries the id to the backend (and that a trusted upstream may send to correlate). */
 export const REQUEST_ID_HEADER = "x-request-id";
 
 /**
@@ -10,10 +10,16 @@ export const REQUEST_ID_HEADER = "x-request-id";
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:/+=@-]{1,128}$/;
 
 /**
- * The request id of a proxied request: the visitor's `X-Request-ID` when it is valid (a single
- * value), else a new random one (16 URL-safe characters, 96 bits).
+ * The request id of a proxied request. At the edge (`trustUpstream` false, the default) the
+ * visitor's `X-Request-ID` is ignored and a new random id (16 URL-safe characters, 96 bits) is
+ * made, as Envoy does for edge requests: a visitor must not choose the id our logs are keyed on.
+ * Behind a trusted proxy (`HOP_SERVER_TRUST_REQUEST_ID`) a valid single upstream value is kept.
  */
-export function requestIdFrom(headerValue: string | readonly string[] | undefined): string {
+export function requestIdFrom(
+  headerValue: string | readonly string[] | undefined,
+  trustUpstream: boolean,
+): string {
+  if (!trustUpstream) return newRequestId();
   const value: string | undefined =
     typeof headerValue === "string" ? headerValue : headerValue?.length === 1 ? headerValue.at(0) : undefined;
   return typeof value === "string" && VALID_REQUEST_ID.test(value) ? value : newRequestId();

@@ -155,6 +155,7 @@ async function assemble(
     sendTimeoutMs: config.idleTimeoutSeconds * 1000,
     gate: visitorLimits,
     maxBodyBytes: config.maxBodyBytes,
+    trustRequestId: config.trustRequestId,
     onLimited: (reason) => metrics.visitorLimited(reason),
     // A shutting-down server gets no new tunnels: its visitors need not wait for one.
     tunnelWaitMs: () => (draining ? 0 : config.tunnelWaitSeconds * 1000),

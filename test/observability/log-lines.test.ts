@@ -133,7 +133,12 @@ describe("requestIdFrom", () => {
     ["a composite id", "edge-1:req/42@eu+1"],
   ];
   for (const [name, value] of kept) {
-    it(`keeps ${name}`, () => assert.equal(requestIdFrom(value), value));
+    it(`keeps ${name} from a trusted upstream`, () => assert.equal(requestIdFrom(value, true), value));
+    it(`replaces ${name} at the edge (upstream not trusted)`, () => {
+      const id = requestIdFrom(value, false);
+      assert.match(id, /^[A-Za-z0-9_-]{16}$/);
+      assert.notEqual(id, value);
+    });
   }
   const replaced: Array<[string, string | string[] | undefined]> = [
     ["a missing header", undefined],
@@ -147,12 +152,13 @@ describe("requestIdFrom", () => {
   ];
   for (const [name, value] of replaced) {
     it(`replaces ${name} with a new id`, () => {
-      const id = requestIdFrom(value);
+      const id = requestIdFrom(value, true);
       assert.match(id, /^[A-Za-z0-9_-]{16}$/);
       assert.notEqual(id, value);
     });
   }
-  it("keeps a single value sent as a one-element list", () => assert.equal(requestIdFrom(["abc"]), "abc"));
+  it("keeps a single trusted value sent as a one-element list", () =>
+    assert.equal(requestIdFrom(["abc"], true), "abc"));
   it("makes distinct ids", () => {
     const ids = new Set(Array.from({ length: 10_000 }, () => newRequestId()));
     assert.equal(ids.size, 10_000);

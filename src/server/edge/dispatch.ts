@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import { hostForRouting } from "../../lib/domain-name.js";
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
-import { visitorHost, type VisitorRequest } from "../proxy/visitor.js";
+import { hasRepeatedHost, visitorHost, type VisitorRequest } from "../proxy/visitor.js";
 
 export type RequestHandler = (req: VisitorRequest, res: ServerResponse | Http2ServerResponse) => void;
 
@@ -30,7 +30,8 @@ export function createDispatch(options: DispatchOptions): RequestHandler {
     host === options.mainDomain ||
     (options.debug && (host === "localhost" || isIP(host.replace(/^\[|\]$/g, "")) !== 0));
   return (req, res) => {
-    if (!isMainHost(hostForRouting(visitorHost(req)))) return options.proxy(req, res);
+    // The proxy answers a repeated Host with 400 whichever host comes first (RFC 9112 §3.2).
+    if (hasRepeatedHost(req) || !isMainHost(hostForRouting(visitorHost(req)))) return options.proxy(req, res);
     const url = req.url ?? "/";
     if (
       url.startsWith(TUNNEL_PATH_PREFIX) &&

@@ -13,6 +13,7 @@ const BY_CODE: Partial<Record<HopGateErrorCode | "client_abort", ProxyErrorType 
   rate_limited: "rate_limited",
   client_abort: "client_abort",
   not_found: null,
+  invalid_input: null,
 };
 
 /**

@@ -7,6 +7,7 @@ import { refuseRestOfBody, type VisitorRequest, type VisitorResponse } from "./v
  * say what happened in user terms and carry the request id; internal error text never appears.
  */
 const STATUS: Partial<Record<HopGateErrorCode, number>> = {
+  invalid_input: 400,
   not_found: 404,
   payload_too_large: 413,
   rate_limited: 429,
@@ -19,6 +20,7 @@ const STATUS: Partial<Record<HopGateErrorCode, number>> = {
 };
 
 const MESSAGE: Partial<Record<HopGateErrorCode, string>> = {
+  invalid_input: "The request is malformed.",
   not_found: "No site is registered under this name.",
   payload_too_large: "The request body is larger than this gateway accepts.",
   rate_limited: "Too many requests. Please retry later.",
@@ -31,6 +33,7 @@ const MESSAGE: Partial<Record<HopGateErrorCode, string>> = {
 };
 
 const TITLE: Record<number, string> = {
+  400: "Bad Request",
   404: "Not Found",
   413: "Content Too Large",
   429: "Too Many Requests",

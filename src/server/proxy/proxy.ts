@@ -14,6 +14,7 @@ import { requestHeaderMap } from "./request-head.js";
 import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
 import {
   hasBodyOfUnknownLength,
+  hasRepeatedHost,
   remoteAddressOf,
   visitorHost,
   visitorPath,
@@ -41,6 +42,8 @@ export interface ProxyOptions {
   readonly gate?: VisitorGate;
   /** Largest request body forwarded (413 beyond it); 0 or absent = no limit. Upgrades are exempt. */
   readonly maxBodyBytes?: number;
+  /** Keep a valid visitor-sent X-Request-ID (behind a trusted proxy); absent = always a new id. */
+  readonly trustRequestId?: boolean;
   /** A visitor was turned away by a limit (429 or 413). */
   readonly onLimited?: (reason: VisitorLimitReason) => void;
 }
@@ -65,7 +68,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     startedAtMs = Date.now(),
     retried = false,
   ): Prepared => {
-    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    const requestId = requestIdFrom(req.headers["x-request-id"], options.trustRequestId ?? false);
     const host = visitorHost(req);
     const domain = hostForRouting(host);
     const context: ExchangeContext = {
@@ -79,6 +82,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       onFinished: options.onFinished,
       onLimited,
     };
+    if (hasRepeatedHost(req)) return { ok: false, context, error: "invalid_input", closeConnection: true };
     const admission = (!retried && options.gate?.admit(req)) || { ok: true };
     if (!admission.ok) {
       onLimited(admission.reason);

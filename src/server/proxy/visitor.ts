@@ -26,6 +26,20 @@ export function visitorHost(req: VisitorRequest): string {
   return typeof host === "string" ? host : "";
 }
 
+/**
+ * Whether the request carries more than one Host field line: RFC 9112 §3.2 requires a 400, and
+ * routing by the first (node keeps only the first in `headers.host`) would let a front proxy
+ * that picks the last one route the same request elsewhere.
+ */
+export function hasRepeatedHost(req: VisitorRequest): boolean {
+  let count = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host" && ++count > 1) return true;
+  }
+  return false;
+}
+
 /** Path without the query, for routing. */
 export function visitorPath(url: string | undefined): string {
   if (!url) return "/";
