@@ -121,4 +121,14 @@ export const visitorSettings = {
     default: "false",
     schema: boolean(),
   }),
+  bodyTimeoutSeconds: setting({
+    env: "HOP_SERVER_BODY_TIMEOUT_SECONDS",
+    flag: "--body-timeout-seconds",
+    kind: "value",
+    description:
+      "A visitor that sends no request-body bytes this long mid-body gets 408 (its response reset if already under way) and its backend request is aborted (nginx client_body_timeout)",
+    expected: "a whole number of seconds from 1 to 86400",
+    default: "60",
+    schema: integer(1, 86_400),
+  }),
 };

@@ -18,6 +18,7 @@ export type HopGateErrorCode =
   | "tunnel_closed"
   | "backend_failed"
   | "timeout"
+  | "request_timeout"
   | "protocol_violation"
   | "config_invalid"
   | "internal";

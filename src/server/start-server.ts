@@ -153,6 +153,7 @@ async function assemble(
     isRegistered: (domain) => registered.has(domain),
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
     sendTimeoutMs: config.idleTimeoutSeconds * 1000,
+    bodyTimeoutMs: config.bodyTimeoutSeconds * 1000,
     gate: visitorLimits,
     maxBodyBytes: config.maxBodyBytes,
     trustRequestId: config.trustRequestId,

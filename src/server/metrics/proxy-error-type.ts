@@ -12,6 +12,7 @@ const BY_CODE: Partial<Record<HopGateErrorCode | "client_abort", ProxyErrorType 
   payload_too_large: "too_large",
   rate_limited: "rate_limited",
   client_abort: "client_abort",
+  request_timeout: "client_abort",
   not_found: null,
   invalid_input: null,
 };

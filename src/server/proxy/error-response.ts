@@ -17,6 +17,7 @@ const STATUS: Partial<Record<HopGateErrorCode, number>> = {
   protocol_violation: 502,
   unavailable: 503,
   timeout: 504,
+  request_timeout: 408,
 };
 
 const MESSAGE: Partial<Record<HopGateErrorCode, string>> = {
@@ -30,11 +31,13 @@ const MESSAGE: Partial<Record<HopGateErrorCode, string>> = {
   protocol_violation: "The site's client sent an invalid response.",
   unavailable: "The gateway is temporarily unavailable.",
   timeout: "The site's server did not answer in time.",
+  request_timeout: "The request body did not arrive in time.",
 };
 
 const TITLE: Record<number, string> = {
   400: "Bad Request",
   404: "Not Found",
+  408: "Request Timeout",
   413: "Content Too Large",
   429: "Too Many Requests",
   500: "Internal Server Error",
@@ -98,7 +101,8 @@ export function sendErrorPage(
   const page = errorPage(code, requestId, req.headers.accept);
   if (res.headersSent || res.destroyed) return page.status;
   const http1 = req.httpVersionMajor === 1;
-  const tooLarge = code === "payload_too_large";
+  // The rest of a refused body (too large, or stalled) is not worth waiting for.
+  const tooLarge = code === "payload_too_large" || code === "request_timeout";
   const close = options.closeConnection === true || (tooLarge && http1);
   res.writeHead(page.status, {
     ...page.headers,

@@ -25,6 +25,8 @@ export interface ExchangeContext {
   readonly remoteAddress: string;
   /** A response write pending this long with none finishing: the visitor is given up (the idle timeout). */
   readonly sendTimeoutMs: number;
+  /** No request-body bytes this long mid-body: the exchange is given up (nginx `client_body_timeout`); 0 = none. */
+  readonly bodyTimeoutMs: number;
   /** Largest request body forwarded; 0 = no limit. */
   readonly maxBodyBytes: number;
   readonly onFinished: AccessSink;
@@ -53,6 +55,7 @@ export class ProxiedExchange implements StreamSink {
   readonly #delivery: ResponseDelivery;
   #phase: Phase;
   #unwatchConnection: () => void = () => undefined;
+  #unwatchBody: () => void = () => undefined;
 
   constructor(
     req: VisitorRequest,
@@ -83,6 +86,7 @@ export class ProxiedExchange implements StreamSink {
     // Registered before the pump's own listener, so that the chunk past the limit never enters
     // the stream: the backend sees an aborted request, never a truncated one that looks whole.
     if (this.#context.maxBodyBytes > 0) this.#countBody(this.#context.maxBodyBytes);
+    if (this.#context.bodyTimeoutMs > 0) this.#watchBodyIdle(this.#context.bodyTimeoutMs);
     pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body");
     const gone = () => {
       if (this.#phase.t === "done") return;
@@ -175,6 +179,45 @@ export class ProxiedExchange implements StreamSink {
     this.#req.on("data", onData);
   }
 
+  /**
+   * The time between two reads of the request body (nginx `client_body_timeout`). Time the
+   * body is held back by the tunnel (the pump paused the request) is the tunnel's, not the visitor's.
+   */
+  #watchBodyIdle(idleMs: number): void {
+    const req = this.#req;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(fire, idleMs);
+    };
+    const fire = () => {
+      if (req.isPaused()) return arm();
+      unwatch();
+      this.#bodyTimedOut();
+    };
+    const unwatch = () => {
+      clearTimeout(timer);
+      req.off("data", arm);
+      req.off("end", unwatch);
+      req.off("close", unwatch);
+    };
+    req.on("data", arm);
+    req.once("end", unwatch);
+    req.once("close", unwatch);
+    this.#unwatchBody = unwatch;
+    arm();
+  }
+
+  /** The visitor stopped sending its request body: 408, or a reset if the response is under way. */
+  #bodyTimedOut(): void {
+    const phase = this.#phase;
+    if (phase.t === "done") return;
+    this.#stream.abort("timeout: visitor sent no request body in time");
+    if (phase.t === "awaiting_head") return this.#fail("request_timeout");
+    if (phase.t === "streaming") this.#res.destroy(new Error("request body timed out"));
+    this.#finish(phase.status, "request_timeout");
+  }
+
   /** A body of unknown (or untrue) length grew past the limit while it streamed. */
   #bodyTooLarge(): void {
     const phase = this.#phase;
@@ -220,6 +263,7 @@ export class ProxiedExchange implements StreamSink {
     this.#phase = { t: "done" };
     this.#delivery.stop();
     this.#unwatchConnection();
+    this.#unwatchBody();
     this.#context.onFinished(
       accessRecordOf(this.#req, this.#context, {
         status,

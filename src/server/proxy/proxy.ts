@@ -33,6 +33,11 @@ export interface ProxyOptions {
    */
   readonly sendTimeoutMs: number;
   /**
+   * How long a visitor may send no request-body bytes mid-body before the exchange is given up:
+   * 408 (or a reset response) and the backend request aborted (nginx `client_body_timeout`).
+   */
+  readonly bodyTimeoutMs?: number;
+  /**
    * How long a request for a registered domain without a live tunnel waits for one before its
    * 502 (a client reconnecting, a replaced server's clients moving over); 0: no wait.
    */
@@ -77,6 +82,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       startedAtMs,
       proxyTimeoutMs: options.proxyTimeoutMs,
       sendTimeoutMs: options.sendTimeoutMs,
+      bodyTimeoutMs: upgrade ? 0 : (options.bodyTimeoutMs ?? 0),
       remoteAddress: remoteAddressOf(req),
       maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
