@@ -14,6 +14,7 @@ import {
 } from "../protocol/wire-headers.js";
 import type { BackendAgents } from "./backend-agents.js";
 import { isReplayable, type BackendRequestHead } from "./backend-request.js";
+import { withHost } from "./host-header.js";
 
 export interface BackendExchangeRecord {
   readonly service: string;
@@ -315,15 +316,4 @@ export class BackendExchange implements StreamSink {
 
 function ignoreLateError(): void {
   // The exchange has finished: a late error of its request or response changes nothing.
-}
-
-/** `headers` with every Host field replaced by one `Host: host`. */
-function withHost(headers: readonly string[], host: string): string[] {
-  const result: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() !== "host")
-      result.push(headers[i] as string, headers[i + 1] as string);
-  }
-  result.push("Host", host);
-  return result;
 }

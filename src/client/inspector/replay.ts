@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { withHost } from "../host-header.js";
 import { CapturedBody } from "./captured-body.js";
 import type { LoggedRequest, RequestLog } from "./request-log.js";
 import { MASK } from "./request-view.js";
@@ -47,7 +48,7 @@ export async function replay(
   const startedAtMs = Date.now();
   const service = original.target;
   const secure = service.target.protocol === "https:";
-  const sent = service.hostHeader === undefined ? flat : replaceHost(flat, service.hostHeader);
+  const sent = service.hostHeader === undefined ? flat : withHost(flat, service.hostHeader);
   const result = await new Promise<{ status: number; error: string | undefined }>((resolve) => {
     const request = (secure ? https : http).request({
       protocol: service.target.protocol,
@@ -108,15 +109,5 @@ function withContentLength(headers: readonly string[], bytes: number, changed: b
     flat.push(headers[i] as string, headers[i + 1] as string);
   }
   if (!framed && (bytes > 0 || changed)) flat.push("Content-Length", String(bytes));
-  return flat;
-}
-
-function replaceHost(headers: readonly string[], host: string): string[] {
-  const flat: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() !== "host")
-      flat.push(headers[i] as string, headers[i + 1] as string);
-  }
-  flat.push("Host", host);
   return flat;
 }
