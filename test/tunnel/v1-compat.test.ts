@@ -405,6 +405,20 @@ describe("v1 compatibility: the HopGate server and a v1 Go client", () => {
   });
 });
 
+/** A backend that answers `got N` and records `METHOD /path N` for each request body of N bytes. */
+async function lengthRecordingBackend(t: TestContext) {
+  const seen: string[] = [];
+  const backend = await startBackend(t, (req, res) => {
+    let length = 0;
+    req.on("data", (chunk: Buffer) => (length += chunk.length));
+    req.on("end", () => {
+      seen.push(`${req.method} ${req.url} ${length}`);
+      res.end(`got ${length}`);
+    });
+  });
+  return { seen, backend };
+}
+
 /** A closed port on 127.0.0.1: connecting to it is refused. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -536,15 +550,7 @@ describe("v1 compatibility: the HopGate client and a v1 Go server", () => {
   });
 
   it("frames request bodies of unknown length, so that the backend never parses one as another request", async (t) => {
-    const seen: string[] = [];
-    const backend = await startBackend(t, (req, res) => {
-      let length = 0;
-      req.on("data", (chunk: Buffer) => (length += chunk.length));
-      req.on("end", () => {
-        seen.push(`${req.method} ${req.url} ${length}`);
-        res.end(`got ${length}`);
-      });
-    });
+    const { seen, backend } = await lengthRecordingBackend(t);
     const { tunnel } = await clientWithV1Server(t, [`web=${backend.url}`]);
     // A Go server's r.Header has no Content-Length for a chunked upload (or HTTP/2 without one).
     const smuggled = Buffer.from("GET /smuggled HTTP/1.1\r\nHost: internal\r\n\r\n");
@@ -566,15 +572,7 @@ describe("v1 compatibility: the HopGate client and a v1 Go server", () => {
   });
 
   it("refuses a request body that disagrees with its Content-Length, and never writes it to the backend", async (t) => {
-    const seen: string[] = [];
-    const backend = await startBackend(t, (req, res) => {
-      let length = 0;
-      req.on("data", (chunk: Buffer) => (length += chunk.length));
-      req.on("end", () => {
-        seen.push(`${req.method} ${req.url} ${length}`);
-        res.end(`got ${length}`);
-      });
-    });
+    const { seen, backend } = await lengthRecordingBackend(t);
     const { tunnel } = await clientWithV1Server(t, [`web=${backend.url}`]);
     const smuggled = Buffer.from("GET /smuggled HTTP/1.1\r\nHost: internal\r\n\r\n");
     // Longer than declared: the rest would be the backend's next request on a pooled connection.
