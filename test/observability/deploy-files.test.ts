@@ -143,6 +143,19 @@ describe("deploy/Dockerfile", () => {
   });
 });
 
+describe("memory allocator", () => {
+  it("preloads jemalloc in the image and the server's systemd unit, with the same MALLOC_CONF", () => {
+    // glibc's malloc kept a connection flood's memory (docs/performance.md, Connection flood).
+    const env = dockerfileEnv();
+    assert.match(env.LD_PRELOAD ?? "", /\/libjemalloc\.so\.2$/);
+    assert.match(env.MALLOC_CONF ?? "", /background_thread:true/);
+    assert.match(readFileSync(join(DEPLOY_DIR, "Dockerfile"), "utf8"), /apt-get install [^\n]*libjemalloc2/);
+    const unit = readFileSync(join(DEPLOY_DIR, "systemd", "hopgate-server.service"), "utf8");
+    assert.match(unit, /^Environment=LD_PRELOAD=\S*\/libjemalloc\.so\.2$/m);
+    assert.ok(unit.includes(`\nEnvironment=MALLOC_CONF=${env.MALLOC_CONF}\n`), "the image's MALLOC_CONF");
+  });
+});
+
 describe("deploy/Dockerfile health check", () => {
   it("probes /healthz on the port that both `server` and `client` listen on in the image", async (t) => {
     const text = readFileSync(join(DEPLOY_DIR, "Dockerfile"), "utf8");
