@@ -88,6 +88,37 @@ describe("deploy/compose.yaml", () => {
   });
 });
 
+describe("deploy/compose.yaml set-up steps", () => {
+  const composeText = readFileSync(join(DEPLOY_DIR, "compose.yaml"), "utf8");
+  const operations = readFileSync(join(DEPLOY_DIR, "../docs/operations.md"), "utf8");
+  /** `cp SOURCE TARGET` pairs in `text`. */
+  const copies = (text: string) =>
+    [...text.matchAll(/\bcp (\S+) (\S+)/g)].map((m) => [m[1]!, m[2]!] as const);
+
+  for (const [name, text] of [
+    ["compose.yaml's header", composeText.split("\nname:")[0]!],
+    ["docs/operations.md", operations.split("### With systemd")[0]!],
+  ] as const) {
+    it(`${name} copies the examples in deploy/ to the .env and hopgate.env that compose reads`, () => {
+      const steps = new Map(copies(text).map(([source, target]) => [target, source]));
+      assert.equal(steps.get(".env"), ".env.example");
+      assert.equal(steps.get("hopgate.env"), "hopgate.env.example");
+      for (const source of steps.values()) assert.ok(existsSync(join(DEPLOY_DIR, source)), source);
+    });
+  }
+
+  it("needs only variables that .env.example sets, and reads ./hopgate.env", () => {
+    const required = new Set([...composeText.matchAll(/\$\{(\w+):\?/g)].map((m) => m[1]!));
+    const example = parseDotenv(readFileSync(join(DEPLOY_DIR, ".env.example")));
+    for (const name of required) assert.ok(example[name], `.env.example sets ${name}`);
+    const envFile = compose().services.hopgate as { env_file?: Array<{ path: string }> };
+    assert.deepEqual(
+      envFile.env_file?.map((file) => file.path),
+      ["./hopgate.env"],
+    );
+  });
+});
+
 /** The hopgate service's environment after compose substitution. */
 function envOf(service: ComposeService): Record<string, string> {
   return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, substitute(v)]));
