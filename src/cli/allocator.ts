@@ -63,5 +63,5 @@ export function reexecWithJemalloc(args: readonly string[]): void {
   const argv = isSea()
     ? [process.execPath, ...args]
     : [process.execPath, ...process.execArgv, process.argv[1] ?? "", ...args];
-  process.execve?.(process.execPath, argv, env as Record<string, string>);
+  process.execve?.(process.execPath, argv, env);
 }
