@@ -10,6 +10,7 @@ import type { VisitorRequest } from "../proxy/visitor.js";
 import { createClientErrors, type VisitorRejectionReason } from "./client-error.js";
 import type { RequestHandler } from "./dispatch.js";
 import { headerListBytes, refuseOversizedHead } from "./header-limit.js";
+import { adoptOriginForm, refuseTarget, refuseUpgradeTarget } from "./origin-form.js";
 
 export interface TlsListenerOptions {
   readonly listen: ListenAddress;
@@ -162,9 +163,17 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
       rejected("header_too_large");
       return refuseOversizedHead(req, res);
     }
+    if (!adoptOriginForm(req).ok) {
+      rejected("malformed");
+      return refuseTarget(req, res);
+    }
     options.onRequest(req, res);
   });
-  server.on("upgrade", options.onUpgrade);
+  server.on("upgrade", (req: VisitorRequest, socket: Duplex, head: Buffer) => {
+    if (adoptOriginForm(req).ok) return options.onUpgrade(req, socket, head);
+    rejected("malformed");
+    refuseUpgradeTarget(socket);
+  });
   server.on("sessionError", (error: Error) =>
     options.logger.debug({ err: error.message }, "HTTP/2 session error"),
   );
