@@ -3,6 +3,7 @@ import { describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
+import { sampleValue } from "../helpers/prometheus-text.js";
 import { rawVisitor } from "../helpers/raw-visitor.js";
 import { visit } from "../helpers/visit.js";
 
@@ -86,6 +87,8 @@ describe("routing on the normalized path", () => {
     assert.equal(admin.status, 400);
     await sleep(200);
     assert.deepEqual(seen, []);
+    const metrics = await (await fetch(`http://127.0.0.1:${gateway.server.metricsPort}/metrics`)).text();
+    assert.equal(sampleValue(metrics, 'hopgate_visitor_rejected_total{reason="malformed"}'), 11);
   });
 });
 
