@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import { describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startBackend } from "../helpers/backend.js";
@@ -20,12 +22,20 @@ interface Seen {
 async function twoServices(t: TestContext): Promise<{ gateway: Gateway; seen: Seen[] }> {
   const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
   const seen: Seen[] = [];
-  const named = (name: string) =>
-    startBackend(t, (req, res) => {
+  const named = async (name: string) => {
+    const backend = await startBackend(t, (req, res) => {
       seen.push({ backend: name, url: req.url ?? "", host: req.headers.host ?? "" });
       res.writeHead(200, { "x-backend": name, "x-url": req.url ?? "" });
       res.end("ok");
     });
+    backend.server.on("upgrade", (req: IncomingMessage, socket: Duplex) => {
+      seen.push({ backend: name, url: req.url ?? "", host: req.headers.host ?? "" });
+      socket.end(
+        `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\nx-backend: ${name}\r\n\r\n`,
+      );
+    });
+    return backend;
+  };
   const [web, api] = await Promise.all([named("web"), named("api")]);
   const key = await gateway.register(DOMAIN);
   await startTestClient(t, gateway, DOMAIN, key, [`web=${web.url}`, `api:/api=${api.url}`]).connected;
@@ -89,6 +99,28 @@ describe("routing on the normalized path", () => {
     assert.deepEqual(seen, []);
     const metrics = await (await fetch(`http://127.0.0.1:${gateway.server.metricsPort}/metrics`)).text();
     assert.equal(sampleValue(metrics, 'hopgate_visitor_rejected_total{reason="malformed"}'), 11);
+  });
+});
+
+describe("routing upgrades on the normalized path", () => {
+  it("routes an HTTP/1.1 upgrade by its normalized path and refuses a malformed one", async (t) => {
+    const { gateway, seen } = await twoServices(t);
+    const upgrade = (path: string) =>
+      rawRequest(
+        gateway,
+        `GET ${path} HTTP/1.1\r\nHost: ${DOMAIN}\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n`,
+      );
+    const toWeb = await upgrade("/api/../ws");
+    assert.match(toWeb, /^HTTP\/1\.1 101 /);
+    const toApi = await upgrade("/%61pi/ws");
+    assert.match(toApi, /^HTTP\/1\.1 101 /);
+    const malformed = await upgrade("/api/ws%zz");
+    assert.match(malformed, /^HTTP\/1\.1 400 /);
+    await sleep(200);
+    assert.deepEqual(seen, [
+      { backend: "web", url: "/ws", host: DOMAIN },
+      { backend: "api", url: "/api/ws", host: DOMAIN },
+    ]);
   });
 });
 
