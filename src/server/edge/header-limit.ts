@@ -14,8 +14,8 @@ export function headerListBytes(rawHeaders: readonly string[]): number {
  * What nghttp2 itself accepts of an HTTP/2 request's header list (our SETTINGS_MAX_HEADER_LIST_SIZE;
  * node resets a stream beyond it with ENHANCE_YOUR_CALM), far above HOP_SERVER_MAX_HEADER_BYTES
  * (at most 60 KiB): a head between the two reaches the listener, which answers 431 as HTTP/1.1
- * does. When this was the limit itself, such heads were reset instead. Memory stays bounded:
- * a connection decodes one header block at a time, and nghttp2 ends a connection whose block
+ * does (with the limit itself here, they were reset). Memory stays bounded: a connection
+ * decodes one header block at a time, and nghttp2 ends a connection whose block
  * needs more than 8 CONTINUATION frames (about 144 KiB in 16 KiB frames; CVE-2024-28182) with
  * GOAWAY INTERNAL_ERROR, and one holding a single field over 64 KiB with GOAWAY
  * COMPRESSION_ERROR (its HPACK decoder's fixed limit).
