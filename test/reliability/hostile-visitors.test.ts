@@ -298,10 +298,12 @@ describe("hostile visitors", () => {
     );
     const settled = await h2Request(session, { ":path": "/settled", ...pad(100_000, 10_000) });
     const fewFields = await h2Request(session, { ":path": "/few", ...pad(120_000, 40_000) });
+    const manyFields = await h2Request(session, { ":path": "/many", ...pad(40_000, 20) });
     for (const [label, response] of [
       ["before SETTINGS ack", early],
       ["after SETTINGS ack", settled],
       ["in 40 KB fields", fewFields],
+      ["in 2000 fields of 20 bytes", manyFields],
     ] as const) {
       assert.equal(response.status, 431, label);
       assert.equal(response.body, "Request header fields too large\n", label);
@@ -322,7 +324,7 @@ describe("hostile visitors", () => {
       seen.map((s) => s.url),
       ["/fits"],
     );
-    await assertRejections(gateway, { header_too_large: 3 });
+    await assertRejections(gateway, { header_too_large: 4 });
   });
 
   it("answers conflicting or broken HTTP/1.1 framing with 400 and forwards nothing", async (t) => {

@@ -22,6 +22,13 @@ export function headerListBytes(rawHeaders: readonly string[]): number {
  */
 export const HTTP2_HEADER_LIST_CEILING_BYTES = 256 * 1024;
 
+/**
+ * node's count of header fields it accepts (`maxHeaderListPairs`, 128 by default: beyond it
+ * ENHANCE_YOUR_CALM): every field counts at least 32 octets, so at this count the byte ceiling
+ * binds first, and a head of many small fields gets its 431 too.
+ */
+export const HTTP2_HEADER_LIST_CEILING_PAIRS = HTTP2_HEADER_LIST_CEILING_BYTES / 32;
+
 const BODY = "Request header fields too large\n";
 
 /** RFC 6585 §5: 431, like node's HTTP/1.1 parser answers a head over the limit. */

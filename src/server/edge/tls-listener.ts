@@ -9,7 +9,12 @@ import type { Logger } from "../../lib/logger.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
 import { createClientErrors, type VisitorRejectionReason } from "./client-error.js";
 import type { RequestHandler } from "./dispatch.js";
-import { HTTP2_HEADER_LIST_CEILING_BYTES, headerListBytes, refuseOversizedHead } from "./header-limit.js";
+import {
+  HTTP2_HEADER_LIST_CEILING_BYTES,
+  HTTP2_HEADER_LIST_CEILING_PAIRS,
+  headerListBytes,
+  refuseOversizedHead,
+} from "./header-limit.js";
 import { adoptOriginForm, refuseTarget, refuseUpgradeTarget } from "./origin-form.js";
 
 export interface TlsListenerOptions {
@@ -100,6 +105,7 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
       maxConcurrentStreams: 1000,
       maxHeaderListSize: HTTP2_HEADER_LIST_CEILING_BYTES,
     },
+    maxHeaderListPairs: HTTP2_HEADER_LIST_CEILING_PAIRS,
     maxSessionMemory: 256,
     // A handshake that does not finish in time is dropped (slow TLS clients, idle floods).
     handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
