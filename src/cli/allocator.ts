@@ -9,14 +9,21 @@ import { isSea } from "node:sea";
 /** The jemalloc settings the image, the unit and this launcher use: return freed pages within ~1 s. */
 export const JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
 
-/** Where Debian, Ubuntu, Fedora and Alpine put jemalloc's shared library. */
-const JEMALLOC_PATHS = [
-  "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
-  "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
-  "/usr/lib64/libjemalloc.so.2",
-  "/usr/lib/libjemalloc.so.2",
-  "/usr/local/lib/libjemalloc.so.2",
-];
+/**
+ * Where Debian, Ubuntu, Fedora and Alpine put jemalloc's shared library for this process's
+ * architecture. A library of another architecture must never be named: preloading it fails, and
+ * a failed execve ends the process.
+ */
+const MULTIARCH: Partial<Record<NodeJS.Architecture, string>> = {
+  x64: "x86_64-linux-gnu",
+  arm64: "aarch64-linux-gnu",
+};
+function jemallocPaths(arch: NodeJS.Architecture): string[] {
+  const multiarch = MULTIARCH[arch];
+  if (multiarch === undefined) return [];
+  const lib64 = arch === "x64" ? ["/usr/lib64/libjemalloc.so.2"] : [];
+  return [`/usr/lib/${multiarch}/libjemalloc.so.2`, ...lib64];
+}
 
 /** Commands that run a public edge and so can meet a connection flood. */
 const SERVER_COMMANDS = new Set(["server", "demo"]);
@@ -33,6 +40,7 @@ export function jemallocToPreload(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   exists: (path: string) => boolean = existsSync,
+  arch: NodeJS.Architecture = process.arch,
 ): string | undefined {
   const choice = env.HOPGATE_ALLOCATOR ?? "auto";
   if (choice !== "auto") return undefined;
@@ -40,7 +48,7 @@ export function jemallocToPreload(
   if (process.platform !== "linux") return undefined;
   const command = args.find((arg) => !arg.startsWith("-"));
   if (command === undefined || !SERVER_COMMANDS.has(command)) return undefined;
-  return JEMALLOC_PATHS.find((path) => exists(path));
+  return jemallocPaths(arch).find((path) => exists(path));
 }
 
 /**
