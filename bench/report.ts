@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import type { DomainCost } from "./domains.js";
 import type { FreshServer, PlainH2Server, RssSplit } from "./memory.js";
 
 export interface Results {
@@ -21,6 +22,8 @@ export interface Results {
   freshServers: FreshServer[];
   /** --memory-only: the reference, one fresh plain Node.js HTTP/2 server per round. */
   plainH2Servers: PlainH2Server[];
+  /** --case domains: per round, each configuration of bench/domains.ts. */
+  domainCosts?: DomainCost[][];
 }
 
 /** Machine, versions and settings of a run, as recorded in its JSON. */

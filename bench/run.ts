@@ -9,13 +9,16 @@
 // among direct, hopgate-h1, hopgate-h2, nginx-h1, node-h1, node-h2; all available by default),
 // --only FIGURES (comma-separated among load, rate, download, gc; all but gc by default; gc
 // loads bench/gc-probe.ts into server and client and counts their allocation and GCs per request
-// at a fixed 1,000 requests/s).
+// at a fixed 1,000 requests/s), --case NAME (load: the default, as above; memory: as
+// --memory-only; domains: the config file's per-domain cost, one client serving 1, 10 and 50
+// domains and, for comparison, 10 clients of one domain each, each on a fresh server; no wrk needed).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
+import { measureDomainCost, printDomainCosts, type DomainCost } from "./domains.js";
 import { GC_PROBE_FLAGS, gcPerRequest, gcSnapshot } from "./gc-figure.js";
 import { withCpuSeconds, withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
@@ -37,8 +40,15 @@ const { values: args } = parseArgs({
     "memory-only": { type: "boolean", default: false },
     only: { type: "string", default: "load,rate,download" },
     variants: { type: "string" },
+    case: { type: "string", default: "load" },
   },
 });
+const CASES = ["load", "memory", "domains"] as const;
+const benchCase = args["memory-only"] ? "memory" : args.case;
+if (!(CASES as readonly string[]).includes(benchCase)) {
+  process.stderr.write(`bench: --case takes ${CASES.join(", ")}; got ${benchCase}\n`);
+  process.exit(2);
+}
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
 const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
 const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.split(" ").filter(Boolean);
@@ -76,7 +86,7 @@ const record = (metric: string, variant: string, value: number | null) => {
 const peak = (name: string, bytes: number) => (results.rss[name] = Math.max(results.rss[name] ?? 0, bytes));
 
 // wrk drives the HTTP/1.1 figures: without it the run would fail minutes in, half measured.
-if (!args["memory-only"] && spawnSync("wrk", ["-v"]).error) {
+if (benchCase === "load" && spawnSync("wrk", ["-v"]).error) {
   process.stderr.write("bench: wrk is not installed (Debian: apt-get install wrk)\n");
   process.exit(2);
 }
@@ -84,7 +94,8 @@ const startedAt = new Date();
 const before = environment(resolve(args.cli), nodeFlags);
 process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 try {
-  if (args["memory-only"]) await memoryRounds();
+  if (benchCase === "memory") await memoryRounds();
+  else if (benchCase === "domains") await domainRounds();
   else await loadRounds();
 } finally {
   await stopAll();
@@ -111,7 +122,8 @@ const report = {
 // bench/results/ holds only ignored files: a fresh checkout does not have it.
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-printTable(report);
+if (benchCase === "domains") printDomainCosts(results.domainCosts ?? []);
+else printTable(report);
 process.stdout.write(`\nwritten to ${file}\n`);
 
 /** Load, fixed-rate and download rounds against one stack, then the scale checks. */
@@ -157,6 +169,27 @@ async function memoryRounds(): Promise<void> {
     process.stderr.write(`memory round ${round + 1}/${rounds}\n`);
     results.freshServers.push(await measureFreshServer(resolve(args.cli), nodeFlags, 1000));
     results.plainH2Servers.push(await measurePlainH2Server(nodeFlags, 1000));
+  }
+}
+
+/**
+ * Per round, the config file's per-domain cost (bench/domains.ts): one client serving 1, 10 and
+ * 50 domains, then 10 clients serving one domain each; a fresh server for each.
+ */
+async function domainRounds(): Promise<void> {
+  const configurations: Array<[domains: number, clientProcesses: number]> = [
+    [1, 1],
+    [10, 1],
+    [50, 1],
+    [10, 10],
+  ];
+  for (let round = 0; round < rounds; round++) {
+    process.stderr.write(`domains round ${round + 1}/${rounds}\n`);
+    const costs: DomainCost[] = [];
+    for (const [domains, clientProcesses] of configurations) {
+      costs.push(await measureDomainCost(resolve(args.cli), nodeFlags, domains, clientProcesses));
+    }
+    (results.domainCosts ??= []).push(costs);
   }
 }
 
