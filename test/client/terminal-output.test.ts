@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { echoHandler, startBackend } from "../helpers/backend.js";
 import { startGateway, type Gateway } from "../helpers/gateway.js";
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { runCli } from "../helpers/run-cli.js";
+import { tempDir } from "../helpers/temp-dir.js";
 import { visit } from "../helpers/visit.js";
 
 const DOMAIN = "pretty.example.test";
@@ -75,6 +78,46 @@ describe("the client's output on stdout", () => {
     await client.waitForOutput((output) => output.includes(`${DOMAIN} online`));
     const output = await requestAndSeeLine(gateway, client);
     assert.ok(!output.includes(ESC), "no colours");
+  });
+
+  it("lists every domain of a config file with its public URL, and names the domain on request lines", async (t) => {
+    const gateway = await startGateway(t);
+    const backend = await startBackend(t, echoHandler);
+    const dir = await tempDir(t);
+    const path = join(dir, "hopgate.yaml");
+    const entry = async (domain: string, prefix: string) =>
+      `  - { domain: ${domain}, api_key: ${await gateway.register(domain)}, services: [{ name: web, prefix: ${prefix}, url: "${backend.url}" }] }`;
+    await writeFile(
+      path,
+      [
+        `server: https://127.0.0.1:${gateway.port}`,
+        `ca_file: ${gateway.caFile}`,
+        "domains:",
+        await entry("one.example.test", "/"),
+        await entry("two.example.test", "/api"),
+      ].join("\n"),
+    );
+    const client = spawnHopgate(
+      t,
+      ["client", "--config", path, "--inspect", "off"],
+      { NO_COLOR: "1" },
+      { terminal: true },
+    );
+    await client.waitForOutput(
+      (output) => output.includes("one.example.test online") && output.includes("two.example.test online"),
+    );
+    assert.equal((await visit(gateway.port, "two.example.test", "/api/x")).status, 200);
+    const text = plain(
+      await client.waitForOutput((output) => /GET +two\.example\.test \/api\/x +200 /.test(output)),
+    );
+    assert.match(text, new RegExp(`\\nConfig +${path.replace(/[.]/g, "\\.")}\\n`));
+    assert.match(
+      text,
+      new RegExp(
+        `\\nForwarding +https://one\\.example\\.test -> ${backend.url}\\n +https://two\\.example\\.test/api -> ${backend.url}\\n`,
+      ),
+    );
+    assert.deepEqual(jsonLines(text), []);
   });
 
   it("shows warnings as readable lines on a terminal: a refused API key", async (t) => {
