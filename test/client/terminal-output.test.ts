@@ -120,6 +120,22 @@ describe("the client's output on stdout", () => {
     assert.deepEqual(jsonLines(text), []);
   });
 
+  it("keeps serving while nobody reads the terminal, and prints the lines once it is read again", async (t) => {
+    const { gateway, args } = await setUp(t);
+    const client = spawnHopgate(t, args, { NO_COLOR: "1" }, { terminal: true });
+    await client.waitForOutput((output) => output.includes(`${DOMAIN} online`));
+    // The terminal stops being read: `script` stops reading the terminal once its own stdout
+    // (a 64 KiB pipe) is full, and the terminal's buffer fills behind it.
+    client.child.stdout?.pause();
+    const long = "a".repeat(3000);
+    for (let i = 0; i < 100; i++) {
+      const answer = await visit(gateway.port, DOMAIN, `/${i}/${long}`, { timeoutMs: 10_000 });
+      assert.equal(answer.status, 200, `request ${i}`);
+    }
+    client.child.stdout?.resume();
+    await client.waitForOutput((output) => output.includes(`GET     /99/${long}`), 30_000);
+  });
+
   it("shows warnings as readable lines on a terminal: a refused API key", async (t) => {
     const { args } = await setUp(t);
     const wrongKey = args.map((arg, i) => (args[i - 1] === "--api-key" ? "x".repeat(64) : arg));
