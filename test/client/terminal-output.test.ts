@@ -136,14 +136,27 @@ describe("the client's output on stdout", () => {
     await client.waitForOutput((output) => output.includes(`GET     /99/${long}`), 30_000);
   });
 
-  it("shows warnings as readable lines on a terminal: a refused API key", async (t) => {
-    const { args } = await setUp(t);
-    const wrongKey = args.map((arg, i) => (args[i - 1] === "--api-key" ? "x".repeat(64) : arg));
-    const client = spawnHopgate(t, wrongKey, { NO_COLOR: "1" }, { terminal: true });
-    const output = await client.waitForOutput((text) => /\d\d:\d\d:\d\d (WARN|ERROR) /.test(text));
-    const text = plain(output);
-    assert.match(text, /\d\d:\d\d:\d\d (WARN|ERROR) +\S.*reason=/);
-    assert.deepEqual(jsonLines(output), []);
+  describe("shows failures as readable lines on a terminal", () => {
+    const cases: Array<[name: string, change: (args: string[]) => string[], line: RegExp]> = [
+      [
+        "a refused API key",
+        (args) => args.map((arg, i) => (args[i - 1] === "--api-key" ? "x".repeat(64) : arg)),
+        /\n\d\d:\d\d:\d\d ERROR server rejected this client: check HOP_CLIENT_DOMAIN and HOP_CLIENT_API_KEY {2}domain=pretty\.example\.test reason="[^"\n]+" retry_in_ms=\d+\n/,
+      ],
+      [
+        "a server certificate it cannot verify",
+        (args) => args.filter((arg, i) => arg !== "--ca-file" && args[i - 1] !== "--ca-file"),
+        /\n\d\d:\d\d:\d\d ERROR cannot verify the server's certificate: trust its CA with --ca-file .*reconnecting {2}domain=pretty\.example\.test reason="[^"\n]*certificate[^"\n]*" retry_in_ms=\d+\n/,
+      ],
+    ];
+    for (const [name, change, line] of cases) {
+      it(name, async (t) => {
+        const { args } = await setUp(t);
+        const client = spawnHopgate(t, change(args), { NO_COLOR: "1" }, { terminal: true });
+        const output = await client.waitForOutput((text) => line.test(plain(text)));
+        assert.deepEqual(jsonLines(output), []);
+      });
+    }
   });
 
   it("is JSON lines through a pipe", async (t) => {
