@@ -9,9 +9,13 @@
 // among direct, hopgate-h1, hopgate-h2, nginx-h1, node-h1, node-h2; all available by default),
 // --only FIGURES (comma-separated among load, rate, download, gc; all but gc by default; gc
 // loads bench/gc-probe.ts into server and client and counts their allocation and GCs per request
-// at a fixed 1,000 requests/s), --case NAME (load: the default, as above; memory: as
-// --memory-only; domains: the config file's per-domain cost, one client serving 1, 10 and 50
-// domains and, for comparison, 10 clients of one domain each, each on a fresh server; no wrk needed).
+// at a fixed 1,000 requests/s), --server-env "NAME=value ..." (more environment for the HopGate
+// server alone, e.g. LD_PRELOAD or GLIBC_TUNABLES, to compare allocators), --flood-connections N
+// (10,000 by default).
+// Cases: `npm run bench` runs all of the above and, unless --skip-scale, the connection flood
+// (bench/flood.ts); `npm run bench -- flood` runs the flood alone, `npm run bench -- domains`
+// the config file's per-domain cost alone (bench/domains.ts: one client serving 1, 10 and 50
+// domains and, for comparison, 10 clients of one domain each, each on a fresh server); neither needs wrk.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -23,12 +27,14 @@ import { GC_PROBE_FLAGS, gcPerRequest, gcSnapshot } from "./gc-figure.js";
 import { withCpuSeconds, withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
+import { FLOOD_SERVER_ENV, measureFlood } from "./flood.js";
 import { environment, printTable, type Results } from "./report.js";
 import { measureFreshServer, measurePlainH2Server } from "./memory.js";
 import { measureIdleTunnels, measureLongPolls } from "./scale.js";
 import { startStack, TENANT, type Stack } from "./stack.js";
 
-const { values: args } = parseArgs({
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
@@ -40,14 +46,31 @@ const { values: args } = parseArgs({
     "memory-only": { type: "boolean", default: false },
     only: { type: "string", default: "load,rate,download" },
     variants: { type: "string" },
-    case: { type: "string", default: "load" },
+    "server-env": { type: "string", default: "" },
+    "flood-connections": { type: "string", default: "10000" },
   },
 });
-const CASES = ["load", "memory", "domains"] as const;
-const benchCase = args["memory-only"] ? "memory" : args.case;
-if (!(CASES as readonly string[]).includes(benchCase)) {
-  process.stderr.write(`bench: --case takes ${CASES.join(", ")}; got ${benchCase}\n`);
+const CASES = ["flood", "domains"] as const;
+const chosenCase = positionals[0];
+if (
+  positionals.length > 1 ||
+  (chosenCase !== undefined && !(CASES as readonly string[]).includes(chosenCase))
+) {
+  process.stderr.write(
+    `bench: the cases that run alone are ${CASES.join(", ")}; got ${positionals.join(" ")}\n`,
+  );
   process.exit(2);
+}
+const floodConnections = Number(args["flood-connections"]);
+/** --server-env, e.g. "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=background_thread:true". */
+const serverEnv: Record<string, string> = {};
+for (const pair of args["server-env"].split(" ").filter(Boolean)) {
+  const equals = pair.indexOf("=");
+  if (equals < 1) {
+    process.stderr.write(`bench: --server-env takes NAME=value pairs; got ${pair}\n`);
+    process.exit(2);
+  }
+  serverEnv[pair.slice(0, equals)] = pair.slice(equals + 1);
 }
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
 const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
@@ -86,7 +109,7 @@ const record = (metric: string, variant: string, value: number | null) => {
 const peak = (name: string, bytes: number) => (results.rss[name] = Math.max(results.rss[name] ?? 0, bytes));
 
 // wrk drives the HTTP/1.1 figures: without it the run would fail minutes in, half measured.
-if (benchCase === "load" && spawnSync("wrk", ["-v"]).error) {
+if (!args["memory-only"] && chosenCase === undefined && spawnSync("wrk", ["-v"]).error) {
   process.stderr.write("bench: wrk is not installed (Debian: apt-get install wrk)\n");
   process.exit(2);
 }
@@ -94,8 +117,9 @@ const startedAt = new Date();
 const before = environment(resolve(args.cli), nodeFlags);
 process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 try {
-  if (benchCase === "memory") await memoryRounds();
-  else if (benchCase === "domains") await domainRounds();
+  if (chosenCase === "flood") await floodAlone();
+  else if (chosenCase === "domains") await domainRounds();
+  else if (args["memory-only"]) await memoryRounds();
   else await loadRounds();
 } finally {
   await stopAll();
@@ -115,14 +139,14 @@ const report = {
   startedAt,
   finishedAt: new Date(),
   environment: { ...before, loadAfter: environment(resolve(args.cli), nodeFlags).load },
-  settings: { rounds, durationS },
+  settings: { rounds, durationS, serverEnv, floodConnections },
   medians,
   results,
 };
 // bench/results/ holds only ignored files: a fresh checkout does not have it.
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-if (benchCase === "domains") printDomainCosts(results.domainCosts ?? []);
+if (chosenCase === "domains") printDomainCosts(results.domainCosts ?? []);
 else printTable(report);
 process.stdout.write(`\nwritten to ${file}\n`);
 
@@ -131,6 +155,7 @@ async function loadRounds(): Promise<void> {
   const stack = await startStack(
     resolve(args.cli),
     only.has("gc") ? [...nodeFlags, ...GC_PROBE_FLAGS] : nodeFlags,
+    { ...FLOOD_SERVER_ENV, ...serverEnv },
   );
   await sleep(2000);
   results.rss["server idle"] = stack.server.rssBytes();
@@ -156,7 +181,15 @@ async function loadRounds(): Promise<void> {
       idleTunnels: await measureIdleTunnels(stack, 1000),
       longPolls: await measureLongPolls(stack, 10_000),
     });
+    results.flood = await measureFlood(stack, floodConnections);
   }
+}
+
+/** `npm run bench -- flood`: a fresh stack, the connection flood alone. */
+async function floodAlone(): Promise<void> {
+  const stack = await startStack(resolve(args.cli), nodeFlags, { ...FLOOD_SERVER_ENV, ...serverEnv });
+  await sleep(2000);
+  results.flood = await measureFlood(stack, floodConnections);
 }
 
 /**
