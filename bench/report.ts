@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import type { DomainCost } from "./domains.js";
 import { floodRows, type FloodResult } from "./flood.js";
 import type { FreshServer, PlainH2Server, RssSplit } from "./memory.js";
 
@@ -22,6 +23,8 @@ export interface Results {
   freshServers: FreshServer[];
   /** --memory-only: the reference, one fresh plain Node.js HTTP/2 server per round. */
   plainH2Servers: PlainH2Server[];
+  /** `npm run bench -- domains`: per round, each configuration of bench/domains.ts. */
+  domainCosts?: DomainCost[][];
   /** The connection flood (bench/flood.ts). */
   flood?: FloodResult;
 }

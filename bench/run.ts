@@ -13,13 +13,16 @@
 // server alone, e.g. LD_PRELOAD or GLIBC_TUNABLES, to compare allocators), --flood-connections N
 // (10,000 by default).
 // Cases: `npm run bench` runs all of the above and, unless --skip-scale, the connection flood
-// (bench/flood.ts); `npm run bench -- flood` runs the flood alone (no wrk needed).
+// (bench/flood.ts); `npm run bench -- flood` runs the flood alone, `npm run bench -- domains`
+// the config file's per-domain cost alone (bench/domains.ts: one client serving 1, 10 and 50
+// domains and, for comparison, 10 clients of one domain each, each on a fresh server); neither needs wrk.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
+import { measureDomainCost, printDomainCosts, type DomainCost } from "./domains.js";
 import { GC_PROBE_FLAGS, gcPerRequest, gcSnapshot } from "./gc-figure.js";
 import { withCpuSeconds, withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
@@ -47,14 +50,14 @@ const { values: args, positionals } = parseArgs({
     "flood-connections": { type: "string", default: "10000" },
   },
 });
-const CASES = ["flood"] as const;
+const CASES = ["flood", "domains"] as const;
 const chosenCase = positionals[0];
 if (
   positionals.length > 1 ||
   (chosenCase !== undefined && !(CASES as readonly string[]).includes(chosenCase))
 ) {
   process.stderr.write(
-    `bench: the one case that runs alone is ${CASES.join(", ")}; got ${positionals.join(" ")}\n`,
+    `bench: the cases that run alone are ${CASES.join(", ")}; got ${positionals.join(" ")}\n`,
   );
   process.exit(2);
 }
@@ -115,6 +118,7 @@ const before = environment(resolve(args.cli), nodeFlags);
 process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 try {
   if (chosenCase === "flood") await floodAlone();
+  else if (chosenCase === "domains") await domainRounds();
   else if (args["memory-only"]) await memoryRounds();
   else await loadRounds();
 } finally {
@@ -142,7 +146,8 @@ const report = {
 // bench/results/ holds only ignored files: a fresh checkout does not have it.
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-printTable(report);
+if (chosenCase === "domains") printDomainCosts(results.domainCosts ?? []);
+else printTable(report);
 process.stdout.write(`\nwritten to ${file}\n`);
 
 /** Load, fixed-rate and download rounds against one stack, then the scale checks. */
@@ -197,6 +202,27 @@ async function memoryRounds(): Promise<void> {
     process.stderr.write(`memory round ${round + 1}/${rounds}\n`);
     results.freshServers.push(await measureFreshServer(resolve(args.cli), nodeFlags, 1000));
     results.plainH2Servers.push(await measurePlainH2Server(nodeFlags, 1000));
+  }
+}
+
+/**
+ * Per round, the config file's per-domain cost (bench/domains.ts): one client serving 1, 10 and
+ * 50 domains, then 10 clients serving one domain each; a fresh server for each.
+ */
+async function domainRounds(): Promise<void> {
+  const configurations: Array<[domains: number, clientProcesses: number]> = [
+    [1, 1],
+    [10, 1],
+    [50, 1],
+    [10, 10],
+  ];
+  for (let round = 0; round < rounds; round++) {
+    process.stderr.write(`domains round ${round + 1}/${rounds}\n`);
+    const costs: DomainCost[] = [];
+    for (const [domains, clientProcesses] of configurations) {
+      costs.push(await measureDomainCost(resolve(args.cli), nodeFlags, domains, clientProcesses));
+    }
+    (results.domainCosts ??= []).push(costs);
   }
 }
 

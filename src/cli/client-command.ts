@@ -10,6 +10,7 @@ import type { Logger } from "../lib/logger.js";
 import { createLogging } from "../lib/logging.js";
 import type { ReloadSummary } from "../client/domain-tunnels.js";
 import type { ClientStartConfig } from "../client/start-client.js";
+import { clientOutput } from "./client-output.js";
 import { runUntilSignal } from "./run-until-signal.js";
 import { addSettingOptions, settingFlags } from "./settings-options.js";
 
@@ -21,15 +22,26 @@ export function clientCommand(): Command {
   return command.action(async () => {
     const flags = settingFlags(command, clientSettings);
     const config = startConfig(flags);
+    const level = config.debug && config.logLevel === "info" ? "debug" : config.logLevel;
+    const output = clientOutput({
+      format: config.logFormat,
+      isTty: process.stdout.isTTY === true,
+      noColor: process.env.NO_COLOR,
+      debug: level === "debug" || level === "trace",
+    });
     const logging = createLogging({
-      level: config.debug && config.logLevel === "info" ? "debug" : config.logLevel,
+      level,
+      destination: output.destination,
       base: { service: "hopgate-client" },
       loki: lokiOptionsFromConfig(config, "hopgate-client"),
     });
     const logger = logging.logger.child({ component: "cli" });
     try {
       const { startClient } = await import("../client/start-client.js");
-      const client = await startClient(config, logging.logger, { interactive: process.stdout.isTTY });
+      const client = await startClient(config, logging.logger, {
+        ...output.hooks,
+        interactive: process.stdout.isTTY === true,
+      });
       const stopReloading = "file" in config ? reloadOnHangup(config.file.path, client, logger) : undefined;
       await runUntilSignal(
         () => {

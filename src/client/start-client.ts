@@ -18,6 +18,7 @@ import { DomainTunnels, type ReloadSummary } from "./domain-tunnels.js";
 import { startInspectorServer } from "./inspector/inspector-server.js";
 import { RequestLog } from "./inspector/request-log.js";
 import { createClientMetrics } from "./metrics/client-metrics.js";
+import type { ClientSummary } from "./terminal-view.js";
 import type { TunnelClient, TunnelClientStatus } from "./tunnel-client.js";
 import { createTunnelSessionPool } from "./tunnel-session-pool.js";
 
@@ -51,6 +52,8 @@ export interface ClientHooks {
   readonly interactive?: boolean;
   /** Every request a local service answered, with its domain. */
   readonly onRequestFinished?: (record: BackendExchangeRecord, domain: string) => void;
+  /** What the client serves, once its listeners are up and before the tunnels connect. */
+  readonly onStarted?: (summary: ClientSummary) => void;
 }
 
 /**
@@ -168,6 +171,13 @@ export async function startClient(
       },
       "starting HopGate client",
     );
+    hooks.onStarted?.({
+      server: target.serverAddr,
+      configFile: target.file,
+      domains: target.domains,
+      inspectorUrl: inspector?.url,
+      metricsPort: listener?.port,
+    });
     // Start-up's garbage is dead now: give its pages back before the client idles.
     compactHeap();
     await tunnels.apply(target.domains);

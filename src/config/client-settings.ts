@@ -102,6 +102,16 @@ export const clientSettings = defineSettings({
     default: "info",
     schema: oneOf(["trace", "debug", "info", "warn", "error", "fatal"]),
   }),
+  logFormat: setting({
+    env: "HOP_CLIENT_LOG_FORMAT",
+    flag: "--log-format",
+    kind: "value",
+    description:
+      "Output on stdout: json (JSON lines), pretty (a status and one line per request, for people), or auto (pretty when stdout is a terminal)",
+    expected: "auto, json or pretty",
+    default: "auto",
+    schema: oneOf(["auto", "json", "pretty"]),
+  }),
   ...loggingSettings,
   metricsListen: setting({
     env: "HOP_CLIENT_METRICS_LISTEN",

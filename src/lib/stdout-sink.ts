@@ -111,11 +111,25 @@ let processSink: StdoutSink | undefined;
  */
 export function processStdoutSink(): StdoutSink {
   if (processSink) return processSink;
+  writeTerminalWithoutBlocking(process.stdout);
   const sink = createStdoutSink(process.stdout);
   // A write to a pipe with nothing queued is attempted at once, so this still reaches the reader.
   process.once("exit", () => sink.flush());
   processSink = sink;
   return sink;
+}
+
+/**
+ * Node writes to a terminal synchronously (lib/tty.js sets its handle blocking, so that output
+ * is not lost at exit): a terminal nobody reads (flow control on, a stalled ssh session, a
+ * paused `script`) then blocked the whole process in write(2), tunnels included. Made
+ * non-blocking, a terminal behaves as a pipe does: what it does not take waits in the stream,
+ * within the sink's bound, and the sink's exit flush is attempted at once.
+ */
+function writeTerminalWithoutBlocking(stdout: NodeJS.WriteStream): void {
+  if (!stdout.isTTY) return;
+  const handle = (stdout as { _handle?: { setBlocking?: (blocking: boolean) => number } })._handle;
+  handle?.setBlocking?.(false);
 }
 
 /** Lines the process's stdout sink dropped so far (0 before any logger wrote to stdout). */

@@ -10,6 +10,8 @@ export interface HopgateProcess {
   readonly lines: Array<Record<string, unknown>>;
   /** Everything written to stdout and stderr so far, as it came. */
   output(): string;
+  /** Resolves with the output so far once `matches` holds for it (waiting up to `timeoutMs`). */
+  waitForOutput(matches: (output: string) => boolean, timeoutMs?: number): Promise<string>;
   /** Resolves with the first log line matching `predicate` (waiting up to `timeoutMs`). */
   waitForLine(
     predicate: (line: Record<string, unknown>) => boolean,
@@ -21,6 +23,15 @@ export interface HopgateProcess {
   readonly exited: Promise<number | string>;
 }
 
+export interface SpawnOptions {
+  /**
+   * Run it with a pseudo-terminal as stdout, as a person at a terminal does: under util-linux
+   * `script`, whose output (the terminal's, with CR LF line ends) becomes `output()`. `child` is
+   * then `script`; the HopGate process is killed too when the test ends.
+   */
+  readonly terminal?: boolean;
+}
+
 /**
  * `hopgate <args>` as a real child process running the compiled CLI with the product's V8 flags
  * (JSON logs on stdout),
@@ -30,11 +41,15 @@ export function spawnHopgate(
   t: TestContext,
   args: string[],
   env: Record<string, string> = {},
+  options: SpawnOptions = {},
 ): HopgateProcess {
-  const child = spawn(process.execPath, [...HOPGATE_NODE_FLAGS, COMPILED_CLI, ...args], {
-    env: cleanEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const argv = [process.execPath, ...HOPGATE_NODE_FLAGS, COMPILED_CLI, ...args];
+  const child = options.terminal
+    ? spawn("script", ["-qfec", `exec ${argv.map(shellQuoted).join(" ")}`, "/dev/null"], {
+        env: cleanEnv(env),
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+    : spawn(argv[0] as string, argv.slice(1), { env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
   const lines: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();
   let buffered = "";
@@ -55,7 +70,10 @@ export function spawnHopgate(
     }
     for (const wake of waiters) wake();
   });
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+    for (const wake of waiters) wake();
+  });
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => {
       for (const wake of waiters) wake();
@@ -63,7 +81,11 @@ export function spawnHopgate(
     }),
   );
   t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    if (child.exitCode === null && child.signalCode === null) {
+      // Under `script` the HopGate process leads its own session: kill it by its pid.
+      if (options.terminal) for (const pid of childPids(child.pid)) killQuietly(pid);
+      child.kill("SIGKILL");
+    }
     return exited;
   });
   return {
@@ -74,6 +96,34 @@ export function spawnHopgate(
     rssBytes: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
+    },
+    waitForOutput(matches, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const output = stdout + stderr;
+          if (matches(output)) {
+            cleanup();
+            resolve(output);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            cleanup();
+            reject(new Error(`hopgate ${args[0]} exited before the awaited output: ${output.slice(-2000)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new Error(
+              `hopgate ${args[0]}: not the awaited output within ${timeoutMs} ms: ${(stdout + stderr).slice(-2000)}`,
+            ),
+          );
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
     },
     waitForLine(predicate, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
@@ -108,4 +158,25 @@ export function spawnHopgate(
       });
     },
   };
+}
+
+function shellQuoted(word: string): string {
+  return `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+function childPids(pid: number | undefined): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
+    return text.split(" ").filter(Boolean).map(Number);
+  } catch {
+    return []; // already gone
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }
