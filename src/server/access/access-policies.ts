@@ -1,0 +1,120 @@
+import type { Logger } from "../../lib/logger.js";
+import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
+import type { VisitorRequest } from "../proxy/visitor.js";
+import type { StoredAccessPolicy } from "./access-policy.js";
+import { compilePolicy, type CompiledPolicy } from "./compiled-policy.js";
+import { decide, type AccessDecision, type PasswordCheck } from "./decide.js";
+import { HashWorkQueue } from "./hash-work-queue.js";
+import { hashPassword, verifyPassword } from "./password-hash.js";
+
+/** What the proxy asks, for every request to a registered domain, before it touches a tunnel. */
+export interface AccessGate {
+  check(domain: string, req: VisitorRequest): AccessDecision | Promise<AccessDecision>;
+}
+
+/** A stored policy, or "invalid" for a row that does not parse: such a domain lets nobody in. */
+export type PolicyEntry = StoredAccessPolicy | "invalid";
+
+export interface AccessPoliciesOptions {
+  /** Failed basic-auth attempts per visitor address. */
+  readonly failures: AuthLimiter;
+  /** scrypt hashes running at once; more wait in a queue of `maxQueuedHashes`, then 503. */
+  readonly maxConcurrentHashes?: number;
+  readonly maxQueuedHashes?: number;
+  readonly now?: () => number;
+}
+
+const DENY_EVERYONE: StoredAccessPolicy = { basic_auth: [], allow: [], deny: ["0.0.0.0/0", "::/0"] };
+
+/**
+ * The access policies of all domains, in memory so that a request never waits for the store:
+ * loaded at start, set at once by this server's own admin changes (in effect from the next
+ * request on) and reloaded periodically for changes made through another server. A reload keeps
+ * the compiled form (rate bucket, verified credentials) of every policy that did not change.
+ */
+export class AccessPolicies implements AccessGate {
+  readonly #policies = new Map<string, { readonly text: string; readonly compiled: CompiledPolicy }>();
+  readonly #now: () => number;
+  readonly #check: PasswordCheck;
+  #timer: NodeJS.Timeout | undefined;
+
+  /** Resolves once the decoy hash (for unknown usernames) is made. */
+  static async create(options: AccessPoliciesOptions): Promise<AccessPolicies> {
+    return new AccessPolicies(options, await hashPassword("decoy password, never valid"));
+  }
+
+  private constructor(options: AccessPoliciesOptions, decoyHash: string) {
+    this.#now = options.now ?? Date.now;
+    const queue = new HashWorkQueue({
+      maxConcurrent: options.maxConcurrentHashes ?? 2,
+      maxQueued: options.maxQueuedHashes ?? 64,
+    });
+    this.#check = {
+      failures: options.failures,
+      decoyHash,
+      verify: (password, storedHash) => queue.run(() => verifyPassword(password, storedHash)),
+    };
+  }
+
+  get size(): number {
+    return this.#policies.size;
+  }
+
+  check(domain: string, req: VisitorRequest): AccessDecision | Promise<AccessDecision> {
+    const policy = this.#policies.get(domain);
+    if (!policy) return { ok: true };
+    return decide(
+      policy.compiled,
+      { domain, remoteAddress: req.socket.remoteAddress, headerValues: (name) => headerValues(req, name) },
+      this.#check,
+    );
+  }
+
+  /** Sets (or with undefined, clears) the policy of `domain`. */
+  set(domain: string, entry: PolicyEntry | undefined): void {
+    if (entry === undefined) return void this.#policies.delete(domain);
+    const text = JSON.stringify(entry);
+    if (this.#policies.get(domain)?.text === text) return;
+    const compiled = compilePolicy(entry === "invalid" ? DENY_EVERYONE : entry, this.#now);
+    this.#policies.set(domain, { text, compiled });
+  }
+
+  replaceAll(entries: ReadonlyMap<string, PolicyEntry>): void {
+    for (const domain of this.#policies.keys()) if (!entries.has(domain)) this.#policies.delete(domain);
+    for (const [domain, entry] of entries) this.set(domain, entry);
+  }
+
+  /** Reloads every `intervalMs`; a failed reload keeps the policies in force and is logged. */
+  startRefreshing(
+    load: () => Promise<ReadonlyMap<string, PolicyEntry>>,
+    intervalMs: number,
+    logger: Logger,
+  ): void {
+    this.#timer = setInterval(() => {
+      load().then(
+        (entries) => this.replaceAll(entries),
+        (error: unknown) =>
+          logger.warn({ err: (error as Error).message }, "could not refresh access policies"),
+      );
+    }, intervalMs).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+/**
+ * Every value of `name` as the visitor sent it, one per field line, from the raw header list:
+ * node's `headers` object keeps only the first of some repeated fields (Authorization among
+ * them) while the tunnel forwards all of them, so the policy must see all of them too.
+ */
+function headerValues(req: VisitorRequest, name: string): string[] {
+  const values: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const field = raw[i]!;
+    if (field.length === name.length && field.toLowerCase() === name) values.push(raw[i + 1]!);
+  }
+  return values;
+}

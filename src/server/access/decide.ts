@@ -1,0 +1,137 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
+import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
+import { parseBasicCredentials } from "./basic-credentials.js";
+import type { CompiledPolicy } from "./compiled-policy.js";
+
+/** Why a visitor was refused: the `reason` label of `hopgate_access_denied_total`. */
+export const ACCESS_DENIAL_REASONS = [
+  "ip_denied",
+  "ip_not_allowed",
+  "secret_header",
+  "rate",
+  "basic_auth",
+  "auth_blocked",
+  "busy",
+] as const;
+export type AccessDenialReason = (typeof ACCESS_DENIAL_REASONS)[number];
+
+export type AccessDecision =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly reason: AccessDenialReason;
+      /** The proxy's error code; its page and status (error-response.ts). */
+      readonly code: HopGateErrorCode;
+      readonly status: 401 | 403 | 429 | 503;
+      readonly headers: Record<string, string>;
+    };
+
+/** What the policy looks at: the real peer address and the request's own header lines. */
+export interface Visitor {
+  /** The registered domain the request is routed to: the basic-auth realm. */
+  readonly domain: string;
+  /** The TCP peer (never a forwarded header); undefined when the socket no longer knows it. */
+  readonly remoteAddress: string | undefined;
+  /** Every value of a header field as received, one per field line (name lowercased). */
+  readonly headerValues: (name: string) => readonly string[];
+}
+
+/** The stateful helpers of basic auth. */
+export interface PasswordCheck {
+  /** Failed attempts per address; a blocked address is refused before any hashing. */
+  readonly failures: AuthLimiter;
+  /** Runs scrypt through the bounded queue; undefined when the queue is full. */
+  readonly verify: (password: string, storedHash: string) => Promise<boolean> | undefined;
+  /** A hash to check unknown usernames against, so that they cost what known ones do. */
+  readonly decoyHash: string;
+}
+
+const ALLOW: AccessDecision = { ok: true };
+
+/**
+ * The access decision for one request (docs/access.md): deny list, allow list, secret header,
+ * the domain's rate, then basic auth; every rule the policy sets must pass, the first that does
+ * not decides the answer. The path, method and Upgrade of the request play no part, so no path
+ * spelling, HEAD, OPTIONS (CORS preflight) or WebSocket handshake is treated differently.
+ * Synchronous unless a password has to be hashed.
+ */
+export function decide(
+  policy: CompiledPolicy,
+  visitor: Visitor,
+  check: PasswordCheck,
+): AccessDecision | Promise<AccessDecision> {
+  const address = visitor.remoteAddress;
+  const knownAddress = address !== undefined && address !== "";
+  // Fail closed: an address no rule can be tested against passes no IP rule.
+  if (policy.deny.size > 0 && (!knownAddress || policy.deny.matches(address)))
+    return refuse("ip_denied", "forbidden", 403);
+  if (policy.allow.size > 0 && !policy.allow.matches(address))
+    return refuse("ip_not_allowed", "forbidden", 403);
+  if (policy.secretHeader && !secretMatches(policy.secretHeader, visitor))
+    return refuse("secret_header", "forbidden", 403);
+  if (policy.rate) {
+    const taken = policy.rate.take("domain");
+    if (!taken.ok)
+      return refuse("rate", "rate_limited", 429, { "retry-after": String(taken.retryAfterSeconds) });
+  }
+  if (policy.users.size === 0) return ALLOW;
+  return checkPassword(policy, visitor, check, address ?? "unknown");
+}
+
+function checkPassword(
+  policy: CompiledPolicy,
+  visitor: Visitor,
+  check: PasswordCheck,
+  address: string,
+): AccessDecision | Promise<AccessDecision> {
+  const blockedMs = check.failures.retryAfterMs(address);
+  if (blockedMs > 0)
+    return refuse("auth_blocked", "rate_limited", 429, {
+      "retry-after": String(Math.ceil(blockedMs / 1000)),
+    });
+  const challenge = { "www-authenticate": `Basic realm="${visitor.domain}", charset="UTF-8"` };
+  const lines = visitor.headerValues("authorization");
+  // No credentials yet (a browser's first request): a challenge, not a failed attempt.
+  if (lines.length === 0) return refuse("basic_auth", "unauthenticated", 401, challenge);
+  // More than one Authorization line: which one the backend believes is not ours to guess.
+  const credentials = lines.length === 1 ? parseBasicCredentials(lines[0]) : undefined;
+  const failed = (): AccessDecision => {
+    check.failures.recordFailure(address);
+    return refuse("basic_auth", "unauthenticated", 401, challenge);
+  };
+  if (!credentials) return failed();
+  const storedHash = policy.users.get(credentials.username);
+  if (storedHash !== undefined && policy.verified.has(storedHash, credentials.password)) return ALLOW;
+  const verifying = check.verify(credentials.password, storedHash ?? check.decoyHash);
+  if (!verifying) return refuse("busy", "unavailable", 503, { "retry-after": "1" });
+  return verifying.then(
+    (matches) => {
+      if (!matches || storedHash === undefined) return failed();
+      policy.verified.add(storedHash, credentials.password);
+      return ALLOW;
+    },
+    () => refuse("busy", "unavailable", 503, { "retry-after": "1" }),
+  );
+}
+
+function secretMatches(
+  secret: { readonly name: string; readonly digest: Buffer },
+  visitor: Visitor,
+): boolean {
+  const values = visitor.headerValues(secret.name);
+  if (values.length !== 1) return false;
+  const given = createHash("sha256")
+    .update(values[0] ?? "", "utf8")
+    .digest();
+  return timingSafeEqual(given, secret.digest);
+}
+
+function refuse(
+  reason: AccessDenialReason,
+  code: HopGateErrorCode,
+  status: 401 | 403 | 429 | 503,
+  headers: Record<string, string> = {},
+): AccessDecision {
+  return { ok: false, reason, code, status, headers };
+}
