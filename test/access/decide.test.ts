@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  accessPolicyInput,
-  toPublicPolicy,
-  toStoredPolicy,
-  type StoredAccessPolicy,
-} from "../../src/server/access/access-policy.js";
+import { accessPolicyInput, toPublicPolicy, toStoredPolicy } from "../../src/server/access/access-policy.js";
+import type { StoredAccessPolicy } from "../../src/server/access/stored-policy.js";
 import { parseBasicCredentials } from "../../src/server/access/basic-credentials.js";
 import { compilePolicy } from "../../src/server/access/compiled-policy.js";
 import { decide, type AccessDecision, type PasswordCheck } from "../../src/server/access/decide.js";

@@ -1,19 +1,16 @@
 import type { Logger } from "../../lib/logger.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
-import type { StoredAccessPolicy } from "./access-policy.js";
+import type { PolicyEntry, StoredAccessPolicy } from "./stored-policy.js";
 import { compilePolicy, type CompiledPolicy } from "./compiled-policy.js";
 import { decide, type AccessDecision, type PasswordCheck } from "./decide.js";
 import { HashWorkQueue } from "./hash-work-queue.js";
-import { hashPassword, verifyPassword } from "./password-hash.js";
+import { decoyPasswordHash, verifyPassword } from "./password-hash.js";
 
 /** What the proxy asks, for every request to a registered domain, before it touches a tunnel. */
 export interface AccessGate {
   check(domain: string, req: VisitorRequest): AccessDecision | Promise<AccessDecision>;
 }
-
-/** A stored policy, or "invalid" for a row that does not parse: such a domain lets nobody in. */
-export type PolicyEntry = StoredAccessPolicy | "invalid";
 
 export interface AccessPoliciesOptions {
   /** Failed basic-auth attempts per visitor address. */
@@ -38,12 +35,7 @@ export class AccessPolicies implements AccessGate {
   readonly #check: PasswordCheck;
   #timer: NodeJS.Timeout | undefined;
 
-  /** Resolves once the decoy hash (for unknown usernames) is made. */
-  static async create(options: AccessPoliciesOptions): Promise<AccessPolicies> {
-    return new AccessPolicies(options, await hashPassword("decoy password, never valid"));
-  }
-
-  private constructor(options: AccessPoliciesOptions, decoyHash: string) {
+  constructor(options: AccessPoliciesOptions) {
     this.#now = options.now ?? Date.now;
     const queue = new HashWorkQueue({
       maxConcurrent: options.maxConcurrentHashes ?? 2,
@@ -51,7 +43,7 @@ export class AccessPolicies implements AccessGate {
     });
     this.#check = {
       failures: options.failures,
-      decoyHash,
+      decoyHash: decoyPasswordHash(),
       verify: (password, storedHash) => queue.run(() => verifyPassword(password, storedHash)),
     };
   }

@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { parseCidr } from "./ip-rules.js";
-import { hashPassword, parsePasswordHash } from "./password-hash.js";
+import { hashPassword } from "./password-hash.js";
+import type { StoredAccessPolicy } from "./stored-policy.js";
 
 /**
- * A domain's visitor access policy (docs/access.md) in its three forms: what the admin sends
- * (passwords and the secret in clear, validated by `accessPolicyInput`), what the store keeps
- * (`StoredAccessPolicy`: scrypt hashes and a SHA-256 digest, never plaintext) and what the admin
- * reads back (`PublicAccessPolicy`: usernames, lists, header name and limit only).
+ * A domain's visitor access policy (docs/access.md) as the admin API sees it: what the admin
+ * sends (passwords and the secret in clear, validated by `accessPolicyInput`) and what the admin
+ * reads back (`PublicAccessPolicy`: usernames, lists, header name and limit only). The stored
+ * form is in stored-policy.ts; this module, with the OpenAPI schemas, loads with the admin API.
  */
 
 const MAX_USERS = 50;
@@ -135,22 +136,6 @@ export const accessPolicyInput = z
   .openapi("AccessPolicyInput");
 
 export type AccessPolicyInput = z.infer<typeof accessPolicyInput>;
-
-/** The stored form: JSON in `domains.access_policy` (migration 0003). */
-export const storedAccessPolicy = z.object({
-  basic_auth: z.array(
-    z.object({
-      username: z.string(),
-      hash: z.string().refine((hash) => parsePasswordHash(hash) !== undefined, "not a scrypt hash"),
-    }),
-  ),
-  allow: z.array(z.string().refine((block) => parseCidr(block).ok)),
-  deny: z.array(z.string().refine((block) => parseCidr(block).ok)),
-  secret_header: z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
-  rate_limit_per_second: z.number().positive().optional(),
-});
-
-export type StoredAccessPolicy = z.infer<typeof storedAccessPolicy>;
 
 export const publicAccessPolicy = z
   .object({

@@ -1,5 +1,5 @@
 import { RequestRateLimiter } from "../limits/request-rate-limiter.js";
-import type { StoredAccessPolicy } from "./access-policy.js";
+import type { StoredAccessPolicy } from "./stored-policy.js";
 import { compileIpRules, type IpRules } from "./ip-rules.js";
 import { VerifiedCredentials } from "./verified-credentials.js";
 

@@ -62,6 +62,17 @@ export async function hashPassword(password: string, costLog2 = SCRYPT_COST_LOG2
   return `$scrypt$ln=${costLog2},r=${BLOCK_SIZE},p=${PARALLELISM}$${salt.toString("base64")}$${hash.toString("base64")}`;
 }
 
+/**
+ * A hash in the format and at the cost of hashPassword's whose hash bytes are random, not derived
+ * from any password: checking a password against it costs what a real check costs, and no
+ * password matches it (short of finding a 256-bit preimage).
+ */
+export function decoyPasswordHash(): string {
+  const salt = randomBytes(SALT_BYTES).toString("base64");
+  const hash = randomBytes(HASH_BYTES).toString("base64");
+  return `$scrypt$ln=${SCRYPT_COST_LOG2},r=${BLOCK_SIZE},p=${PARALLELISM}$${salt}$${hash}`;
+}
+
 /** Whether `password` matches `stored`, compared in constant time; false for an unparsable hash. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const params = parsePasswordHash(stored);
