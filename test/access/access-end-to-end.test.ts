@@ -19,9 +19,13 @@ const basic = (user: string, password: string) =>
  * A gateway (listening on `listen`), a client for DOMAIN and a backend that counts what reaches
  * it; `admin` calls the admin API, `get` visits DOMAIN.
  */
-async function accessSetup(t: TestContext, listen = "127.0.0.1:0") {
+async function accessSetup(t: TestContext, listen = "127.0.0.1:0", flags: Record<string, string> = {}) {
   const logs = captureLogs();
-  const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY, httpsListen: listen }, logs.logger);
+  const gateway = await startGateway(
+    t,
+    { adminApiKey: ADMIN_KEY, httpsListen: listen, ...flags },
+    logs.logger,
+  );
   const seen: string[] = [];
   const backend = await startBackend(t, (req, res) => {
     seen.push(`${req.method} ${req.url}`);
@@ -111,6 +115,36 @@ describe("visitor access policy, end to end", () => {
     const lines = logs.lines.filter((line) => line.msg === "request" && line.access_denied === "basic_auth");
     assert.equal(lines.length, 5);
     assert.equal(lines[0]?.status, 401);
+  });
+
+  it("blocks an address after repeated wrong passwords, even with the right one, without hashing", async (t) => {
+    const { seen, admin, get, metric, logs } = await accessSetup(t, "127.0.0.1:0", { authMaxFailures: "3" });
+    assert.equal(
+      (await admin("PUT", { basic_auth: [{ username: "alice", password: "correct horse" }] })).status,
+      200,
+    );
+    const guesses = await Promise.all(
+      [1, 2, 3].map((n) => get("/", { headers: { authorization: basic("alice", `guess ${n}`) } })),
+    );
+    assert.deepEqual(
+      guesses.map((r) => r.status),
+      [401, 401, 401],
+    );
+    const blocked = await get("/", {
+      http2: true,
+      headers: { authorization: basic("alice", "correct horse") },
+    });
+    assert.equal(blocked.status, 429);
+    assert.equal(blocked.headers["retry-after"], "300");
+    assert.deepEqual(seen, []);
+    assert.equal(await metric("auth_blocked"), 1);
+    assert.ok(
+      logs.lines.some(
+        (line) => line.msg === "visitor address blocked after repeated failed basic-auth attempts",
+      ),
+    );
+    const tunnelAuth = await admin("GET");
+    assert.equal(tunnelAuth.status, 200, "the admin API is not blocked by visitors' failures");
   });
 
   it("refuses HEAD, OPTIONS preflights and every path spelling alike", async (t) => {
