@@ -39,7 +39,7 @@ export class AccessPolicies implements AccessGate {
     this.#now = options.now ?? Date.now;
     const queue = new HashWorkQueue({
       maxConcurrent: options.maxConcurrentHashes ?? 2,
-      maxQueued: options.maxQueuedHashes ?? 64,
+      maxQueued: options.maxQueuedHashes ?? 16,
     });
     this.#check = {
       failures: options.failures,
