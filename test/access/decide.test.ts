@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { accessPolicyInput, toPublicPolicy, toStoredPolicy } from "../../src/server/access/access-policy.js";
-import type { StoredAccessPolicy } from "../../src/server/access/stored-policy.js";
+import type { PolicyEntry, StoredAccessPolicy } from "../../src/server/access/stored-policy.js";
+import type { VisitorRequest } from "../../src/server/proxy/visitor.js";
+import { silentLogger } from "../../src/lib/logger.js";
+import { AccessPolicies } from "../../src/server/access/access-policies.js";
 import { parseBasicCredentials } from "../../src/server/access/basic-credentials.js";
 import { compilePolicy } from "../../src/server/access/compiled-policy.js";
 import { decide, type AccessDecision, type PasswordCheck } from "../../src/server/access/decide.js";
@@ -311,5 +314,55 @@ describe("parseBasicCredentials", () => {
     assert.deepEqual(parseBasicCredentials(basic("a", "b:c")), { username: "a", password: "b:c" });
     assert.equal(parseBasicCredentials("Basic"), undefined);
     assert.equal(parseBasicCredentials(`Basic ${Buffer.from("nocolon").toString("base64")}`), undefined);
+  });
+});
+
+describe("AccessPolicies", () => {
+  const failures = new AuthFailureLimiter({ maxFailures: 0, windowMs: 1, blockMs: 1 });
+  const request = (address: string) =>
+    ({ socket: { remoteAddress: address }, rawHeaders: [] }) as unknown as VisitorRequest;
+  const denyLoopback = { basic_auth: [], allow: [], deny: ["127.0.0.0/8"] };
+
+  it("drops a reload that read the store before this server's own change", async () => {
+    const policies = new AccessPolicies({ failures });
+    let finishLoad!: (entries: Map<string, PolicyEntry>) => void;
+    const stale = new Map<string, PolicyEntry>();
+    const reload = policies.refresh(() => new Promise((resolve) => (finishLoad = resolve)), silentLogger());
+    policies.set("app.example.com", denyLoopback); // committed while the reload's query ran
+    finishLoad(stale);
+    await reload;
+    const decision = await policies.check("app.example.com", request("127.0.0.1"));
+    assert.equal(decision.ok, false, "the change stays in force");
+
+    await policies.refresh(() => Promise.resolve(stale), silentLogger());
+    assert.equal(
+      (await policies.check("app.example.com", request("127.0.0.1"))).ok,
+      true,
+      "a later reload applies",
+    );
+  });
+
+  it("keeps the compiled policy (its rate bucket) across reloads that change nothing", async () => {
+    const policies = new AccessPolicies({ failures });
+    const limited = { basic_auth: [], allow: [], deny: [], rate_limit_per_second: 1 };
+    policies.set("app.example.com", limited);
+    assert.equal((await policies.check("app.example.com", request("127.0.0.1"))).ok, true);
+    await policies.refresh(
+      () => Promise.resolve(new Map([["app.example.com", { ...limited }]])),
+      silentLogger(),
+    );
+    assert.equal(
+      (await policies.check("app.example.com", request("127.0.0.1"))).ok,
+      false,
+      "the bucket is still empty",
+    );
+  });
+
+  it("lets nobody in to a domain whose stored policy is invalid", async () => {
+    const policies = new AccessPolicies({ failures });
+    policies.set("app.example.com", "invalid");
+    for (const address of ["127.0.0.1", "::1", "203.0.113.9"])
+      assert.equal((await policies.check("app.example.com", request(address))).ok, false, address);
+    assert.equal((await policies.check("other.example.com", request("127.0.0.1"))).ok, true);
   });
 });

@@ -34,6 +34,8 @@ export class AccessPolicies implements AccessGate {
   readonly #now: () => number;
   readonly #check: PasswordCheck;
   #timer: NodeJS.Timeout | undefined;
+  /** Counts `set` calls, so that a reload read before a change cannot undo it. */
+  #changes = 0;
 
   constructor(options: AccessPoliciesOptions) {
     this.#now = options.now ?? Date.now;
@@ -64,6 +66,11 @@ export class AccessPolicies implements AccessGate {
 
   /** Sets (or with undefined, clears) the policy of `domain`. */
   set(domain: string, entry: PolicyEntry | undefined): void {
+    this.#changes += 1;
+    this.#apply(domain, entry);
+  }
+
+  #apply(domain: string, entry: PolicyEntry | undefined): void {
     if (entry === undefined) return void this.#policies.delete(domain);
     const text = JSON.stringify(entry);
     if (this.#policies.get(domain)?.text === text) return;
@@ -73,22 +80,31 @@ export class AccessPolicies implements AccessGate {
 
   replaceAll(entries: ReadonlyMap<string, PolicyEntry>): void {
     for (const domain of this.#policies.keys()) if (!entries.has(domain)) this.#policies.delete(domain);
-    for (const [domain, entry] of entries) this.set(domain, entry);
+    for (const [domain, entry] of entries) this.#apply(domain, entry);
   }
 
-  /** Reloads every `intervalMs`; a failed reload keeps the policies in force and is logged. */
+  /**
+   * Reloads every `intervalMs`; a failed reload keeps the policies in force and is logged. A
+   * reload during which this server changed a policy is dropped: it may have read the store
+   * before the change committed, and the next one reads after it.
+   */
   startRefreshing(
     load: () => Promise<ReadonlyMap<string, PolicyEntry>>,
     intervalMs: number,
     logger: Logger,
   ): void {
-    this.#timer = setInterval(() => {
-      load().then(
-        (entries) => this.replaceAll(entries),
-        (error: unknown) =>
-          logger.warn({ err: (error as Error).message }, "could not refresh access policies"),
-      );
-    }, intervalMs).unref();
+    this.#timer = setInterval(() => void this.refresh(load, logger), intervalMs).unref();
+  }
+
+  /** One reload (see startRefreshing). */
+  async refresh(load: () => Promise<ReadonlyMap<string, PolicyEntry>>, logger: Logger): Promise<void> {
+    const changesBefore = this.#changes;
+    try {
+      const entries = await load();
+      if (this.#changes === changesBefore) this.replaceAll(entries);
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, "could not refresh access policies");
+    }
   }
 
   stop(): void {
