@@ -109,6 +109,12 @@ for (const backend of storeBackends) {
         ],
         [{ rate_limit_per_second: -1 }, /rate_limit_per_second must be positive/],
         [{ deny: [], extra: 1 }, /unknown field extra/],
+        [{ forward_auth: { url: "ftp://auth.example.com/" } }, /forward_auth\.url must be http or https/],
+        [{ forward_auth: { url: "https://u:p@auth.example.com/" } }, /may not carry credentials/],
+        [
+          { forward_auth: { url: "https://auth.example.com/", copy_headers: ["Host"] } },
+          /a field the gateway or the visitor owns/,
+        ],
       ];
       for (const [body, message] of bad) {
         const response = await call("PUT", "/domains/app.example.com/access", body);
@@ -145,6 +151,7 @@ for (const backend of storeBackends) {
         "allow",
         "basic_auth",
         "deny",
+        "forward_auth",
         "rate_limit_per_second",
         "secret_header",
       ]);

@@ -8,6 +8,7 @@ import { AccessPolicies } from "../../src/server/access/access-policies.js";
 import { parseBasicCredentials } from "../../src/server/access/basic-credentials.js";
 import { compilePolicy } from "../../src/server/access/compiled-policy.js";
 import { decide, type AccessDecision, type PasswordCheck } from "../../src/server/access/decide.js";
+import type { ForwardAuthOutcome } from "../../src/server/access/forward-auth.js";
 import { HashWorkQueue } from "../../src/server/access/hash-work-queue.js";
 import { hashPassword, verifyPassword } from "../../src/server/access/password-hash.js";
 import { AuthFailureLimiter } from "../../src/server/limits/auth-failure-limiter.js";
@@ -228,6 +229,82 @@ describe("decide: order and rate", () => {
     );
     nowMs += 500;
     assert.equal(outcome(await run("10.0.0.9")), "allow");
+  });
+});
+
+describe("decide: forward auth", () => {
+  const spec = { url: "http://auth.invalid/verify", copyHeaders: ["x-auth-user"], timeoutMs: 1000 };
+  const compiled = (extra: Partial<StoredAccessPolicy> = {}) =>
+    compilePolicy({
+      basic_auth: [],
+      allow: [],
+      deny: [],
+      forward_auth: { url: spec.url, copy_headers: ["X-Auth-User"], timeout_ms: 1000 },
+      ...extra,
+    });
+  const visitor = {
+    domain: "app.example.com",
+    remoteAddress: "127.0.0.1",
+    headerValues: () => [],
+    forwardAuthRequest: () => ({
+      method: "GET",
+      uri: "/",
+      host: "app.example.com",
+      proto: "https" as const,
+      remoteAddress: "127.0.0.1",
+      rawHeaders: [],
+    }),
+  };
+  const failures = new AuthFailureLimiter({ maxFailures: 0, windowMs: 1, blockMs: 1 });
+  const withService = (outcome: ForwardAuthOutcome): PasswordCheck => ({
+    failures,
+    decoyHash: "",
+    verify: () => undefined,
+    forwardAuth: () => Promise.resolve(outcome),
+  });
+
+  it("admits on allow, stripping the visitor's copies of the copied headers", async () => {
+    const decision = await decide(
+      compiled(),
+      visitor,
+      withService({ t: "allow", copied: [["x-auth-user", "alice"]] }),
+    );
+    assert.deepEqual(decision, {
+      ok: true,
+      upstream: { strip: ["x-auth-user"], add: [["x-auth-user", "alice"]] },
+    });
+  });
+
+  it("hands the service's refusal to the visitor as it is", async () => {
+    const reply = {
+      t: "deny" as const,
+      status: 302,
+      headers: { location: "/login" },
+      body: Buffer.from("x"),
+    };
+    const decision = await decide(compiled(), visitor, withService(reply));
+    assert.equal(outcome(decision), "302 forward_auth");
+    assert.deepEqual(!decision.ok && decision.reply?.headers, { location: "/login" });
+  });
+
+  it("answers 503 when the service fails, and is not asked when an earlier rule refuses", async () => {
+    assert.equal(
+      outcome(await decide(compiled(), visitor, withService({ t: "failed", reason: "down" }))),
+      "503 forward_auth_failed",
+    );
+    let asked = 0;
+    const counting: PasswordCheck = {
+      ...withService({ t: "allow", copied: [] }),
+      forwardAuth: () => {
+        asked += 1;
+        return Promise.resolve({ t: "allow", copied: [] });
+      },
+    };
+    assert.equal(
+      outcome(await decide(compiled({ deny: ["127.0.0.1"] }), visitor, counting)),
+      "403 ip_denied",
+    );
+    assert.equal(asked, 0);
   });
 });
 

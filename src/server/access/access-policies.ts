@@ -4,6 +4,7 @@ import type { VisitorRequest } from "../proxy/visitor.js";
 import type { PolicyEntry, StoredAccessPolicy } from "./stored-policy.js";
 import { compilePolicy, type CompiledPolicy } from "./compiled-policy.js";
 import { decide, type AccessDecision, type PasswordCheck } from "./decide.js";
+import { askForwardAuth } from "./forward-auth.js";
 import { HashWorkQueue } from "./hash-work-queue.js";
 import { decoyPasswordHash, verifyPassword } from "./password-hash.js";
 
@@ -47,6 +48,7 @@ export class AccessPolicies implements AccessGate {
       failures: options.failures,
       decoyHash: decoyPasswordHash(),
       verify: (password, storedHash) => queue.run(() => verifyPassword(password, storedHash)),
+      forwardAuth: askForwardAuth,
     };
   }
 
@@ -59,7 +61,19 @@ export class AccessPolicies implements AccessGate {
     if (!policy) return { ok: true };
     return decide(
       policy.compiled,
-      { domain, remoteAddress: req.socket.remoteAddress, headerValues: (name) => headerValues(req, name) },
+      {
+        domain,
+        remoteAddress: req.socket.remoteAddress,
+        headerValues: (name) => headerValues(req, name),
+        forwardAuthRequest: () => ({
+          method: req.method ?? "GET",
+          uri: req.url ?? "/",
+          host: domain,
+          proto: "encrypted" in req.socket && req.socket.encrypted === true ? "https" : "http",
+          remoteAddress: req.socket.remoteAddress ?? "",
+          rawHeaders: req.rawHeaders,
+        }),
+      },
       this.#check,
     );
   }

@@ -120,6 +120,49 @@ export const accessPolicyInput = z
         .openapi({
           description: "Requests per second for the whole domain (burst: one second's worth); 429 beyond",
         }),
+      forward_auth: z
+        .object(
+          {
+            url: z
+              .string({ error: "forward_auth.url must be a string" })
+              .max(2048, "forward_auth.url is longer than 2048 characters")
+              .refine((url) => URL.canParse(url), "forward_auth.url must be an absolute URL")
+              .refine(
+                (url) => /^https?:$/.test(new URL(url).protocol),
+                "forward_auth.url must be http or https",
+              )
+              .refine(
+                (url) => new URL(url).username === "" && new URL(url).password === "",
+                "forward_auth.url may not carry credentials (GET returns it)",
+              ),
+            copy_headers: z
+              .array(
+                z
+                  .string()
+                  .regex(TOKEN, "forward_auth.copy_headers must be HTTP field names")
+                  .transform((name) => name.toLowerCase())
+                  .refine(
+                    (name) => !RESERVED_HEADERS.has(name) && name !== "authorization" && name !== "cookie",
+                    "forward_auth.copy_headers holds a field the gateway or the visitor owns",
+                  ),
+              )
+              .max(32, "forward_auth.copy_headers holds at most 32 names")
+              .default([]),
+            timeout_ms: z
+              .number({ error: "forward_auth.timeout_ms must be a number" })
+              .int("forward_auth.timeout_ms must be a whole number")
+              .min(100, "forward_auth.timeout_ms is at least 100")
+              .max(60_000, "forward_auth.timeout_ms is at most 60000")
+              .default(5000),
+          },
+          { error: "forward_auth must be an object with url" },
+        )
+        .strict()
+        .optional()
+        .openapi({
+          description:
+            "Ask this URL about every request (2xx admits, any other answer goes to the visitor); copy_headers of a 2xx answer go to the backend",
+        }),
     },
     {
       error: (issue) =>
@@ -144,6 +187,9 @@ export const publicAccessPolicy = z
     deny: z.array(z.string()),
     secret_header: z.object({ name: z.string() }).optional(),
     rate_limit_per_second: z.number().optional(),
+    forward_auth: z
+      .object({ url: z.string(), copy_headers: z.array(z.string()), timeout_ms: z.number().int() })
+      .optional(),
   })
   .openapi("AccessPolicy");
 
@@ -167,6 +213,7 @@ export async function toStoredPolicy(input: AccessPolicyInput): Promise<StoredAc
       secret_header: { name: input.secret_header.name, sha256: digestSecret(input.secret_header.value) },
     }),
     ...(input.rate_limit_per_second !== undefined && { rate_limit_per_second: input.rate_limit_per_second }),
+    ...(input.forward_auth && { forward_auth: input.forward_auth }),
   };
 }
 

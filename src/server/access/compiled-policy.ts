@@ -1,5 +1,6 @@
 import { RequestRateLimiter } from "../limits/request-rate-limiter.js";
 import type { StoredAccessPolicy } from "./stored-policy.js";
+import type { ForwardAuthSpec } from "./forward-auth.js";
 import { compileIpRules, type IpRules } from "./ip-rules.js";
 import { VerifiedCredentials } from "./verified-credentials.js";
 
@@ -15,6 +16,7 @@ export interface CompiledPolicy {
   readonly verified: VerifiedCredentials;
   /** The domain's token bucket (one key), when the policy sets a rate. */
   readonly rate: RequestRateLimiter | undefined;
+  readonly forwardAuth: ForwardAuthSpec | undefined;
 }
 
 export function compilePolicy(policy: StoredAccessPolicy, now: () => number = Date.now): CompiledPolicy {
@@ -32,5 +34,10 @@ export function compilePolicy(policy: StoredAccessPolicy, now: () => number = Da
       rate === undefined
         ? undefined
         : new RequestRateLimiter({ ratePerSecond: rate, burst: Math.max(1, rate), maxKeys: 1, now }),
+    forwardAuth: policy.forward_auth && {
+      url: policy.forward_auth.url,
+      copyHeaders: policy.forward_auth.copy_headers.map((name) => name.toLowerCase()),
+      timeoutMs: policy.forward_auth.timeout_ms,
+    },
   };
 }

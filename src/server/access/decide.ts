@@ -3,6 +3,7 @@ import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import { parseBasicCredentials } from "./basic-credentials.js";
 import type { CompiledPolicy } from "./compiled-policy.js";
+import type { ForwardAuthOutcome, ForwardAuthRequest, ForwardAuthSpec } from "./forward-auth.js";
 
 /** Why a visitor was refused: the `reason` label of `hopgate_access_denied_total`. */
 export const ACCESS_DENIAL_REASONS = [
@@ -13,18 +14,36 @@ export const ACCESS_DENIAL_REASONS = [
   "basic_auth",
   "auth_blocked",
   "busy",
+  "forward_auth",
+  "forward_auth_failed",
 ] as const;
 export type AccessDenialReason = (typeof ACCESS_DENIAL_REASONS)[number];
 
+/** Header changes for the backend request of an admitted visitor (forward auth's copied headers). */
+export interface UpstreamHeaders {
+  /** Lowercased names whose visitor-sent lines are dropped. */
+  readonly strip: readonly string[];
+  readonly add: ReadonlyArray<readonly [string, string]>;
+}
+
+/** An answer the visitor gets as it is instead of the gateway's error page (forward auth's). */
+export interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Buffer;
+}
+
 export type AccessDecision =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly upstream?: UpstreamHeaders }
   | {
       readonly ok: false;
       readonly reason: AccessDenialReason;
       /** The proxy's error code; its page and status (error-response.ts). */
       readonly code: HopGateErrorCode;
-      readonly status: 401 | 403 | 429 | 503;
+      readonly status: number;
       readonly headers: Record<string, string>;
+      /** Sent instead of the error page of `code`. */
+      readonly reply?: Reply;
     };
 
 /** What the policy looks at: the real peer address and the request's own header lines. */
@@ -35,6 +54,8 @@ export interface Visitor {
   readonly remoteAddress: string | undefined;
   /** Every value of a header field as received, one per field line (name lowercased). */
   readonly headerValues: (name: string) => readonly string[];
+  /** What forward auth tells the auth service; needed only when the policy has forward auth. */
+  readonly forwardAuthRequest?: () => ForwardAuthRequest;
 }
 
 /** The stateful helpers of basic auth. */
@@ -45,16 +66,18 @@ export interface PasswordCheck {
   readonly verify: (password: string, storedHash: string) => Promise<boolean> | undefined;
   /** A hash to check unknown usernames against, so that they cost what known ones do. */
   readonly decoyHash: string;
+  /** Asks a forward-auth service (forward-auth.ts). */
+  readonly forwardAuth?: (spec: ForwardAuthSpec, request: ForwardAuthRequest) => Promise<ForwardAuthOutcome>;
 }
 
 const ALLOW: AccessDecision = { ok: true };
 
 /**
  * The access decision for one request (docs/access.md): deny list, allow list, secret header,
- * the domain's rate, then basic auth; every rule the policy sets must pass, the first that does
- * not decides the answer. The path, method and Upgrade of the request play no part, so no path
+ * the domain's rate, basic auth, then forward auth; every rule the policy sets must pass, the
+ * first that does not decides the answer. The path, method and Upgrade of the request play no part, so no path
  * spelling, HEAD, OPTIONS (CORS preflight) or WebSocket handshake is treated differently.
- * Synchronous unless a password has to be hashed.
+ * Synchronous unless a password has to be hashed or an auth service asked.
  */
 export function decide(
   policy: CompiledPolicy,
@@ -75,8 +98,41 @@ export function decide(
     if (!taken.ok)
       return refuse("rate", "rate_limited", 429, { "retry-after": String(taken.retryAfterSeconds) });
   }
-  if (policy.users.size === 0) return ALLOW;
-  return checkPassword(policy, visitor, check, address ?? "unknown");
+  const password =
+    policy.users.size === 0 ? ALLOW : checkPassword(policy, visitor, check, address ?? "unknown");
+  const forward = policy.forwardAuth;
+  if (!forward) return password;
+  const next = (decision: AccessDecision) => (decision.ok ? askService(forward, visitor, check) : decision);
+  return password instanceof Promise ? password.then(next) : next(password);
+}
+
+/** Forward auth: the service's 2xx admits (with its copied headers), any other answer is the visitor's. */
+async function askService(
+  spec: ForwardAuthSpec,
+  visitor: Visitor,
+  check: PasswordCheck,
+): Promise<AccessDecision> {
+  const request = visitor.forwardAuthRequest?.();
+  const outcome: ForwardAuthOutcome =
+    request && check.forwardAuth
+      ? await check.forwardAuth(spec, request)
+      : { t: "failed", reason: "forward auth is not available here" };
+  switch (outcome.t) {
+    case "allow":
+      // The visitor's own lines of these names never reach the backend, copied or not.
+      return { ok: true, upstream: { strip: spec.copyHeaders, add: outcome.copied } };
+    case "deny":
+      return {
+        ok: false,
+        reason: "forward_auth",
+        code: "forbidden",
+        status: outcome.status,
+        headers: {},
+        reply: { status: outcome.status, headers: outcome.headers, body: outcome.body },
+      };
+    case "failed":
+      return refuse("forward_auth_failed", "unavailable", 503, { "retry-after": "1" });
+  }
 }
 
 function checkPassword(
@@ -130,7 +186,7 @@ function secretMatches(
 function refuse(
   reason: AccessDenialReason,
   code: HopGateErrorCode,
-  status: 401 | 403 | 429 | 503,
+  status: number,
   headers: Record<string, string> = {},
 ): AccessDecision {
   return { ok: false, reason, code, status, headers };

@@ -18,6 +18,13 @@ export const storedAccessPolicy = z.object({
   deny: z.array(z.string().refine((block) => parseCidr(block).ok, "not a CIDR block")),
   secret_header: z.object({ name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
   rate_limit_per_second: z.number().positive().optional(),
+  forward_auth: z
+    .object({
+      url: z.string().refine((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)),
+      copy_headers: z.array(z.string()),
+      timeout_ms: z.number().int().positive(),
+    })
+    .optional(),
 });
 
 export type StoredAccessPolicy = z.infer<typeof storedAccessPolicy>;

@@ -5,7 +5,7 @@ import { requestIdFrom } from "../../lib/request-id.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { AccessGate } from "../access/access-policies.js";
-import type { AccessDecision, AccessDenialReason } from "../access/decide.js";
+import type { AccessDecision, AccessDenialReason, Reply, UpstreamHeaders } from "../access/decide.js";
 import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
 import type { VisitorGate, VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
@@ -120,13 +120,21 @@ export function createProxy(options: ProxyOptions): Proxy {
   };
 
   const afterAccess = (decision: AccessDecision, context: ExchangeContext): Admitted => {
-    if (decision.ok) return { ok: true, context };
+    if (decision.ok) return { ok: true, context, upstream: decision.upstream };
     options.onAccessDenied?.(decision.reason);
-    return { ok: false, context, error: decision.code, headers: decision.headers, denied: decision.reason };
+    return {
+      ok: false,
+      context,
+      error: decision.code,
+      headers: decision.headers,
+      denied: decision.reason,
+      reply: decision.reply,
+    };
   };
 
   /** The tunnel stream of an admitted request; run again after a wait for a tunnel. */
-  const open = (req: VisitorRequest, context: ExchangeContext, upgrade: boolean): Prepared => {
+  const open = (req: VisitorRequest, admitted: Admitted & { ok: true }, upgrade: boolean): Prepared => {
+    const { context } = admitted;
     const opened = openStream(options.lookup, context.domain, visitorPath(req.url), upgrade);
     if (!opened) return { ok: false, context, error: "tunnel_unavailable" };
     const header = requestHeaderMap(
@@ -134,7 +142,9 @@ export function createProxy(options: ProxyOptions): Proxy {
         method: req.method ?? "GET",
         url: req.url ?? "/",
         host: visitorHost(req),
-        rawHeaders: req.rawHeaders,
+        rawHeaders: admitted.upstream
+          ? withUpstreamHeaders(req.rawHeaders, admitted.upstream)
+          : req.rawHeaders,
         remoteAddress: context.remoteAddress,
         requestId: context.requestId,
         upgrade,
@@ -170,9 +180,9 @@ export function createProxy(options: ProxyOptions): Proxy {
         // The visitor left while its password was hashed: nothing to open a stream for.
         if (res.destroyed)
           return record(req, admitted.context, 0, "client_abort", admitted.ok ? undefined : admitted.denied);
-        const prepared = admitted.ok ? open(req, admitted.context, false) : admitted;
-        if (mayWait(prepared)) {
-          const retry = () => !res.destroyed && answerRequest(req, res, open(req, prepared.context, false));
+        const prepared = admitted.ok ? open(req, admitted, false) : admitted;
+        if (admitted.ok && mayWait(prepared)) {
+          const retry = () => !res.destroyed && answerRequest(req, res, open(req, admitted, false));
           return void options.lookup
             .waitForTunnel(prepared.context.domain, options.tunnelWaitMs())
             .then(retry);
@@ -187,10 +197,10 @@ export function createProxy(options: ProxyOptions): Proxy {
       afterAdmission(admit(req, true), (admitted) => {
         if (socket.destroyed)
           return record(req, admitted.context, 0, "client_abort", admitted.ok ? undefined : admitted.denied);
-        const prepared = admitted.ok ? open(req, admitted.context, true) : admitted;
-        if (mayWait(prepared)) {
+        const prepared = admitted.ok ? open(req, admitted, true) : admitted;
+        if (admitted.ok && mayWait(prepared)) {
           const retry = () =>
-            !socket.destroyed && answerUpgrade(req, socket, head, open(req, prepared.context, true));
+            !socket.destroyed && answerUpgrade(req, socket, head, open(req, admitted, true));
           return void options.lookup
             .waitForTunnel(prepared.context.domain, options.tunnelWaitMs())
             .then(retry);
@@ -213,7 +223,9 @@ export function createProxy(options: ProxyOptions): Proxy {
   function answerRequest(req: VisitorRequest, res: VisitorResponse, prepared: Prepared): void {
     if (!prepared.ok) {
       const { error, context } = prepared;
-      const status = sendErrorPage(req, res, error, context.requestId, prepared);
+      const status = prepared.reply
+        ? sendReply(res, prepared.reply)
+        : sendErrorPage(req, res, error, context.requestId, prepared);
       if (error !== "payload_too_large") req.resume();
       return record(req, context, status, error, prepared.denied);
     }
@@ -222,6 +234,13 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   function answerUpgrade(req: VisitorRequest, socket: Duplex, head: Buffer, prepared: Prepared): void {
+    if (!prepared.ok && prepared.reply) {
+      const { status, headers, body } = prepared.reply;
+      socket.end(
+        Buffer.concat([Buffer.from(responseHead(status, { ...headers, connection: "close" })), body]),
+      );
+      return record(req, prepared.context, status, prepared.error, prepared.denied);
+    }
     if (!prepared.ok) {
       const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
       const headers = { ...page.headers, ...prepared.headers, connection: "close" };
@@ -240,10 +259,31 @@ type Refused = SendOptions & {
   readonly error: HopGateErrorCode;
   /** Set when the domain's access policy refused the request. */
   readonly denied?: AccessDenialReason;
+  /** Sent instead of the error page (forward auth's own answer). */
+  readonly reply?: Reply;
 };
 
 /** A request past every check that needs no tunnel, or its refusal. */
-type Admitted = Refused | { readonly ok: true; readonly context: ExchangeContext };
+type Admitted =
+  Refused | { readonly ok: true; readonly context: ExchangeContext; readonly upstream?: UpstreamHeaders };
+
+/** The visitor's header lines without `upstream.strip` names, with `upstream.add` appended. */
+function withUpstreamHeaders(raw: readonly string[], upstream: UpstreamHeaders): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (!upstream.strip.includes(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  }
+  for (const [name, value] of upstream.add) out.push(name, value);
+  return out;
+}
+
+/** Answers with `reply` as it is (nothing when a response is already under way); returns its status. */
+function sendReply(res: VisitorResponse, reply: Reply): number {
+  if (res.headersSent || res.destroyed) return reply.status;
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
+  return reply.status;
+}
 
 /** The Content-Length a visitor declared (node has checked its syntax), or 0. */
 function declaredBodyBytes(req: VisitorRequest): number {
