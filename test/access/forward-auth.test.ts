@@ -84,7 +84,7 @@ describe("forward auth, end to end", () => {
     assert.equal(sampleValue(metrics, 'hopgate_access_denied_total{reason="forward_auth"}'), 3);
   });
 
-  it("answers 503 when the auth service cannot be reached", async (t) => {
+  it("answers 503 when the auth service cannot be reached or does not answer in time", async (t) => {
     const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
     let reached = 0;
     const backend = await startBackend(t, (_req, res) => {
@@ -103,6 +103,19 @@ describe("forward auth, end to end", () => {
     const response = await visit(gateway.port, DOMAIN, "/");
     assert.equal(response.status, 503);
     assert.equal(response.headers["retry-after"], "1");
+
+    // An auth service that never answers: 503 after timeout_ms, not a hang and not an admission.
+    const silent = await startBackend(t, () => undefined);
+    const slow = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ forward_auth: { url: `${silent.url}/verify`, timeout_ms: 300 } }),
+    });
+    assert.equal(slow.status, 200, slow.body.toString());
+    const startedMs = Date.now();
+    const timedOut = await visit(gateway.port, DOMAIN, "/", { http2: true });
+    assert.equal(timedOut.status, 503);
+    assert.ok(Date.now() - startedMs < 10_000, "answered once the auth service's time was up");
     assert.equal(reached, 0);
   });
 });
