@@ -292,6 +292,13 @@ describe("decide: forward auth", () => {
       outcome(await decide(compiled(), visitor, withService({ t: "failed", reason: "down" }))),
       "503 forward_auth_failed",
     );
+    const throwing: PasswordCheck = {
+      ...withService({ t: "allow", copied: [] }),
+      forwardAuth: () => {
+        throw new Error("a header the HTTP client refuses");
+      },
+    };
+    assert.equal(outcome(await decide(compiled(), visitor, throwing)), "503 forward_auth_failed");
     let asked = 0;
     const counting: PasswordCheck = {
       ...withService({ t: "allow", copied: [] }),

@@ -113,10 +113,13 @@ async function askService(
   check: PasswordCheck,
 ): Promise<AccessDecision> {
   const request = visitor.forwardAuthRequest?.();
-  const outcome: ForwardAuthOutcome =
-    request && check.forwardAuth
-      ? await check.forwardAuth(spec, request)
-      : { t: "failed", reason: "forward auth is not available here" };
+  let outcome: ForwardAuthOutcome = { t: "failed", reason: "forward auth is not available here" };
+  try {
+    if (request && check.forwardAuth) outcome = await check.forwardAuth(spec, request);
+  } catch (error) {
+    // A subrequest that could not even be made (the proxy relies on this never rejecting).
+    outcome = { t: "failed", reason: (error as Error).message };
+  }
   switch (outcome.t) {
     case "allow":
       // The visitor's own lines of these names never reach the backend, copied or not.
