@@ -1,14 +1,22 @@
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { adminSettings } from "../config/admin-settings.js";
 import { loadConfig } from "../config/load-config.js";
 import { createAdminClient, expectSuccess, type AdminAnswer, type AdminClient } from "./admin-client.js";
-import { domainListText, domainStatusText, issuedKeyText, sessionListText } from "./admin-output.js";
+import { HopGateError } from "../lib/hopgate-error.js";
+import {
+  accessPolicyText,
+  domainListText,
+  domainStatusText,
+  issuedKeyText,
+  sessionListText,
+} from "./admin-output.js";
 import { addSettingOptions, settingFlags } from "./settings-options.js";
 
 type Json = Record<string, unknown>;
 
 /**
- * `hopgate admin domains register|unregister|list|status|rotate-key|revoke` and `hopgate admin
+ * `hopgate admin domains register|unregister|list|status|rotate-key|revoke|access` and `hopgate admin
  * sessions`: a client of a running server's admin API. Text output by default, the server's
  * JSON with `--json`; a failed request exits non-zero with the server's message.
  */
@@ -121,5 +129,54 @@ function domainsCommand(run: Run): Command {
         ),
       ),
   );
+  domains.addCommand(accessCommand(run));
   return domains;
+}
+
+/** `hopgate admin domains access <domain> [--set file.json | --clear]` (docs/access.md). */
+function accessCommand(run: Run): Command {
+  return new Command("access")
+    .description("Show, set (--set) or clear (--clear) a domain's visitor access policy")
+    .argument("<domain>")
+    .option("--set <file>", "Replace the policy with the JSON object in this file (- for stdin)")
+    .option("--clear", "Remove the policy: every visitor gets in again")
+    .action((domain: string, options: { set?: string; clear?: boolean }) => {
+      const path = `/domains/${encodeURIComponent(domain)}/access`;
+      if (options.set !== undefined && options.clear === true)
+        throw new HopGateError("invalid_input", "give either --set or --clear, not both");
+      if (options.clear === true)
+        return run(
+          (client) => client.send("DELETE", path),
+          () => `Cleared the access policy of ${domain}: every visitor gets in.`,
+        );
+      if (options.set !== undefined) {
+        const body = readPolicyFile(options.set);
+        return run(
+          (client) => client.send("PUT", path, { body }),
+          (answer) => accessPolicyText(answer, domain),
+        );
+      }
+      return run(
+        (client) => client.send("GET", path),
+        (answer) => accessPolicyText(answer, domain),
+      );
+    });
+}
+
+function readPolicyFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    throw new HopGateError("invalid_input", `cannot read ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HopGateError("invalid_input", `${file} is not JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }

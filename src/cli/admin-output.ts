@@ -82,3 +82,28 @@ function table(header: string[], rows: string[][]): string[] {
       .trimEnd();
   return [line(header), ...rows.map(line)];
 }
+
+interface AccessJson {
+  readonly basic_auth: ReadonlyArray<{ readonly username: string }>;
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly secret_header?: { readonly name: string };
+  readonly rate_limit_per_second?: number;
+}
+
+/** A domain's access policy as GET/PUT /domains/{domain}/access return it (no secrets in it). */
+export function accessPolicyText(body: Json, domain: string): string {
+  if (body.invalid === true)
+    return `The stored access policy of ${domain} does not parse: nobody gets in until it is set again or cleared.`;
+  const policy = body.access as AccessJson | null;
+  if (!policy) return `${domain} has no access policy: every visitor gets in.`;
+  const list = (items: readonly string[]) => (items.length === 0 ? "(none)" : items.join(", "));
+  return [
+    `Access policy of ${domain}:`,
+    `  basic auth users: ${list(policy.basic_auth.map((user) => user.username))}`,
+    `  allow: ${list(policy.allow)}`,
+    `  deny: ${list(policy.deny)}`,
+    `  secret header: ${policy.secret_header?.name ?? "(none)"}`,
+    `  rate limit: ${policy.rate_limit_per_second === undefined ? "(none)" : `${policy.rate_limit_per_second} requests/s`}`,
+  ].join("\n");
+}

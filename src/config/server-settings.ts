@@ -223,7 +223,7 @@ export const serverSettings = defineSettings({
     flag: "--auth-max-failures",
     kind: "value",
     description:
-      "Failed tunnel handshakes and admin logins from one address (IPv6: one /64) within the window that block it; 0 turns the limit off",
+      "Failed tunnel handshakes and admin logins from one address (IPv6: one /64) within the window that block it; visitors' failed basic-auth attempts (docs/access.md) are counted apart with the same limit; 0 turns the limit off",
     expected: "a whole number from 0 to 10000",
     default: "10",
     schema: integer(0, 10_000),
@@ -242,7 +242,7 @@ export const serverSettings = defineSettings({
     flag: "--auth-block-seconds",
     kind: "value",
     description:
-      "How long a blocked address is refused (tunnel: RESOURCE_EXHAUSTED, admin API: 429), even with a valid key",
+      "How long a blocked address is refused (tunnel: RESOURCE_EXHAUSTED, admin API and basic auth: 429), even with a valid key",
     expected: "a whole number of seconds from 1 to 86400",
     default: "300",
     schema: integer(1, 86_400),

@@ -20,6 +20,8 @@ export interface AccessLogEntry {
   readonly sessionId?: string;
   /** Why the exchange failed (`client_abort`: the visitor left or stopped reading); absent when it did not. */
   readonly error?: string;
+  /** Which rule of the domain's access policy refused the request; absent when none did. */
+  readonly accessDenied?: string;
 }
 
 /** The access-log line's fields, named as issue 5 and the Grafana/Loki queries expect. */
@@ -36,6 +38,8 @@ export interface AccessLogFields {
   readonly session_id: string | null;
   /** Present only on failed exchanges. */
   readonly error?: string;
+  /** Present only when the domain's access policy refused the request. */
+  readonly access_denied?: string;
 }
 
 export interface AccessLogOptions {
@@ -63,6 +67,7 @@ export function accessLogFields(
     remote_addr: entry.remoteAddr,
     session_id: entry.sessionId ?? null,
     ...(entry.error === undefined ? {} : { error: entry.error }),
+    ...(entry.accessDenied === undefined ? {} : { access_denied: entry.accessDenied }),
   };
 }
 

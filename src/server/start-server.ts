@@ -8,6 +8,7 @@ import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
+import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
@@ -22,6 +23,7 @@ import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createProxy } from "./proxy/proxy.js";
 import { RegisteredDomains } from "./registered-domains.js";
+import { createAccessRepository } from "./store/access-repository.js";
 import { openDatabase } from "./store/database.js";
 import {
   createDomainRepository,
@@ -145,6 +147,29 @@ async function assemble(
         "address blocked after repeated failed authentications",
       ),
   });
+  // Visitors' basic-auth failures have their own limiter: guessing a site's password must not
+  // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
+  const accessPolicies = new AccessPolicies({
+    failures: new AuthFailureLimiter({
+      maxFailures: config.authMaxFailures,
+      windowMs: config.authFailureWindowSeconds * 1000,
+      blockMs: config.authBlockSeconds * 1000,
+      onBlocked: (address, blockMs) =>
+        serverLogger.warn(
+          { remote_addr: address, block_seconds: blockMs / 1000, max_failures: config.authMaxFailures },
+          "visitor address blocked after repeated failed basic-auth attempts",
+        ),
+    }),
+  });
+  const access = createAccessRepository(database, {
+    onChange: ({ domain, policy }) => accessPolicies.set(domain, policy),
+  });
+  domainChanged.push(({ type, domain }) => {
+    if (type === "unregistered") accessPolicies.set(domain, undefined);
+  });
+  accessPolicies.replaceAll(await access.all());
+  accessPolicies.startRefreshing(() => access.all(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
+  cleanup.push("access policies", () => accessPolicies.stop());
   const shutdown = new AbortController();
   let draining = false;
   const visitorLimits = createVisitorLimits(config);
@@ -159,6 +184,8 @@ async function assemble(
     maxBodyBytes: config.maxBodyBytes,
     trustRequestId: config.trustRequestId,
     onLimited: (reason) => metrics.visitorLimited(reason),
+    access: accessPolicies,
+    onAccessDenied: (reason) => metrics.accessDenied(reason),
     // A shutting-down server gets no new tunnels: its visitors need not wait for one.
     tunnelWaitMs: () => (draining ? 0 : config.tunnelWaitSeconds * 1000),
     onFinished: createProxyObserver({
@@ -209,6 +236,7 @@ async function assemble(
     }),
     admin: createAdminApiOnDemand({
       domains,
+      access,
       adminApiKey: config.adminApiKey,
       mainDomain: config.domain,
       sessions: registry,

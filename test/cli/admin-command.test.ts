@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { silentLogger } from "../../src/lib/logger.js";
 import { createAdminApi } from "../../src/server/admin/admin-api.js";
+import { createAccessRepository } from "../../src/server/store/access-repository.js";
 import { createDomainRepository, type DomainRepository } from "../../src/server/store/domain-repository.js";
 import type { SessionDirectory } from "../../src/server/tunnel/session-directory.js";
 import {
@@ -48,6 +49,7 @@ describe("hopgate admin", () => {
     domains = createDomainRepository(database);
     const api = createAdminApi({
       domains,
+      access: createAccessRepository(database),
       adminApiKey: ADMIN_KEY,
       mainDomain: "localhost",
       sessions,
@@ -130,6 +132,46 @@ describe("hopgate admin", () => {
     const again = await admin(["domains", "revoke", "list-b.example.com"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /404 \(not_found\)/);
+  });
+
+  it("shows, sets from a file and clears a domain's access policy", async (t) => {
+    await domains.register("access.example.com", "");
+    const dir = await tempDir(t);
+    const file = join(dir, "policy.json");
+    await writeFile(
+      file,
+      JSON.stringify({
+        basic_auth: [{ username: "alice", password: "correct horse" }],
+        allow: ["10.0.0.0/8"],
+        rate_limit_per_second: 5,
+      }),
+    );
+    const set = await admin(["domains", "access", "access.example.com", "--set", file]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /basic auth users: alice\n\s+allow: 10\.0\.0\.0\/8\n\s+deny: \(none\)/);
+    assert.match(set.stdout, /rate limit: 5 requests\/s/);
+    assert.ok(!set.stdout.includes("correct horse"));
+    const shown = await admin(["domains", "access", "access.example.com", "--json"]);
+    assert.deepEqual((JSON.parse(shown.stdout) as { access: { basic_auth: unknown } }).access.basic_auth, [
+      { username: "alice" },
+    ]);
+    const cleared = await admin(["domains", "access", "access.example.com", "--clear"]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    const none = await admin(["domains", "access", "access.example.com"]);
+    assert.equal(none.stdout.trim(), "access.example.com has no access policy: every visitor gets in.");
+
+    await writeFile(file, "{not json");
+    const [broken, both, invalid] = await Promise.all([
+      admin(["domains", "access", "access.example.com", "--set", file]),
+      admin(["domains", "access", "access.example.com", "--set", file, "--clear"]),
+      admin(["domains", "access", "access.example.com", "--set", join(dir, "missing.json")]),
+    ]);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /policy\.json is not JSON/);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /either --set or --clear, not both/);
+    assert.equal(invalid.code, 1);
+    assert.match(invalid.stderr, /cannot read .*missing\.json/);
   });
 
   it("lists live sessions", async () => {

@@ -18,10 +18,12 @@ export interface VisitOptions {
   readonly timeoutMs?: number;
   /** TLS server name; the host without port and trailing dot when omitted. */
   readonly servername?: string;
+  /** The gateway's address to connect to: 127.0.0.1 when omitted, `::1` for IPv6. */
+  readonly address?: string;
 }
 
 /**
- * A visitor's HTTPS request to the gateway on 127.0.0.1:`port` for `host` (SNI and Host), over
+ * A visitor's HTTPS request to the gateway on 127.0.0.1:`port` (or `options.address`) for `host` (SNI and Host), over
  * HTTP/1.1 or HTTP/2, trusting the test certificate. Resolves with the whole response.
  */
 export function visit(port: number, host: string, path: string, options: VisitOptions = {}): Promise<Visit> {
@@ -33,7 +35,7 @@ export function visit(port: number, host: string, path: string, options: VisitOp
 function visitHttp1(port: number, host: string, path: string, options: VisitOptions): Promise<Visit> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: "127.0.0.1",
+      host: options.address ?? "127.0.0.1",
       port,
       path,
       method: options.method ?? "GET",
@@ -60,7 +62,8 @@ function visitHttp1(port: number, host: string, path: string, options: VisitOpti
 
 function visitHttp2(port: number, host: string, path: string, options: VisitOptions): Promise<Visit> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`https://127.0.0.1:${port}`, {
+    const address = options.address ?? "127.0.0.1";
+    const session = http2.connect(`https://${address.includes(":") ? `[${address}]` : address}:${port}`, {
       ca: tlsFixture().cert,
       servername: options.servername,
     });

@@ -16,7 +16,15 @@ import {
 } from "../helpers/store-backends.js";
 import { startStoreProcess } from "../helpers/store-process.js";
 
-const DOMAINS_COLUMNS = ["client_api_key", "created_at", "domain", "id", "memo", "updated_at"];
+const DOMAINS_COLUMNS = [
+  "access_policy",
+  "client_api_key",
+  "created_at",
+  "domain",
+  "id",
+  "memo",
+  "updated_at",
+];
 
 async function domainsColumns(db: Kysely<unknown>): Promise<string[]> {
   const tables = await db.introspection.getTables();

@@ -8,6 +8,8 @@ import { HopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
+import type { AccessRepository } from "../store/access-repository.js";
+import { addAccessRoutes } from "./access-routes.js";
 import { adminAuth, type AdminAuthOptions } from "./admin-auth.js";
 import { errorResponse } from "./admin-error.js";
 import { addDomainRoutes, type CertificateDirectory } from "./domain-routes.js";
@@ -19,6 +21,8 @@ export const ADMIN_BASE_PATH = "/api/v1/admin";
 
 export interface AdminApiOptions {
   readonly domains: DomainRepository;
+  /** Visitor access policies; absent: the /domains/{domain}/access routes are not offered. */
+  readonly access?: AccessRepository;
   /** Bearer key; unset or empty disables the API (every request answers 503). */
   readonly adminApiKey?: string;
   /** The server's main domain, which cannot be registered. */
@@ -87,6 +91,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     mainDomain,
     logger,
   });
+  if (options.access) addAccessRoutes(app, { access: options.access, mainDomain, logger });
   addSessionRoutes(app, { sessions: options.sessions, mainDomain });
   addDocumentRoute(app);
 

@@ -15,7 +15,7 @@ export function addressKey(remoteAddress: string | undefined): string {
 }
 
 /** The eight 16-bit groups of a valid IPv6 address, as lowercase hex without leading zeros. */
-function ipv6Groups(address: string): string[] {
+export function ipv6Groups(address: string): string[] {
   const bare = address.split("%")[0] ?? address; // a zone index (fe80::1%eth0) is not part of it
   const [head = "", tail] = bare.split("::");
   const partsOf = (text: string): string[] => (text === "" ? [] : text.split(":").flatMap(groupsOf));

@@ -15,6 +15,9 @@ const BY_CODE: Partial<Record<HopGateErrorCode | "client_abort", ProxyErrorType 
   request_timeout: "client_abort",
   not_found: null,
   invalid_input: null,
+  // Refusals by a domain's access policy are counted in hopgate_access_denied_total instead.
+  unauthenticated: null,
+  forbidden: null,
 };
 
 /**

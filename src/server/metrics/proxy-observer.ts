@@ -36,6 +36,7 @@ export function createProxyObserver(options: ProxyObserverOptions): AccessSink {
       remoteAddr: record.remoteAddress,
       sessionId: record.sessionId,
       error: record.error,
+      accessDenied: record.accessDenied,
     });
   };
 }

@@ -4,6 +4,7 @@ import { REQUEST_DURATION_BUCKETS_SECONDS } from "../../lib/metric-labels.js";
 import { VISITOR_REJECTION_REASONS, type VisitorRejectionReason } from "../edge/client-error.js";
 import { CONNECTION_DROP_REASONS, type ConnectionDropReason } from "../edge/tls-listener.js";
 import { VISITOR_LIMIT_REASONS, type VisitorLimitReason } from "../limits/visitor-limits.js";
+import { ACCESS_DENIAL_REASONS, type AccessDenialReason } from "../access/decide.js";
 import { createRequestSeries } from "./request-series.js";
 import {
   ACME_ORDER_RESULTS,
@@ -58,6 +59,8 @@ export interface ServerMetrics {
   adminAuthBlocked(): void;
   /** A visitor was turned away by a per-address limit (429) or the body limit (413). */
   visitorLimited(reason: VisitorLimitReason): void;
+  /** A visitor was refused by its domain's access policy (docs/access.md). */
+  accessDenied(reason: AccessDenialReason): void;
   /** A listener refused a request before routing it (parser error, timeout, head too large). */
   visitorRejected(reason: VisitorRejectionReason): void;
   /** The TLS listener closed a connection itself: over the open-connection cap, or a slow handshake. */
@@ -127,6 +130,12 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     "reason",
   );
   const visitorLimitedChildren = childrenOf(visitorLimited, VISITOR_LIMIT_REASONS);
+  const accessDenied = labelledCounter(
+    "hopgate_access_denied_total",
+    "Visitor requests refused by their domain's access policy: ip_denied, ip_not_allowed, secret_header (403), basic_auth (401), rate, auth_blocked (429), busy (503), forward_auth (the auth service's answer), forward_auth_failed (503)",
+    "reason",
+  );
+  const accessDeniedChildren = childrenOf(accessDenied, ACCESS_DENIAL_REASONS);
   const visitorRejected = labelledCounter(
     "hopgate_visitor_rejected_total",
     "Visitor requests refused before routing: malformed (400), framing (400), header_too_large (431), timeout (408)",
@@ -218,6 +227,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     adminAuthFailure: () => authChildren.get("admin")?.inc(),
     adminAuthBlocked: () => authBlockedChildren.get("admin")?.inc(),
     visitorLimited: (reason) => visitorLimitedChildren.get(reason)?.inc(),
+    accessDenied: (reason) => accessDeniedChildren.get(reason)?.inc(),
     visitorRejected: (reason) => visitorRejectedChildren.get(reason)?.inc(),
     connectionDropped: (reason) => connectionsDroppedChildren.get(reason)?.inc(),
     setCertificateExpirySource(source) {

@@ -1,4 +1,5 @@
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
+import type { AccessDenialReason } from "../access/decide.js";
 import type { VisitorRequest } from "./visitor.js";
 
 /** What one proxied request did; becomes one access-log line and the request metrics. */
@@ -17,6 +18,8 @@ export interface AccessRecord {
   readonly sessionId: string | undefined;
   /** Set when the exchange failed; the code decides the error metric's type. */
   readonly error: HopGateErrorCode | "client_abort" | undefined;
+  /** Set when the domain's access policy refused the request (docs/access.md). */
+  readonly accessDenied?: AccessDenialReason;
 }
 
 export type AccessSink = (record: AccessRecord) => void;

@@ -8,6 +8,8 @@ import { refuseRestOfBody, type VisitorRequest, type VisitorResponse } from "./v
  */
 const STATUS: Partial<Record<HopGateErrorCode, number>> = {
   invalid_input: 400,
+  unauthenticated: 401,
+  forbidden: 403,
   not_found: 404,
   payload_too_large: 413,
   rate_limited: 429,
@@ -22,6 +24,8 @@ const STATUS: Partial<Record<HopGateErrorCode, number>> = {
 
 const MESSAGE: Partial<Record<HopGateErrorCode, string>> = {
   invalid_input: "The request is malformed.",
+  unauthenticated: "This site asks for a username and password.",
+  forbidden: "This site does not let this request in.",
   not_found: "No site is registered under this name.",
   payload_too_large: "The request body is larger than this gateway accepts.",
   rate_limited: "Too many requests. Please retry later.",
@@ -36,6 +40,8 @@ const MESSAGE: Partial<Record<HopGateErrorCode, string>> = {
 
 const TITLE: Record<number, string> = {
   400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
   404: "Not Found",
   408: "Request Timeout",
   413: "Content Too Large",

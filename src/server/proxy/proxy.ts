@@ -4,6 +4,8 @@ import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
 import { requestIdFrom } from "../../lib/request-id.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
+import type { AccessGate } from "../access/access-policies.js";
+import type { AccessDecision, AccessDenialReason, Reply, UpstreamHeaders } from "../access/decide.js";
 import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
 import type { VisitorGate, VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
@@ -51,6 +53,13 @@ export interface ProxyOptions {
   readonly trustRequestId?: boolean;
   /** A visitor was turned away by a limit (429 or 413). */
   readonly onLimited?: (reason: VisitorLimitReason) => void;
+  /**
+   * The domains' visitor access policies, asked for every request to a registered domain after
+   * the per-address limits and before any tunnel is touched; none when absent.
+   */
+  readonly access?: AccessGate;
+  /** A visitor was refused by its domain's access policy. */
+  readonly onAccessDenied?: (reason: AccessDenialReason) => void;
 }
 
 export interface Proxy {
@@ -66,20 +75,18 @@ export interface Proxy {
  */
 export function createProxy(options: ProxyOptions): Proxy {
   const onLimited = (reason: VisitorLimitReason) => options.onLimited?.(reason);
-  /** `retried`: the request waited for a tunnel and was admitted by the gate already. */
-  const prepare = (
-    req: VisitorRequest,
-    upgrade: boolean,
-    startedAtMs = Date.now(),
-    retried = false,
-  ): Prepared => {
+  /**
+   * Everything decided before a tunnel is looked at: Host, per-address limits, body size,
+   * registration, then the domain's access policy (asynchronous only when a password is hashed).
+   * Every request and every upgrade of every protocol passes here exactly once.
+   */
+  const admit = (req: VisitorRequest, upgrade: boolean): Admitted | Promise<Admitted> => {
     const requestId = requestIdFrom(req.headers["x-request-id"], options.trustRequestId ?? false);
-    const host = visitorHost(req);
-    const domain = hostForRouting(host);
+    const domain = hostForRouting(visitorHost(req));
     const context: ExchangeContext = {
       requestId,
       domain,
-      startedAtMs,
+      startedAtMs: Date.now(),
       proxyTimeoutMs: options.proxyTimeoutMs,
       sendTimeoutMs: options.sendTimeoutMs,
       bodyTimeoutMs: upgrade ? 0 : (options.bodyTimeoutMs ?? 0),
@@ -89,7 +96,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       onLimited,
     };
     if (hasRepeatedHost(req)) return { ok: false, context, error: "invalid_input", closeConnection: true };
-    const admission = (!retried && options.gate?.admit(req)) || { ok: true };
+    const admission = options.gate?.admit(req) ?? { ok: true };
     if (!admission.ok) {
       onLimited(admission.reason);
       return {
@@ -105,16 +112,41 @@ export function createProxy(options: ProxyOptions): Proxy {
       return { ok: false, context, error: "payload_too_large" };
     }
     if (!options.isRegistered(domain)) return { ok: false, context, error: "not_found" };
-    const opened = openStream(options.lookup, domain, visitorPath(req.url), upgrade);
+    const decision = options.access?.check(domain, req);
+    if (decision === undefined) return { ok: true, context };
+    return decision instanceof Promise
+      ? decision.then((d) => afterAccess(d, context))
+      : afterAccess(decision, context);
+  };
+
+  const afterAccess = (decision: AccessDecision, context: ExchangeContext): Admitted => {
+    if (decision.ok) return { ok: true, context, upstream: decision.upstream };
+    options.onAccessDenied?.(decision.reason);
+    return {
+      ok: false,
+      context,
+      error: decision.code,
+      headers: decision.headers,
+      denied: decision.reason,
+      reply: decision.reply,
+    };
+  };
+
+  /** The tunnel stream of an admitted request; run again after a wait for a tunnel. */
+  const open = (req: VisitorRequest, admitted: Admitted & { ok: true }, upgrade: boolean): Prepared => {
+    const { context } = admitted;
+    const opened = openStream(options.lookup, context.domain, visitorPath(req.url), upgrade);
     if (!opened) return { ok: false, context, error: "tunnel_unavailable" };
     const header = requestHeaderMap(
       {
         method: req.method ?? "GET",
         url: req.url ?? "/",
-        host,
-        rawHeaders: req.rawHeaders,
-        remoteAddress: remoteAddressOf(req),
-        requestId,
+        host: visitorHost(req),
+        rawHeaders: admitted.upstream
+          ? withUpstreamHeaders(req.rawHeaders, admitted.upstream)
+          : req.rawHeaders,
+        remoteAddress: context.remoteAddress,
+        requestId: context.requestId,
         upgrade,
         bodyOfUnknownLength: !upgrade && hasBodyOfUnknownLength(req),
       },
@@ -123,31 +155,58 @@ export function createProxy(options: ProxyOptions): Proxy {
     return { ok: true, context, ...opened, header };
   };
 
-  const record = (req: VisitorRequest, context: ExchangeContext, status: number, error: HopGateErrorCode) =>
-    context.onFinished(
-      accessRecordOf(req, context, { status, bytesIn: 0, bytesOut: 0, sessionId: undefined, error }),
-    );
+  const record = (
+    req: VisitorRequest,
+    context: ExchangeContext,
+    status: number,
+    error: HopGateErrorCode | "client_abort",
+    denied?: AccessDenialReason,
+  ) =>
+    context.onFinished({
+      ...accessRecordOf(req, context, { status, bytesIn: 0, bytesOut: 0, sessionId: undefined, error }),
+      ...(denied && { accessDenied: denied }),
+    });
+
+  /** Runs `then` with the admission, at once when it was decided synchronously. */
+  const afterAdmission = (admitted: Admitted | Promise<Admitted>, then: (admitted: Admitted) => void) => {
+    if (!(admitted instanceof Promise)) return then(admitted);
+    // The decision never rejects (decide.ts turns a failed hash into 503): nothing to catch.
+    void admitted.then(then);
+  };
 
   return {
     handleRequest: (req, res) => {
-      const prepared = prepare(req, false);
-      if (mayWait(prepared)) {
-        const retry = () =>
-          !res.destroyed && answerRequest(req, res, prepare(req, false, prepared.context.startedAtMs, true));
-        return void options.lookup.waitForTunnel(prepared.context.domain, options.tunnelWaitMs()).then(retry);
-      }
-      answerRequest(req, res, prepared);
+      afterAdmission(admit(req, false), (admitted) => {
+        // The visitor left while its password was hashed: nothing to open a stream for.
+        if (res.destroyed)
+          return record(req, admitted.context, 0, "client_abort", admitted.ok ? undefined : admitted.denied);
+        const prepared = admitted.ok ? open(req, admitted, false) : admitted;
+        if (admitted.ok && mayWait(prepared)) {
+          const retry = () => !res.destroyed && answerRequest(req, res, open(req, admitted, false));
+          return void options.lookup
+            .waitForTunnel(prepared.context.domain, options.tunnelWaitMs())
+            .then(retry);
+        }
+        answerRequest(req, res, prepared);
+      });
     },
 
     handleUpgrade: (req, socket, head) => {
-      const prepared = prepare(req, true);
-      if (mayWait(prepared)) {
-        const retry = () =>
-          !socket.destroyed &&
-          answerUpgrade(req, socket, head, prepare(req, true, prepared.context.startedAtMs, true));
-        return void options.lookup.waitForTunnel(prepared.context.domain, options.tunnelWaitMs()).then(retry);
-      }
-      answerUpgrade(req, socket, head, prepared);
+      // Nothing is read from the visitor until its request is admitted and a stream is open.
+      socket.pause();
+      afterAdmission(admit(req, true), (admitted) => {
+        if (socket.destroyed)
+          return record(req, admitted.context, 0, "client_abort", admitted.ok ? undefined : admitted.denied);
+        const prepared = admitted.ok ? open(req, admitted, true) : admitted;
+        if (admitted.ok && mayWait(prepared)) {
+          const retry = () =>
+            !socket.destroyed && answerUpgrade(req, socket, head, open(req, admitted, true));
+          return void options.lookup
+            .waitForTunnel(prepared.context.domain, options.tunnelWaitMs())
+            .then(retry);
+        }
+        answerUpgrade(req, socket, head, prepared);
+      });
     },
   };
 
@@ -164,20 +223,29 @@ export function createProxy(options: ProxyOptions): Proxy {
   function answerRequest(req: VisitorRequest, res: VisitorResponse, prepared: Prepared): void {
     if (!prepared.ok) {
       const { error, context } = prepared;
-      const status = sendErrorPage(req, res, error, context.requestId, prepared);
+      const status = prepared.reply
+        ? sendReply(res, prepared.reply)
+        : sendErrorPage(req, res, error, context.requestId, prepared);
       if (error !== "payload_too_large") req.resume();
-      return record(req, context, status, error);
+      return record(req, context, status, error, prepared.denied);
     }
     const { route, stream, header, context } = prepared;
     new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
   }
 
   function answerUpgrade(req: VisitorRequest, socket: Duplex, head: Buffer, prepared: Prepared): void {
+    if (!prepared.ok && prepared.reply) {
+      const { status, headers, body } = prepared.reply;
+      socket.end(
+        Buffer.concat([Buffer.from(responseHead(status, { ...headers, connection: "close" })), body]),
+      );
+      return record(req, prepared.context, status, prepared.error, prepared.denied);
+    }
     if (!prepared.ok) {
       const page = errorPage(prepared.error, prepared.context.requestId, req.headers.accept);
       const headers = { ...page.headers, ...prepared.headers, connection: "close" };
       socket.end(responseHead(page.status, headers) + page.body);
-      return record(req, prepared.context, page.status, prepared.error);
+      return record(req, prepared.context, page.status, prepared.error, prepared.denied);
     }
     const { route, stream, header, context } = prepared;
     new UpgradeExchange(req, socket, stream, route.session, context).start(route.service.name, header, head);
@@ -189,7 +257,33 @@ type Refused = SendOptions & {
   readonly ok: false;
   readonly context: ExchangeContext;
   readonly error: HopGateErrorCode;
+  /** Set when the domain's access policy refused the request. */
+  readonly denied?: AccessDenialReason;
+  /** Sent instead of the error page (forward auth's own answer). */
+  readonly reply?: Reply;
 };
+
+/** A request past every check that needs no tunnel, or its refusal. */
+type Admitted =
+  Refused | { readonly ok: true; readonly context: ExchangeContext; readonly upstream?: UpstreamHeaders };
+
+/** The visitor's header lines without `upstream.strip` names, with `upstream.add` appended. */
+function withUpstreamHeaders(raw: readonly string[], upstream: UpstreamHeaders): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (!upstream.strip.includes(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  }
+  for (const [name, value] of upstream.add) out.push(name, value);
+  return out;
+}
+
+/** Answers with `reply` as it is (nothing when a response is already under way); returns its status. */
+function sendReply(res: VisitorResponse, reply: Reply): number {
+  if (res.headersSent || res.destroyed) return reply.status;
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
+  return reply.status;
+}
 
 /** The Content-Length a visitor declared (node has checked its syntax), or 0. */
 function declaredBodyBytes(req: VisitorRequest): number {

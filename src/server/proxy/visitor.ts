@@ -14,7 +14,7 @@ export interface VisitorResponse {
   writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
   write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
   end(): unknown;
-  end(body: string): unknown;
+  end(body: string | Uint8Array): unknown;
   destroy(error?: Error): unknown;
   once(event: "drain" | "close", listener: () => void): unknown;
   off(event: "drain" | "close", listener: () => void): unknown;

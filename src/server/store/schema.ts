@@ -17,6 +17,8 @@ export interface DomainsTable {
   memo: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** The visitor access policy as JSON (src/server/access/access-policy.ts); null: none. */
+  access_policy: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** The current certificate of one domain (src/server/certs/acme/kysely-certificate-store.ts). */

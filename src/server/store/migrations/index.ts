@@ -2,6 +2,7 @@ import type { Migration } from "kysely/migration";
 import type { StoreDialect } from "../schema.js";
 import { domainsMigration } from "./0001-domains.js";
 import { certificatesMigration } from "./0002-certificates.js";
+import { accessPoliciesMigration } from "./0003-access-policies.js";
 
 /**
  * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
@@ -11,5 +12,6 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
   return {
     "0001_domains": domainsMigration(dialect),
     "0002_certificates": certificatesMigration(dialect),
+    "0003_access_policies": accessPoliciesMigration(),
   };
 }

@@ -1,0 +1,309 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import { createServer } from "node:net";
+import { describe, it, type TestContext } from "node:test";
+import { WebSocket, WebSocketServer } from "ws";
+import { startBackend } from "../helpers/backend.js";
+import { startGateway, startTestClient } from "../helpers/gateway.js";
+import { captureLogs } from "../helpers/log-capture.js";
+import { sampleValue } from "../helpers/prometheus-text.js";
+import { tlsFixture } from "../helpers/tls-fixture.js";
+import { visit, type VisitOptions } from "../helpers/visit.js";
+
+const ADMIN_KEY = "access-test-admin-key-0123456789";
+const DOMAIN = "app.example.test";
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+/**
+ * A gateway (listening on `listen`), a client for DOMAIN and a backend that counts what reaches
+ * it; `admin` calls the admin API, `get` visits DOMAIN.
+ */
+async function accessSetup(t: TestContext, listen = "127.0.0.1:0", flags: Record<string, string> = {}) {
+  const logs = captureLogs();
+  const gateway = await startGateway(
+    t,
+    { adminApiKey: ADMIN_KEY, httpsListen: listen, ...flags },
+    logs.logger,
+  );
+  const seen: string[] = [];
+  const backend = await startBackend(t, (req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end("backend");
+  });
+  const wss = new WebSocketServer({ server: backend.server });
+  wss.on("connection", (socket, req) => {
+    seen.push(`WS ${req.url}`);
+    socket.send("hello");
+  });
+  t.after(() => wss.close());
+  const key = await gateway.register(DOMAIN);
+  await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
+  const admin = async (method: string, body?: unknown) => {
+    const response = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+      method,
+      headers: {
+        authorization: `Bearer ${ADMIN_KEY}`,
+        ...(body !== undefined && { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return {
+      status: response.status,
+      text: response.body.toString(),
+      json: () => JSON.parse(response.body.toString()) as Record<string, unknown>,
+    };
+  };
+  const get = (path: string, options: VisitOptions = {}) => visit(gateway.port, DOMAIN, path, options);
+  const metric = async (reason: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${gateway.server.metricsPort}/metrics`)).text();
+    return sampleValue(text, `hopgate_access_denied_total{reason="${reason}"}`);
+  };
+  return { gateway, seen, admin, get, metric, logs };
+}
+
+/** Whether this machine can listen on ::1 (containers without IPv6 cannot). */
+async function hasIpv6Loopback(): Promise<boolean> {
+  const server = createServer();
+  try {
+    server.listen(0, "::1");
+    await once(server, "listening");
+    return true;
+  } catch {
+    return false; // EADDRNOTAVAIL: the test that needs ::1 is skipped, saying why
+  } finally {
+    server.close();
+  }
+}
+
+const IPV6_LOOPBACK = await hasIpv6Loopback();
+
+function openWebSocket(port: number, headers: Record<string, string>) {
+  const tlsOptions = { servername: DOMAIN, ca: tlsFixture().cert };
+  return new WebSocket(`wss://127.0.0.1:${port}/socket`, {
+    headers: { host: DOMAIN, ...headers },
+    ...tlsOptions,
+  });
+}
+
+describe("visitor access policy, end to end", () => {
+  it("asks for basic auth over HTTP/1.1, HTTP/2 and WebSocket; the denied never reach the backend", async (t) => {
+    const { gateway, seen, admin, get, metric, logs } = await accessSetup(t);
+    const put = await admin("PUT", { basic_auth: [{ username: "alice", password: "correct horse" }] });
+    assert.equal(put.status, 200, put.text);
+
+    for (const http2 of [false, true]) {
+      const denied = await get("/private", { http2 });
+      assert.equal(denied.status, 401);
+      assert.equal(denied.headers["www-authenticate"], `Basic realm="${DOMAIN}", charset="UTF-8"`);
+      const wrong = await get("/private", {
+        http2,
+        headers: { authorization: basic("alice", "wrong horse") },
+      });
+      assert.equal(wrong.status, 401);
+      const allowed = await get("/private", {
+        http2,
+        headers: { authorization: basic("alice", "correct horse") },
+      });
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.body.toString(), "backend");
+    }
+    assert.deepEqual(seen, ["GET /private", "GET /private"], "only the two admitted requests arrived");
+
+    const refused = openWebSocket(gateway.port, {});
+    const [request, response] = (await once(refused, "unexpected-response")) as [
+      ClientRequest,
+      IncomingMessage,
+    ];
+    request.destroy(); // ws leaves a refused handshake's request to the listener of this event
+    assert.equal(response.statusCode, 401);
+    assert.match(String(response.headers["www-authenticate"]), /^Basic realm=/);
+    assert.ok(!seen.some((line) => line.startsWith("WS")), "the refused upgrade never reached the backend");
+
+    const accepted = openWebSocket(gateway.port, { authorization: basic("alice", "correct horse") });
+    t.after(() => accepted.terminate());
+    const [message] = (await once(accepted, "message")) as [Buffer];
+    assert.equal(message.toString(), "hello");
+    assert.ok(seen.includes("WS /socket"));
+
+    assert.equal(await metric("basic_auth"), 5, "two missing and two wrong over HTTP, one upgrade");
+    const lines = logs.lines.filter((line) => line.msg === "request" && line.access_denied === "basic_auth");
+    assert.equal(lines.length, 5);
+    assert.equal(lines[0]?.status, 401);
+  });
+
+  it("blocks an address after repeated wrong passwords, even with the right one, without hashing", async (t) => {
+    const { seen, admin, get, metric, logs } = await accessSetup(t, "127.0.0.1:0", { authMaxFailures: "3" });
+    assert.equal(
+      (await admin("PUT", { basic_auth: [{ username: "alice", password: "correct horse" }] })).status,
+      200,
+    );
+    const guesses = await Promise.all(
+      [1, 2, 3].map((n) => get("/", { headers: { authorization: basic("alice", `guess ${n}`) } })),
+    );
+    assert.deepEqual(
+      guesses.map((r) => r.status),
+      [401, 401, 401],
+    );
+    const blocked = await get("/", {
+      http2: true,
+      headers: { authorization: basic("alice", "correct horse") },
+    });
+    assert.equal(blocked.status, 429);
+    assert.equal(blocked.headers["retry-after"], "300");
+    assert.deepEqual(seen, []);
+    assert.equal(await metric("auth_blocked"), 1);
+    assert.ok(
+      logs.lines.some(
+        (line) => line.msg === "visitor address blocked after repeated failed basic-auth attempts",
+      ),
+    );
+    const tunnelAuth = await admin("GET");
+    assert.equal(tunnelAuth.status, 200, "the admin API is not blocked by visitors' failures");
+  });
+
+  it("refuses HEAD, OPTIONS preflights and every path spelling alike", async (t) => {
+    const { seen, admin, get } = await accessSetup(t);
+    assert.equal(
+      (await admin("PUT", { basic_auth: [{ username: "alice", password: "correct horse" }] })).status,
+      200,
+    );
+    const preflight = {
+      origin: "https://evil.example",
+      "access-control-request-method": "GET",
+      "access-control-request-headers": "authorization",
+    };
+    const attempts: Array<[string, VisitOptions]> = [
+      ["/", { method: "HEAD" }],
+      ["/private", { method: "OPTIONS", headers: preflight }],
+      ["*", { method: "OPTIONS" }],
+      ["/%2e%2e/private", {}],
+      ["/./private/", {}],
+      ["//private", {}],
+      ["/PRIVATE?x=1", { method: "POST", body: "data" }],
+    ];
+    for (const http2 of [false, true]) {
+      for (const [path, options] of attempts) {
+        const response = await get(path, { ...options, http2 });
+        assert.equal(
+          response.status,
+          401,
+          `${options.method ?? "GET"} ${path} over ${http2 ? "HTTP/2" : "HTTP/1.1"}`,
+        );
+      }
+    }
+    assert.deepEqual(seen, []);
+  });
+
+  it(
+    "denies by the real peer address, IPv4-mapped and IPv6 alike, ignoring X-Forwarded-For",
+    {
+      skip: IPV6_LOOPBACK ? false : "no IPv6 loopback (::1) on this machine",
+    },
+    async (t) => {
+      // A dual-stack listener: 127.0.0.1 arrives as ::ffff:127.0.0.1, ::1 as itself.
+      const { gateway, seen, admin, get, metric, logs } = await accessSetup(t, "[::]:0");
+      const spoof = { "x-forwarded-for": "10.0.0.1", forwarded: "for=10.0.0.1", "x-real-ip": "10.0.0.1" };
+      const v6 = { address: "::1" };
+
+      assert.equal((await admin("PUT", { deny: ["127.0.0.0/8"], allow: ["10.0.0.0/8", "::1"] })).status, 200);
+      assert.equal((await get("/", { headers: spoof })).status, 403, "mapped IPv4 127.0.0.1 is denied");
+      assert.equal((await get("/", { headers: spoof, http2: true })).status, 403);
+      assert.equal((await get("/", { ...v6, headers: spoof })).status, 200, "::1 is allowed");
+
+      assert.equal(
+        (await admin("PUT", { deny: ["::1/128"], allow: ["10.0.0.0/8", "127.0.0.1"] })).status,
+        200,
+      );
+      assert.equal((await get("/", { ...v6, headers: spoof })).status, 403, "::1 is denied");
+      assert.equal((await get("/", { ...v6, headers: spoof, http2: true })).status, 403);
+      assert.equal((await get("/", { headers: spoof })).status, 200, "127.0.0.1 is allowed");
+
+      assert.equal((await admin("PUT", { allow: ["10.0.0.0/8"] })).status, 200);
+      assert.equal((await get("/", { headers: spoof })).status, 403, "a forwarded 10.0.0.1 does not count");
+      assert.equal((await get("/", { ...v6, headers: spoof })).status, 403);
+
+      assert.deepEqual(seen, ["GET /", "GET /"]);
+      assert.equal(await metric("ip_denied"), 4);
+      assert.equal(await metric("ip_not_allowed"), 2);
+      const denied = logs.lines.filter((line) => line.msg === "request" && line.status === 403);
+      assert.ok(denied.some((line) => line.remote_addr === "::1" && line.access_denied === "ip_denied"));
+      void gateway;
+    },
+  );
+
+  it("requires the secret header with exactly its value", async (t) => {
+    const { seen, admin, get } = await accessSetup(t);
+    const secret = "machine-token-0123456789abcdef";
+    assert.equal((await admin("PUT", { secret_header: { name: "X-Token", value: secret } })).status, 200);
+    for (const http2 of [false, true]) {
+      assert.equal((await get("/", { http2 })).status, 403);
+      assert.equal((await get("/", { http2, headers: { "x-token": `${secret}x` } })).status, 403);
+      assert.equal((await get("/", { http2, headers: { "x-token": secret } })).status, 200);
+    }
+    assert.equal(
+      (await get("/", { headers: { "x-token": [secret, secret] } })).status,
+      403,
+      "twice is refused",
+    );
+    assert.deepEqual(seen, ["GET /", "GET /"]);
+  });
+
+  it("limits the domain's request rate with 429 and Retry-After", async (t) => {
+    const { seen, admin, get, metric } = await accessSetup(t);
+    // One request per 5 s, burst one: the second and third of a quick series are refused.
+    assert.equal((await admin("PUT", { rate_limit_per_second: 0.2 })).status, 200);
+    assert.equal((await get("/")).status, 200);
+    for (const http2 of [false, true]) {
+      const limited = await get("/", { http2 });
+      assert.equal(limited.status, 429);
+      assert.ok(
+        ["4", "5"].includes(String(limited.headers["retry-after"])),
+        String(limited.headers["retry-after"]),
+      );
+    }
+    assert.deepEqual(seen, ["GET /"]);
+    assert.equal(await metric("rate"), 2);
+  });
+
+  it("round-trips the policy through the admin API without hashes, in force at the next request, cleared by DELETE", async (t) => {
+    const { admin, get } = await accessSetup(t);
+    assert.deepEqual((await admin("GET")).json(), { success: true, domain: DOMAIN, access: null });
+    const body = {
+      basic_auth: [{ username: "alice", password: "correct horse battery" }],
+      allow: ["10.0.0.0/8", "::ffff:127.0.0.0/104", "2001:DB8::/32"],
+      deny: [],
+      secret_header: { name: "X-Token", value: "machine-token-0123456789abcdef" },
+      rate_limit_per_second: 10,
+    };
+    const put = await admin("PUT", body);
+    assert.equal(put.status, 200, put.text);
+    const expected = {
+      success: true,
+      domain: DOMAIN,
+      access: {
+        basic_auth: [{ username: "alice" }],
+        allow: ["10.0.0.0/8", "127.0.0.0/8", "2001:db8::/32"],
+        deny: [],
+        secret_header: { name: "x-token" },
+        rate_limit_per_second: 10,
+      },
+    };
+    assert.deepEqual(put.json(), expected);
+    const read = await admin("GET");
+    assert.deepEqual(read.json(), expected);
+    for (const secret of ["correct horse", "machine-token", "scrypt", "sha256"])
+      assert.ok(!read.text.includes(secret), secret);
+    assert.equal((await get("/")).status, 403, "in force at once: the secret header is missing");
+
+    const bad = await admin("PUT", { allow: ["10.0.0.0/33"] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /allow\.0: 10\.0\.0\.0\/33: the prefix length must be a number from 0 to 32/);
+
+    assert.equal((await admin("DELETE")).status, 200);
+    assert.deepEqual((await admin("GET")).json(), { success: true, domain: DOMAIN, access: null });
+    assert.equal((await get("/")).status, 200, "cleared at once");
+  });
+});

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { describe, it } from "node:test";
+import { WebSocket } from "ws";
+import { startBackend } from "../helpers/backend.js";
+import { startGateway, startTestClient } from "../helpers/gateway.js";
+import { freePort } from "../helpers/free-port.js";
+import { sampleValue } from "../helpers/prometheus-text.js";
+import { tlsFixture } from "../helpers/tls-fixture.js";
+import { visit } from "../helpers/visit.js";
+
+const ADMIN_KEY = "forward-auth-admin-key-0123456789";
+const DOMAIN = "app.example.test";
+
+describe("forward auth, end to end", () => {
+  it("lets the auth service decide: 2xx admits with copied headers, any other answer reaches the visitor", async (t) => {
+    const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
+    const asked: IncomingHttpHeaders[] = [];
+    const auth = await startBackend(t, (req, res) => {
+      asked.push(req.headers);
+      if (req.headers.cookie === "session=good") {
+        res.writeHead(200, { "x-auth-user": "alice", "x-other": "not copied" });
+        return res.end();
+      }
+      res.writeHead(302, { location: "https://auth.example.test/login", "set-cookie": "csrf=1" });
+      res.end("go log in");
+    });
+    const seen: IncomingHttpHeaders[] = [];
+    const backend = await startBackend(t, (req, res) => {
+      seen.push(req.headers);
+      res.end("backend");
+    });
+    const key = await gateway.register(DOMAIN);
+    await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
+    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ forward_auth: { url: `${auth.url}/verify`, copy_headers: ["X-Auth-User"] } }),
+    });
+    assert.equal(put.status, 200, put.body.toString());
+
+    for (const http2 of [false, true]) {
+      const refused = await visit(gateway.port, DOMAIN, "/private/../x?y=1", {
+        http2,
+        method: "POST",
+        body: "data",
+        headers: { "x-forwarded-for": "10.0.0.1", "x-forwarded-uri": "/public" },
+      });
+      assert.equal(refused.status, 302);
+      assert.equal(refused.headers.location, "https://auth.example.test/login");
+      assert.deepEqual(refused.headers["set-cookie"], ["csrf=1"]);
+      assert.equal(refused.body.toString(), "go log in");
+      const allowed = await visit(gateway.port, DOMAIN, "/", {
+        http2,
+        headers: { cookie: "session=good", "x-auth-user": "root" },
+      });
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.body.toString(), "backend");
+    }
+    assert.equal(seen.length, 2, "only the admitted requests reached the backend");
+    for (const headers of seen) {
+      assert.equal(headers["x-auth-user"], "alice", "the service's value, not the visitor's");
+      assert.equal(headers["x-other"], undefined);
+    }
+    const first = asked[0]!;
+    assert.equal(first["x-forwarded-method"], "POST");
+    assert.equal(first["x-forwarded-uri"], "/private/../x?y=1");
+    assert.equal(first["x-forwarded-host"], DOMAIN);
+    assert.equal(first["x-forwarded-proto"], "https");
+    assert.equal(first["x-forwarded-for"], "127.0.0.1");
+    assert.equal(first["content-length"], undefined, "the subrequest carries no body");
+
+    const ws = new WebSocket(`wss://127.0.0.1:${gateway.port}/socket`, {
+      headers: { host: DOMAIN },
+      ...{ servername: DOMAIN, ca: tlsFixture().cert },
+    });
+    const [request, response] = (await once(ws, "unexpected-response")) as [ClientRequest, IncomingMessage];
+    request.destroy();
+    assert.equal(response.statusCode, 302);
+    assert.equal(seen.length, 2, "the refused upgrade did not reach the backend");
+
+    const metrics = await (await fetch(`http://127.0.0.1:${gateway.server.metricsPort}/metrics`)).text();
+    assert.equal(sampleValue(metrics, 'hopgate_access_denied_total{reason="forward_auth"}'), 3);
+  });
+
+  it("answers 503 when the auth service cannot be reached or does not answer in time", async (t) => {
+    const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
+    let reached = 0;
+    const backend = await startBackend(t, (_req, res) => {
+      reached += 1;
+      res.end("backend");
+    });
+    const key = await gateway.register(DOMAIN);
+    await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
+    const closedPort = await freePort();
+    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ forward_auth: { url: `http://127.0.0.1:${closedPort}/verify` } }),
+    });
+    assert.equal(put.status, 200, put.body.toString());
+    const response = await visit(gateway.port, DOMAIN, "/");
+    assert.equal(response.status, 503);
+    assert.equal(response.headers["retry-after"], "1");
+
+    // An auth service that never answers: 503 after timeout_ms, not a hang and not an admission.
+    const silent = await startBackend(t, () => undefined);
+    const slow = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ forward_auth: { url: `${silent.url}/verify`, timeout_ms: 300 } }),
+    });
+    assert.equal(slow.status, 200, slow.body.toString());
+    const startedMs = Date.now();
+    const timedOut = await visit(gateway.port, DOMAIN, "/", { http2: true });
+    assert.equal(timedOut.status, 503);
+    assert.ok(Date.now() - startedMs < 10_000, "answered once the auth service's time was up");
+    assert.equal(reached, 0);
+  });
+});
