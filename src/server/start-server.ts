@@ -23,7 +23,7 @@ import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createProxy } from "./proxy/proxy.js";
 import { RegisteredDomains } from "./registered-domains.js";
-import { createAccessRepository } from "./store/access-repository.js";
+import { createAccessRepository, type AccessRepository } from "./store/access-repository.js";
 import { openDatabase } from "./store/database.js";
 import {
   createDomainRepository,
@@ -39,6 +39,8 @@ export interface ServerHandle {
   readonly metricsPort: number | undefined;
   readonly registry: SessionRegistry;
   readonly domains: DomainRepository;
+  /** Visitor access policies in the store (the admin API's /domains/{domain}/access). */
+  readonly access: AccessRepository;
   /** PEM of the certificate served by default (the self-signed one in development). */
   defaultCertificatePem(): string;
   /**
@@ -300,6 +302,7 @@ async function assemble(
     metricsPort: metricsListener?.port,
     registry,
     domains,
+    access,
     defaultCertificatePem: () => certificates.provider.defaultCertificate().certificatePem,
     async stop(drainMs = 0) {
       draining = true;

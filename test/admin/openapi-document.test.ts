@@ -38,6 +38,7 @@ describe("the admin API's OpenAPI document", () => {
     const document = (await admin("GET", "/openapi.json")).json<Document>();
     const routes = createAdminApi({
       domains: gateway.server.domains,
+      access: gateway.server.access,
       adminApiKey: ADMIN_KEY,
       mainDomain: "gateway.test",
       logger: silentLogger(),
