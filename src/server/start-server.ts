@@ -27,8 +27,11 @@ import {
   type DomainChange,
   type DomainRepository,
 } from "./store/domain-repository.js";
+import { LabelLeases } from "./subdomains/label-leases.js";
+import { createTunnelAuthenticator } from "./subdomains/tunnel-authenticator.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
-import { createTunnelEndpoint, type TunnelAuthenticator } from "./tunnel/tunnel-endpoint.js";
+import { createTunnelEndpoint } from "./tunnel/tunnel-endpoint.js";
+import { isWildcardPattern } from "../lib/wildcard-domain.js";
 
 export interface ServerHandle {
   readonly httpsPort: number;
@@ -91,7 +94,21 @@ async function assemble(
   const domains = createDomainRepository(database, {
     onChange: (change) => domainChanged.forEach((f) => f(change)),
   });
+  // Labels under wildcard domains (docs/access.md, Self-service subdomains).
+  const leases = new LabelLeases({
+    graceMs: config.subdomainGraceSeconds * 1000,
+    maxLabelsPerBase: config.subdomainMaxLabels,
+    onReleased: (hostname) => serverLogger.info({ domain: hostname }, "subdomain label released"),
+  });
+  cleanup.push("label leases", () => leases.stop());
+  const isServed = (domain: string) => registered.has(domain) || leases.holds(domain);
   domainChanged.push(({ type, domain }) => {
+    if (isWildcardPattern(domain) && type !== "registered") {
+      const reason = type === "key_rotated" ? "client key rotated" : "domain unregistered";
+      for (const hostname of leases.dropPattern(domain)) registry.closeDomain(hostname, reason);
+    }
+    // A name registered on its own outranks a label that held it: its tunnels end.
+    if (type === "registered" && leases.drop(domain)) registry.closeDomain(domain, "registered as a domain");
     if (type === "registered") return registered.add(domain);
     if (type === "unregistered") {
       registered.delete(domain);
@@ -127,12 +144,11 @@ async function assemble(
     });
   }
 
-  const authenticator: TunnelAuthenticator = {
-    async authenticate(domain, apiKey) {
-      if (await domains.authenticate(domain, apiKey)) return "ok";
-      return (await domains.find(domain)) ? "invalid_key" : "unknown_domain";
-    },
-  };
+  const authenticator = createTunnelAuthenticator({
+    domains,
+    leases,
+    isReserved: (hostname) => hostname === config.domain || config.proxyDomains.includes(hostname),
+  });
   // One limiter for both doors: an address guessing keys at either is refused at both.
   const authLimiter = new AuthFailureLimiter({
     maxFailures: config.authMaxFailures,
@@ -150,7 +166,7 @@ async function assemble(
   cleanup.push("visitor limits", () => visitorLimits.stop());
   const proxy = createProxy({
     lookup: registry,
-    isRegistered: (domain) => registered.has(domain),
+    isRegistered: isServed,
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
     sendTimeoutMs: config.idleTimeoutSeconds * 1000,
     bodyTimeoutMs: config.bodyTimeoutSeconds * 1000,
