@@ -27,4 +27,24 @@ export const subdomainSettings = {
     default: "40",
     schema: integer(0, 100_000),
   }),
+  subdomainCertOrdersPerHour: setting({
+    env: "HOP_SUBDOMAIN_CERT_ORDERS_PER_HOUR",
+    flag: "--subdomain-cert-orders-per-hour",
+    kind: "value",
+    description:
+      "ACME certificate orders for labels under wildcard domains per hour (HOP_SERVER_TLS=acme); a label over it is served the fallback certificate until the order is allowed; 0 = no limit",
+    expected: "a whole number from 0 to 300",
+    default: "10",
+    schema: integer(0, 300),
+  }),
+  subdomainCertOrdersPerWeek: setting({
+    env: "HOP_SUBDOMAIN_CERT_ORDERS_PER_WEEK",
+    flag: "--subdomain-cert-orders-per-week",
+    kind: "value",
+    description:
+      "ACME certificate orders for labels under wildcard domains per 7 days (Let's Encrypt issues 50 per registered domain per week); 0 = no limit",
+    expected: "a whole number from 0 to 10000",
+    default: "40",
+    schema: integer(0, 10_000),
+  }),
 };

@@ -11,6 +11,7 @@ import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
+import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
 import { createHttpListener } from "./http/http-listener.js";
@@ -51,6 +52,7 @@ export interface ServerHandle {
 }
 
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
+const HOUR_MS = 3_600_000;
 /** After the shutdown deadline, how long the 502 pages of cut requests may take to go out. */
 const FINAL_FLUSH_MS = 500;
 
@@ -95,10 +97,14 @@ async function assemble(
     onChange: (change) => domainChanged.forEach((f) => f(change)),
   });
   // Labels under wildcard domains (docs/access.md, Self-service subdomains).
+  const labelReleased: Array<(hostname: string) => void> = [];
   const leases = new LabelLeases({
     graceMs: config.subdomainGraceSeconds * 1000,
     maxLabelsPerBase: config.subdomainMaxLabels,
-    onReleased: (hostname) => serverLogger.info({ domain: hostname }, "subdomain label released"),
+    onReleased: (hostname) => {
+      serverLogger.info({ domain: hostname }, "subdomain label released");
+      labelReleased.forEach((f) => f(hostname));
+    },
   });
   cleanup.push("label leases", () => leases.stop());
   const isServed = (domain: string) => registered.has(domain) || leases.holds(domain);
@@ -132,6 +138,19 @@ async function assemble(
     challenges,
     logger,
     onOrder: (event) => metrics.acmeOrder(event.result),
+    labels: leases,
+    labelOrders: createOrderBudget([
+      {
+        windowMs: HOUR_MS,
+        max: config.subdomainCertOrdersPerHour,
+        name: "HOP_SUBDOMAIN_CERT_ORDERS_PER_HOUR",
+      },
+      {
+        windowMs: 168 * HOUR_MS,
+        max: config.subdomainCertOrdersPerWeek,
+        name: "HOP_SUBDOMAIN_CERT_ORDERS_PER_WEEK",
+      },
+    ]),
   });
   await certificates.provider.start();
   cleanup.push("certificates", () => certificates.provider.stop());
@@ -139,9 +158,11 @@ async function assemble(
   if (certificates.mode === "acme") {
     const acme = certificates.provider;
     domainChanged.push(({ type, domain }) => {
+      if (isWildcardPattern(domain)) return; // its labels get certificates when held
       if (type === "registered") void acme.ensure(domain);
       if (type === "unregistered") void acme.remove(domain);
     });
+    labelReleased.push((hostname) => acme.forget(hostname));
   }
 
   const authenticator = createTunnelAuthenticator({
