@@ -30,7 +30,7 @@ export function createOrderBudget(windows: readonly OrderWindow[]): OrderBudget 
         if (inWindow.length >= window.max) {
           const oldest = inWindow[inWindow.length - window.max] ?? nowMs;
           return {
-            reason: `${window.max} certificate orders within ${window.windowMs / 3_600_000} h reached (${window.name})`,
+            reason: `${window.max} certificate orders within ${durationText(window.windowMs)} reached (${window.name})`,
             retryAtMs: oldest + window.windowMs,
           };
         }
@@ -39,4 +39,10 @@ export function createOrderBudget(windows: readonly OrderWindow[]): OrderBudget 
       return undefined;
     },
   };
+}
+
+function durationText(ms: number): string {
+  if (ms >= 86_400_000) return `${ms / 86_400_000} days`;
+  if (ms >= 3_600_000) return `${ms / 3_600_000} h`;
+  return `${ms / 1000} s`;
 }
