@@ -244,6 +244,7 @@ async function assemble(
       mainDomain: config.domain,
       sessions: registry,
       certificates: certificates.mode === "acme" ? certificates.provider : undefined,
+      labels: leases,
       logger: logger.child({ component: "admin" }),
       auth: {
         limiter: authLimiter,

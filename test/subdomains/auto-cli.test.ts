@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { startBackend } from "../helpers/backend.js";
+import { cleanEnv, runCli } from "../helpers/run-cli.js";
 import { startClientProcess, startServerProcess } from "../helpers/server-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { visit } from "../helpers/visit.js";
@@ -27,5 +28,21 @@ describe("hopgate client --domain auto", () => {
     const response = await visit(server.httpsPort, url.host, "/");
     assert.equal(response.status, 200);
     assert.equal(response.body.toString(), "hello from auto");
+
+    // The operator sees the label and its tunnel under the wildcard.
+    const status = await runCli(
+      [
+        "admin",
+        "domains",
+        "status",
+        "*.example.test",
+        "--server-url",
+        `https://127.0.0.1:${server.httpsPort}`,
+      ],
+      { env: cleanEnv({ HOP_ADMIN_API_KEY: server.adminApiKey, HOP_ADMIN_CA_FILE: server.caFile }) },
+    );
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`^  labels:  ${url.hostname.replaceAll(".", "\\.")}$`, "m"));
+    assert.match(status.stdout, /^  live sessions: 1$/m);
   });
 });

@@ -109,6 +109,10 @@ export const statusResponse = z
     ...domainJson.partial().shape,
     live_sessions: z.number().int().optional().openapi({ description: "Tunnels connected now" }),
     sessions: z.array(sessionJson).optional(),
+    labels: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "Of a wildcard domain: the labels held now (or kept for a reconnect)" }),
     certificate: certificateJson.optional().openapi({
       description: "ACME certificate of the domain (absent with self-signed or file certificates)",
     }),
