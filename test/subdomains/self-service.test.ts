@@ -7,6 +7,7 @@ import { startGateway, startTestClient, type Gateway, type TestClient } from "..
 import { HostilePeer } from "../helpers/hostile-peer.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { until } from "../helpers/poll-until.js";
+import { startV1GoClientTo } from "../helpers/v1-go-client.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { visit } from "../helpers/visit.js";
 
@@ -167,6 +168,24 @@ describe("self-service subdomains under a wildcard base domain", () => {
       assert.notEqual(visited.status, 200);
     });
   }
+
+  it("serves a label to a v1 Go client, which gets no TunnelAccept", async (t) => {
+    const { gateway, backend, key } = await gatewayWithWildcard(t);
+    const peer = startV1GoClientTo(t, gateway, {
+      domain: "v1.example.test",
+      apiKey: key,
+      localTarget: `127.0.0.1:${backend.port}`,
+    });
+    await until(() => gateway.server.registry.hasTunnel("v1.example.test"), "the v1 tunnel");
+    assert.equal(gateway.server.registry.list({ domain: "v1.example.test" })[0]?.protocolVersion, 1);
+    const response = await visit(gateway.port, "v1.example.test", "/v1");
+    assert.equal(response.status, 200);
+    assert.equal((JSON.parse(response.body.toString()) as Echo).url, "/v1");
+    assert.equal(
+      peer.received.some((envelope) => envelope.payload.case === "tunnelAccept"),
+      false,
+    );
+  });
 
   it("refuses auto to a v1 client and to a key that is no wildcard's", async (t) => {
     const { gateway, key } = await gatewayWithWildcard(t);
