@@ -7,6 +7,7 @@ import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
+import { isWildcardPattern } from "../lib/wildcard-domain.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
@@ -32,7 +33,6 @@ import { LabelLeases } from "./subdomains/label-leases.js";
 import { createTunnelAuthenticator } from "./subdomains/tunnel-authenticator.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
 import { createTunnelEndpoint } from "./tunnel/tunnel-endpoint.js";
-import { isWildcardPattern } from "../lib/wildcard-domain.js";
 
 export interface ServerHandle {
   readonly httpsPort: number;
@@ -107,7 +107,9 @@ async function assemble(
     },
   });
   cleanup.push("label leases", () => leases.stop());
-  const isServed = (domain: string) => registered.has(domain) || leases.holds(domain);
+  // A wildcard pattern is registered but never a host that is served.
+  const isServed = (domain: string) =>
+    (registered.has(domain) && !isWildcardPattern(domain)) || leases.holds(domain);
   domainChanged.push(({ type, domain }) => {
     if (isWildcardPattern(domain) && type !== "registered") {
       const reason = type === "key_rotated" ? "client key rotated" : "domain unregistered";

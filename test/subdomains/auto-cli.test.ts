@@ -44,5 +44,20 @@ describe("hopgate client --domain auto", () => {
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`^  labels:  ${url.hostname.replaceAll(".", "\\.")}$`, "m"));
     assert.match(status.stdout, /^  live sessions: 1$/m);
+
+    // Revoking the wildcard ends the label's tunnel; the label then answers as unknown.
+    const revoked = await runCli(
+      [
+        "admin",
+        "domains",
+        "revoke",
+        "*.example.test",
+        "--server-url",
+        `https://127.0.0.1:${server.httpsPort}`,
+      ],
+      { env: cleanEnv({ HOP_ADMIN_API_KEY: server.adminApiKey, HOP_ADMIN_CA_FILE: server.caFile }) },
+    );
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal((await visit(server.httpsPort, url.host, "/")).status, 404);
   });
 });
