@@ -42,8 +42,8 @@ describe("hopgate client --domain auto", () => {
       { env: cleanEnv({ HOP_ADMIN_API_KEY: server.adminApiKey, HOP_ADMIN_CA_FILE: server.caFile }) },
     );
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, new RegExp(`^  labels:  ${url.hostname.replaceAll(".", "\\.")}$`, "m"));
-    assert.match(status.stdout, /^  live sessions: 1$/m);
+    assert.match(status.stdout, new RegExp(`^ {2}labels: {2}${url.hostname.replaceAll(".", "\\.")}$`, "m"));
+    assert.match(status.stdout, /^ {2}live sessions: 1$/m);
 
     // Revoking the wildcard ends the label's tunnel; the label then answers as unknown.
     const revoked = await runCli(
