@@ -9,6 +9,11 @@ import { AUTO_DOMAIN } from "../lib/wildcard-domain.js";
 export function domainName(options: { allowSingleLabel?: boolean; allowAuto?: boolean } = {}) {
   return z.string().transform((value, ctx) => {
     if (options.allowAuto && value.trim().toLowerCase() === AUTO_DOMAIN) return AUTO_DOMAIN;
+    if (options.allowAuto && value.includes("*")) {
+      const message = "a client serves one label under a wildcard domain (demo.tunnel.example.com) or auto";
+      ctx.addIssue({ code: "custom", message });
+      return z.NEVER;
+    }
     const result = normalizeDomain(value, options);
     if (!result.ok) {
       ctx.addIssue({ code: "custom", message: result.reason });
