@@ -2,6 +2,7 @@
 // a WebSocket echo, as fast as Node's `http` serves them. Prints `{"port": N}` once listening.
 import http from "node:http";
 import { WebSocketServer } from "ws";
+import { seededBody, soakEvent } from "./soak-bodies.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -16,6 +17,19 @@ const server = http.createServer((req, res) => {
       return send(res, BODY_1K);
     case "/1m":
       return send(res, BODY_1M);
+    case "/seeded": {
+      // The soak's downloads: a body its visitor can check by digest (soak-bodies.ts).
+      let pieces: Buffer[];
+      try {
+        pieces = seededBody(Number(url.searchParams.get("seed")), Number(url.searchParams.get("bytes")));
+      } catch (error) {
+        return void res.writeHead(400).end((error as Error).message);
+      }
+      const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(length) });
+      for (const piece of pieces) res.write(piece);
+      return void res.end();
+    }
     case "/stream": {
       const total = Number(url.searchParams.get("mib") ?? "100") * MiB;
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(total) });
@@ -54,7 +68,7 @@ function events(res: http.ServerResponse, count: number, intervalMs: number): vo
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
   let sent = 0;
   const timer = setInterval(() => {
-    res.write(`id: ${sent}\ndata: event ${sent}\n\n`);
+    res.write(soakEvent(sent));
     if (++sent === count) {
       clearInterval(timer);
       res.end();

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
+import { floodRows, type FloodResult } from "./flood.js";
 import type { FreshServer, PlainH2Server, RssSplit } from "./memory.js";
 
 export interface Results {
@@ -21,6 +22,8 @@ export interface Results {
   freshServers: FreshServer[];
   /** --memory-only: the reference, one fresh plain Node.js HTTP/2 server per round. */
   plainH2Servers: PlainH2Server[];
+  /** The connection flood (bench/flood.ts). */
+  flood?: FloodResult;
 }
 
 /** Machine, versions and settings of a run, as recorded in its JSON. */
@@ -144,6 +147,8 @@ export function printTable(report: { medians: Record<string, Record<string, numb
       "",
     );
   });
+  if (results.flood)
+    for (const [metric, value, target] of floodRows(results.flood)) single(metric, value, target);
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   for (const row of rows)
     process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ")}\n`);

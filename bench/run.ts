@@ -9,7 +9,11 @@
 // among direct, hopgate-h1, hopgate-h2, nginx-h1, node-h1, node-h2; all available by default),
 // --only FIGURES (comma-separated among load, rate, download, gc; all but gc by default; gc
 // loads bench/gc-probe.ts into server and client and counts their allocation and GCs per request
-// at a fixed 1,000 requests/s).
+// at a fixed 1,000 requests/s), --server-env "NAME=value ..." (more environment for the HopGate
+// server alone, e.g. LD_PRELOAD or GLIBC_TUNABLES, to compare allocators), --flood-connections N
+// (10,000 by default).
+// Cases: `npm run bench` runs all of the above and, unless --skip-scale, the connection flood
+// (bench/flood.ts); `npm run bench -- flood` runs the flood alone (no wrk needed).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -20,12 +24,14 @@ import { GC_PROBE_FLAGS, gcPerRequest, gcSnapshot } from "./gc-figure.js";
 import { withCpuSeconds, withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
+import { FLOOD_SERVER_ENV, measureFlood } from "./flood.js";
 import { environment, printTable, type Results } from "./report.js";
 import { measureFreshServer, measurePlainH2Server } from "./memory.js";
 import { measureIdleTunnels, measureLongPolls } from "./scale.js";
 import { startStack, TENANT, type Stack } from "./stack.js";
 
-const { values: args } = parseArgs({
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     quick: { type: "boolean", default: false },
     rounds: { type: "string" },
@@ -37,8 +43,32 @@ const { values: args } = parseArgs({
     "memory-only": { type: "boolean", default: false },
     only: { type: "string", default: "load,rate,download" },
     variants: { type: "string" },
+    "server-env": { type: "string", default: "" },
+    "flood-connections": { type: "string", default: "10000" },
   },
 });
+const CASES = ["flood"] as const;
+const chosenCase = positionals[0];
+if (
+  positionals.length > 1 ||
+  (chosenCase !== undefined && !(CASES as readonly string[]).includes(chosenCase))
+) {
+  process.stderr.write(
+    `bench: the one case that runs alone is ${CASES.join(", ")}; got ${positionals.join(" ")}\n`,
+  );
+  process.exit(2);
+}
+const floodConnections = Number(args["flood-connections"]);
+/** --server-env, e.g. "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=background_thread:true". */
+const serverEnv: Record<string, string> = {};
+for (const pair of args["server-env"].split(" ").filter(Boolean)) {
+  const equals = pair.indexOf("=");
+  if (equals < 1) {
+    process.stderr.write(`bench: --server-env takes NAME=value pairs; got ${pair}\n`);
+    process.exit(2);
+  }
+  serverEnv[pair.slice(0, equals)] = pair.slice(equals + 1);
+}
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
 const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
 const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.split(" ").filter(Boolean);
@@ -76,7 +106,7 @@ const record = (metric: string, variant: string, value: number | null) => {
 const peak = (name: string, bytes: number) => (results.rss[name] = Math.max(results.rss[name] ?? 0, bytes));
 
 // wrk drives the HTTP/1.1 figures: without it the run would fail minutes in, half measured.
-if (!args["memory-only"] && spawnSync("wrk", ["-v"]).error) {
+if (!args["memory-only"] && chosenCase === undefined && spawnSync("wrk", ["-v"]).error) {
   process.stderr.write("bench: wrk is not installed (Debian: apt-get install wrk)\n");
   process.exit(2);
 }
@@ -84,7 +114,8 @@ const startedAt = new Date();
 const before = environment(resolve(args.cli), nodeFlags);
 process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 try {
-  if (args["memory-only"]) await memoryRounds();
+  if (chosenCase === "flood") await floodAlone();
+  else if (args["memory-only"]) await memoryRounds();
   else await loadRounds();
 } finally {
   await stopAll();
@@ -104,7 +135,7 @@ const report = {
   startedAt,
   finishedAt: new Date(),
   environment: { ...before, loadAfter: environment(resolve(args.cli), nodeFlags).load },
-  settings: { rounds, durationS },
+  settings: { rounds, durationS, serverEnv, floodConnections },
   medians,
   results,
 };
@@ -119,6 +150,7 @@ async function loadRounds(): Promise<void> {
   const stack = await startStack(
     resolve(args.cli),
     only.has("gc") ? [...nodeFlags, ...GC_PROBE_FLAGS] : nodeFlags,
+    { ...FLOOD_SERVER_ENV, ...serverEnv },
   );
   await sleep(2000);
   results.rss["server idle"] = stack.server.rssBytes();
@@ -144,7 +176,15 @@ async function loadRounds(): Promise<void> {
       idleTunnels: await measureIdleTunnels(stack, 1000),
       longPolls: await measureLongPolls(stack, 10_000),
     });
+    results.flood = await measureFlood(stack, floodConnections);
   }
+}
+
+/** `npm run bench -- flood`: a fresh stack, the connection flood alone. */
+async function floodAlone(): Promise<void> {
+  const stack = await startStack(resolve(args.cli), nodeFlags, { ...FLOOD_SERVER_ENV, ...serverEnv });
+  await sleep(2000);
+  results.flood = await measureFlood(stack, floodConnections);
 }
 
 /**

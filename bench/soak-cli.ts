@@ -79,11 +79,16 @@ function printTable(r: SoakReport): void {
   for (const cells of rows)
     process.stdout.write(`${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ")}\n`);
   const trend = (slope: number | null) => (slope === null ? "-" : `${slope.toFixed(1)} MiB/h`);
+  const growth = (mib: number | null) => (mib === null ? "-" : `${mib.toFixed(1)} MiB`);
+  const grown = r.rssGrowthAfterWarmupMiB;
   process.stdout.write(
-    `\n${r.requests} exchanges in ${r.options.durationSeconds} s, ${r.errors} errors ` +
-      `(${r.resentOnClosedIdleConnection} HTTP/1.1 requests resent on a closed idle connection)` +
+    `\n${r.requests} exchanges in ${r.options.durationSeconds} s, ${r.errors} errors, ` +
+      `${r.bodiesVerified} bodies checked by SHA-256 ` +
+      `(${r.resentOnClosedIdleConnection} of ${r.http1Requests} HTTP/1.1 requests were resends on a closed idle connection)` +
       `${r.errors ? ` ${JSON.stringify(r.errorsByKind)}: ${r.errorSamples.slice(0, 5).join("; ")}` : ""}\n` +
       `RSS trend over the second half: server ${trend(r.rssTrendMiBPerHour.server)}, ` +
-      `clients ${r.rssTrendMiBPerHour.clients.map(trend).join(", ")}\n`,
+      `clients ${r.rssTrendMiBPerHour.clients.map(trend).join(", ")}\n` +
+      `RSS growth after the first ${grown.warmupSeconds} s: server ${growth(grown.server)}, ` +
+      `clients ${grown.clients.map(growth).join(", ")}\n`,
   );
 }

@@ -84,3 +84,15 @@ export function rssTrendMiBPerHour(samples: readonly RssSample[]): number | null
   }
   return variance === 0 ? 0 : ((covariance / variance) * 3600) / MiB;
 }
+
+/**
+ * Growth after warm-up in MiB: the highest sample from `warmupSeconds` on, less the first sample
+ * taken at or after `warmupSeconds` (the working size once pools and buffers have grown). Null
+ * when no sample follows the warm-up.
+ */
+export function rssGrowthAfterWarmupMiB(samples: readonly RssSample[], warmupSeconds: number): number | null {
+  const after = samples.filter((s) => s.seconds >= warmupSeconds);
+  const [baseline] = after;
+  if (!baseline || after.length < 2) return null;
+  return (Math.max(...after.map((s) => s.bytes)) - baseline.bytes) / MiB;
+}

@@ -1,8 +1,12 @@
 import http2 from "node:http2";
 import https from "node:https";
 import WebSocket from "ws";
+import { seededBodyDigest, seededBodyPath, sha256Hex, soakEventsDigest } from "./soak-bodies.js";
 
-/** The kinds of visitor traffic in a soak, each checked for a complete, correct answer. */
+/**
+ * The kinds of visitor traffic in a soak, each checked for a complete, correct answer: the
+ * SHA-256 of every body against what the backend sent, every WebSocket echo byte for byte.
+ */
 export type TrafficKind = "small" | "large" | "stream" | "websocket";
 
 /** Weighted mix: mostly small requests, some 1 MiB downloads, event streams and WebSockets. */
@@ -26,6 +30,10 @@ export interface Visitor {
   run(kind: TrafficKind, http2: boolean): Promise<void>;
   /** HTTP/1.1 requests sent again because the idle keep-alive connection they went out on was closed. */
   readonly resent: number;
+  /** HTTP/1.1 requests sent, resends included. */
+  readonly http1Requests: number;
+  /** Bodies whose SHA-256 matched what the backend sent. */
+  readonly bodiesVerified: number;
   close(): void;
 }
 
@@ -47,31 +55,57 @@ export function createVisitor(port: number, domain: string): Visitor {
     return (session = opened);
   };
   let resent = 0;
+  let http1Requests = 0;
+  let bodiesVerified = 0;
   // RFC 9112 §9.3.1, and Node's advice for `request.reusedSocket`: a request on a reused idle
   // connection that the server closed at the same moment is sent again, as browsers do.
-  const fetchHttp1 = (path: string) =>
-    getHttp1(agent, port, domain, path).catch((error: unknown) => {
+  const fetchHttp1 = (path: string) => {
+    http1Requests++;
+    return getHttp1(agent, port, domain, path).catch((error: unknown) => {
       if (!(error instanceof IdleConnectionClosed)) throw error;
       resent++;
+      http1Requests++;
       return getHttp1(false, port, domain, path);
     });
+  };
   const fetchBody = (path: string, overHttp2: boolean) =>
     overHttp2 ? getHttp2(sessionOf(), domain, path) : fetchHttp1(path);
+  const expectDigest = (body: Buffer, digest: string, what: string) => {
+    const got = sha256Hex([body]);
+    if (got !== digest)
+      throw new Error(
+        `${what}: ${body.length} bytes with SHA-256 ${got.slice(0, 16)}…, sent ${digest.slice(0, 16)}…`,
+      );
+    bodiesVerified++;
+  };
+  const download = async (bytes: number, overHttp2: boolean) => {
+    const seed = nextSeed++;
+    const body = await fetchBody(seededBodyPath(seed, bytes), overHttp2);
+    expectDigest(body, seededBodyDigest(seed, bytes), `body of ${bytes} bytes, seed ${seed}`);
+  };
   return {
     get resent() {
       return resent;
     },
+    get http1Requests() {
+      return http1Requests;
+    },
+    get bodiesVerified() {
+      return bodiesVerified;
+    },
     async run(kind, overHttp2) {
       switch (kind) {
         case "small":
-          return expectBytes(await fetchBody("/1k", overHttp2), SMALL_BYTES);
+          return download(SMALL_BYTES, overHttp2);
         case "large":
-          return expectBytes(await fetchBody("/1m", overHttp2), LARGE_BYTES);
+          return download(LARGE_BYTES, overHttp2);
         case "stream": {
           const body = await fetchBody(`/sse?n=${STREAM_EVENTS}&ms=100`, overHttp2);
-          const events = body.toString("utf8").match(/^data: event \d+$/gm)?.length ?? 0;
-          if (events !== STREAM_EVENTS) throw new Error(`stream: ${events}/${STREAM_EVENTS} events`);
-          return;
+          return expectDigest(
+            body,
+            soakEventsDigest(STREAM_EVENTS),
+            `event stream of ${STREAM_EVENTS} events`,
+          );
         }
         case "websocket":
           return echoOverWebSocket(port, domain);
@@ -84,9 +118,8 @@ export function createVisitor(port: number, domain: string): Visitor {
   };
 }
 
-function expectBytes(body: Buffer, bytes: number): void {
-  if (body.length !== bytes) throw new Error(`body of ${body.length} bytes, expected ${bytes}`);
-}
+/** Seeds of the downloads of every visitor of this process: each download gets its own body. */
+let nextSeed = 0;
 
 class IdleConnectionClosed extends Error {}
 

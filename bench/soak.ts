@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
 import { startProcess, type BenchProcess } from "./processes.js";
-import { IntervalStats, rssTrendMiBPerHour, type RssSample, type SoakInterval } from "./soak-stats.js";
+import {
+  IntervalStats,
+  rssGrowthAfterWarmupMiB,
+  rssTrendMiBPerHour,
+  type RssSample,
+  type SoakInterval,
+} from "./soak-stats.js";
 import { createVisitor, TRAFFIC_MIX, type TrafficKind, type Visitor } from "./soak-traffic.js";
 import { ADMIN_KEY, clientArgs, register, serverArgs, writeCerts } from "./stack.js";
 
@@ -18,6 +24,8 @@ export interface SoakOptions {
   /** Tunnelled domains, one client process each. */
   readonly domains: number;
   readonly intervalSeconds: number;
+  /** Start of the RSS growth measurement (default: a third of the duration, at most 60 s). */
+  readonly warmupSeconds?: number;
   /** Pause of each visitor between its exchanges (0: back to back). */
   readonly thinkMs?: number;
   /** Compiled CLI to run (default: this checkout's dist/). */
@@ -35,11 +43,21 @@ export interface SoakReport {
   readonly errorsByKind: Partial<Record<TrafficKind, number>>;
   /** HTTP/1.1 requests resent after their idle keep-alive connection was closed (not errors). */
   readonly resentOnClosedIdleConnection: number;
+  /** HTTP/1.1 requests sent, resends included. */
+  readonly http1Requests: number;
+  /** Bodies (downloads and event streams) whose SHA-256 matched what the backend sent. */
+  readonly bodiesVerified: number;
   /** The first few errors, as "kind: message". */
   readonly errorSamples: string[];
   readonly intervals: SoakInterval[];
   /** Least-squares RSS slope over the second half, MiB per hour (null: too short to tell). */
   readonly rssTrendMiBPerHour: { readonly server: number | null; readonly clients: Array<number | null> };
+  /** Highest RSS after the warm-up less RSS at its end, MiB (null: no sample after it). */
+  readonly rssGrowthAfterWarmupMiB: {
+    readonly warmupSeconds: number;
+    readonly server: number | null;
+    readonly clients: Array<number | null>;
+  };
   readonly rssSamples: { readonly server: RssSample[]; readonly clients: RssSample[][] };
 }
 
@@ -159,6 +177,7 @@ async function drive(stack: SoakStack, options: SoakOptions): Promise<SoakReport
   if (stats.pending > 0) closeInterval();
   sampleRss();
   const { onInterval: _, ...reported } = options;
+  const warmupSeconds = options.warmupSeconds ?? Math.min(60, options.durationSeconds / 3);
   return {
     options: reported,
     startedAt: startedAt.toISOString(),
@@ -167,11 +186,18 @@ async function drive(stack: SoakStack, options: SoakOptions): Promise<SoakReport
     errors: intervals.reduce((sum, i) => sum + i.errors, 0),
     errorsByKind,
     resentOnClosedIdleConnection: visitors.reduce((sum, v) => sum + v.resent, 0),
+    http1Requests: visitors.reduce((sum, v) => sum + v.http1Requests, 0),
+    bodiesVerified: visitors.reduce((sum, v) => sum + v.bodiesVerified, 0),
     errorSamples,
     intervals,
     rssTrendMiBPerHour: {
       server: rssTrendMiBPerHour(rssSamples.server),
       clients: rssSamples.clients.map(rssTrendMiBPerHour),
+    },
+    rssGrowthAfterWarmupMiB: {
+      warmupSeconds,
+      server: rssGrowthAfterWarmupMiB(rssSamples.server, warmupSeconds),
+      clients: rssSamples.clients.map((samples) => rssGrowthAfterWarmupMiB(samples, warmupSeconds)),
     },
     rssSamples,
   };

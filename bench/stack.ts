@@ -18,6 +18,8 @@ export interface Stack {
   readonly server: BenchProcess;
   readonly client: BenchProcess;
   readonly httpsPort: number;
+  /** The server's /metrics listener. */
+  readonly metricsPort: number;
   readonly clientKey: string;
   readonly nginx: { readonly process: BenchProcess; readonly port: number } | undefined;
   /** bench/node-proxy.ts: the cheapest one-hop Node.js reverse proxy, the Node.js reference. */
@@ -27,9 +29,14 @@ export interface Stack {
 /**
  * Backend, HopGate server and client (the compiled CLI `cli`, run with `nodeFlags` as the product
  * runs), nginx as a TLS reverse proxy when it is installed, and bench/node-proxy.ts (with the
- * same `nodeFlags`). Every process is tracked by processes.ts and killed by its stopAll().
+ * same `nodeFlags`). `serverEnv`: more environment for the server alone (e.g. LD_PRELOAD, malloc
+ * settings). Every process is tracked by processes.ts and killed by its stopAll().
  */
-export async function startStack(cli: string, nodeFlags: readonly string[]): Promise<Stack> {
+export async function startStack(
+  cli: string,
+  nodeFlags: readonly string[],
+  serverEnv: Readonly<Record<string, string>> = {},
+): Promise<Stack> {
   const dir = removeOnStop(mkdtempSync(join(tmpdir(), "hopgate-bench-")));
   writeCerts(dir);
   const backend = startProcess("backend", process.execPath, [
@@ -41,6 +48,7 @@ export async function startStack(cli: string, nodeFlags: readonly string[]): Pro
   const server = startProcess("server", process.execPath, serverArgs(cli, nodeFlags, dir, "127.0.0.1:0"), {
     HOP_ADMIN_API_KEY: ADMIN_KEY,
     HOP_TUNNEL_MAX_STREAMS: "20000",
+    ...serverEnv,
   });
   const listening = await server.waitForLine((l) => l.msg === "HopGate server listening");
   const httpsPort = Number(listening.https_port);
@@ -64,6 +72,7 @@ export async function startStack(cli: string, nodeFlags: readonly string[]): Pro
     server,
     client,
     httpsPort,
+    metricsPort: Number(listening.metrics_port),
     clientKey,
     nginx: startNginx(dir, backendPort),
     nodeProxy: { process: nodeProxy, port: nodeProxyPort },

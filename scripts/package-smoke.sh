@@ -15,6 +15,14 @@ ln -s "$node_binary" "$work/node-bin/node"
 
 (cd "$root" && npm pack --silent --pack-destination "$work/pack" >/dev/null)
 tarball="$(ls "$work/pack"/hopgate-*.tgz)"
+# The same checks npm runs before a real publish (files, bin, package.json), without uploading;
+# --ignore-scripts: npm pack above has just built dist/.
+(cd "$root" && npm publish --dry-run --ignore-scripts >/dev/null 2>&1) || {
+  echo "package-smoke: npm publish --dry-run failed:" >&2
+  (cd "$root" && npm publish --dry-run --ignore-scripts) >&2
+  exit 1
+}
+echo "package-smoke: npm publish --dry-run passes"
 echo "package-smoke: $(basename "$tarball"), $(du -k "$tarball" | cut -f1) KiB"
 (cd "$work" && PATH="$work/node-bin:$PATH" npm install --global --prefix "$work/prefix" --omit=dev \
   --no-audit --no-fund "$tarball")

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { CONFIG_ERROR_EXIT_CODE } from "../config/config-error.js";
 import { isHopGateError } from "../lib/hopgate-error.js";
+import { reexecWithJemalloc } from "./allocator.js";
 import { commands } from "./commands.js";
 import { versionText } from "./version-command.js";
 
@@ -42,4 +43,5 @@ async function main(): Promise<void> {
   }
 }
 
+reexecWithJemalloc(process.argv.slice(2));
 void main();

@@ -1,6 +1,7 @@
 import type { HeaderValues, StreamOpen } from "../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { hopByHopNames } from "../protocol/hop-by-hop.js";
 import { isFieldValue, isToken } from "../protocol/http-syntax.js";
+import { normalizePathAndQuery } from "../protocol/path-normalization.js";
 import { firstValue, isWireHeader, WireHeader } from "../protocol/wire-headers.js";
 
 /** A request as the client will send it to a local service. */
@@ -31,11 +32,16 @@ export type BodyFraming =
  */
 export function backendRequestHead(open: StreamOpen): BackendRequestHead | string {
   const method = firstValue(open.header, WireHeader.method) ?? "GET";
-  const path = firstValue(open.header, WireHeader.url) ?? "/";
+  const target = firstValue(open.header, WireHeader.url) ?? "/";
   if (!isToken(method)) return "invalid method";
-  if (!(path.startsWith("/") || (path === "*" && method === "OPTIONS")) || /[\s\0]/.test(path)) {
+  if (!(target.startsWith("/") || (target === "*" && method === "OPTIONS")) || /[\s\0]/.test(target)) {
     return "request target is not origin-form";
   }
+  // The path the service is chosen by and the backend gets, normalized as the server does
+  // (a no-op after a HopGate server; a v1 server sends the visitor's raw path).
+  const normalized = target === "*" ? { ok: true as const, path: target } : normalizePathAndQuery(target);
+  if (!normalized.ok) return `request target: ${normalized.reason}`;
+  const path = normalized.path;
   const connection: string[] = [];
   let upgrade = false;
   let chunked = false;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isFieldValue } from "../protocol/http-syntax.js";
 import { domainName } from "./domain-schema.js";
-import { parseTarget } from "./service-spec.js";
+import { parseTarget, pathPrefixProblem } from "./service-spec.js";
 
 const SERVICE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
 
@@ -9,7 +9,10 @@ const serviceSchema = z.strictObject({
   name: z.string().regex(SERVICE_NAME, "must be letters, digits, '-' or '_' (at most 63)"),
   prefix: z
     .string()
-    .regex(/^\/[^\s?#]*$/, "must start with '/' and hold no spaces, '?' or '#'")
+    .superRefine((value, ctx) => {
+      const problem = pathPrefixProblem(value);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
     .default("/"),
   url: z.string().transform((value, ctx) => {
     const target = parseTarget(value.trim());

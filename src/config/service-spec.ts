@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { normalizePath } from "../protocol/path-normalization.js";
 
 /**
  * A local service that a client exposes: requests whose path starts with `pathPrefix` go to
@@ -37,12 +38,26 @@ export function parseServiceSpec(input: string): ServiceSpec | string {
   const name = colon === -1 ? left : left.slice(0, colon);
   const pathPrefix = colon === -1 ? "/" : left.slice(colon + 1);
   if (!NAME.test(name)) return `service name "${name}" must be letters, digits, '-' or '_'`;
-  if (!pathPrefix.startsWith("/") || /[\s?#]/.test(pathPrefix)) {
-    return `path prefix "${pathPrefix}" must start with '/' and hold no spaces, '?' or '#'`;
-  }
+  const prefixProblem = pathPrefixProblem(pathPrefix);
+  if (prefixProblem !== undefined) return `path prefix "${pathPrefix}" ${prefixProblem}`;
   const target = parseTarget(input.slice(eq + 1).trim());
   if (typeof target === "string") return target;
   return { name, pathPrefix, target };
+}
+
+/**
+ * Why a service's path prefix can never match, or undefined. Requests are routed on normalized
+ * paths (path-normalization.ts), so a prefix must be normalized itself: `/%61pi` or `/a/../b`
+ * would silently serve nothing.
+ */
+export function pathPrefixProblem(prefix: string): string | undefined {
+  if (!prefix.startsWith("/") || /[\s?#]/.test(prefix))
+    return "must start with '/' and hold no spaces, '?' or '#'";
+  const normalized = normalizePath(prefix);
+  if (!normalized.ok) return `is not a valid path: ${normalized.reason}`;
+  if (normalized.path !== prefix)
+    return `is not normalized (requests are routed on normalized paths): write "${normalized.path}"`;
+  return undefined;
 }
 
 /**

@@ -18,6 +18,7 @@ import { startEdge } from "./edge/edge.js";
 import { createHttpListener } from "./http/http-listener.js";
 import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
 import { resolveMaxConnections } from "./limits/connection-cap.js";
+import { createFloodRecovery } from "./limits/flood-recovery.js";
 import { createVisitorLimits } from "./limits/visitor-limits.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
@@ -204,6 +205,8 @@ async function assemble(
       accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
     }),
   });
+  const floodRecovery = createFloodRecovery();
+  cleanup.push("flood recovery", () => floodRecovery.stop());
   const defaultPair = certificates.provider.defaultCertificate();
   const edge = await startEdge({
     listen: config.httpsListen,
@@ -221,7 +224,10 @@ async function assemble(
       idleMs: config.idleTimeoutSeconds * 1000,
     },
     maxHeaderBytes: config.maxHeaderBytes,
-    onConnection: (socket) => visitorLimits.trackConnection(socket),
+    onConnection: (socket) => {
+      visitorLimits.trackConnection(socket);
+      floodRecovery.track(socket);
+    },
     onRejected: (reason) => metrics.visitorRejected(reason),
     maxConnections: resolveMaxConnections(config.maxConnections),
     handshakeTimeoutMs: config.tlsHandshakeTimeoutSeconds * 1000,

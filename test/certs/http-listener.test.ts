@@ -236,4 +236,24 @@ describe("HTTP listener", () => {
     assert.equal(challenge.body, KEY_AUTHORIZATION);
     assert.equal(seen.length, 1);
   });
+
+  it("hands the development proxy the normalized origin-form target, and answers 400 to a malformed one", async (t) => {
+    const seen: string[] = [];
+    const rejected: VisitorRejectionReason[] = [];
+    const { port } = await startListener(t, {
+      plainHttpProxy: (req, res) => {
+        seen.push(`${req.headers.host}${req.url}`);
+        res.end("proxied");
+      },
+      onRejected: (reason) => rejected.push(reason),
+    });
+    for (const target of ["/api/../x?q=/../", "/%61pi", "http://other.example.com/a/./b"]) {
+      assert.equal((await rawRequest(port, get(target))).status, 200, target);
+    }
+    for (const target of ["/a%zz", "http://user@app.example.com/x"]) {
+      assert.equal((await rawRequest(port, get(target))).status, 400, target);
+    }
+    assert.deepEqual(seen, ["app.example.com/x?q=/../", "app.example.com/api", "other.example.com/a/b"]);
+    assert.deepEqual(rejected, ["malformed", "malformed"]);
+  });
 });

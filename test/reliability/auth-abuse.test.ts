@@ -20,25 +20,37 @@ import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { startV1GoClientTo, type TunnelEnd } from "../helpers/v1-go-client.js";
 import { visit, type Visit } from "../helpers/visit.js";
+import { within } from "../helpers/within.js";
 
 const ADMIN_KEY = `admin-${randomBytes(16).toString("hex")}`;
 const DOMAIN = "app.example.test";
 /** Three failures within a minute block the address for five minutes: no test outlives the block. */
 const LIMITS = { authMaxFailures: "3", authFailureWindowSeconds: "60", authBlockSeconds: "300" };
 const BLOCKED_MESSAGE = /^too many failed authentications from this address; retry in \d+ s$/;
+/**
+ * Each test's own deadline, wide for a busy 2-core machine (each needs 0.2 to 6 s): a broken
+ * limiter leaves a tunnel open or a client connected, and the test fails here, not at the suite's
+ * 300 s timeout. The awaited steps have their own 30 s deadlines (within()), which name the step.
+ */
+const TEST_DEADLINE = { timeout: 90_000 };
 
 function limitedGateway(t: TestContext, flags: Record<string, string> = {}): Promise<Gateway> {
   return startGateway(t, { adminApiKey: ADMIN_KEY, ...LIMITS, ...flags });
 }
 
-/** One handshake by a raw v1 (Go) peer from 127.0.0.1; resolves with how the call ended. */
+/**
+ * One handshake by the TypeScript emulation of the v1 Go client from 127.0.0.1; resolves with how
+ * the call ended. A handshake the server accepts never ends: it fails after the step deadline.
+ */
 function v1Handshake(t: TestContext, gateway: Gateway, apiKey: string, hello?: "none"): Promise<TunnelEnd> {
-  return startV1GoClientTo(t, gateway, {
-    domain: DOMAIN,
-    apiKey,
-    localTarget: "127.0.0.1:9",
-    hello,
-  }).ended;
+  const peer = startV1GoClientTo(t, gateway, { domain: DOMAIN, apiKey, localTarget: "127.0.0.1:9", hello });
+  return within(peer.ended, "the server to end the v1 handshake (an accepted tunnel stays open)");
+}
+
+/** startTestClient() for DOMAIN, resolved once connected; fails after the step deadline. */
+async function connectedClient(t: TestContext, gateway: Gateway, key: string): Promise<void> {
+  const connected = startTestClient(t, gateway, DOMAIN, key, ["web=http://127.0.0.1:9"]).connected;
+  await within(connected, "the HopGate client to connect (a blocked client waits out the block)");
 }
 
 function admin(
@@ -88,163 +100,185 @@ function countStoreLookups(domains: DomainRepository): { count: number } {
 }
 
 describe("authentication abuse", () => {
-  it("refuses an address after 3 failed handshakes, even with the right key, without asking the store", async (t) => {
-    const gateway = await limitedGateway(t);
-    const key = await gateway.register(DOMAIN);
-    const lookups = countStoreLookups(gateway.server.domains);
-    for (let i = 0; i < 3; i++) {
-      const end = await v1Handshake(t, gateway, `wrong-${i}-${"0".repeat(58)}`);
-      assert.equal(end.grpcStatus, GrpcCode.permissionDenied, `failure ${i + 1}: ${end.grpcMessage}`);
-    }
-    const lookupsWhenBlocked = lookups.count;
-    assert.ok(lookupsWhenBlocked >= 3, "the failed handshakes were checked against the store");
+  it(
+    "refuses an address after 3 failed handshakes, even with the right key, without asking the store",
+    TEST_DEADLINE,
+    async (t) => {
+      const gateway = await limitedGateway(t);
+      const key = await gateway.register(DOMAIN);
+      const lookups = countStoreLookups(gateway.server.domains);
+      for (let i = 0; i < 3; i++) {
+        const end = await v1Handshake(t, gateway, `wrong-${i}-${"0".repeat(58)}`);
+        assert.equal(end.grpcStatus, GrpcCode.permissionDenied, `failure ${i + 1}: ${end.grpcMessage}`);
+      }
+      const lookupsWhenBlocked = lookups.count;
+      assert.ok(lookupsWhenBlocked >= 3, "the failed handshakes were checked against the store");
 
-    const rightKey = await v1Handshake(t, gateway, key);
-    assert.equal(rightKey.grpcStatus, GrpcCode.resourceExhausted, rightKey.grpcMessage);
-    assert.match(rightKey.grpcMessage, BLOCKED_MESSAGE);
-    // Refused before any message is read: unblocked, a call without a hello ends INVALID_ARGUMENT.
-    const noHello = await v1Handshake(t, gateway, key, "none");
-    assert.equal(noHello.grpcStatus, GrpcCode.resourceExhausted, noHello.grpcMessage);
-    assert.equal(lookups.count, lookupsWhenBlocked, "a blocked address never reaches the store");
-    assert.equal(gateway.server.registry.hasTunnel(DOMAIN), false);
+      const rightKey = await v1Handshake(t, gateway, key);
+      assert.equal(rightKey.grpcStatus, GrpcCode.resourceExhausted, rightKey.grpcMessage);
+      assert.match(rightKey.grpcMessage, BLOCKED_MESSAGE);
+      // Refused before any message is read: unblocked, a call without a hello ends INVALID_ARGUMENT.
+      const noHello = await v1Handshake(t, gateway, key, "none");
+      assert.equal(noHello.grpcStatus, GrpcCode.resourceExhausted, noHello.grpcMessage);
+      assert.equal(lookups.count, lookupsWhenBlocked, "a blocked address never reaches the store");
+      assert.equal(gateway.server.registry.hasTunnel(DOMAIN), false);
 
-    // One limiter guards both doors: the admin API refuses the address too.
-    const adminCall = await admin(gateway, "GET", `/domains/exists?domain=${DOMAIN}`, ADMIN_KEY);
-    assert.equal(adminCall.status, 429, adminCall.body.toString());
+      // One limiter guards both doors: the admin API refuses the address too.
+      const adminCall = await admin(gateway, "GET", `/domains/exists?domain=${DOMAIN}`, ADMIN_KEY);
+      assert.equal(adminCall.status, 429, adminCall.body.toString());
 
-    assertSamples(await scrape(gateway), {
-      'hopgate_tunnel_handshakes_total{result="invalid_key"}': 3,
-      'hopgate_tunnel_handshakes_total{result="rate_limited"}': 2,
-      'hopgate_tunnel_handshakes_total{result="ok"}': 0,
-      'hopgate_auth_failures_total{kind="tunnel"}': 3,
-      'hopgate_auth_blocked_total{kind="tunnel"}': 2,
-      'hopgate_auth_failures_total{kind="admin"}': 0,
-      'hopgate_auth_blocked_total{kind="admin"}': 1,
-    });
-  });
+      assertSamples(await scrape(gateway), {
+        'hopgate_tunnel_handshakes_total{result="invalid_key"}': 3,
+        'hopgate_tunnel_handshakes_total{result="rate_limited"}': 2,
+        'hopgate_tunnel_handshakes_total{result="ok"}': 0,
+        'hopgate_auth_failures_total{kind="tunnel"}': 3,
+        'hopgate_auth_blocked_total{kind="tunnel"}': 2,
+        'hopgate_auth_failures_total{kind="admin"}': 0,
+        'hopgate_auth_blocked_total{kind="admin"}': 1,
+      });
+    },
+  );
 
-  it("makes the real client say why and wait out the block instead of hammering", async (t) => {
-    const gateway = await limitedGateway(t);
-    const key = await gateway.register(DOMAIN);
-    for (let i = 0; i < 3; i++) await v1Handshake(t, gateway, "f".repeat(64));
-    const lines: string[] = [];
-    const logger = createLogger({ level: "debug", destination: { write: (line) => void lines.push(line) } });
-    const statuses: TunnelClientStatus[] = [];
-    const config = loadConfig(clientSettings, {
-      env: {},
-      dotenvDir: null,
-      flags: {
-        serverAddr: `https://127.0.0.1:${gateway.port}`,
-        domain: DOMAIN,
-        apiKey: key,
-        localTarget: "127.0.0.1:9",
-        caFile: gateway.caFile,
-        shutdownTimeoutSeconds: "1",
-      },
-    });
-    const handle = await startClient(config, logger, { onStatus: (status) => statuses.push(status) });
-    t.after(() => handle.stop());
-    await waitUntil(
-      () => Promise.resolve(statuses.some((s) => s.t === "waiting")),
-      30_000,
-      () => "the client reported no wait",
-    );
-    const waiting = statuses.find((s) => s.t === "waiting") as Extract<TunnelClientStatus, { t: "waiting" }>;
-    assert.equal(waiting.cause, "rejected");
-    assert.match(
-      waiting.reason,
-      /too many failed authentications from this address; retry in \d+ s \(rate_limited\)/,
-    );
-    // The server's pushback is the rest of the 300 s block; the client waits at least that.
-    assert.ok(waiting.delayMs > 240_000 && waiting.delayMs <= 300_000, `waits ${waiting.delayMs} ms`);
-    const logged = lines
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find((entry) => String(entry.msg).includes("too many failed authentications"));
-    assert.ok(logged, `no clear log line among:\n${lines.join("")}`);
-    assert.equal(logged.level, "warn");
-    assert.equal(logged.retry_in_ms, waiting.delayMs);
-
-    await sleep(1500);
-    assert.equal(statuses.filter((s) => s.t === "connecting").length, 1, "no second attempt while blocked");
-    assertSamples(await scrape(gateway), { 'hopgate_tunnel_handshakes_total{result="rate_limited"}': 1 });
-  });
-
-  it("answers 429 with Retry-After and the admin error shape after 3 failed admin logins; the route never runs", async (t) => {
-    const gateway = await limitedGateway(t);
-    const key = await gateway.register(DOMAIN);
-    // Over HTTP/1.1 and HTTP/2 alike: the limit sees the connection's address either way.
-    for (const [bearer, http2] of [
-      [undefined, false],
-      [`${ADMIN_KEY}-wrong`, true],
-      ["short", false],
-    ] as const) {
-      const refused = await admin(
-        gateway,
-        "GET",
-        `/domains/exists?domain=${DOMAIN}`,
-        bearer,
-        undefined,
-        http2,
+  it(
+    "makes the real client say why and wait out the block instead of hammering",
+    TEST_DEADLINE,
+    async (t) => {
+      const gateway = await limitedGateway(t);
+      const key = await gateway.register(DOMAIN);
+      for (let i = 0; i < 3; i++) await v1Handshake(t, gateway, "f".repeat(64));
+      const lines: string[] = [];
+      const logger = createLogger({
+        level: "debug",
+        destination: { write: (line) => void lines.push(line) },
+      });
+      const statuses: TunnelClientStatus[] = [];
+      const config = loadConfig(clientSettings, {
+        env: {},
+        dotenvDir: null,
+        flags: {
+          serverAddr: `https://127.0.0.1:${gateway.port}`,
+          domain: DOMAIN,
+          apiKey: key,
+          localTarget: "127.0.0.1:9",
+          caFile: gateway.caFile,
+          shutdownTimeoutSeconds: "1",
+        },
+      });
+      const handle = await startClient(config, logger, { onStatus: (status) => statuses.push(status) });
+      t.after(() => handle.stop());
+      await waitUntil(
+        () => Promise.resolve(statuses.some((s) => s.t === "waiting")),
+        30_000,
+        () => "the client reported no wait",
       );
-      assert.equal(refused.status, 401, refused.body.toString());
-    }
-    const blocked = await admin(
-      gateway,
-      "POST",
-      "/domains/register",
-      ADMIN_KEY,
-      { domain: "new.example.test" },
-      true,
-    );
-    assert.equal(blocked.status, 429, blocked.body.toString());
-    const retryAfter = Number(blocked.headers["retry-after"]);
-    assert.ok(
-      Number.isInteger(retryAfter) && retryAfter > 240 && retryAfter <= 300,
-      `Retry-After ${retryAfter}`,
-    );
-    assert.match(String(blocked.headers["content-type"]), /^application\/json/);
-    const body = JSON.parse(blocked.body.toString()) as {
-      success: boolean;
-      error: { code: string; message: string };
-    };
-    assert.equal(body.success, false);
-    assert.equal(body.error.code, "rate_limited");
-    assert.match(body.error.message, BLOCKED_MESSAGE);
-    assert.equal(await gateway.server.domains.find("new.example.test"), undefined, "the route did not run");
+      const waiting = statuses.find((s) => s.t === "waiting") as Extract<
+        TunnelClientStatus,
+        { t: "waiting" }
+      >;
+      assert.equal(waiting.cause, "rejected");
+      assert.match(
+        waiting.reason,
+        /too many failed authentications from this address; retry in \d+ s \(rate_limited\)/,
+      );
+      // The server's pushback is the rest of the 300 s block; the client waits at least that.
+      assert.ok(waiting.delayMs > 240_000 && waiting.delayMs <= 300_000, `waits ${waiting.delayMs} ms`);
+      const logged = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((entry) => String(entry.msg).includes("too many failed authentications"));
+      assert.ok(logged, `no clear log line among:\n${lines.join("")}`);
+      assert.equal(logged.level, "warn");
+      assert.equal(logged.retry_in_ms, waiting.delayMs);
 
-    const tunnel = await v1Handshake(t, gateway, key);
-    assert.equal(tunnel.grpcStatus, GrpcCode.resourceExhausted, "the tunnel door is closed to it too");
-    assertSamples(await scrape(gateway), {
-      'hopgate_auth_failures_total{kind="admin"}': 3,
-      'hopgate_auth_blocked_total{kind="admin"}': 1,
-      'hopgate_auth_blocked_total{kind="tunnel"}': 1,
-      'hopgate_auth_failures_total{kind="tunnel"}': 0,
-    });
-  });
+      await sleep(1500);
+      assert.equal(statuses.filter((s) => s.t === "connecting").length, 1, "no second attempt while blocked");
+      assertSamples(await scrape(gateway), { 'hopgate_tunnel_handshakes_total{result="rate_limited"}': 1 });
+    },
+  );
 
-  it("does not count successes, and lets the address back in when the block ends", async (t) => {
-    const gateway = await limitedGateway(t, { authBlockSeconds: "5" });
-    const key = await gateway.register(DOMAIN);
-    const exists = (bearer: string) => admin(gateway, "GET", `/domains/exists?domain=${DOMAIN}`, bearer);
-    for (let i = 0; i < 2; i++) assert.equal((await exists("wrong")).status, 401);
-    for (let i = 0; i < 20; i++) assert.equal((await exists(ADMIN_KEY)).status, 200, `success ${i + 1}`);
-    assert.equal((await exists("wrong")).status, 401, "the third failure");
-    const blockedAt = Date.now();
-    const blocked = await exists(ADMIN_KEY);
-    assert.equal(blocked.status, 429);
-    assert.ok(Number(blocked.headers["retry-after"]) <= 5);
-    let status = 429;
-    while (status === 429) {
-      assert.ok(Date.now() - blockedAt < 30_000, "still blocked 30 s after a 5 s block began");
-      await sleep(250);
-      status = (await exists(ADMIN_KEY)).status;
-    }
-    assert.equal(status, 200);
-    t.diagnostic(`admitted again ${Date.now() - blockedAt} ms after the block began (5 s block)`);
-    await startTestClient(t, gateway, DOMAIN, key, ["web=http://127.0.0.1:9"]).connected;
-  });
+  it(
+    "answers 429 with Retry-After and the admin error shape after 3 failed admin logins; the route never runs",
+    TEST_DEADLINE,
+    async (t) => {
+      const gateway = await limitedGateway(t);
+      const key = await gateway.register(DOMAIN);
+      // Over HTTP/1.1 and HTTP/2 alike: the limit sees the connection's address either way.
+      for (const [bearer, http2] of [
+        [undefined, false],
+        [`${ADMIN_KEY}-wrong`, true],
+        ["short", false],
+      ] as const) {
+        const refused = await admin(
+          gateway,
+          "GET",
+          `/domains/exists?domain=${DOMAIN}`,
+          bearer,
+          undefined,
+          http2,
+        );
+        assert.equal(refused.status, 401, refused.body.toString());
+      }
+      const blocked = await admin(
+        gateway,
+        "POST",
+        "/domains/register",
+        ADMIN_KEY,
+        { domain: "new.example.test" },
+        true,
+      );
+      assert.equal(blocked.status, 429, blocked.body.toString());
+      const retryAfter = Number(blocked.headers["retry-after"]);
+      assert.ok(
+        Number.isInteger(retryAfter) && retryAfter > 240 && retryAfter <= 300,
+        `Retry-After ${retryAfter}`,
+      );
+      assert.match(String(blocked.headers["content-type"]), /^application\/json/);
+      const body = JSON.parse(blocked.body.toString()) as {
+        success: boolean;
+        error: { code: string; message: string };
+      };
+      assert.equal(body.success, false);
+      assert.equal(body.error.code, "rate_limited");
+      assert.match(body.error.message, BLOCKED_MESSAGE);
+      assert.equal(await gateway.server.domains.find("new.example.test"), undefined, "the route did not run");
 
-  it("never blocks with HOP_AUTH_MAX_FAILURES=0", async (t) => {
+      const tunnel = await v1Handshake(t, gateway, key);
+      assert.equal(tunnel.grpcStatus, GrpcCode.resourceExhausted, "the tunnel door is closed to it too");
+      assertSamples(await scrape(gateway), {
+        'hopgate_auth_failures_total{kind="admin"}': 3,
+        'hopgate_auth_blocked_total{kind="admin"}': 1,
+        'hopgate_auth_blocked_total{kind="tunnel"}': 1,
+        'hopgate_auth_failures_total{kind="tunnel"}': 0,
+      });
+    },
+  );
+
+  it(
+    "does not count successes, and lets the address back in when the block ends",
+    TEST_DEADLINE,
+    async (t) => {
+      const gateway = await limitedGateway(t, { authBlockSeconds: "5" });
+      const key = await gateway.register(DOMAIN);
+      const exists = (bearer: string) => admin(gateway, "GET", `/domains/exists?domain=${DOMAIN}`, bearer);
+      for (let i = 0; i < 2; i++) assert.equal((await exists("wrong")).status, 401);
+      for (let i = 0; i < 20; i++) assert.equal((await exists(ADMIN_KEY)).status, 200, `success ${i + 1}`);
+      assert.equal((await exists("wrong")).status, 401, "the third failure");
+      const blockedAt = Date.now();
+      const blocked = await exists(ADMIN_KEY);
+      assert.equal(blocked.status, 429);
+      assert.ok(Number(blocked.headers["retry-after"]) <= 5);
+      let status = 429;
+      while (status === 429) {
+        assert.ok(Date.now() - blockedAt < 30_000, "still blocked 30 s after a 5 s block began");
+        await sleep(250);
+        status = (await exists(ADMIN_KEY)).status;
+      }
+      assert.equal(status, 200);
+      t.diagnostic(`admitted again ${Date.now() - blockedAt} ms after the block began (5 s block)`);
+      await connectedClient(t, gateway, key);
+    },
+  );
+
+  it("never blocks with HOP_AUTH_MAX_FAILURES=0", TEST_DEADLINE, async (t) => {
     const gateway = await limitedGateway(t, { authMaxFailures: "0" });
     const key = await gateway.register(DOMAIN);
     for (let i = 0; i < 15; i++) {
@@ -253,7 +287,7 @@ describe("authentication abuse", () => {
     }
     for (let i = 0; i < 5; i++) await v1Handshake(t, gateway, "e".repeat(64));
     assert.equal((await admin(gateway, "GET", `/domains/exists?domain=${DOMAIN}`, ADMIN_KEY)).status, 200);
-    await startTestClient(t, gateway, DOMAIN, key, ["web=http://127.0.0.1:9"]).connected;
+    await connectedClient(t, gateway, key);
     assertSamples(await scrape(gateway), {
       'hopgate_auth_failures_total{kind="admin"}': 15,
       'hopgate_auth_failures_total{kind="tunnel"}': 5,
@@ -262,7 +296,7 @@ describe("authentication abuse", () => {
     });
   });
 
-  it("keeps every key out of the server's and clients' logs at trace level", async (t) => {
+  it("keeps every key out of the server's and clients' logs at trace level", TEST_DEADLINE, async (t) => {
     const secret = (label: string) => `${label}-${randomBytes(12).toString("hex")}`;
     const adminKey = secret("admin");
     const wrongAdminKeys = [secret("wrong-admin"), secret("wrong-admin")];
@@ -352,7 +386,8 @@ describe("authentication abuse", () => {
       ["blocked client", blockedClient],
     ];
     for (const [, process] of processes) process.child.kill("SIGTERM");
-    for (const [name, process] of processes) assert.equal(await process.exited, 0, name);
+    for (const [name, process] of processes)
+      assert.equal(await within(process.exited, `the ${name} to exit on SIGTERM`), 0, name);
     const secrets = [adminKey, ...wrongAdminKeys, ...issued, wrongClientKey];
     const visitorSecrets = [visitorToken, visitorCookie, visitorProxyAuth];
     for (const [name, process] of processes) {

@@ -232,7 +232,7 @@ describe("hostile visitors", () => {
     await assertRejections(gateway, { header_too_large: 1 });
   });
 
-  it("refuses an HTTP/2 head over the limit: 431 before SETTINGS are acknowledged, ENHANCE_YOUR_CALM after", async (t) => {
+  it("answers 431 to an HTTP/2 head over the limit, before and after SETTINGS are acknowledged", async (t) => {
     const { gateway, seen } = await hostileSetup(t, { maxHeaderBytes: "8192" });
     // Raw frames: our SETTINGS ACK never goes out, so nghttp2 does not enforce the limit itself.
     const { visitor, frames } = await rawH2(gateway.port);
@@ -260,14 +260,71 @@ describe("hostile visitors", () => {
     const fits = await h2Request(session, { ":path": "/fits", "x-pad": "a".repeat(6000) });
     assert.equal(fits.status, 200);
     const refused = await h2Request(session, { ":path": "/big-settled", "x-pad": "a".repeat(10_000) });
-    assert.equal(refused.status, 0);
-    assert.equal(refused.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    assert.equal(refused.status, 431);
+    assert.equal(refused.body, "Request header fields too large\n");
     assert.deepEqual(
       seen.map((s) => s.url),
       ["/fits"],
     );
-    // nghttp2's own reset of the second is not seen by the server's code, so not counted.
-    await assertRejections(gateway, { header_too_large: 1 });
+    await assertRejections(gateway, { header_too_large: 2 });
+  });
+
+  it("answers 431 to ~100 KB HTTP/2 heads and ends a ~1 MB one with GOAWAY, never REFUSED_STREAM", async (t) => {
+    const { gateway, seen } = await hostileSetup(t);
+    // node's client (like curl's libnghttp2) refuses to send a header block over 64 KiB itself,
+    // closing the stream with REFUSED_STREAM without a byte on the wire: this one is allowed to.
+    const connect = () => {
+      const session = http2.connect(`https://127.0.0.1:${gateway.port}`, {
+        ca: tlsFixture().cert,
+        servername: DOMAIN,
+        maxSendHeaderBlockLength: 4 * 1024 * 1024,
+      });
+      t.after(() => session.destroy());
+      return session;
+    };
+    /** `total` bytes of header values in fields of `fieldBytes` (one HPACK field holds at most 64 KiB). */
+    const pad = (total: number, fieldBytes: number) =>
+      Object.fromEntries(
+        Array.from({ length: Math.ceil(total / fieldBytes) }, (_, i) => [
+          `x-pad-${i}`,
+          "a".repeat(fieldBytes),
+        ]),
+      );
+    const session = connect();
+    // Before and after our SETTINGS are acknowledged (a PING round trip orders them).
+    const early = await h2Request(session, { ":path": "/early", ...pad(100_000, 10_000) });
+    await new Promise<void>((resolve, reject) =>
+      session.ping((error) => (error ? reject(error) : resolve())),
+    );
+    const settled = await h2Request(session, { ":path": "/settled", ...pad(100_000, 10_000) });
+    const fewFields = await h2Request(session, { ":path": "/few", ...pad(120_000, 40_000) });
+    const manyFields = await h2Request(session, { ":path": "/many", ...pad(40_000, 20) });
+    for (const [label, response] of [
+      ["before SETTINGS ack", early],
+      ["after SETTINGS ack", settled],
+      ["in 40 KB fields", fewFields],
+      ["in 2000 fields of 20 bytes", manyFields],
+    ] as const) {
+      assert.equal(response.status, 431, label);
+      assert.equal(response.body, "Request header fields too large\n", label);
+      assert.notEqual(response.rstCode, http2.constants.NGHTTP2_REFUSED_STREAM, label);
+    }
+    const fits = await h2Request(session, { ":path": "/fits", ...pad(10_000, 5_000) });
+    assert.equal(fits.status, 200, "the session still serves requests");
+
+    // ~1 MB: nghttp2 ends the connection (more than 8 CONTINUATION frames), the documented answer.
+    const huge = connect();
+    const goaway = new Promise<number>((resolve) => huge.once("goaway", (code: number) => resolve(code)));
+    huge.on("error", () => undefined);
+    const hugeResponse = await h2Request(huge, { ":path": "/huge", ...pad(1_000_000, 10_000) });
+    assert.equal(hugeResponse.status, 0);
+    assert.notEqual(hugeResponse.rstCode, http2.constants.NGHTTP2_REFUSED_STREAM);
+    assert.equal(await goaway, http2.constants.NGHTTP2_INTERNAL_ERROR);
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ["/fits"],
+    );
+    await assertRejections(gateway, { header_too_large: 4 });
   });
 
   it("answers conflicting or broken HTTP/1.1 framing with 400 and forwards nothing", async (t) => {

@@ -7,18 +7,7 @@ import { describe, it, type TestContext } from "node:test";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
-
-/** Wide deadline for each awaited step: a broken cancellation fails here instead of hanging. */
-const STEP_DEADLINE_MS = 30_000;
-
-/** `promise`, or a rejection naming `what` after STEP_DEADLINE_MS. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), STEP_DEADLINE_MS);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
+import { within } from "../helpers/within.js";
 
 /** A backend that holds each request open and reports when the request is aborted. */
 async function holdingBackend(t: TestContext, sendHead: boolean) {

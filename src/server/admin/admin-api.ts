@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { OpenAPIHono, type z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { getRequestListener } from "@hono/node-server";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { normalizeDomain } from "../../lib/domain-name.js";
@@ -10,9 +10,9 @@ import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
 import { adminAuth, type AdminAuthOptions } from "./admin-auth.js";
 import { errorResponse } from "./admin-error.js";
-import { addDomainRoutes, type CertificateDirectory } from "./domain-routes.js";
+import { addDomainRoutes, type CertificateDirectory, type LabelDirectory } from "./domain-routes.js";
 import { adminBodyLimit, requireJsonBody } from "./request-guards.js";
-import type { LabelDirectory } from "./domain-routes.js";
+import { errorResponses, jsonResponse } from "./route-helpers.js";
 import { addSessionRoutes } from "./session-routes.js";
 
 export const ADMIN_BASE_PATH = "/api/v1/admin";
@@ -41,6 +41,8 @@ export interface AdminApi {
   ) => void;
   /** The same app as a fetch handler (WHATWG Request in, Response out). */
   readonly fetch: (request: Request) => Promise<Response>;
+  /** Every route it serves (method, full path), each an operation of /openapi.json. */
+  readonly routes: ReadonlyArray<{ readonly method: string; readonly path: string }>;
 }
 
 /**
@@ -89,11 +91,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     logger,
   });
   addSessionRoutes(app, { sessions: options.sessions, mainDomain });
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "HopGate admin API", version: "1" },
-    security: [{ bearer: [] }],
-  });
+  addDocumentRoute(app);
 
   const handle = getRequestListener(app.fetch, { overrideGlobalObjects: false });
   return {
@@ -104,7 +102,37 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
       });
     },
     fetch: async (request) => app.fetch(request),
+    routes: servedRoutes(app),
   };
+}
+
+/** Method and path of each route, once (Hono lists a route's validators as routes too). */
+function servedRoutes(app: OpenAPIHono): AdminApi["routes"] {
+  const seen = new Map<string, AdminApi["routes"][number]>();
+  for (const { method, path } of app.routes) {
+    if (method !== "ALL") seen.set(`${method} ${path}`, { method, path });
+  }
+  return [...seen.values()];
+}
+
+/** `GET /openapi.json`: the document, itself one of its operations (getOpenApiDocument). */
+function addDocumentRoute(app: OpenAPIHono): void {
+  const config = {
+    openapi: "3.1.0",
+    info: { title: "HopGate admin API", version: "1" },
+    security: [{ bearer: [] }],
+  };
+  const route = createRoute({
+    method: "get",
+    path: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    summary: "This OpenAPI 3.1 document",
+    responses: {
+      200: jsonResponse(z.looseObject({ openapi: z.string() }), "The document"),
+      ...errorResponses(),
+    },
+  });
+  app.openapi(route, (c) => c.json(app.getOpenAPI31Document(config), 200));
 }
 
 const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", param: "path" };

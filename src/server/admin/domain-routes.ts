@@ -48,6 +48,7 @@ function domainRouteDefinitions(mainDomain: string) {
   const domainQuery = z.object({ domain });
   return {
     register: createRoute({
+      operationId: "registerDomain",
       method: "post",
       path: "/domains/register",
       summary: "Register a domain and issue its client API key",
@@ -58,6 +59,7 @@ function domainRouteDefinitions(mainDomain: string) {
       },
     }),
     unregister: createRoute({
+      operationId: "unregisterDomain",
       method: "post",
       path: "/domains/unregister",
       summary: "Unregister a domain with its client API key",
@@ -68,6 +70,7 @@ function domainRouteDefinitions(mainDomain: string) {
       },
     }),
     exists: createRoute({
+      operationId: "domainExists",
       method: "get",
       path: "/domains/exists",
       summary: "Whether a domain is registered",
@@ -75,6 +78,7 @@ function domainRouteDefinitions(mainDomain: string) {
       responses: { 200: jsonResponse(existsResponse, "Answer"), ...errorResponses(400) },
     }),
     status: createRoute({
+      operationId: "domainStatus",
       method: "get",
       path: "/domains/status",
       summary: "A domain's record and live tunnel sessions (exists=false when unknown, as the original)",
@@ -82,6 +86,7 @@ function domainRouteDefinitions(mainDomain: string) {
       responses: { 200: jsonResponse(statusResponse, "Status"), ...errorResponses(400) },
     }),
     list: createRoute({
+      operationId: "listDomains",
       method: "get",
       path: "/domains",
       summary: "List registered domains in name order, a page at a time",
@@ -99,6 +104,7 @@ function domainRouteDefinitions(mainDomain: string) {
       responses: { 200: jsonResponse(listResponse, "One page"), ...errorResponses(400) },
     }),
     rotateKey: createRoute({
+      operationId: "rotateClientApiKey",
       method: "post",
       path: "/domains/rotate-key",
       summary: "Issue a new client API key; the old one stops working",
@@ -109,6 +115,7 @@ function domainRouteDefinitions(mainDomain: string) {
       },
     }),
     revoke: createRoute({
+      operationId: "revokeDomain",
       method: "delete",
       path: "/domains/{domain}",
       summary: "Revoke a domain without its client API key",

@@ -11,6 +11,7 @@ export function addSessionRoutes(
   const route = createRoute({
     method: "get",
     path: "/sessions",
+    operationId: "listSessions",
     summary: "Live tunnel sessions, optionally of one domain",
     request: { query: z.object({ domain: domainField(options.mainDomain).optional() }) },
     responses: { 200: jsonResponse(sessionsResponse, "Sessions"), ...errorResponses(400) },

@@ -3,9 +3,10 @@ import type { Duplex } from "node:stream";
 
 /**
  * Why a listener refused a request before it reached a handler: the `reason` label of
- * `hopgate_visitor_rejected_total`. `malformed`: a request line or header HTTP/1.1 cannot read
- * (400); `framing`: an ambiguous or broken body framing, such as Content-Length with
- * Transfer-Encoding or a bad chunk (400, 413 for oversized chunk extensions);
+ * `hopgate_visitor_rejected_total`. `malformed`: a request line or header HTTP/1.1 cannot read,
+ * or a request target that is not a valid path (400); `framing`: an ambiguous or broken body
+ * framing, such as Content-Length with Transfer-Encoding or a bad chunk (400, 413 for oversized
+ * chunk extensions);
  * `header_too_large` (431); `timeout`: a head or request not complete in time (408, or an
  * HTTP/2 connection without a first request).
  */

@@ -23,7 +23,8 @@ const ADMIN_PATH_PREFIX = "/api/v1/admin";
  * Per-request dispatch of the single TLS listener (ARCHITECTURE.md, TLS listener): gRPC tunnel
  * calls and the admin API exist only on the main domain's host; every other host belongs to a
  * tenant and goes to the proxy, whatever its path (a tenant's own gRPC, /metrics or
- * /api/v1/admin are the tenant's).
+ * /api/v1/admin are the tenant's). The listener has already made every target origin-form with
+ * a normalized path, an absolute-form authority standing in for Host (origin-form.ts).
  */
 export function createDispatch(options: DispatchOptions): RequestHandler {
   const isMainHost = (host: string) =>

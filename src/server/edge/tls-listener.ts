@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { ServerResponse } from "node:http";
-import http2, { type Http2ServerRequest } from "node:http2";
+import http2 from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { SecureContext, SecureContextOptions } from "node:tls";
@@ -9,7 +9,13 @@ import type { Logger } from "../../lib/logger.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
 import { createClientErrors, type VisitorRejectionReason } from "./client-error.js";
 import type { RequestHandler } from "./dispatch.js";
-import { headerListBytes, refuseOversizedHead } from "./header-limit.js";
+import {
+  HTTP2_HEADER_LIST_CEILING_BYTES,
+  HTTP2_HEADER_LIST_CEILING_PAIRS,
+  headerListBytes,
+  refuseOversizedHead,
+} from "./header-limit.js";
+import { adoptOriginForm, refuseTarget, refuseUpgradeTarget } from "./origin-form.js";
 
 export interface TlsListenerOptions {
   readonly listen: ListenAddress;
@@ -26,7 +32,7 @@ export interface TlsListenerOptions {
   /** Each accepted TCP connection, before its TLS handshake (per-address limits count them). */
   readonly onConnection?: (socket: Socket) => void;
   readonly timeouts?: ListenerTimeouts;
-  /** Largest request head: HTTP/1.1 answers 431 (node's parser), HTTP/2 too, or resets the stream. */
+  /** Largest request head: 431 beyond it, from node's parser (HTTP/1.1) or the listener (HTTP/2). */
   readonly maxHeaderBytes?: number;
   /**
    * A request refused before it reached `onRequest`: HTTP/1.1 parser errors and timeouts, HTTP/2
@@ -97,8 +103,9 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     settings: {
       initialWindowSize: VISITOR_STREAM_WINDOW_BYTES,
       maxConcurrentStreams: 1000,
-      maxHeaderListSize: maxHeaderBytes,
+      maxHeaderListSize: HTTP2_HEADER_LIST_CEILING_BYTES,
     },
+    maxHeaderListPairs: HTTP2_HEADER_LIST_CEILING_PAIRS,
     maxSessionMemory: 256,
     // A handshake that does not finish in time is dropped (slow TLS clients, idle floods).
     handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
@@ -152,19 +159,23 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
       clientErrors.responding(req.socket, res as ServerResponse);
       trackHttp1(res as ServerResponse);
     }
-    // nghttp2 applies maxHeaderListSize only once the visitor has acknowledged our SETTINGS, so
-    // a visitor's first requests may carry more: until then they are measured and refused here.
-    if (
-      req.httpVersionMajor === 2 &&
-      (req as Http2ServerRequest).stream.session?.pendingSettingsAck === true &&
-      headerListBytes(req.rawHeaders) > maxHeaderBytes
-    ) {
+    // HTTP/2 heads are measured here, not by nghttp2 (whose ceiling is far higher, see
+    // header-limit.ts): over the limit they get 431, as on HTTP/1.1, whenever they arrive.
+    if (req.httpVersionMajor === 2 && headerListBytes(req.rawHeaders) > maxHeaderBytes) {
       rejected("header_too_large");
       return refuseOversizedHead(req, res);
     }
+    if (!adoptOriginForm(req).ok) {
+      rejected("malformed");
+      return refuseTarget(req, res);
+    }
     options.onRequest(req, res);
   });
-  server.on("upgrade", options.onUpgrade);
+  server.on("upgrade", (req: VisitorRequest, socket: Duplex, head: Buffer) => {
+    if (adoptOriginForm(req).ok) return options.onUpgrade(req, socket, head);
+    rejected("malformed");
+    refuseUpgradeTarget(socket);
+  });
   server.on("sessionError", (error: Error) =>
     options.logger.debug({ err: error.message }, "HTTP/2 session error"),
   );

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { ListenAddress } from "../../config/parsers.js";
 import type { Logger } from "../../lib/logger.js";
 import { createClientErrors, type VisitorRejectionReason } from "../edge/client-error.js";
+import { adoptOriginForm, refuseTarget } from "../edge/origin-form.js";
 import { parseRequestTarget } from "./request-target.js";
 
 /**
@@ -95,8 +96,9 @@ function handle(
     return;
   }
   if (options.plainHttpProxy) {
-    options.plainHttpProxy(req, res);
-    return;
+    if (adoptOriginForm(req).ok) return options.plainHttpProxy(req, res);
+    options.onRejected?.("malformed");
+    return refuseTarget(req, res);
   }
   const target = parseRequestTarget(req.url, req.headers.host);
   if (!target) {
