@@ -44,6 +44,9 @@ export function domainStatusText(body: Json, domain: string): string {
     `  created: ${record.created_at}`,
     `  updated: ${record.updated_at}`,
   ];
+  if (Array.isArray(body.labels)) {
+    lines.push(`  labels:  ${body.labels.length === 0 ? "-" : body.labels.join(", ")}`);
+  }
   if (Array.isArray(body.sessions)) {
     lines.push(`  live sessions: ${body.sessions.length}`);
     for (const session of body.sessions as SessionJson[]) lines.push(`    ${sessionLine(session)}`);

@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AUTO_DOMAIN } from "../lib/wildcard-domain.js";
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { CERTIFICATE_FAILURE_MESSAGE, isCertificateFailure } from "./certificate-failure.js";
 import {
@@ -19,7 +21,12 @@ export interface TunnelClientOptions extends Omit<
 
 export type TunnelClientStatus =
   | { readonly t: "connecting" }
-  | { readonly t: "connected"; readonly version: 1 | 2 }
+  | {
+      readonly t: "connected";
+      readonly version: 1 | 2;
+      /** What the tunnel serves, when the server said: the assigned label for `auto`. */
+      readonly hostname?: string;
+    }
   | {
       readonly t: "waiting";
       readonly delayMs: number;
@@ -44,10 +51,22 @@ export class TunnelClient {
   readonly #connections = new Set<TunnelConnection>();
   readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
+  /** Same on every tunnel of this client: the server gives a held label back to it. */
+  readonly #instanceId: string;
+  /** What the next tunnel asks for: `auto` until the server assigned a label, then that label. */
+  #domain: string;
+  #publicUrl: string | undefined;
 
   constructor(options: TunnelClientOptions) {
     this.#options = options;
     this.#backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+    this.#instanceId = options.instanceId ?? randomUUID();
+    this.#domain = options.domain;
+  }
+
+  /** The public https URL of this tunnel once a server named what it serves. */
+  get publicUrl(): string | undefined {
+    return this.#publicUrl;
   }
 
   /** The newest tunnel, if any (the one new requests arrive on). */
@@ -75,14 +94,17 @@ export class TunnelClient {
       const drained = new Promise<"drain">((resolve) => (drainRequested = () => resolve("drain")));
       const connection = new TunnelConnection({
         ...this.#options,
+        domain: this.#domain,
+        instanceId: this.#instanceId,
         onDrainRequested: () => drainRequested(),
-        onEstablished: (version) => {
+        onEstablished: (version, hostname) => {
           // A tunnel the server accepted ends the outage: the next one starts from the initial
           // delay, as gRPC resets its connection backoff once a connection is READY
           // (grpc/doc/connection-backoff.md). Otherwise a second restart within a minute of the
           // first would find clients in multi-second waits.
           this.#backoff.reset();
-          this.#options.onStatus?.({ t: "connected", version });
+          if (hostname) this.#served(hostname);
+          this.#options.onStatus?.({ t: "connected", version, ...(hostname && { hostname }) });
         },
       });
       this.#connections.add(connection);
@@ -96,7 +118,14 @@ export class TunnelClient {
       const delayMs = this.#delayAfter(result);
       const reason =
         result.t === "ended" ? result.reason : `${result.message} (${result.reason ?? "rejected"})`;
-      if (result.t === "rejected" && result.reason === "rate_limited") {
+      if (result.t === "rejected" && (result.reason === "label_taken" || result.reason === "label_limit")) {
+        logger.error(
+          { reason, retry_in_ms: delayMs },
+          result.reason === "label_taken"
+            ? "server refused the label: another client holds it; choose another --domain (or auto), or wait until it is free"
+            : "server refused the label: its wildcard domain holds all the labels it may; retrying",
+        );
+      } else if (result.t === "rejected" && result.reason === "rate_limited") {
         logger.warn(
           { reason, retry_in_ms: delayMs },
           "server refuses this address for now after too many failed authentications from it; waiting",
@@ -124,13 +153,25 @@ export class TunnelClient {
     }
   }
 
+  /** Keeps an assigned label for the next tunnels and prints the public URL once per name. */
+  #served(hostname: string): void {
+    if (this.#domain === AUTO_DOMAIN) this.#domain = hostname;
+    const url = new URL(this.#options.serverUrl);
+    url.hostname = hostname;
+    const publicUrl = url.origin;
+    if (publicUrl === this.#publicUrl) return;
+    this.#publicUrl = publicUrl;
+    this.#options.logger.info({ url: publicUrl, domain: hostname }, `public URL: ${publicUrl}`);
+  }
+
   #delayAfter(outcome: ConnectionOutcome): number {
     if (outcome.t === "ended") return this.#backoff.next(outcome.uptimeMs);
     if (outcome.reason === "rate_limited") {
       // A blocked address is refused until the block ends: earlier attempts are wasted.
       return Math.max(this.#backoff.next(0), Math.min(outcome.retryAfterMs ?? 0, MAX_PUSHBACK_MS));
     }
-    const retryable = outcome.reason === "unavailable" || outcome.reason === "timeout";
+    // A held label may be freed (its client leaves), so it is asked for again with backoff.
+    const retryable = ["unavailable", "timeout", "label_taken", "label_limit"].includes(outcome.reason ?? "");
     return retryable ? this.#backoff.next(0) : (this.#options.rejectedRetryMs ?? DEFAULT_REJECTED_RETRY_MS);
   }
 }

@@ -30,8 +30,11 @@ import {
 
 export interface TunnelConnectionOptions {
   readonly serverUrl: string;
+  /** The domain asked for: a name, or `auto` for a label the server assigns (v2 servers). */
   readonly domain: string;
   readonly apiKey: string;
+  /** This client process's id (WireHeader.instance): a label it held is given back on reconnect. */
+  readonly instanceId?: string;
   readonly services: readonly ServiceSpec[];
   readonly tls: TunnelHttp2Options["tls"];
   /** HTTP/2 connections shared with the client's other domains; a private one when omitted. */
@@ -49,8 +52,11 @@ export interface TunnelConnectionOptions {
   readonly gcPacer?: GcPacer;
   /** The server asked this tunnel to drain: open a replacement now. */
   readonly onDrainRequested?: () => void;
-  /** The server accepted the tunnel (v2), or sent a first request (v1, which never confirms). */
-  readonly onEstablished?: (version: 1 | 2) => void;
+  /**
+   * The server accepted the tunnel (v2), or sent a first request (v1, which never confirms).
+   * `hostname`: what the tunnel serves, when the server said (v2 servers that know wildcards).
+   */
+  readonly onEstablished?: (version: 1 | 2, hostname?: string) => void;
 }
 
 /** How long a finishing tunnel waits for the server to end the call after the last frames. */
@@ -130,6 +136,7 @@ export class TunnelConnection {
         localTarget: primary ? primary.target.host : "",
         services: options.services.map(({ name, pathPrefix }) => ({ name, pathPrefix })),
         clientVersion: options.clientVersion,
+        instanceId: options.instanceId,
       }),
     );
     this.done = this.#run();
@@ -272,8 +279,15 @@ export class TunnelConnection {
           Math.max(intervalMs, this.#options.pingTimeoutMs),
           (nonce) => this.#outbound.push(frame.ping(nonce)),
         );
-        this.#options.logger.info({ session_id: accept.sessionId, protocol: 2 }, "tunnel accepted");
-        this.#options.onEstablished?.(2);
+        this.#options.logger.info(
+          {
+            session_id: accept.sessionId,
+            protocol: 2,
+            ...(accept.hostname && { hostname: accept.hostname }),
+          },
+          "tunnel accepted",
+        );
+        this.#options.onEstablished?.(2, accept.hostname || undefined);
         return;
       }
       case "ping":

@@ -34,7 +34,7 @@ const serviceSchema = z.strictObject({
 
 const domainSchema = z
   .strictObject({
-    domain: domainName(),
+    domain: domainName({ allowAuto: true }),
     api_key: z
       .string()
       .regex(/^[A-Za-z0-9_-]{16,256}$/, "not an API key")

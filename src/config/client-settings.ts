@@ -32,9 +32,10 @@ export const clientSettings = defineSettings({
     env: "HOP_CLIENT_DOMAIN",
     flag: "--domain",
     kind: "value",
-    description: "Registered domain this client serves",
-    expected: "a domain name such as app.example.com",
-    schema: domainName(),
+    description:
+      "Registered domain this client serves; a label under a wildcard domain (demo.tunnel.example.com with the wildcard's key), or auto for a random label",
+    expected: "a domain name such as app.example.com, or auto",
+    schema: domainName({ allowAuto: true }),
   }),
   apiKey: setting({
     env: "HOP_CLIENT_API_KEY",

@@ -13,6 +13,7 @@ import {
   text,
 } from "./parsers.js";
 import { defineSettings, setting, type ConfigOf } from "./setting.js";
+import { subdomainSettings } from "./subdomain-settings.js";
 import { visitorSettings } from "./visitor-settings.js";
 
 /**
@@ -284,6 +285,7 @@ export const serverSettings = defineSettings({
     default: "0",
     schema: integer(0, 60),
   }),
+  ...subdomainSettings,
   shutdownTimeoutSeconds: setting({
     env: "HOP_SHUTDOWN_TIMEOUT_SECONDS",
     flag: "--shutdown-timeout-seconds",

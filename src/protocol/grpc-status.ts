@@ -7,6 +7,7 @@ export const GrpcCode = {
   unknown: 2,
   invalidArgument: 3,
   deadlineExceeded: 4,
+  alreadyExists: 6,
   permissionDenied: 7,
   resourceExhausted: 8,
   unimplemented: 12,

@@ -32,6 +32,8 @@ export interface ClientHello {
   readonly protocolVersion: 1 | 2;
   readonly services: readonly ServiceRoute[];
   readonly clientVersion: string;
+  /** WireHeader.instance: the client process's random id; "" when absent (v1, older clients). */
+  readonly instanceId: string;
 }
 
 export type HelloResult =
@@ -43,7 +45,9 @@ const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const MAX_FIELD_CHARS = 512;
 
 /** The client's first Envelope: a v1 control-0 StreamOpen, with the v2 announcement in its headers. */
-export function encodeHello(hello: Omit<ClientHello, "protocolVersion">): Envelope {
+export function encodeHello(
+  hello: Omit<ClientHello, "protocolVersion" | "instanceId"> & { readonly instanceId?: string },
+): Envelope {
   const header: HeaderMap = {
     [WireHeader.domain]: headerValues([hello.domain]),
     [WireHeader.apiKey]: headerValues([hello.apiKey]),
@@ -51,6 +55,7 @@ export function encodeHello(hello: Omit<ClientHello, "protocolVersion">): Envelo
     [WireHeader.protocol]: headerValues(["2"]),
     [WireHeader.service]: headerValues(hello.services.map((s) => `${s.name}=${s.pathPrefix}`)),
     [WireHeader.clientVersion]: headerValues([hello.clientVersion]),
+    ...(hello.instanceId && { [WireHeader.instance]: headerValues([hello.instanceId]) }),
   };
   return create(EnvelopeSchema, {
     payload: {
@@ -93,6 +98,7 @@ export function decodeHello(envelope: Envelope): HelloResult {
       clientVersion: (
         firstValue(open.header, WireHeader.clientVersion) ?? (announced ? "unknown" : "v1")
       ).slice(0, 64),
+      instanceId: announced ? (firstValue(open.header, WireHeader.instance) ?? "").slice(0, 64) : "",
     },
   };
 }
@@ -119,7 +125,9 @@ function parseServices(entries: readonly string[]): ServiceRoute[] | string {
   return services;
 }
 
-export function encodeAccept(accept: Omit<TunnelAccept, "$typeName" | "$unknown">): Envelope {
+export function encodeAccept(
+  accept: Omit<TunnelAccept, "$typeName" | "$unknown" | "hostname"> & { readonly hostname?: string },
+): Envelope {
   return create(EnvelopeSchema, {
     payload: { case: "tunnelAccept", value: create(TunnelAcceptSchema, accept) },
   });

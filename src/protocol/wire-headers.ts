@@ -18,6 +18,11 @@ export const WireHeader = {
   service: "X-HopGate-Service",
   /** v2: client software and version, for the admin API and logs. */
   clientVersion: "X-HopGate-Client-Version",
+  /**
+   * v2: a random id the client process draws once and sends on every tunnel, so that a label it
+   * held under a wildcard domain is given back to it when it reconnects within the grace period.
+   */
+  instance: "X-HopGate-Instance",
   /** v2: request id the server assigned, forwarded to the backend as X-Request-ID. */
   requestId: "X-HopGate-Request-ID",
 } as const;

@@ -6,6 +6,7 @@ import type { ChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import type { CertificateProvider } from "./certs/certificate-provider.js";
 import { createFileProvider } from "./certs/file-provider.js";
 import { createSelfSignedProvider } from "./certs/self-signed-provider.js";
+import type { OrderBudget } from "./certs/acme/order-budget.js";
 import type { Database } from "./store/database.js";
 import type { DomainRepository } from "./store/domain-repository.js";
 
@@ -18,6 +19,9 @@ export interface CertificateSourceContext {
   readonly challenges: ChallengeTokens;
   readonly logger: Logger;
   readonly onOrder?: (event: AcmeOrderEvent) => void;
+  /** Labels held under wildcard domains: they get certificates on demand, within `labelOrders`. */
+  readonly labels?: { holds(domain: string): boolean };
+  readonly labelOrders?: OrderBudget;
 }
 
 export type CertificateSource =
@@ -46,7 +50,7 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
         mode: "files",
         provider: createFileProvider({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, logger }),
       }),
-    acme: async ({ config, database, domains, challenges, logger, onOrder }) => {
+    acme: async ({ config, database, domains, challenges, logger, onOrder, labels, labelOrders }) => {
       const [
         { createAcmeCertificateManager },
         { createAcmeIssuer },
@@ -69,7 +73,8 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
           extraDomains: config.proxyDomains,
           // Ask the store itself: on-demand issuance must never trust a stale cache.
           registry: {
-            isRegistered: async (domain) => (await domains.find(domain)) !== undefined,
+            isRegistered: async (domain) =>
+              (await domains.find(domain)) !== undefined || (labels?.holds(domain) ?? false),
             allDomains: () => domains.allDomains(),
           },
           store,
@@ -84,6 +89,8 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
           addressCheck:
             acme.expectedIps.length > 0 ? createAddressCheck({ expectedIps: acme.expectedIps }) : undefined,
           onOrder,
+          // A held label is never a registered domain (registering one ends the label).
+          orderGate: (domain) => (labels?.holds(domain) ? labelOrders?.take() : undefined),
           logger,
         }),
       };

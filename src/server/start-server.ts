@@ -7,11 +7,13 @@ import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
 import { createMetricsListener } from "../lib/metrics-listener.js";
 import { createReadinessProbe } from "../lib/readiness.js";
+import { isWildcardPattern } from "../lib/wildcard-domain.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
+import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
 import { createHttpListener } from "./http/http-listener.js";
@@ -30,8 +32,10 @@ import {
   type DomainChange,
   type DomainRepository,
 } from "./store/domain-repository.js";
+import { LabelLeases } from "./subdomains/label-leases.js";
+import { createTunnelAuthenticator } from "./subdomains/tunnel-authenticator.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
-import { createTunnelEndpoint, type TunnelAuthenticator } from "./tunnel/tunnel-endpoint.js";
+import { createTunnelEndpoint } from "./tunnel/tunnel-endpoint.js";
 
 export interface ServerHandle {
   readonly httpsPort: number;
@@ -53,6 +57,7 @@ export interface ServerHandle {
 }
 
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
+const HOUR_MS = 3_600_000;
 /** After the shutdown deadline, how long the 502 pages of cut requests may take to go out. */
 const FINAL_FLUSH_MS = 500;
 
@@ -96,7 +101,27 @@ async function assemble(
   const domains = createDomainRepository(database, {
     onChange: (change) => domainChanged.forEach((f) => f(change)),
   });
+  // Labels under wildcard domains (docs/access.md, Self-service subdomains).
+  const labelReleased: Array<(hostname: string) => void> = [];
+  const leases = new LabelLeases({
+    graceMs: config.subdomainGraceSeconds * 1000,
+    maxLabelsPerBase: config.subdomainMaxLabels,
+    onReleased: (hostname) => {
+      serverLogger.info({ domain: hostname }, "subdomain label released");
+      labelReleased.forEach((f) => f(hostname));
+    },
+  });
+  cleanup.push("label leases", () => leases.stop());
+  // A wildcard pattern is registered but never a host that is served.
+  const isServed = (domain: string) =>
+    (registered.has(domain) && !isWildcardPattern(domain)) || leases.holds(domain);
   domainChanged.push(({ type, domain }) => {
+    if (isWildcardPattern(domain) && type !== "registered") {
+      const reason = type === "key_rotated" ? "client key rotated" : "domain unregistered";
+      for (const hostname of leases.dropPattern(domain)) registry.closeDomain(hostname, reason);
+    }
+    // A name registered on its own outranks a label that held it: its tunnels end.
+    if (type === "registered" && leases.drop(domain)) registry.closeDomain(domain, "registered as a domain");
     if (type === "registered") return registered.add(domain);
     if (type === "unregistered") {
       registered.delete(domain);
@@ -120,6 +145,19 @@ async function assemble(
     challenges,
     logger,
     onOrder: (event) => metrics.acmeOrder(event.result),
+    labels: leases,
+    labelOrders: createOrderBudget([
+      {
+        windowMs: HOUR_MS,
+        max: config.subdomainCertOrdersPerHour,
+        name: "HOP_SUBDOMAIN_CERT_ORDERS_PER_HOUR",
+      },
+      {
+        windowMs: 168 * HOUR_MS,
+        max: config.subdomainCertOrdersPerWeek,
+        name: "HOP_SUBDOMAIN_CERT_ORDERS_PER_WEEK",
+      },
+    ]),
   });
   await certificates.provider.start();
   cleanup.push("certificates", () => certificates.provider.stop());
@@ -127,17 +165,18 @@ async function assemble(
   if (certificates.mode === "acme") {
     const acme = certificates.provider;
     domainChanged.push(({ type, domain }) => {
+      if (isWildcardPattern(domain)) return; // its labels get certificates when held
       if (type === "registered") void acme.ensure(domain);
       if (type === "unregistered") void acme.remove(domain);
     });
+    labelReleased.push((hostname) => acme.forget(hostname));
   }
 
-  const authenticator: TunnelAuthenticator = {
-    async authenticate(domain, apiKey) {
-      if (await domains.authenticate(domain, apiKey)) return "ok";
-      return (await domains.find(domain)) ? "invalid_key" : "unknown_domain";
-    },
-  };
+  const authenticator = createTunnelAuthenticator({
+    domains,
+    leases,
+    isReserved: (hostname) => hostname === config.domain || config.proxyDomains.includes(hostname),
+  });
   // One limiter for both doors: an address guessing keys at either is refused at both.
   const authLimiter = new AuthFailureLimiter({
     maxFailures: config.authMaxFailures,
@@ -178,7 +217,7 @@ async function assemble(
   cleanup.push("visitor limits", () => visitorLimits.stop());
   const proxy = createProxy({
     lookup: registry,
-    isRegistered: (domain) => registered.has(domain),
+    isRegistered: isServed,
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
     sendTimeoutMs: config.idleTimeoutSeconds * 1000,
     bodyTimeoutMs: config.bodyTimeoutSeconds * 1000,
@@ -243,6 +282,7 @@ async function assemble(
       mainDomain: config.domain,
       sessions: registry,
       certificates: certificates.mode === "acme" ? certificates.provider : undefined,
+      labels: leases,
       logger: logger.child({ component: "admin" }),
       auth: {
         limiter: authLimiter,

@@ -129,6 +129,27 @@ describe("loadConfig", () => {
   });
 });
 
+describe("the client's --domain", () => {
+  const domainOf = (value: string) =>
+    loadConfig(clientSettings, {
+      env: {},
+      dotenvDir: null,
+      flags: { serverAddr: "gw.example.com", domain: value, apiKey: "k".repeat(64) },
+    }).domain;
+
+  it("takes auto (any case) for a label the server assigns, and a label under a wildcard as a name", () => {
+    assert.equal(domainOf(" AUTO "), "auto");
+    assert.equal(domainOf("Demo.Tunnel.Example.com"), "demo.tunnel.example.com");
+  });
+
+  it("refuses a wildcard: the client asks for one label or auto", () => {
+    assert.throws(
+      () => domainOf("*.tunnel.example.com"),
+      /--domain="\*\.tunnel\.example\.com" is invalid \(a client serves one label under a wildcard domain \(demo\.tunnel\.example\.com\) or auto\)/,
+    );
+  });
+});
+
 describe("hopgate CLI configuration errors", () => {
   it("exits 2 with one line on stderr for an invalid value", async () => {
     const result = await runCli(["config", "server"], { env: cleanEnv({ HOP_SERVER_HTTPS_LISTEN: "nope" }) });

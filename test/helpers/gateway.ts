@@ -71,6 +71,8 @@ export interface TestClient {
   readonly handle: Promise<ClientHandle>;
   /** Resolves once the tunnel is accepted (v2) or, for v1, immediately. */
   readonly connected: Promise<void>;
+  /** Every status the client reported so far, in order. */
+  readonly statuses: readonly TunnelClientStatus[];
 }
 
 /** A real HopGate client for `domain` through `gateway` (or any server with a port and CA file), stopped when the test ends. */
@@ -98,9 +100,13 @@ export function startTestClient(
   });
   let markConnected!: () => void;
   const connected = new Promise<void>((resolve) => (markConnected = resolve));
+  const statuses: TunnelClientStatus[] = [];
   const handle = startClient(config, logger, {
-    onStatus: (status: TunnelClientStatus) => status.t === "connected" && markConnected(),
+    onStatus: (status: TunnelClientStatus) => {
+      statuses.push(status);
+      if (status.t === "connected") markConnected();
+    },
   });
   t.after(async () => (await handle).stop());
-  return { handle, connected: handle.then(() => connected) };
+  return { handle, connected: handle.then(() => connected), statuses };
 }

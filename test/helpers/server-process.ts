@@ -13,6 +13,8 @@ export interface ServerProcess {
   readonly httpsPort: number;
   /** The test certificate, for clients' --ca-file. */
   readonly caFile: string;
+  /** The admin API key the server runs with. */
+  readonly adminApiKey: string;
   /** Registers `domain` through the admin API and returns its client API key. */
   register(domain: string): Promise<string>;
 }
@@ -47,6 +49,7 @@ export async function startServerProcess(
     process: server,
     httpsPort,
     caFile: certFile,
+    adminApiKey: ADMIN_API_KEY,
     register: async (domain) => {
       const answer = await sendRequest(`https://127.0.0.1:${httpsPort}/api/v1/admin/domains/register`, {
         method: "POST",

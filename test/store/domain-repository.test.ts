@@ -65,6 +65,18 @@ for (const backend of storeBackends) {
       assert.deepEqual(changes, [{ type: "registered", domain: "app.example.com" }]);
     });
 
+    it("finds a wildcard by its key among wildcard rows only", async () => {
+      const wildcard = await domains.register("*.tunnel.example.com", "self-service");
+      const other = await domains.register("*.other.example.com", "");
+      const exact = await domains.register("app.example.com", "");
+      // Names that sort right around the wildcard range ("*." up to "*/").
+      await domains.register("0.example.com", "");
+      assert.equal(await domains.findWildcardByKey(wildcard.clientApiKey), "*.tunnel.example.com");
+      assert.equal(await domains.findWildcardByKey(other.clientApiKey), "*.other.example.com");
+      assert.equal(await domains.findWildcardByKey(exact.clientApiKey), undefined);
+      assert.equal(await domains.findWildcardByKey("not-a-key"), undefined);
+    });
+
     it("refuses a second registration of the same domain as a conflict", async () => {
       const { clientApiKey } = await domains.register("dup.example.com", "");
       await assert.rejects(domains.register("dup.example.com", "again"), rejectsWith("conflict"));

@@ -12,7 +12,7 @@ import type { AccessRepository } from "../store/access-repository.js";
 import { addAccessRoutes } from "./access-routes.js";
 import { adminAuth, type AdminAuthOptions } from "./admin-auth.js";
 import { errorResponse } from "./admin-error.js";
-import { addDomainRoutes, type CertificateDirectory } from "./domain-routes.js";
+import { addDomainRoutes, type CertificateDirectory, type LabelDirectory } from "./domain-routes.js";
 import { adminBodyLimit, requireJsonBody } from "./request-guards.js";
 import { errorResponses, jsonResponse } from "./route-helpers.js";
 import { addSessionRoutes } from "./session-routes.js";
@@ -30,6 +30,8 @@ export interface AdminApiOptions {
   readonly sessions?: SessionDirectory;
   /** Certificate status per domain, shown by /domains/status (ACME mode only). */
   readonly certificates?: CertificateDirectory;
+  /** Labels held under wildcard domains, shown by /domains/status of a wildcard. */
+  readonly labels?: LabelDirectory;
   readonly logger: Logger;
   /** Failed-login limit per address and its events (metrics); none: no limit. */
   readonly auth?: AdminAuthOptions;
@@ -88,6 +90,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     domains: options.domains,
     sessions: options.sessions,
     certificates: options.certificates,
+    labels: options.labels,
     mainDomain,
     logger,
   });

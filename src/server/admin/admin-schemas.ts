@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { normalizeDomain } from "../../lib/domain-name.js";
+import { normalizeWildcard } from "../../lib/wildcard-domain.js";
 import type { DomainRecord } from "../store/domain-repository.js";
 import type { SessionInfo } from "../tunnel/session-directory.js";
 
@@ -11,25 +12,32 @@ import type { SessionInfo } from "../tunnel/session-directory.js";
 const required = (field: string) => (issue: { input: unknown }) =>
   issue.input === undefined ? `${field} is required` : `${field} must be a string`;
 
-/** A domain as registered: normalized by normalizeDomain; the server's own main domain is refused. */
+/**
+ * A domain as registered: normalized by normalizeDomain, or a wildcard base domain `*.base`
+ * (normalizeWildcard); the server's own main domain is refused, as a name and as a base.
+ */
 export function domainField(mainDomain: string) {
   return z
     .string({ error: required("domain") })
     .max(1024, "domain is longer than 1024 characters")
     .transform((value, ctx) => {
-      const result = normalizeDomain(value);
+      const wildcard = value.includes("*");
+      const result = wildcard ? normalizeWildcard(value) : normalizeDomain(value);
       if (!result.ok) {
         ctx.addIssue({ code: "custom", message: result.reason });
         return z.NEVER;
       }
-      if (result.domain === mainDomain) {
-        ctx.addIssue({ code: "custom", message: `${result.domain} is the server's own main domain` });
+      const [name, base] =
+        "pattern" in result ? [result.pattern, result.base] : [result.domain, result.domain];
+      if (base === mainDomain) {
+        ctx.addIssue({ code: "custom", message: `${base} is the server's own main domain` });
         return z.NEVER;
       }
-      return result.domain;
+      return name;
     })
     .openapi({
-      description: "FQDN; trimmed, lowercased, IDN converted to punycode, one trailing dot dropped",
+      description:
+        "FQDN; trimmed, lowercased, IDN converted to punycode, one trailing dot dropped. `*.base` registers a wildcard base domain: its key serves any one label under it (docs/access.md)",
       example: "app.example.com",
     });
 }
@@ -101,6 +109,10 @@ export const statusResponse = z
     ...domainJson.partial().shape,
     live_sessions: z.number().int().optional().openapi({ description: "Tunnels connected now" }),
     sessions: z.array(sessionJson).optional(),
+    labels: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "Of a wildcard domain: the labels held now (or kept for a reconnect)" }),
     certificate: certificateJson.optional().openapi({
       description: "ACME certificate of the domain (absent with self-signed or file certificates)",
     }),

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "../../lib/logger.js";
+import { isWildcardPattern } from "../../lib/wildcard-domain.js";
 import type { CertificateStatus } from "../certs/acme/managed-domain.js";
 import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
@@ -23,10 +24,16 @@ export interface CertificateDirectory {
   status(domain: string): CertificateStatus | undefined;
 }
 
+/** Where the admin API reads the labels held under a wildcard domain (src/server/subdomains/). */
+export interface LabelDirectory {
+  hostnamesOf(pattern: string): string[];
+}
+
 export interface DomainRoutesOptions {
   readonly domains: DomainRepository;
   readonly sessions?: SessionDirectory;
   readonly certificates?: CertificateDirectory;
+  readonly labels?: LabelDirectory;
   /** Normalized main domain of the server; it cannot be registered. */
   readonly mainDomain: string;
   readonly logger: Logger;
@@ -120,7 +127,7 @@ function domainRouteDefinitions(mainDomain: string) {
 
 /** The domain routes of the admin API (original four plus list, rotate-key and revoke). */
 export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions): void {
-  const { domains, sessions, certificates, logger } = options;
+  const { domains, sessions, certificates, labels, logger } = options;
   const routes = domainRouteDefinitions(options.mainDomain);
 
   app.openapi(routes.register, async (c) => {
@@ -145,7 +152,11 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
   app.openapi(routes.status, async (c) => {
     const record = await domains.find(c.req.valid("query").domain);
     if (!record) return c.json({ success: true as const, exists: false }, 200);
-    const live = sessions?.list({ domain: record.domain });
+    // A wildcard's tunnels are those of its labels.
+    const held = isWildcardPattern(record.domain) ? (labels?.hostnamesOf(record.domain) ?? []) : undefined;
+    const live = held
+      ? sessions && held.flatMap((hostname) => sessions.list({ domain: hostname }))
+      : sessions?.list({ domain: record.domain });
     const certificate = certificates?.status(record.domain);
     return c.json(
       {
@@ -153,6 +164,7 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
         exists: true,
         ...toDomainJson(record),
         ...(live && { live_sessions: live.length, sessions: live.map(toSessionJson) }),
+        ...(held && { labels: held.sort() }),
         ...(certificate && { certificate: toCertificateJson(certificate) }),
       },
       200,

@@ -26,6 +26,8 @@ export const HANDSHAKE_RESULTS = [
   "timeout",
   "unavailable",
   "rate_limited",
+  "label_taken",
+  "label_limit",
 ] as const;
 export type HandshakeResult = (typeof HANDSHAKE_RESULTS)[number];
 

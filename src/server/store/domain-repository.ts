@@ -38,6 +38,11 @@ export interface DomainRepository {
   list(page: { limit: number; after?: string }): Promise<DomainPage>;
   /** The record when `clientApiKey` is the key of `domain`; compares digests in constant time. */
   authenticate(domain: string, clientApiKey: string): Promise<DomainRecord | undefined>;
+  /**
+   * The wildcard pattern (`*.base`) whose key is `clientApiKey`, for `--domain auto`: reads the
+   * wildcard rows only (a range of the unique index) and compares every digest in constant time.
+   */
+  findWildcardByKey(clientApiKey: string): Promise<string | undefined>;
   /** Every registered domain name, for the server's in-memory routing set. */
   allDomains(): Promise<string[]>;
 }
@@ -162,6 +167,22 @@ export function createDomainRepository(
         const row = await findRow(domain);
         const matches = apiKeyMatchesDigest(clientApiKey, row?.client_api_key ?? ABSENT_DIGEST);
         return row && matches ? toDomainRecord(row) : undefined;
+      }),
+
+    findWildcardByKey: (clientApiKey) =>
+      run("find wildcard", async () => {
+        // Wildcard patterns start with "*." and sort (byte order) before "*/".
+        const rows = await db
+          .selectFrom("domains")
+          .select(["domain", "client_api_key"])
+          .where("domain", ">=", "*.")
+          .where("domain", "<", "*/")
+          .execute();
+        let found: string | undefined;
+        for (const row of rows) {
+          if (apiKeyMatchesDigest(clientApiKey, row.client_api_key)) found ??= row.domain;
+        }
+        return found;
       }),
 
     allDomains: () =>

@@ -18,19 +18,38 @@ import type { MultiplexerLimits } from "../../protocol/multiplexer.js";
 import { TunnelReader } from "../../protocol/tunnel-reader.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import { startTunnelWriter } from "../../protocol/tunnel-writer.js";
+import { AUTO_DOMAIN } from "../../lib/wildcard-domain.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
+import type { HandshakeResult } from "../metrics/server-events.js";
+import type { Lease } from "../subdomains/label-leases.js";
 import { refuseCall, ServerCall } from "./server-call.js";
 import type { SessionRegistry } from "./session-registry.js";
 import { TunnelSession } from "./session.js";
 import { prepareTunnelConnection, transportOf } from "./tunnel-connection.js";
 
-/** Checks a tunnel's credentials against the store; throws HopGateError "unavailable" when it cannot. */
-export interface TunnelAuthenticator {
-  authenticate(domain: string, apiKey: string): Promise<"ok" | "unknown_domain" | "invalid_key">;
+/** What a tunnel presents: its domain (normalized, or AUTO_DOMAIN), key and holder id. */
+export interface TunnelCredentials {
+  readonly domain: string;
+  readonly apiKey: string;
+  /** Who holds a label it claims: the client's instance id, or an id of this tunnel alone. */
+  readonly holder: string;
 }
 
-export type HandshakeResult =
-  "ok" | "invalid_key" | "unknown_domain" | "malformed" | "timeout" | "unavailable" | "rate_limited";
+/**
+ * The hostname a tunnel may serve: with a lease when it holds a label under a wildcard domain
+ * (released when the session closes), or why it may not.
+ */
+export type TunnelVerdict =
+  | { readonly t: "ok"; readonly hostname: string; readonly lease?: Lease }
+  | { readonly t: "unknown_domain" | "invalid_key" }
+  | { readonly t: "label_taken" | "label_limit"; readonly message: string };
+
+/** Checks a tunnel's credentials against the store; throws HopGateError "unavailable" when it cannot. */
+export interface TunnelAuthenticator {
+  authenticate(credentials: TunnelCredentials): Promise<TunnelVerdict>;
+}
+
+export type { HandshakeResult };
 
 export interface TunnelEndpointOptions {
   readonly authenticator: TunnelAuthenticator;
@@ -110,8 +129,8 @@ async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerReque
   });
   const hello = await handshake(options, firstMessage, remoteAddress);
   if (!hello.ok) return call.finish(hello.status);
-  if (call.finished) return;
-  const session = openSession(options, req, hello.hello, remoteAddress);
+  if (call.finished) return hello.lease?.release();
+  const session = openSession(options, req, hello.hello, remoteAddress, hello.lease);
   live.session = session;
   call.accept();
   startTunnelWriter(session.outbound, req.stream, () =>
@@ -137,6 +156,7 @@ function openSession(
   req: Http2ServerRequest,
   hello: ClientHello,
   remoteAddress: string,
+  lease: Lease | undefined,
 ): TunnelSession {
   const session = new TunnelSession({
     id: randomUUID(),
@@ -152,6 +172,7 @@ function openSession(
     gcPacer: options.gcPacer,
     onClosed: (closed, reason) => {
       options.registry.remove(closed);
+      lease?.release();
       options.logger.info({ session_id: closed.id, domain: closed.domain, reason }, "tunnel closed");
       options.onSessionClosed?.(closed, reason);
     },
@@ -165,6 +186,7 @@ function openSession(
         maxChunkBytes: options.limits.maxChunkBytes,
         pingIntervalMs: options.pingIntervalMs,
         maxConcurrentStreams: options.limits.maxStreams,
+        hostname: session.domain,
       }),
     );
   }
@@ -185,7 +207,7 @@ function openSession(
   return session;
 }
 
-type HandshakeOutcome = { ok: true; hello: ClientHello } | { ok: false; status: GrpcStatus };
+type HandshakeOutcome = { ok: true; hello: ClientHello; lease?: Lease } | { ok: false; status: GrpcStatus };
 
 async function handshake(
   options: TunnelEndpointOptions,
@@ -240,24 +262,47 @@ async function handshake(
     }
     const blocked = refuseBlocked();
     if (blocked) return blocked;
-    const domain = normalizeDomain(decoded.hello.domain);
+    const auto = decoded.hello.domain.toLowerCase() === AUTO_DOMAIN;
+    if (auto && decoded.hello.protocolVersion !== 2) {
+      return reject("malformed", GrpcCode.invalidArgument, "domain auto needs a v2 client");
+    }
+    const domain = auto ? { ok: true as const, domain: AUTO_DOMAIN } : normalizeDomain(decoded.hello.domain);
     if (!domain.ok) return reject("unknown_domain", GrpcCode.permissionDenied, "invalid domain or api key");
-    let verdict: Awaited<ReturnType<TunnelAuthenticator["authenticate"]>> | "timeout";
+    const credentials: TunnelCredentials = {
+      domain: domain.domain,
+      apiKey: decoded.hello.apiKey,
+      // Without an instance id (v1 clients) a label is this tunnel's alone.
+      holder: decoded.hello.instanceId ? `instance:${decoded.hello.instanceId}` : `tunnel:${randomUUID()}`,
+    };
+    let verdict: TunnelVerdict | "timeout";
+    const authenticating = options.authenticator.authenticate(credentials);
     try {
-      verdict = await Promise.race([
-        options.authenticator.authenticate(domain.domain, decoded.hello.apiKey),
-        deadline,
-      ]);
+      verdict = await Promise.race([authenticating, deadline]);
     } catch (error) {
       if (!isHopGateError(error, "unavailable")) throw error;
       options.logger.warn({ err: error }, "store unavailable during a tunnel handshake");
       return reject("unavailable", GrpcCode.unavailable, "store unavailable; retry shortly");
     }
-    if (verdict === "timeout")
+    if (verdict === "timeout") {
+      // A label claimed after the deadline would otherwise stay held with no tunnel.
+      authenticating.then(
+        (late) => late.t === "ok" && late.lease?.release(),
+        () => undefined,
+      );
       return reject("timeout", GrpcCode.unavailable, "handshake timed out; retry shortly");
-    if (verdict !== "ok") return reject(verdict, GrpcCode.permissionDenied, "invalid domain or api key");
-    options.onHandshake?.("ok", remoteAddress);
-    return { ok: true, hello: { ...decoded.hello, domain: domain.domain } };
+    }
+    switch (verdict.t) {
+      case "ok":
+        options.onHandshake?.("ok", remoteAddress);
+        return { ok: true, hello: { ...decoded.hello, domain: verdict.hostname }, lease: verdict.lease };
+      case "unknown_domain":
+      case "invalid_key":
+        return reject(verdict.t, GrpcCode.permissionDenied, "invalid domain or api key");
+      case "label_taken":
+        return reject(verdict.t, GrpcCode.alreadyExists, verdict.message);
+      case "label_limit":
+        return reject(verdict.t, GrpcCode.resourceExhausted, verdict.message);
+    }
   } finally {
     clearTimeout(timer);
   }

@@ -1,5 +1,6 @@
 import { normalizeDomain } from "../../../lib/domain-name.js";
 import { HopGateError } from "../../../lib/hopgate-error.js";
+import { isWildcardPattern, wildcardOf } from "../../../lib/wildcard-domain.js";
 import type { Logger } from "../../../lib/logger.js";
 import type { CertificateProvider } from "../certificate-provider.js";
 import { generateSelfSignedCertificate } from "../self-signed-certificate.js";
@@ -13,7 +14,7 @@ import {
   type ManagedDomain,
   type ServedCertificate,
 } from "./managed-domain.js";
-import { createOrderRunner, type AcmeOrderEvent } from "./order-runner.js";
+import { createOrderRunner, type AcmeOrderEvent, type OrderRunnerOptions } from "./order-runner.js";
 import { DEFAULT_RENEWAL_POLICY, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
 
 export type { CertificateStatus } from "./managed-domain.js";
@@ -43,6 +44,8 @@ export interface AcmeCertificateManagerOptions {
   /** Longest time stop() waits for orders in flight (then closes the issuer). Default 5 s. */
   readonly stopGraceMs?: number;
   readonly onOrder?: (event: AcmeOrderEvent) => void;
+  /** Limits orders that reach the CA (labels under wildcard domains); see order-runner.ts. */
+  readonly orderGate?: OrderRunnerOptions["orderGate"];
   readonly logger: Logger;
 }
 
@@ -52,6 +55,11 @@ export interface AcmeCertificateManager extends CertificateProvider {
   ensure(domain: string): Promise<CertificateStatus>;
   /** Forgets and deletes the domain's certificate (domain unregistered). */
   remove(domain: string): Promise<void>;
+  /**
+   * Stops serving and renewing the domain but keeps its certificate in the store (a released
+   * label): when the label is held again, that certificate is taken instead of a new order.
+   */
+  forget(domain: string): void;
   /** Undefined for a domain the manager does not manage. */
   status(domain: string): CertificateStatus | undefined;
 }
@@ -93,6 +101,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
       if (domain === options.mainDomain) for (const listener of defaultListeners) listener();
     },
     ...(options.onOrder ? { onOrder: options.onOrder } : {}),
+    ...(options.orderGate ? { orderGate: options.orderGate } : {}),
     logger,
   });
 
@@ -128,10 +137,19 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     } catch (error) {
       logger.error({ err: error }, "could not list registered domains; they get certificates on demand");
     }
+    const wildcards = new Set((registered ?? []).filter(isWildcardPattern));
     const wanted = new Set(
-      [...staticDomains, ...(registered ?? [])].filter((name) => orderable(name, logger)),
+      [...staticDomains, ...(registered ?? [])]
+        .filter((name) => !isWildcardPattern(name))
+        .filter((name) => orderable(name, logger)),
     );
     for (const domain of registered ? [...entries.keys()] : []) {
+      // A label's certificate stays (unserved until the label is held) while its wildcard does.
+      const label = wildcardOf(domain);
+      if (label && wildcards.has(label.pattern) && !wanted.has(domain)) {
+        manager.forget(domain);
+        continue;
+      }
       if (!wanted.has(domain)) {
         logger.info({ domain }, "deleting the certificate of a domain that is no longer registered");
         await manager.remove(domain);
@@ -187,6 +205,12 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
       entries.delete(domain);
       // Under the domain's lock, so an order in flight finishes (and skips its save) first.
       await store.withLock(`certificate:${domain}`, () => store.deleteCertificate(domain));
+    },
+    forget(name) {
+      const domain = serverNameOf(name) ?? name;
+      const entry = entries.get(domain);
+      if (entry) clearTimeout(entry.timer);
+      entries.delete(domain);
     },
     async start() {
       fallback = servedCertificate(

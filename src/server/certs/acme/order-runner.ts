@@ -29,6 +29,13 @@ export interface OrderRunnerOptions {
   /** Called after `entry.served` changed. */
   readonly onServed: (domain: string) => void;
   readonly onOrder?: (event: AcmeOrderEvent) => void;
+  /**
+   * Asked just before the CA would be (a certificate already in the store is taken without
+   * asking): a refusal stops the order, which is retried at `retryAtMs`.
+   */
+  readonly orderGate?: (
+    domain: string,
+  ) => { readonly reason: string; readonly retryAtMs: number } | undefined;
   readonly logger: Logger;
 }
 
@@ -97,7 +104,10 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
       if (!isCurrent(domain, entry)) return;
       const reason = error instanceof Error ? error.message : String(error);
       const count = (entry.failure?.count ?? 0) + 1;
-      const nextRetryMs = Date.now() + retryDelayMs(count, policy);
+      const nextRetryMs =
+        error instanceof OrderRefused && error.retryAtMs !== undefined
+          ? error.retryAtMs
+          : Date.now() + retryDelayMs(count, policy);
       entry.failure = { reason, nextRetryMs, count };
       schedule(domain, entry, nextRetryMs);
       const result = error instanceof OrderRefused ? "refused" : "failed";
@@ -116,6 +126,8 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
         return { t: "adopted", served: candidate };
       }
     }
+    const gated = options.orderGate?.(domain);
+    if (gated) throw new OrderRefused(gated.reason, gated.retryAtMs);
     const pair = await options.issuer.issue(domain);
     if (!isCurrent(domain, entry)) return { t: "cancelled" };
     const served = servedCertificate(pair);
@@ -144,4 +156,11 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
   return { start, serve };
 }
 
-class OrderRefused extends Error {}
+class OrderRefused extends Error {
+  constructor(
+    message: string,
+    readonly retryAtMs?: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,55 @@
+import { AUTO_DOMAIN, hostnameUnder, wildcardOf } from "../../lib/wildcard-domain.js";
+import type { DomainRepository } from "../store/domain-repository.js";
+import type { TunnelAuthenticator } from "../tunnel/tunnel-endpoint.js";
+import type { LabelLeases } from "./label-leases.js";
+import { randomLabel } from "./random-label.js";
+
+export interface TunnelAuthenticatorOptions {
+  readonly domains: Pick<DomainRepository, "authenticate" | "find" | "findWildcardByKey">;
+  readonly leases: LabelLeases;
+  /** Names no label may take (the main domain, HOP_SERVER_PROXY_DOMAINS). */
+  readonly isReserved: (hostname: string) => boolean;
+}
+
+/** Draws for `--domain auto` before giving up; a collision of 79-bit labels is already unheard of. */
+const AUTO_ATTEMPTS = 5;
+
+/**
+ * The store's answer to a tunnel's credentials. A registered domain is served with its own key.
+ * Otherwise a name one label under a registered wildcard (`demo.tunnel.example.com` under
+ * `*.tunnel.example.com`) is served with the wildcard's key once the label is claimed (first
+ * come, first served, see label-leases.ts); `auto` claims a random label under the wildcard
+ * whose key it is. A wildcard key never serves the base itself, deeper names or other domains:
+ * they fail as an unknown domain or a wrong key does.
+ */
+export function createTunnelAuthenticator(options: TunnelAuthenticatorOptions): TunnelAuthenticator {
+  const { domains, leases } = options;
+  return {
+    async authenticate({ domain, apiKey, holder }) {
+      if (domain === AUTO_DOMAIN) {
+        const pattern = await domains.findWildcardByKey(apiKey);
+        if (pattern === undefined) return { t: "invalid_key" };
+        for (let attempt = 0; attempt < AUTO_ATTEMPTS; attempt++) {
+          const hostname = hostnameUnder(pattern, randomLabel());
+          if (options.isReserved(hostname) || leases.holds(hostname)) continue;
+          if ((await domains.find(hostname)) !== undefined) continue;
+          const claim = leases.claim(hostname, pattern, holder);
+          if (claim.ok) return { t: "ok", hostname, lease: claim.lease };
+          if (claim.reason === "label_limit") return { t: claim.reason, message: claim.message };
+        }
+        return { t: "label_taken", message: `no free label found under ${pattern}; retry` };
+      }
+      if (await domains.authenticate(domain, apiKey)) return { t: "ok", hostname: domain };
+      if ((await domains.find(domain)) !== undefined) return { t: "invalid_key" };
+      const wildcard = wildcardOf(domain);
+      if (!wildcard || options.isReserved(domain)) return { t: "unknown_domain" };
+      if (!(await domains.authenticate(wildcard.pattern, apiKey))) {
+        return (await domains.find(wildcard.pattern)) ? { t: "invalid_key" } : { t: "unknown_domain" };
+      }
+      const claim = leases.claim(domain, wildcard.pattern, holder);
+      return claim.ok
+        ? { t: "ok", hostname: domain, lease: claim.lease }
+        : { t: claim.reason, message: claim.message };
+    },
+  };
+}
