@@ -96,6 +96,8 @@ describe("a visitor access policy on a wildcard base domain", () => {
     const auto = await serve("auto");
     assert.equal((await visit(gateway.port, demo, "/open")).status, 200, "no policy yet");
 
+    // A label is no registered domain: it takes no policy of its own.
+    assert.equal((await admin("PUT", demo, ALICE)).status, 404);
     // Set while both labels are held; the path spells the wildcard URL-encoded.
     const put = await admin("PUT", "%2A.example.test", ALICE);
     assert.equal(put.status, 200, put.text);
