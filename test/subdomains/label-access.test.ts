@@ -158,6 +158,8 @@ describe("a visitor access policy on a wildcard base domain", () => {
       assert.equal((await visit(gateway.port, demo, "/", { http2, headers: spoofed })).status, 403);
       assert.equal((await visitOther({ http2 })).status, 200, "a label of another wildcard is unaffected");
     }
+    for (const spelling of ["DEMO.Example.TEST", "demo.example.test.", `demo.example.test:${gateway.port}`])
+      assert.equal((await visit(gateway.port, spelling, "/")).status, 403, spelling);
     assert.deepEqual(seen, [`${other} /`, `${other} /`]);
 
     assert.equal((await admin("DELETE", "%2A.example.test")).status, 200);
