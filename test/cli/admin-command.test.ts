@@ -174,6 +174,26 @@ describe("hopgate admin", () => {
     assert.match(invalid.stderr, /cannot read .*missing\.json/);
   });
 
+  it("sets, shows and clears the access policy of a wildcard base domain given as '*.base'", async (t) => {
+    await domains.register("*.wild.example.com", "");
+    const dir = await tempDir(t);
+    const file = join(dir, "policy.json");
+    await writeFile(file, JSON.stringify({ deny: ["192.0.2.0/24"] }));
+    // As `hopgate admin domains access '*.wild.example.com' --set policy.json` passes it.
+    const set = await admin(["domains", "access", "*.wild.example.com", "--set", file]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /deny: 192\.0\.2\.0\/24/);
+    const shown = await admin(["domains", "access", "*.WILD.example.com.", "--json"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const body = JSON.parse(shown.stdout) as { domain: string; access: { deny: string[] } };
+    assert.equal(body.domain, "*.wild.example.com");
+    assert.deepEqual(body.access.deny, ["192.0.2.0/24"]);
+    const cleared = await admin(["domains", "access", "*.wild.example.com", "--clear"]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    const none = await admin(["domains", "access", "*.wild.example.com"]);
+    assert.match(none.stdout, /has no access policy: every visitor gets in/);
+  });
+
   it("lists live sessions", async () => {
     const result = await admin(["sessions", "--json"]);
     assert.equal(result.code, 0, result.stderr);

@@ -1,4 +1,5 @@
 import type { Logger } from "../../lib/logger.js";
+import { wildcardOf } from "../../lib/wildcard-domain.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
 import type { PolicyEntry, StoredAccessPolicy } from "./stored-policy.js";
@@ -57,7 +58,7 @@ export class AccessPolicies implements AccessGate {
   }
 
   check(domain: string, req: VisitorRequest): AccessDecision | Promise<AccessDecision> {
-    const policy = this.#policies.get(domain);
+    const policy = this.#policyOf(domain);
     if (!policy) return { ok: true };
     return decide(
       policy.compiled,
@@ -76,6 +77,20 @@ export class AccessPolicies implements AccessGate {
       },
       this.#check,
     );
+  }
+
+  /**
+   * The policy in force for `domain` (a served host, normalized): its own when it has one, else
+   * that of the wildcard one label up (`*.tunnel.example.com` for `demo.tunnel.example.com`). A
+   * label under a wildcard has no policy of its own, so its wildcard's guards it; a domain
+   * registered on its own under a wildcard's base takes the wildcard's until it is given its own
+   * (fail closed). Looked up per request: a change reaches held labels without a reconnect.
+   */
+  #policyOf(domain: string): { readonly compiled: CompiledPolicy } | undefined {
+    const own = this.#policies.get(domain);
+    if (own) return own;
+    const wildcard = wildcardOf(domain);
+    return wildcard && this.#policies.get(wildcard.pattern);
   }
 
   /** Sets (or with undefined, clears) the policy of `domain`. */

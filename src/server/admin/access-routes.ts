@@ -40,6 +40,8 @@ function accessRouteDefinitions(mainDomain: string) {
       path,
       summary:
         "Set a domain's visitor access policy (replaces the previous one; in force at the next request)",
+      description:
+        "On a wildcard base domain (`*.base`, or `%2A.base` in the path) the policy guards every label served under it, and every name registered under it that has no policy of its own (docs/access.md, Guarding labels)",
       request: { params, body: jsonBody(accessPolicyInput) },
       responses: {
         200: jsonResponse(accessResponse, "Stored; passwords and the secret are never returned"),
