@@ -177,30 +177,23 @@ async function assemble(
     leases,
     isReserved: (hostname) => hostname === config.domain || config.proxyDomains.includes(hostname),
   });
-  // One limiter for both doors: an address guessing keys at either is refused at both.
-  const authLimiter = new AuthFailureLimiter({
-    maxFailures: config.authMaxFailures,
-    windowMs: config.authFailureWindowSeconds * 1000,
-    blockMs: config.authBlockSeconds * 1000,
-    onBlocked: (address, blockMs) =>
-      serverLogger.warn(
-        { remote_addr: address, block_seconds: blockMs / 1000, max_failures: config.authMaxFailures },
-        "address blocked after repeated failed authentications",
-      ),
-  });
-  // Visitors' basic-auth failures have their own limiter: guessing a site's password must not
-  // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
-  const accessPolicies = new AccessPolicies({
-    failures: new AuthFailureLimiter({
+  const failureLimiter = (blockedMessage: string) =>
+    new AuthFailureLimiter({
       maxFailures: config.authMaxFailures,
       windowMs: config.authFailureWindowSeconds * 1000,
       blockMs: config.authBlockSeconds * 1000,
       onBlocked: (address, blockMs) =>
         serverLogger.warn(
           { remote_addr: address, block_seconds: blockMs / 1000, max_failures: config.authMaxFailures },
-          "visitor address blocked after repeated failed basic-auth attempts",
+          blockedMessage,
         ),
-    }),
+    });
+  // One limiter for both doors: an address guessing keys at either is refused at both.
+  const authLimiter = failureLimiter("address blocked after repeated failed authentications");
+  // Visitors' basic-auth failures have their own limiter: guessing a site's password must not
+  // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
+  const accessPolicies = new AccessPolicies({
+    failures: failureLimiter("visitor address blocked after repeated failed basic-auth attempts"),
   });
   const access = createAccessRepository(database, {
     onChange: ({ domain, policy }) => accessPolicies.set(domain, policy),
