@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { parseCidr } from "../server/access/ip-rules.js";
 
 /**
  * Zod schemas that turn raw configuration strings into typed values. Each accepts `undefined`
@@ -98,6 +99,16 @@ export function ipAddress() {
     .string()
     .trim()
     .refine((value) => isIP(value) !== 0, "not an IP address");
+}
+
+/** A CIDR block or a bare address (a /32 or /128), IPv4 or IPv6, in canonical form (ip-rules.ts parseCidr). */
+export function cidrBlock() {
+  return z.string().transform((value, ctx) => {
+    const parsed = parseCidr(value);
+    if (parsed.ok) return parsed.cidr;
+    ctx.addIssue({ code: "custom", message: parsed.reason });
+    return z.NEVER;
+  });
 }
 
 /** Like `listenAddress`, or `off` (any case) for "do not listen", which parses to null. */

@@ -1,4 +1,4 @@
-import { boolean, integer, integerOrAuto } from "./parsers.js";
+import { boolean, cidrBlock, integer, integerOrAuto, list } from "./parsers.js";
 import { setting } from "./setting.js";
 
 /**
@@ -120,6 +120,16 @@ export const visitorSettings = {
     expected: "true or false",
     default: "false",
     schema: boolean(),
+  }),
+  trustedProxies: setting({
+    env: "HOP_SERVER_TRUSTED_PROXIES",
+    flag: "--trusted-proxies",
+    kind: "list",
+    description:
+      "Front proxies (load balancer, CDN, nginx) whose X-Forwarded-For is believed: from such a peer the visitor is the rightmost untrusted X-Forwarded-For address (docs/access.md, Behind a front proxy); empty = trust nothing, the TCP peer is the visitor",
+    expected: "comma-separated IPv4 or IPv6 addresses or CIDR blocks (10.0.0.0/8, 2001:db8::/32)",
+    default: "",
+    schema: list(cidrBlock()),
   }),
   bodyTimeoutSeconds: setting({
     env: "HOP_SERVER_BODY_TIMEOUT_SECONDS",

@@ -23,6 +23,7 @@ import { createFloodRecovery } from "./limits/flood-recovery.js";
 import { createVisitorLimits } from "./limits/visitor-limits.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
+import { createVisitorAddressOf } from "./edge/visitor-address.js";
 import { createProxy } from "./proxy/proxy.js";
 import { RegisteredDomains } from "./registered-domains.js";
 import { createAccessRepository, type AccessRepository } from "./store/access-repository.js";
@@ -217,6 +218,7 @@ async function assemble(
     gate: visitorLimits,
     maxBodyBytes: config.maxBodyBytes,
     trustRequestId: config.trustRequestId,
+    visitorAddress: createVisitorAddressOf(config.trustedProxies),
     onLimited: (reason) => metrics.visitorLimited(reason),
     access: accessPolicies,
     onAccessDenied: (reason) => metrics.accessDenied(reason),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import type { ClientRequest, IncomingMessage } from "node:http";
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { createServer } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { WebSocket, WebSocketServer } from "ws";
@@ -28,8 +28,10 @@ async function accessSetup(t: TestContext, listen = "127.0.0.1:0", flags: Record
     logs.logger,
   );
   const seen: string[] = [];
+  const received: IncomingHttpHeaders[] = [];
   const backend = await startBackend(t, (req, res) => {
     seen.push(`${req.method} ${req.url}`);
+    received.push(req.headers);
     res.writeHead(200, { "content-type": "text/plain" });
     res.end("backend");
   });
@@ -61,7 +63,7 @@ async function accessSetup(t: TestContext, listen = "127.0.0.1:0", flags: Record
     const text = await (await fetch(`http://127.0.0.1:${gateway.server.metricsPort}/metrics`)).text();
     return sampleValue(text, `hopgate_access_denied_total{reason="${reason}"}`);
   };
-  return { gateway, seen, admin, get, metric, logs };
+  return { gateway, seen, received, admin, get, metric, logs };
 }
 
 /** Whether this machine can listen on ::1 (containers without IPv6 cannot). */
@@ -233,6 +235,49 @@ describe("visitor access policy, end to end", () => {
       void gateway;
     },
   );
+
+  it("behind a trusted front proxy, denies by the X-Forwarded-For address it appended and forwards the chain", async (t) => {
+    const { seen, received, admin, get, metric, logs } = await accessSetup(t, "127.0.0.1:0", {
+      trustedProxies: "127.0.0.1,::1",
+    });
+    assert.equal((await admin("PUT", { deny: ["10.0.0.1"] })).status, 200);
+    for (const http2 of [false, true]) {
+      const denied = await get("/", { http2, headers: { "x-forwarded-for": "10.0.0.1" } });
+      assert.equal(denied.status, 403, `over ${http2 ? "HTTP/2" : "HTTP/1.1"}`);
+      const injected = await get("/", { http2, headers: { "x-forwarded-for": ["10.0.0.1", "203.0.113.9"] } });
+      assert.equal(injected.status, 200, "what the visitor wrote left of its own address does not count");
+    }
+    assert.equal((await get("/")).status, 200, "no header: the trusted peer itself");
+    assert.deepEqual(seen, ["GET /", "GET /", "GET /"]);
+    assert.equal(received[0]?.["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert.equal(received[0]?.["x-real-ip"], "203.0.113.9");
+    assert.equal(received[0]?.forwarded, "for=203.0.113.9, for=127.0.0.1;host=app.example.test;proto=https");
+    assert.equal(received[2]?.["x-forwarded-for"], "127.0.0.1");
+    assert.equal(await metric("ip_denied"), 2);
+    const lines = logs.lines.filter((line) => line.msg === "request");
+    assert.deepEqual(
+      lines.map((line) => [line.status, line.remote_addr]),
+      [
+        [403, "10.0.0.1"],
+        [200, "203.0.113.9"],
+        [403, "10.0.0.1"],
+        [200, "203.0.113.9"],
+        [200, "127.0.0.1"],
+      ],
+    );
+  });
+
+  it("without trusted proxies, ignores X-Forwarded-For and forwards only the peer", async (t) => {
+    const { seen, received, admin, get } = await accessSetup(t);
+    assert.equal((await admin("PUT", { deny: ["10.0.0.1"] })).status, 200);
+    for (const http2 of [false, true]) {
+      const response = await get("/", { http2, headers: { "x-forwarded-for": "10.0.0.1" } });
+      assert.equal(response.status, 200, `over ${http2 ? "HTTP/2" : "HTTP/1.1"}`);
+    }
+    assert.deepEqual(seen, ["GET /", "GET /"]);
+    assert.equal(received[0]?.["x-forwarded-for"], "127.0.0.1");
+    assert.equal(received[0]?.["x-real-ip"], "127.0.0.1");
+  });
 
   it("requires the secret header with exactly its value", async (t) => {
     const { seen, admin, get } = await accessSetup(t);

@@ -251,7 +251,7 @@ describe("decide: forward auth", () => {
       uri: "/",
       host: "app.example.com",
       proto: "https" as const,
-      remoteAddress: "127.0.0.1",
+      forwardedFor: ["127.0.0.1"],
       rawHeaders: [],
     }),
   };
@@ -405,6 +405,7 @@ describe("AccessPolicies", () => {
   const failures = new AuthFailureLimiter({ maxFailures: 0, windowMs: 1, blockMs: 1 });
   const request = (address: string) =>
     ({ socket: { remoteAddress: address }, rawHeaders: [] }) as unknown as VisitorRequest;
+  const peer = (address: string) => ({ address, chain: [address] });
   const denyLoopback = { basic_auth: [], allow: [], deny: ["127.0.0.0/8"] };
 
   it("drops a reload that read the store before this server's own change", async () => {
@@ -415,12 +416,12 @@ describe("AccessPolicies", () => {
     policies.set("app.example.com", denyLoopback); // committed while the reload's query ran
     finishLoad(stale);
     await reload;
-    const decision = await policies.check("app.example.com", request("127.0.0.1"));
+    const decision = await policies.check("app.example.com", request("127.0.0.1"), peer("127.0.0.1"));
     assert.equal(decision.ok, false, "the change stays in force");
 
     await policies.refresh(() => Promise.resolve(stale), silentLogger());
     assert.equal(
-      (await policies.check("app.example.com", request("127.0.0.1"))).ok,
+      (await policies.check("app.example.com", request("127.0.0.1"), peer("127.0.0.1"))).ok,
       true,
       "a later reload applies",
     );
@@ -430,13 +431,13 @@ describe("AccessPolicies", () => {
     const policies = new AccessPolicies({ failures });
     const limited = { basic_auth: [], allow: [], deny: [], rate_limit_per_second: 1 };
     policies.set("app.example.com", limited);
-    assert.equal((await policies.check("app.example.com", request("127.0.0.1"))).ok, true);
+    assert.equal((await policies.check("app.example.com", request("127.0.0.1"), peer("127.0.0.1"))).ok, true);
     await policies.refresh(
       () => Promise.resolve(new Map([["app.example.com", { ...limited }]])),
       silentLogger(),
     );
     assert.equal(
-      (await policies.check("app.example.com", request("127.0.0.1"))).ok,
+      (await policies.check("app.example.com", request("127.0.0.1"), peer("127.0.0.1"))).ok,
       false,
       "the bucket is still empty",
     );
@@ -446,7 +447,14 @@ describe("AccessPolicies", () => {
     const policies = new AccessPolicies({ failures });
     policies.set("app.example.com", "invalid");
     for (const address of ["127.0.0.1", "::1", "203.0.113.9"])
-      assert.equal((await policies.check("app.example.com", request(address))).ok, false, address);
-    assert.equal((await policies.check("other.example.com", request("127.0.0.1"))).ok, true);
+      assert.equal(
+        (await policies.check("app.example.com", request(address), peer(address))).ok,
+        false,
+        address,
+      );
+    assert.equal(
+      (await policies.check("other.example.com", request("127.0.0.1"), peer("127.0.0.1"))).ok,
+      true,
+    );
   });
 });

@@ -20,6 +20,12 @@ describe("loadConfig", () => {
     assert.deepEqual(config.proxyDomains, []);
   });
 
+  it("reads trusted proxies as canonical CIDR blocks, IPv4 and IPv6", () => {
+    const env = { HOP_SERVER_TRUSTED_PROXIES: " 10.0.0.0/8, 2001:DB8::/32,127.0.0.1,::ffff:192.0.2.0/120" };
+    const config = loadConfig(serverSettings, { env, dotenvDir: null });
+    assert.deepEqual(config.trustedProxies, ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1/32", "192.0.2.0/24"]);
+  });
+
   it("lets the environment win over .env and flags win over both", async (t) => {
     const dir = await tempDir(t);
     await writeFile(
@@ -86,6 +92,16 @@ describe("loadConfig", () => {
       /HOP_SERVER_PROXY_DOMAINS=.*wildcard/,
     ],
     ["a bad boolean", { HOP_SERVER_DEBUG: "maybe" }, /HOP_SERVER_DEBUG="maybe" is invalid \(not a boolean\)/],
+    [
+      "a trusted proxy that is no CIDR block",
+      { HOP_SERVER_TRUSTED_PROXIES: "10.0.0.0/8,10.0.0.0/33" },
+      /HOP_SERVER_TRUSTED_PROXIES=.*10\.0\.0\.0\/33: the prefix length must be a number from 0 to 32/,
+    ],
+    [
+      "a trusted proxy that is a host name",
+      { HOP_SERVER_TRUSTED_PROXIES: "proxy.example.com" },
+      /HOP_SERVER_TRUSTED_PROXIES=.*proxy\.example\.com is not an IPv4 or IPv6 address or block/,
+    ],
   ];
   for (const [name, env, message] of invalid) {
     it(`rejects ${name} with one line naming the variable`, () => {

@@ -1,6 +1,7 @@
 import type { Logger } from "../../lib/logger.js";
 import { wildcardOf } from "../../lib/wildcard-domain.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
+import type { VisitorAddress } from "../edge/visitor-address.js";
 import type { VisitorRequest } from "../proxy/visitor.js";
 import type { PolicyEntry, StoredAccessPolicy } from "./stored-policy.js";
 import { compilePolicy, type CompiledPolicy } from "./compiled-policy.js";
@@ -11,7 +12,12 @@ import { decoyPasswordHash, verifyPassword } from "./password-hash.js";
 
 /** What the proxy asks, for every request to a registered domain, before it touches a tunnel. */
 export interface AccessGate {
-  check(domain: string, req: VisitorRequest): AccessDecision | Promise<AccessDecision>;
+  /** `visitor`: who sent the request (visitor-address.ts), never a header the visitor wrote itself. */
+  check(
+    domain: string,
+    req: VisitorRequest,
+    visitor: VisitorAddress,
+  ): AccessDecision | Promise<AccessDecision>;
 }
 
 export interface AccessPoliciesOptions {
@@ -57,21 +63,25 @@ export class AccessPolicies implements AccessGate {
     return this.#policies.size;
   }
 
-  check(domain: string, req: VisitorRequest): AccessDecision | Promise<AccessDecision> {
+  check(
+    domain: string,
+    req: VisitorRequest,
+    visitor: VisitorAddress,
+  ): AccessDecision | Promise<AccessDecision> {
     const policy = this.#policyOf(domain);
     if (!policy) return { ok: true };
     return decide(
       policy.compiled,
       {
         domain,
-        remoteAddress: req.socket.remoteAddress,
+        remoteAddress: visitor.address,
         headerValues: (name) => headerValues(req, name),
         forwardAuthRequest: () => ({
           method: req.method ?? "GET",
           uri: req.url ?? "/",
           host: domain,
           proto: "encrypted" in req.socket && req.socket.encrypted === true ? "https" : "http",
-          remoteAddress: req.socket.remoteAddress ?? "",
+          forwardedFor: visitor.chain,
           rawHeaders: req.rawHeaders,
         }),
       },

@@ -50,7 +50,10 @@ export type AccessDecision =
 export interface Visitor {
   /** The registered domain the request is routed to: the basic-auth realm. */
   readonly domain: string;
-  /** The TCP peer (never a forwarded header); undefined when the socket no longer knows it. */
+  /**
+   * The TCP peer, or behind a trusted front proxy the visitor it names (visitor-address.ts),
+   * never a header the visitor wrote itself; undefined when the socket no longer knows it.
+   */
   readonly remoteAddress: string | undefined;
   /** Every value of a header field as received, one per field line (name lowercased). */
   readonly headerValues: (name: string) => readonly string[];

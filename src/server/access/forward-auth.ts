@@ -19,7 +19,8 @@ export interface ForwardAuthRequest {
   /** The routed domain. */
   readonly host: string;
   readonly proto: "https" | "http";
-  readonly remoteAddress: string;
+  /** The forwarding chain: the visitor first, the TCP peer last (visitor-address.ts); may be empty. */
+  readonly forwardedFor: readonly string[];
   /** The visitor's header lines (name, value, name, value…). */
   readonly rawHeaders: readonly string[];
 }
@@ -123,8 +124,8 @@ function subrequestHeaders(visitor: ForwardAuthRequest): OutgoingHttpHeaders {
     "x-forwarded-proto": visitor.proto,
     "x-forwarded-host": visitor.host,
     "x-forwarded-uri": visitor.uri,
-    "x-forwarded-for": visitor.remoteAddress,
-    "x-real-ip": visitor.remoteAddress,
+    "x-forwarded-for": visitor.forwardedFor.join(", "),
+    "x-real-ip": visitor.forwardedFor[0] ?? "",
   };
 }
 

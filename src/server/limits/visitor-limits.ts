@@ -20,7 +20,11 @@ export type Admission =
 
 /** What the proxy asks before it opens a tunnel stream for a visitor's request. */
 export interface VisitorGate {
-  admit(req: VisitorRequest): Admission;
+  /**
+   * `visitorAddress` is who sent the request (visitor-address.ts; behind a trusted front proxy
+   * not the TCP peer): the request rate counts it, connections count TCP peers.
+   */
+  admit(req: VisitorRequest, visitorAddress: string | undefined): Admission;
 }
 
 export interface VisitorLimitsOptions {
@@ -78,7 +82,7 @@ export function createVisitorLimits(options: VisitorLimitsOptions): VisitorLimit
         overLimit.delete(id);
       });
     },
-    admit(req) {
+    admit(req, visitorAddress) {
       const socket = req.socket;
       if (overLimit.size > 0 && overLimit.has(connectionId(socket.remoteAddress, socket.remotePort))) {
         return {
@@ -89,7 +93,7 @@ export function createVisitorLimits(options: VisitorLimitsOptions): VisitorLimit
         };
       }
       if (!rate) return { ok: true };
-      const decision = rate.take(addressKey(socket.remoteAddress));
+      const decision = rate.take(addressKey(visitorAddress));
       if (decision.ok) return decision;
       return {
         ok: false,

@@ -21,8 +21,10 @@ export interface ExchangeContext {
   readonly domain: string;
   readonly startedAtMs: number;
   readonly proxyTimeoutMs: number;
-  /** The visitor's address, read when the request arrived. */
+  /** The visitor's address, read when the request arrived (visitor-address.ts). */
   readonly remoteAddress: string;
+  /** The forwarding chain for the backend: the visitor first, the TCP peer last (visitor-address.ts). */
+  readonly forwardedFor: readonly string[];
   /** A response write pending this long with none finishing: the visitor is given up (the idle timeout). */
   readonly sendTimeoutMs: number;
   /** No request-body bytes this long mid-body: the exchange is given up (nginx `client_body_timeout`); 0 = none. */

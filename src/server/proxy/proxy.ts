@@ -6,6 +6,7 @@ import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { AccessGate } from "../access/access-policies.js";
 import type { AccessDecision, AccessDenialReason, Reply, UpstreamHeaders } from "../access/decide.js";
+import { createVisitorAddressOf, type VisitorAddressOf } from "../edge/visitor-address.js";
 import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
 import type { VisitorGate, VisitorLimitReason } from "../limits/visitor-limits.js";
 import type { TunnelSession } from "../tunnel/session.js";
@@ -17,7 +18,6 @@ import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
 import {
   hasBodyOfUnknownLength,
   hasRepeatedHost,
-  remoteAddressOf,
   visitorHost,
   visitorPath,
   type VisitorRequest,
@@ -60,6 +60,11 @@ export interface ProxyOptions {
   readonly access?: AccessGate;
   /** A visitor was refused by its domain's access policy. */
   readonly onAccessDenied?: (reason: AccessDenialReason) => void;
+  /**
+   * Who the visitor is, asked once per request: for the limits, the access policy, the access
+   * log and the backend's forwarding headers. Absent: the TCP peer, whatever the request says.
+   */
+  readonly visitorAddress?: VisitorAddressOf;
 }
 
 export interface Proxy {
@@ -75,6 +80,7 @@ export interface Proxy {
  */
 export function createProxy(options: ProxyOptions): Proxy {
   const onLimited = (reason: VisitorLimitReason) => options.onLimited?.(reason);
+  const visitorAddressOf = options.visitorAddress ?? createVisitorAddressOf([]);
   /**
    * Everything decided before a tunnel is looked at: Host, per-address limits, body size,
    * registration, then the domain's access policy (asynchronous only when a password is hashed).
@@ -83,6 +89,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const admit = (req: VisitorRequest, upgrade: boolean): Admitted | Promise<Admitted> => {
     const requestId = requestIdFrom(req.headers["x-request-id"], options.trustRequestId ?? false);
     const domain = hostForRouting(visitorHost(req));
+    const visitor = visitorAddressOf(req);
     const context: ExchangeContext = {
       requestId,
       domain,
@@ -90,13 +97,14 @@ export function createProxy(options: ProxyOptions): Proxy {
       proxyTimeoutMs: options.proxyTimeoutMs,
       sendTimeoutMs: options.sendTimeoutMs,
       bodyTimeoutMs: upgrade ? 0 : (options.bodyTimeoutMs ?? 0),
-      remoteAddress: remoteAddressOf(req),
+      remoteAddress: visitor.address ?? "unknown",
+      forwardedFor: visitor.chain,
       maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
       onLimited,
     };
     if (hasRepeatedHost(req)) return { ok: false, context, error: "invalid_input", closeConnection: true };
-    const admission = options.gate?.admit(req) ?? { ok: true };
+    const admission = options.gate?.admit(req, visitor.address) ?? { ok: true };
     if (!admission.ok) {
       onLimited(admission.reason);
       return {
@@ -112,7 +120,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       return { ok: false, context, error: "payload_too_large" };
     }
     if (!options.isRegistered(domain)) return { ok: false, context, error: "not_found" };
-    const decision = options.access?.check(domain, req);
+    const decision = options.access?.check(domain, req, visitor);
     if (decision === undefined) return { ok: true, context };
     return decision instanceof Promise
       ? decision.then((d) => afterAccess(d, context))
@@ -145,7 +153,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         rawHeaders: admitted.upstream
           ? withUpstreamHeaders(req.rawHeaders, admitted.upstream)
           : req.rawHeaders,
-        remoteAddress: context.remoteAddress,
+        forwardedFor: context.forwardedFor,
         requestId: context.requestId,
         upgrade,
         bodyOfUnknownLength: !upgrade && hasBodyOfUnknownLength(req),

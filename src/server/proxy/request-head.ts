@@ -16,7 +16,11 @@ export interface VisitorRequestHead {
   readonly host: string;
   /** Name/value pairs in order, as node gives them (`rawHeaders`). */
   readonly rawHeaders: readonly string[];
-  readonly remoteAddress: string;
+  /**
+   * The forwarding chain (visitor-address.ts): the visitor first, each trusted front proxy it
+   * passed, the TCP peer last; visitor-sent entries left of the visitor are never in it.
+   */
+  readonly forwardedFor: readonly string[];
   readonly requestId: string;
   /** A WebSocket (or other) upgrade: Upgrade and Connection survive the hop. */
   readonly upgrade: boolean;
@@ -68,12 +72,18 @@ export function requestHeaderMap(head: VisitorRequestHead, version: 1 | 2): Head
   // v2 clients learn that a body of unknown length follows (node's HTTP client would otherwise
   // send a DELETE's or OPTIONS' body unframed). v1 clients buffer the whole body anyway.
   if (head.bodyOfUnknownLength && version === 2) add("transfer-encoding", "chunked");
+  const chain = head.forwardedFor.length > 0 ? head.forwardedFor : ["unknown"];
   add("host", head.host);
-  add("x-forwarded-for", head.remoteAddress);
+  add("x-forwarded-for", chain.join(", "));
   add("x-forwarded-proto", "https");
   add("x-forwarded-host", head.host);
-  add("x-real-ip", head.remoteAddress);
-  add("forwarded", `for=${forwardedNode(head.remoteAddress)};host=${quoteIfNeeded(head.host)};proto=https`);
+  add("x-real-ip", chain[0]!);
+  // RFC 7239 §4: one element per hop; HopGate's own (the last) says for whom it received it.
+  const earlier = chain.slice(0, -1).map((hop) => `for=${forwardedNode(hop)}, `);
+  add(
+    "forwarded",
+    `${earlier.join("")}for=${forwardedNode(chain.at(-1)!)};host=${quoteIfNeeded(head.host)};proto=https`,
+  );
   add("x-request-id", head.requestId);
   map[WireHeader.method] = headerValues([head.method]);
   map[WireHeader.url] = headerValues([head.url]);

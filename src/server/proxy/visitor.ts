@@ -47,10 +47,6 @@ export function visitorPath(url: string | undefined): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-export function remoteAddressOf(req: VisitorRequest): string {
-  return req.socket.remoteAddress ?? "unknown";
-}
-
 /**
  * Whether a body of unknown length follows the head: HTTP/1.1 Transfer-Encoding (node's parser
  * already refused TE together with Content-Length), or an HTTP/2 stream whose HEADERS frame

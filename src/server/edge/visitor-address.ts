@@ -1,0 +1,70 @@
+import { canonicalAddress, compileIpRules, type IpRules } from "../access/ip-rules.js";
+import type { VisitorRequest } from "../proxy/visitor.js";
+
+/** Who sent a request, as far as the trusted front proxies (HOP_SERVER_TRUSTED_PROXIES) tell. */
+export interface VisitorAddress {
+  /**
+   * The visitor's address: canonical (an IPv4-mapped IPv6 address as IPv4), or the peer as the
+   * socket gave it when that is no IP address; undefined when the socket no longer knows it.
+   */
+  readonly address: string | undefined;
+  /**
+   * The forwarding chain for the backend's X-Forwarded-For: `address` first, then each trusted
+   * hop the request passed, the TCP peer last. Just `[address]` when the peer is not trusted.
+   */
+  readonly chain: readonly string[];
+}
+
+/** Computes a request's VisitorAddress; asked once per request. */
+export type VisitorAddressOf = (req: VisitorRequest) => VisitorAddress;
+
+/**
+ * The visitor's address given the TCP peer, the request's X-Forwarded-For field lines (in the
+ * order received) and the trusted proxies, as nginx's realip module with `real_ip_recursive on`
+ * does: an untrusted peer is the visitor and its X-Forwarded-For is ignored; a trusted peer's
+ * X-Forwarded-For is walked from the right (the entries its own proxies appended), skipping
+ * trusted addresses, and the first untrusted one is the visitor. Everything left of it was
+ * written by the visitor and is never looked at. An entry that is no IP address stops the walk:
+ * the last trusted hop is then the visitor, as it is when every entry is trusted.
+ */
+export function visitorAddress(
+  peer: string | undefined,
+  forwardedFor: readonly string[],
+  trusted: IpRules,
+): VisitorAddress {
+  if (peer === undefined || peer === "") return { address: undefined, chain: [] };
+  const hops = [canonicalAddress(peer)?.address ?? peer];
+  if (trusted.size === 0 || !trusted.matches(peer)) return { address: hops[0], chain: hops };
+  const entries = forwardedFor.flatMap((line) => line.split(","));
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i]!.trim();
+    // RFC 9110 §5.6.1: empty list elements are ignored.
+    if (entry === "") continue;
+    const hop = canonicalAddress(entry);
+    if (hop === undefined) break;
+    hops.unshift(hop.address);
+    if (!trusted.matches(hop.address)) break;
+  }
+  return { address: hops[0], chain: hops };
+}
+
+/** A VisitorAddressOf for the trusted proxies' CIDR blocks (ip-rules.ts parseCidr); none: trust nothing. */
+export function createVisitorAddressOf(trustedProxies: readonly string[]): VisitorAddressOf {
+  const trusted = compileIpRules(trustedProxies);
+  return (req) =>
+    visitorAddress(
+      req.socket.remoteAddress,
+      trusted.size === 0 ? [] : forwardedForLines(req.rawHeaders),
+      trusted,
+    );
+}
+
+/** Every X-Forwarded-For field line, in order (node's `headers` joins them, HTTP/2 or not alike). */
+function forwardedForLines(raw: readonly string[]): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 15 && name.toLowerCase() === "x-forwarded-for") lines.push(raw[i + 1]!);
+  }
+  return lines;
+}

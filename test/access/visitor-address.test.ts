@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { canonicalAddress, compileIpRules } from "../../src/server/access/ip-rules.js";
+import { visitorAddress } from "../../src/server/edge/visitor-address.js";
+
+const TRUSTED = ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1"];
+const trusted = compileIpRules(TRUSTED);
+
+const octet = fc.integer({ min: 0, max: 255 });
+const trustedHop = fc.oneof(
+  fc.tuple(octet, octet, octet).map(([a, b, c]) => `10.${a}.${b}.${c}`),
+  fc.tuple(octet, octet).map(([a, b]) => `::ffff:10.0.${a}.${b}`),
+  fc.integer({ min: 0, max: 0xffff }).map((n) => `2001:db8::${n.toString(16)}`),
+  fc.constant("127.0.0.1"),
+);
+const untrustedHop = fc.oneof(
+  fc.tuple(fc.integer({ min: 11, max: 223 }), octet, octet, octet).map((parts) => parts.join(".")),
+  fc.tuple(octet, octet).map(([a, b]) => `::ffff:203.0.${a}.${b}`),
+  fc.integer({ min: 0, max: 0xffff }).map((n) => `2001:db9::${n.toString(16)}`),
+);
+/** What a visitor may write into X-Forwarded-For: addresses of any kind and junk. */
+const visitorEntry = fc.oneof(
+  trustedHop,
+  untrustedHop,
+  fc.string({ maxLength: 12 }).filter((s) => !s.includes(",")),
+  fc.constantFrom("", " ", "unknown", "[::1]", "1.2.3.4:80", "10.0.0.1/8", "fe80::1%eth0"),
+);
+
+/** The entries as X-Forwarded-For field lines, split at arbitrary commas, with optional spaces. */
+function asLines(entries: readonly string[], cuts: readonly boolean[], spaced: boolean): string[] {
+  const lines: string[] = [];
+  let current: string[] = [];
+  entries.forEach((entry, i) => {
+    current.push(entry);
+    if (cuts[i] === true && i < entries.length - 1) {
+      lines.push(current.join(spaced ? " , " : ","));
+      current = [];
+    }
+  });
+  if (current.length > 0) lines.push(current.join(spaced ? " , " : ","));
+  return lines;
+}
+
+const canonical = (address: string) => address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+
+describe("visitorAddress", () => {
+  it("takes the peer and ignores X-Forwarded-For when the peer is not trusted, whatever the header", () => {
+    fc.assert(
+      fc.property(untrustedHop, fc.array(visitorEntry, { maxLength: 8 }), (peer, entries) => {
+        const result = visitorAddress(peer, [entries.join(",")], trusted);
+        assert.equal(result.address, canonical(peer));
+        assert.deepEqual(result.chain, [canonical(peer)]);
+      }),
+    );
+    assert.deepEqual(visitorAddress("10.0.0.1", ["203.0.113.9"], compileIpRules([])), {
+      address: "10.0.0.1",
+      chain: ["10.0.0.1"],
+    });
+  });
+
+  it("behind trusted hops, finds the untrusted address they appended, whatever the visitor wrote left of it", () => {
+    fc.assert(
+      fc.property(
+        fc.array(visitorEntry, { maxLength: 6 }),
+        untrustedHop,
+        fc.array(trustedHop, { maxLength: 4 }),
+        trustedHop,
+        fc.array(fc.boolean(), { maxLength: 12 }),
+        fc.boolean(),
+        (injected, visitor, hops, peer, cuts, spaced) => {
+          const lines = asLines([...injected, visitor, ...hops], cuts, spaced);
+          const result = visitorAddress(peer, lines, trusted);
+          assert.equal(result.address, canonical(visitor));
+          assert.deepEqual(result.chain, [visitor, ...hops, peer].map(canonical));
+        },
+      ),
+    );
+  });
+
+  it("with a trusted peer, answers a trusted address only when no untrusted one can be reached", () => {
+    fc.assert(
+      fc.property(trustedHop, fc.array(visitorEntry, { maxLength: 10 }), (peer, entries) => {
+        const result = visitorAddress(peer, [entries.join(",")], trusted);
+        const chain = result.chain;
+        assert.equal(result.address, chain[0]);
+        assert.equal(chain.at(-1), canonical(peer));
+        // Every hop after the first is trusted: the walk never passes an untrusted address.
+        for (const hop of chain.slice(1)) assert.ok(trusted.matches(hop), hop);
+        if (result.address !== undefined && trusted.matches(result.address)) {
+          // Then the walk ran out of entries or met one that is no address.
+          const given = entries.map((entry) => entry.trim()).filter((entry) => entry !== "");
+          const next = given[given.length - chain.length];
+          assert.ok(next === undefined || canonicalAddress(next) === undefined, `stopped before ${next}`);
+        }
+      }),
+    );
+  });
+
+  it("handles the cases of a table", () => {
+    const cases: Array<[string, string | undefined, string[], string | undefined, string[]]> = [
+      ["no header from a trusted peer", "127.0.0.1", [], "127.0.0.1", ["127.0.0.1"]],
+      ["mapped peer", "::ffff:127.0.0.1", ["203.0.113.9"], "203.0.113.9", ["203.0.113.9", "127.0.0.1"]],
+      [
+        "several lines, skipping trusted",
+        "127.0.0.1",
+        ["6.6.6.6, 203.0.113.9", "10.1.1.1"],
+        "203.0.113.9",
+        ["203.0.113.9", "10.1.1.1", "127.0.0.1"],
+      ],
+      [
+        "all trusted: the leftmost",
+        "127.0.0.1",
+        ["10.0.0.2, 10.0.0.1"],
+        "10.0.0.2",
+        ["10.0.0.2", "10.0.0.1", "127.0.0.1"],
+      ],
+      [
+        "junk stops the walk",
+        "127.0.0.1",
+        ["203.0.113.9, junk, 10.0.0.1"],
+        "10.0.0.1",
+        ["10.0.0.1", "127.0.0.1"],
+      ],
+      ["junk at the right: the peer", "127.0.0.1", ["203.0.113.9, 1.2.3.4:80"], "127.0.0.1", ["127.0.0.1"]],
+      [
+        "empty elements ignored",
+        "127.0.0.1",
+        [" ,203.0.113.9,, "],
+        "203.0.113.9",
+        ["203.0.113.9", "127.0.0.1"],
+      ],
+      ["IPv6 lowercased", "2001:db8::1", ["2001:DB9::A"], "2001:db9::a", ["2001:db9::a", "2001:db8::1"]],
+      ["no peer", undefined, ["203.0.113.9"], undefined, []],
+    ];
+    for (const [name, peer, lines, address, chain] of cases) {
+      assert.deepEqual(visitorAddress(peer, lines, trusted), { address, chain }, name);
+    }
+  });
+});
