@@ -267,6 +267,38 @@ describe("visitor access policy, end to end", () => {
     );
   });
 
+  it("behind a trusted front proxy, counts wrong passwords and the request rate per visitor, not per proxy", async (t) => {
+    const { seen, admin, get, metric } = await accessSetup(t, "127.0.0.1:0", {
+      trustedProxies: "127.0.0.1",
+      authMaxFailures: "2",
+      maxRequestsPerIpPerSecond: "1",
+      requestBurstPerIp: "3",
+    });
+    assert.equal(
+      (await admin("PUT", { basic_auth: [{ username: "alice", password: "correct horse" }] })).status,
+      200,
+    );
+    const from = (visitor: string, password?: string) =>
+      get("/", {
+        headers: {
+          "x-forwarded-for": visitor,
+          ...(password !== undefined && { authorization: basic("alice", password) }),
+        },
+      });
+    // Without credentials (a challenge, no hashing): quick enough for a bucket of 3 at 1/s.
+    const quick = [];
+    for (let i = 0; i < 4; i++) quick.push((await from("198.51.100.7")).status);
+    assert.deepEqual(quick, [401, 401, 401, 429], "the fourth request at once is over that visitor's burst");
+    assert.equal((await from("192.0.2.1")).status, 401, "another visitor has its own bucket");
+
+    assert.equal((await from("203.0.113.9", "guess 1")).status, 401);
+    assert.equal((await from("203.0.113.9", "guess 2")).status, 401);
+    assert.equal((await from("203.0.113.9", "correct horse")).status, 429, "the guesser is blocked");
+    assert.equal(await metric("auth_blocked"), 1);
+    assert.equal((await from("192.0.2.1", "correct horse")).status, 200, "another visitor is not");
+    assert.equal(seen.length, 1);
+  });
+
   it("without trusted proxies, ignores X-Forwarded-For and forwards only the peer", async (t) => {
     const { seen, received, admin, get } = await accessSetup(t);
     assert.equal((await admin("PUT", { deny: ["10.0.0.1"] })).status, 200);

@@ -85,6 +85,31 @@ describe("forward auth, end to end", () => {
     assert.equal(sampleValue(metrics, 'hopgate_access_denied_total{reason="forward_auth"}'), 3);
   });
 
+  it("tells the auth service the visitor a trusted front proxy names, then the chain", async (t) => {
+    const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY, trustedProxies: "127.0.0.1" });
+    const asked: IncomingHttpHeaders[] = [];
+    const auth = await startBackend(t, (req, res) => {
+      asked.push(req.headers);
+      res.writeHead(204);
+      res.end();
+    });
+    const backend = await startBackend(t, (_req, res) => res.end("backend"));
+    const key = await gateway.register(DOMAIN);
+    await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
+    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ forward_auth: { url: `${auth.url}/verify`, copy_headers: [] } }),
+    });
+    assert.equal(put.status, 200, put.body.toString());
+    const response = await visit(gateway.port, DOMAIN, "/", {
+      headers: { "x-forwarded-for": "10.0.0.1, 203.0.113.9" },
+    });
+    assert.equal(response.status, 200);
+    assert.equal(asked[0]?.["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert.equal(asked[0]?.["x-real-ip"], "203.0.113.9");
+  });
+
   it("answers 503 when the auth service cannot be reached or does not answer in time", async (t) => {
     const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
     let reached = 0;
