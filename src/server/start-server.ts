@@ -208,6 +208,7 @@ async function assemble(
   const shutdown = new AbortController();
   let draining = false;
   const visitorLimits = createVisitorLimits(config);
+  const visitorAddress = createVisitorAddressOf(config.trustedProxies);
   cleanup.push("visitor limits", () => visitorLimits.stop());
   const proxy = createProxy({
     lookup: registry,
@@ -218,7 +219,7 @@ async function assemble(
     gate: visitorLimits,
     maxBodyBytes: config.maxBodyBytes,
     trustRequestId: config.trustRequestId,
-    visitorAddress: createVisitorAddressOf(config.trustedProxies),
+    visitorAddress,
     onLimited: (reason) => metrics.visitorLimited(reason),
     access: accessPolicies,
     onAccessDenied: (reason) => metrics.accessDenied(reason),
@@ -283,6 +284,7 @@ async function assemble(
         limiter: authLimiter,
         onFailure: () => metrics.adminAuthFailure(),
         onBlocked: () => metrics.adminAuthBlocked(),
+        visitorAddress,
       },
     }),
     proxy,

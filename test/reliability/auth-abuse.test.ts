@@ -278,6 +278,25 @@ describe("authentication abuse", () => {
     },
   );
 
+  it(
+    "behind a trusted front proxy, blocks the admin caller its X-Forwarded-For names, not the proxy",
+    TEST_DEADLINE,
+    async (t) => {
+      const gateway = await limitedGateway(t, { trustedProxies: "127.0.0.1" });
+      const exists = (visitor: string, bearer: string) =>
+        visit(gateway.port, "gateway.test", `/api/v1/admin/domains/exists?domain=${DOMAIN}`, {
+          headers: { authorization: `Bearer ${bearer}`, "x-forwarded-for": visitor },
+        });
+      for (let i = 0; i < 3; i++) assert.equal((await exists("203.0.113.9", `wrong-${i}`)).status, 401);
+      assert.equal((await exists("203.0.113.9", ADMIN_KEY)).status, 429, "the guesser is blocked");
+      assert.equal(
+        (await exists("198.51.100.7", ADMIN_KEY)).status,
+        200,
+        "the proxy's other callers are not",
+      );
+    },
+  );
+
   it("never blocks with HOP_AUTH_MAX_FAILURES=0", TEST_DEADLINE, async (t) => {
     const gateway = await limitedGateway(t, { authMaxFailures: "0" });
     const key = await gateway.register(DOMAIN);

@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { getConnInfo } from "@hono/node-server/conninfo";
+import type { HttpBindings } from "@hono/node-server";
 import { secretsEqual } from "../../lib/api-key.js";
 import { HopGateError } from "../../lib/hopgate-error.js";
+import type { VisitorAddressOf } from "../edge/visitor-address.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 
 export interface AdminAuthOptions {
@@ -11,6 +12,8 @@ export interface AdminAuthOptions {
   readonly onFailure?: () => void;
   /** A request was refused (429) because its address is blocked. */
   readonly onBlocked?: () => void;
+  /** Who the caller is (behind a trusted front proxy, not the TCP peer); absent: the TCP peer. */
+  readonly visitorAddress?: VisitorAddressOf;
 }
 
 /**
@@ -28,7 +31,7 @@ export function adminAuth(
     if (adminApiKey === undefined || adminApiKey === "") {
       throw new HopGateError("unavailable", "admin API disabled: the server has no HOP_ADMIN_API_KEY");
     }
-    const remoteAddress = remoteAddressOf(c);
+    const remoteAddress = remoteAddressOf(c, options.visitorAddress);
     const retryAfterMs =
       remoteAddress === undefined ? 0 : (options.limiter?.retryAfterMs(remoteAddress) ?? 0);
     if (retryAfterMs > 0) {
@@ -55,7 +58,9 @@ export function adminAuth(
   };
 }
 
-/** The peer of a request served by @hono/node-server; undefined for an in-memory `fetch`. */
-function remoteAddressOf(c: Context): string | undefined {
-  return c.env === undefined ? undefined : getConnInfo(c).remote.address;
+/** The caller of a request served by @hono/node-server; undefined for an in-memory `fetch`. */
+function remoteAddressOf(c: Context, visitorAddress: VisitorAddressOf | undefined): string | undefined {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  if (incoming === undefined) return undefined;
+  return visitorAddress ? visitorAddress(incoming).address : incoming.socket.remoteAddress;
 }
