@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { canonicalAddress, compileIpRules } from "../../src/server/access/ip-rules.js";
 import { visitorAddress } from "../../src/server/edge/visitor-address.js";
+import { requestHeaderMap } from "../../src/server/proxy/request-head.js";
 
 const TRUSTED = ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1"];
 const trusted = compileIpRules(TRUSTED);
@@ -136,5 +137,39 @@ describe("visitorAddress", () => {
     for (const [name, peer, lines, address, chain] of cases) {
       assert.deepEqual(visitorAddress(peer, lines, trusted), { address, chain }, name);
     }
+  });
+});
+
+describe("the forwarding headers of the backend request", () => {
+  const head = (forwardedFor: string[]) =>
+    requestHeaderMap(
+      {
+        method: "GET",
+        url: "/",
+        host: "app.example.com",
+        rawHeaders: ["X-Forwarded-For", "6.6.6.6", "Forwarded", "for=6.6.6.6", "X-Real-IP", "6.6.6.6"],
+        forwardedFor,
+        requestId: "r1",
+        upgrade: false,
+        bodyOfUnknownLength: false,
+      },
+      2,
+    );
+  const values = (map: ReturnType<typeof head>, name: string) => [...(map[name]?.values ?? [])];
+
+  it("carry the chain, visitor first, with one Forwarded element per hop (IPv6 bracketed and quoted)", () => {
+    const map = head(["2001:db9::a", "10.0.0.1", "::1"]);
+    assert.deepEqual(values(map, "x-forwarded-for"), ["2001:db9::a, 10.0.0.1, ::1"]);
+    assert.deepEqual(values(map, "x-real-ip"), ["2001:db9::a"]);
+    assert.deepEqual(values(map, "forwarded"), [
+      'for="[2001:db9::a]", for=10.0.0.1, for="[::1]";host=app.example.com;proto=https',
+    ]);
+  });
+
+  it("carry only the peer when nothing is trusted, and never the visitor's own values", () => {
+    const map = head(["203.0.113.9"]);
+    assert.deepEqual(values(map, "x-forwarded-for"), ["203.0.113.9"]);
+    assert.deepEqual(values(map, "forwarded"), ["for=203.0.113.9;host=app.example.com;proto=https"]);
+    assert.deepEqual(values(head([]), "x-real-ip"), ["unknown"]);
   });
 });
