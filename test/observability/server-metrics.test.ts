@@ -11,7 +11,7 @@ import { proxyErrorType } from "../../src/server/metrics/proxy-error-type.js";
 import { PROXY_ERROR_TYPES } from "../../src/server/metrics/server-events.js";
 import { promtoolCheckMetrics, sampleLines, sampleValue } from "../helpers/prometheus-text.js";
 
-const REGISTERED = new Set(["app.example.com", "api.example.com"]);
+const REGISTERED = new Set(["app.example.com", "api.example.com", "*.tunnel.example.com"]);
 
 async function serverWithListener(t: TestContext, onCollectError?: (error: unknown) => void) {
   const registry = new Registry();
@@ -132,6 +132,28 @@ describe("ServerMetrics", () => {
     const domains = new Set(requestSeries.map((line) => /domain="([^"]*)"/.exec(line)?.[1]));
     assert.deepEqual([...domains].sort(), ["_other", "app.example.com"]);
     assert.ok(requestSeries.some((line) => line.includes('method="_other",status="_other"')));
+  });
+
+  it("counts self-service labels under their wildcard, one series however many labels", async (t) => {
+    const { metrics, scrape } = await serverWithListener(t);
+    for (let i = 0; i < 50; i++) {
+      const label = randomBytes(8).toString("hex");
+      metrics.requestFinished({
+        method: "GET",
+        status: 200,
+        domain: `${label}.tunnel.example.com`,
+        durationMs: 1,
+      });
+    }
+    metrics.requestFinished({ method: "GET", status: 404, domain: "a.b.tunnel.example.com", durationMs: 1 });
+    const scraped = await scrape();
+    const wildcard = 'hopgate_http_requests_total{method="GET",status="200",domain="*.tunnel.example.com"}';
+    assert.equal(sampleValue(scraped, wildcard), 50);
+    assert.equal(
+      sampleValue(scraped, 'hopgate_http_requests_total{method="GET",status="404",domain="_other"}'),
+      1,
+      "two labels deep is no label of the wildcard",
+    );
   });
 
   it("forgets an unregistered domain's request series", async (t) => {

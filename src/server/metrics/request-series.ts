@@ -23,7 +23,9 @@ interface MethodSeries {
  * `requests_total{method,status,domain}` and `request_duration_seconds{method,domain}`, with the
  * label children cached per domain, method and status: recording a request in a known series
  * costs three map lookups and no label object. The domain label is the domain when it is
- * registered at the time of the request, else `_other`; method and status use the shared sets.
+ * registered at the time of the request, the wildcard (`*.tunnel.example.com`) for a name one
+ * label under a registered wildcard (self-service labels: one series per wildcard, however many
+ * labels come and go), else `_other`; method and status use the shared sets.
  */
 export function createRequestSeries(options: RequestSeriesOptions): RequestSeries {
   const total = new Counter({
@@ -54,9 +56,16 @@ export function createRequestSeries(options: RequestSeriesOptions): RequestSerie
     return series;
   }
 
+  const domainLabel = (host: string): string => {
+    if (options.isRegisteredDomain(host)) return host;
+    const dot = host.indexOf(".");
+    const wildcard = dot > 0 ? `*${host.slice(dot)}` : undefined;
+    return wildcard !== undefined && options.isRegisteredDomain(wildcard) ? wildcard : OTHER_LABEL;
+  };
+
   return {
     record(request) {
-      const domain = options.isRegisteredDomain(request.domain) ? request.domain : OTHER_LABEL;
+      const domain = domainLabel(request.domain);
       const method = methodLabel(request.method);
       const series = methodSeries(domain, method);
       // Statuses outside 100-599 share one key, so a client sending odd codes adds no entries.
