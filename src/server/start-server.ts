@@ -260,6 +260,7 @@ async function assemble(
     tunnel: createTunnelEndpoint({
       authenticator,
       authLimiter,
+      clientAddress: visitorAddress,
       registry,
       limits: { ...DEFAULT_TUNNEL_LIMITS, maxStreams: config.maxStreamsPerTunnel },
       handshakeTimeoutMs: config.handshakeTimeoutSeconds * 1000,

@@ -27,6 +27,8 @@ export interface V1GoClientOptions {
   readonly localTarget: string;
   /** Replaces the hello (handshake tests); "none" half-closes the call without any message. */
   readonly hello?: Envelope | "none";
+  /** Request header fields a front proxy would add (e.g. `x-forwarded-for`); none by default. */
+  readonly proxyHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface ServedRequest {
@@ -161,6 +163,7 @@ function openCall(options: V1GoClientOptions) {
     "content-type": "application/grpc",
     te: "trailers",
     "user-agent": "grpc-go/1.64.0",
+    ...options.proxyHeaders,
   });
   return { session, call, pings: () => pings };
 }

@@ -14,6 +14,7 @@ import type { DomainRepository } from "../../src/server/store/domain-repository.
 import { echoed, echoHandler, startBackend, type Echo } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
+import { until } from "../helpers/poll-until.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { waitUntil } from "../helpers/prometheus-server.js";
 import { tempDir } from "../helpers/temp-dir.js";
@@ -294,6 +295,41 @@ describe("authentication abuse", () => {
         200,
         "the proxy's other callers are not",
       );
+    },
+  );
+
+  it(
+    "behind a trusted front proxy, blocks the tunnel client its X-Forwarded-For names, not the proxy",
+    TEST_DEADLINE,
+    async (t) => {
+      const gateway = await limitedGateway(t, { trustedProxies: "127.0.0.1" });
+      const key = await gateway.register(DOMAIN);
+      const handshake = (client: string, apiKey: string) =>
+        startV1GoClientTo(t, gateway, {
+          domain: DOMAIN,
+          apiKey,
+          localTarget: "127.0.0.1:9",
+          proxyHeaders: { "x-forwarded-for": client },
+        });
+      for (let i = 0; i < 3; i++) {
+        const end = await within(handshake("203.0.113.9", `wrong-${i}-${"0".repeat(58)}`).ended, "a refusal");
+        assert.equal(end.grpcStatus, GrpcCode.permissionDenied, end.grpcMessage);
+      }
+      const blocked = await within(handshake("203.0.113.9", key).ended, "the blocked client's refusal");
+      assert.equal(
+        blocked.grpcStatus,
+        GrpcCode.resourceExhausted,
+        "the guesser is blocked, right key or not",
+      );
+
+      handshake("198.51.100.7", key);
+      await until(
+        () => gateway.server.registry.hasTunnel(DOMAIN),
+        "the proxy's other client's tunnel",
+        30_000,
+      );
+      const [session] = gateway.server.registry.all();
+      assert.equal(session?.remoteAddress, "198.51.100.7", "the session shows the client, not the proxy");
     },
   );
 

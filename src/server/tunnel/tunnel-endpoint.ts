@@ -23,6 +23,7 @@ import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import type { HandshakeResult } from "../metrics/server-events.js";
 import type { Lease } from "../subdomains/label-leases.js";
 import { refuseCall, ServerCall } from "./server-call.js";
+import type { VisitorAddressOf } from "../edge/visitor-address.js";
 import type { SessionRegistry } from "./session-registry.js";
 import { TunnelSession } from "./session.js";
 import { prepareTunnelConnection, transportOf } from "./tunnel-connection.js";
@@ -55,6 +56,11 @@ export interface TunnelEndpointOptions {
   readonly authenticator: TunnelAuthenticator;
   /** Refuses addresses with too many failed handshakes before the store is asked; none: no limit. */
   readonly authLimiter?: AuthLimiter;
+  /**
+   * The client's address for the failed-key limiter, logs and sessions: the peer, or behind a
+   * trusted front proxy the address it names (edge/visitor-address.ts); none: the peer.
+   */
+  readonly clientAddress?: VisitorAddressOf;
   readonly registry: SessionRegistry;
   readonly limits: MultiplexerLimits;
   readonly handshakeTimeoutMs: number;
@@ -92,7 +98,7 @@ export function createTunnelEndpoint(options: TunnelEndpointOptions): TunnelHand
 }
 
 async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerRequest, call: ServerCall) {
-  const remoteAddress = req.socket.remoteAddress ?? "unknown";
+  const remoteAddress = options.clientAddress?.(req).address ?? req.socket.remoteAddress ?? "unknown";
   // Set once the handshake passed; the reader's callbacks run before and after. `failure`: the
   // status the call ends with when the client's framing broke (the session then closes).
   const live: { session?: TunnelSession; failure?: GrpcStatus; clientEnded?: boolean } = {};
