@@ -8,6 +8,8 @@ import type { Logger } from "../lib/logger.js";
 export class RegisteredDomains {
   #domains = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  /** Counts this server's own changes, so that a reload that raced one is dropped. */
+  #changes = 0;
 
   has(domain: string): boolean {
     return this.#domains.has(domain);
@@ -18,10 +20,12 @@ export class RegisteredDomains {
   }
 
   add(domain: string): void {
+    this.#changes += 1;
     this.#domains.add(domain);
   }
 
   delete(domain: string): void {
+    this.#changes += 1;
     this.#domains.delete(domain);
   }
 
@@ -29,15 +33,25 @@ export class RegisteredDomains {
     this.#domains = new Set(domains);
   }
 
-  /** Reloads every `intervalMs`; a failed reload keeps the last known set and is logged. */
+  /**
+   * Reloads every `intervalMs`; a failed reload keeps the last known set and is logged. A reload
+   * during which this server registered or removed a domain is dropped: it may have read the
+   * store before that change committed (and would undo it until the next reload), and the next
+   * one reads after it.
+   */
   startRefreshing(load: () => Promise<string[]>, intervalMs: number, logger: Logger): void {
-    this.#timer = setInterval(() => {
-      load().then(
-        (domains) => this.replaceAll(domains),
-        (error: unknown) =>
-          logger.warn({ err: (error as Error).message }, "could not refresh registered domains"),
-      );
-    }, intervalMs).unref();
+    this.#timer = setInterval(() => void this.refresh(load, logger), intervalMs).unref();
+  }
+
+  /** One reload (see startRefreshing). */
+  async refresh(load: () => Promise<string[]>, logger: Logger): Promise<void> {
+    const changesBefore = this.#changes;
+    try {
+      const domains = await load();
+      if (this.#changes === changesBefore) this.replaceAll(domains);
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, "could not refresh registered domains");
+    }
   }
 
   stop(): void {
