@@ -26,7 +26,10 @@ export interface ServerRegistry extends GatewaySessions {
   readonly self: SessionHolder;
   /** A session opened or closed here: the mirror is rewritten soon (coalesced). */
   sessionsChanged(): void;
-  /** Stops the heartbeat and deletes this server's row (best effort); idempotent. */
+  /**
+   * Stops the heartbeat and deletes this server's row (best effort, waiting at most 1 s; a row
+   * left behind expires); idempotent.
+   */
   stop(): Promise<void>;
 }
 
@@ -46,6 +49,8 @@ export interface ServerRegistryOptions {
 
 export const DEFAULT_HEARTBEAT_MS = 2_000;
 export const DEFAULT_EXPIRY_MS = 10_000;
+/** Longest wait at shutdown for the last write and the deletion of this server's row. */
+const LEAVE_TIMEOUT_MS = 1_000;
 /** Rows per INSERT, well under PostgreSQL's 65535 bind parameters (11 per row). */
 const INSERT_CHUNK_ROWS = 500;
 
@@ -178,11 +183,23 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      await running;
-      try {
+      // A stalled database must not hold up shutdown: the row then expires like a killed server's.
+      const leave = (async () => {
+        await running;
         await db.deleteFrom("servers").where("id", "=", self.id).execute();
+      })();
+      let timeout: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<"gave up">((resolve) => {
+        timeout = setTimeout(() => resolve("gave up"), LEAVE_TIMEOUT_MS);
+      });
+      try {
+        if ((await Promise.race([leave, gaveUp])) === "gave up")
+          logger.warn({ server_id: self.id }, "could not leave the server registry in time; it expires");
       } catch (error) {
         logger.warn({ err: error, server_id: self.id }, "could not leave the server registry");
+      } finally {
+        clearTimeout(timeout);
+        leave.catch(() => {});
       }
     },
   };
