@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import pg from "pg";
+import { z } from "zod";
 import { startBackend, echoHandler } from "../helpers/backend.js";
 import { sendRequest } from "../helpers/http-request.js";
 import { pollUntil } from "../helpers/poll-until.js";
@@ -90,6 +91,17 @@ describe("server registry (docs/scale-out.md)", { skip: pgSkip() }, () => {
       assert.equal(byDomain.get("app-a.example.com")?.server?.id, idA);
       assert.equal(byDomain.get("app-b.example.com")?.server?.id, idB);
     }
+    // The OpenAPI document describes the field, and the answer matches it.
+    const document = (
+      await sendRequest(`https://127.0.0.1:${b.httpsPort}/api/v1/admin/openapi.json`, {
+        ca: tlsFixture().cert,
+        headers: { host: MAIN_DOMAIN, authorization: `Bearer ${b.adminApiKey}` },
+      })
+    ).json<{ components: { schemas: Record<string, z.core.JSONSchema.JSONSchema> } }>();
+    const sessionSchema = document.components.schemas.Session!;
+    assert.ok(sessionSchema.properties?.server, "the Session schema has a server field");
+    const parsed = z.array(z.fromJSONSchema(sessionSchema)).safeParse(await adminSessions(b));
+    assert.ok(parsed.success, parsed.error?.message);
     // The domain filter applies to other servers' sessions too.
     const filtered = await sendRequest(
       `https://127.0.0.1:${a.httpsPort}/api/v1/admin/sessions?domain=app-b.example.com`,

@@ -17,6 +17,8 @@ export function addSessionRoutes(
     path: "/sessions",
     operationId: "listSessions",
     summary: "Live tunnel sessions, optionally of one domain",
+    description:
+      "With the PostgreSQL store, the sessions of every live server of the gateway, each with the `server` holding it (docs/scale-out.md); 503 while PostgreSQL does not answer. With the embedded store, this server's sessions, without `server`.",
     request: { query: z.object({ domain: domainField(options.mainDomain).optional() }) },
     responses: { 200: jsonResponse(sessionsResponse, "Sessions"), ...errorResponses(400) },
   });
