@@ -49,7 +49,7 @@ async function startPgServer(t: TestContext, dsn: string, advertise: string): Pr
 }
 
 describe("server registry (docs/scale-out.md)", { skip: pgSkip() }, () => {
-  it("two servers on one PostgreSQL database: admin sessions on either lists both clients with the server holding each; a server killed with SIGKILL leaves the list after the expiry", async (t) => {
+  it("two servers on one PostgreSQL database: admin sessions on either lists both clients with the server holding each; a server killed with SIGKILL leaves the list after the expiry; one started later joins it", async (t) => {
     const database = await createTestPgDatabase();
     t.after(() => database.drop());
     const backend = await startBackend(t, echoHandler);
@@ -143,6 +143,28 @@ describe("server registry (docs/scale-out.md)", { skip: pgSkip() }, () => {
     } finally {
       await client.end();
     }
+
+    // A server that joins later is listed without any restart of A, with the client that moved to it.
+    const c = await startPgServer(t, database.dsn, "c.gateway.test:8443");
+    const idC = await serverId(c);
+    startClientProcess(t, {
+      serverPort: c.httpsPort,
+      caFile: c.caFile,
+      domain: "app-b.example.com",
+      apiKey: keyB,
+      backendUrl: backend.url,
+    });
+    const rejoined = [expected[0]!, "app-b.example.com@c.gateway.test:8443"];
+    await pollUntil(
+      async () => {
+        last = await adminSessions(a);
+        return holders(last).join() === rejoined.join();
+      },
+      20_000,
+      () => `after C joined, A listed ${JSON.stringify(last)}`,
+      200,
+    );
+    assert.equal(last.find((s) => s.domain === "app-b.example.com")?.server?.id, idC);
   });
 });
 
