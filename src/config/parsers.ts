@@ -56,6 +56,30 @@ export function listenAddress() {
 }
 
 /**
+ * `host:port` by which other servers and clients reach this one: a DNS name or an IP address
+ * (IPv6 in brackets) and a port from 1 to 65535; kept as written, trimmed.
+ */
+export function advertiseAddress() {
+  return z
+    .string()
+    .trim()
+    .refine((value) => {
+      const match = /^(?:\[([0-9a-fA-F:.]+)\]|([a-zA-Z0-9.-]+)):(\d{1,5})$/.exec(value);
+      if (!match) return false;
+      const port = Number(match[3]);
+      if (port < 1 || port > 65535) return false;
+      if (match[1] !== undefined) return isIP(match[1]) === 6;
+      const host = match[2] ?? "";
+      return (
+        isIP(host) === 4 ||
+        /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(
+          host,
+        )
+      );
+    }, "not a host:port address with a port from 1 to 65535");
+}
+
+/**
  * Comma-separated list (environment), repeated flag or comma-separated flag values (command
  * line: `--proxy-domains a,b` is `--proxy-domains a --proxy-domains b`); empty items dropped.
  */

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { domainName } from "./domain-schema.js";
 import { loggingSettings } from "./logging-settings.js";
 import {
+  advertiseAddress,
   boolean,
   httpUrl,
   integer,
@@ -130,6 +131,15 @@ export const serverSettings = defineSettings({
       .trim()
       .regex(/^postgres(ql)?:\/\/\S+$/, "not a postgres:// URL")
       .optional(),
+  }),
+  advertiseAddr: setting({
+    env: "HOP_SERVER_ADVERTISE_ADDR",
+    flag: "--advertise-addr",
+    kind: "value",
+    description:
+      "host:port by which clients and other servers of the gateway reach this one (docs/scale-out.md); unset: single server",
+    expected: "host:port with a port from 1 to 65535",
+    schema: advertiseAddress().optional(),
   }),
   dataDir: setting({
     env: "HOP_DATA_DIR",

@@ -12,6 +12,7 @@ import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
+import { startServerRegistry } from "./cluster/server-registry.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
@@ -91,8 +92,24 @@ async function assemble(
   cleanup.push("store", () => database.close());
 
   const registered = new RegisteredDomains();
-  const registry = new SessionRegistry();
+  let sessionsChanged = (): void => {};
+  const registry = new SessionRegistry({ onChange: () => sessionsChanged() });
   const metricsRegistry = new Registry();
+  // The server registry of a gateway of several servers (docs/scale-out.md): PostgreSQL only.
+  const gateway =
+    database.dialect === "postgres"
+      ? startServerRegistry({
+          db: database.db,
+          advertiseAddress: config.advertiseAddr,
+          sessions: registry,
+          logger: logger.child({ component: "server-registry" }),
+          metrics: metricsRegistry,
+        })
+      : undefined;
+  if (gateway) {
+    sessionsChanged = () => gateway.sessionsChanged();
+    cleanup.push("server registry", () => gateway.stop());
+  }
   const metrics = createServerMetrics({
     registry: metricsRegistry,
     isRegisteredDomain: (d) => registered.has(d),
@@ -278,6 +295,7 @@ async function assemble(
       adminApiKey: config.adminApiKey,
       mainDomain: config.domain,
       sessions: registry,
+      gatewaySessions: gateway,
       certificates: certificates.mode === "acme" ? certificates.provider : undefined,
       labels: leases,
       logger: logger.child({ component: "admin" }),

@@ -51,6 +51,14 @@ describe("loadConfig", () => {
     assert.equal(flagsWin.domain, "env.example.com");
   });
 
+  it("takes an advertise address as host:port (name, IPv4, bracketed IPv6); none by default", () => {
+    assert.equal(loadConfig(serverSettings, { env: {}, dotenvDir: null }).advertiseAddr, undefined);
+    for (const value of ["node-a.example.com:443", "10.0.0.1:8443", "[2001:db8::1]:443"]) {
+      const env = { HOP_SERVER_ADVERTISE_ADDR: ` ${value} ` };
+      assert.equal(loadConfig(serverSettings, { env, dotenvDir: null }).advertiseAddr, value);
+    }
+  });
+
   it("treats an empty value as unset", () => {
     const config = loadConfig(serverSettings, {
       env: { HOP_ADMIN_API_KEY: "", HOP_LOG_LEVEL: "" },
@@ -101,6 +109,36 @@ describe("loadConfig", () => {
       "a trusted proxy that is a host name",
       { HOP_SERVER_TRUSTED_PROXIES: "proxy.example.com" },
       /HOP_SERVER_TRUSTED_PROXIES=.*proxy\.example\.com is not an IPv4 or IPv6 address or block/,
+    ],
+    [
+      "an advertise address without port",
+      { HOP_SERVER_ADVERTISE_ADDR: "node-a.example.com" },
+      /HOP_SERVER_ADVERTISE_ADDR=.*not a host:port address with a port from 1 to 65535/,
+    ],
+    [
+      "an advertise address with port 0",
+      { HOP_SERVER_ADVERTISE_ADDR: "node-a.example.com:0" },
+      /HOP_SERVER_ADVERTISE_ADDR=.*not a host:port address with a port from 1 to 65535/,
+    ],
+    [
+      "an advertise address with port 65536",
+      { HOP_SERVER_ADVERTISE_ADDR: "10.0.0.1:65536" },
+      /HOP_SERVER_ADVERTISE_ADDR=.*not a host:port address with a port from 1 to 65535/,
+    ],
+    [
+      "an advertise address without host",
+      { HOP_SERVER_ADVERTISE_ADDR: ":8443" },
+      /HOP_SERVER_ADVERTISE_ADDR=.*not a host:port address with a port from 1 to 65535/,
+    ],
+    [
+      "an advertise address with an unbracketed IPv6",
+      { HOP_SERVER_ADVERTISE_ADDR: "::1:8443" },
+      /HOP_SERVER_ADVERTISE_ADDR=.*not a host:port address with a port from 1 to 65535/,
+    ],
+    [
+      "an advertise address with a bad name",
+      { HOP_SERVER_ADVERTISE_ADDR: "node_a..example.com:443" },
+      /HOP_SERVER_ADVERTISE_ADDR=.*not a host:port address with a port from 1 to 65535/,
     ],
   ];
   for (const [name, env, message] of invalid) {

@@ -109,6 +109,26 @@ describe(
       assert.equal(columns.length, 2);
       assert.deepEqual(columns[0], columns[1]);
     });
+
+    it("create the server registry tables (0004) with the same columns on both", async (t) => {
+      const shapes = [];
+      for (const backend of storeBackends) {
+        const database = await openTestDatabase(
+          (fn) => t.after(fn),
+          await backend.location((fn) => t.after(fn)),
+        );
+        const tables = await (database.db as Kysely<unknown>).introspection.getTables();
+        const columnsOf = (name: string) =>
+          tables
+            .find((table) => table.name === name)
+            ?.columns.map((column) => column.name)
+            .sort();
+        shapes.push({ servers: columnsOf("servers"), tunnel_sessions: columnsOf("tunnel_sessions") });
+      }
+      assert.deepEqual(shapes[0]?.servers, ["advertise_addr", "id", "last_seen_at", "started_at"]);
+      assert.ok(shapes[0]?.tunnel_sessions?.includes("server_id"));
+      assert.deepEqual(shapes[0], shapes[1]);
+    });
   },
 );
 

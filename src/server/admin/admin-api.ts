@@ -15,6 +15,7 @@ import { errorResponse } from "./admin-error.js";
 import { addDomainRoutes, type CertificateDirectory, type LabelDirectory } from "./domain-routes.js";
 import { adminBodyLimit, requireJsonBody } from "./request-guards.js";
 import { errorResponses, jsonResponse } from "./route-helpers.js";
+import type { GatewaySessions } from "../cluster/server-registry.js";
 import { addSessionRoutes } from "./session-routes.js";
 
 export const ADMIN_BASE_PATH = "/api/v1/admin";
@@ -28,6 +29,8 @@ export interface AdminApiOptions {
   /** The server's main domain, which cannot be registered. */
   readonly mainDomain: string;
   readonly sessions?: SessionDirectory;
+  /** The sessions of every server of the gateway (PostgreSQL store); absent: `sessions` alone. */
+  readonly gatewaySessions?: GatewaySessions;
   /** Certificate status per domain, shown by /domains/status (ACME mode only). */
   readonly certificates?: CertificateDirectory;
   /** Labels held under wildcard domains, shown by /domains/status of a wildcard. */
@@ -95,7 +98,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     logger,
   });
   if (options.access) addAccessRoutes(app, { access: options.access, mainDomain, logger });
-  addSessionRoutes(app, { sessions: options.sessions, mainDomain });
+  addSessionRoutes(app, { sessions: options.sessions, gatewaySessions: options.gatewaySessions, mainDomain });
   addDocumentRoute(app);
 
   const handle = getRequestListener(app.fetch, { overrideGlobalObjects: false });

@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { normalizeDomain } from "../../lib/domain-name.js";
 import { normalizeWildcard } from "../../lib/wildcard-domain.js";
 import type { DomainRecord } from "../store/domain-repository.js";
+import type { SessionHolder } from "../cluster/server-registry.js";
 import type { SessionInfo } from "../tunnel/session-directory.js";
 
 /**
@@ -86,6 +87,16 @@ export const sessionJson = z
     in_flight_streams: z.number().int(),
     bytes_to_client: z.number().int(),
     bytes_from_client: z.number().int(),
+    server: z
+      .object({
+        id: z.string().openapi({ format: "uuid" }),
+        advertise_address: z
+          .string()
+          .nullable()
+          .openapi({ description: "HOP_SERVER_ADVERTISE_ADDR; null: unset" }),
+      })
+      .optional()
+      .openapi({ description: "The server of the gateway holding the session (PostgreSQL store only)" }),
   })
   .openapi("Session");
 
@@ -148,7 +159,9 @@ export function toDomainJson(record: DomainRecord): z.infer<typeof domainJson> {
   };
 }
 
-export function toSessionJson(session: SessionInfo): z.infer<typeof sessionJson> {
+export function toSessionJson(
+  session: SessionInfo & { server?: SessionHolder },
+): z.infer<typeof sessionJson> {
   return {
     id: session.id,
     domain: session.domain,
@@ -160,5 +173,8 @@ export function toSessionJson(session: SessionInfo): z.infer<typeof sessionJson>
     in_flight_streams: session.inFlightStreams,
     bytes_to_client: session.bytesToClient,
     bytes_from_client: session.bytesFromClient,
+    ...(session.server && {
+      server: { id: session.server.id, advertise_address: session.server.advertiseAddress },
+    }),
   };
 }

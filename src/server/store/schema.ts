@@ -46,10 +46,41 @@ export interface AcmeAccountsTable {
   updated_at: Timestamp;
 }
 
+/** One running server of the gateway (src/server/cluster/server-registry.ts). */
+export interface ServersTable {
+  /** UUID the server draws at start-up; a restarted server is a new row. */
+  readonly id: string;
+  /** HOP_SERVER_ADVERTISE_ADDR (host:port); null when unset. */
+  advertise_addr: string | null;
+  started_at: Timestamp;
+  /** The database's clock at the last heartbeat (no server clock is compared with another). */
+  last_seen_at: Timestamp;
+}
+
+/** One live tunnel session, as last written by the server holding it. */
+export interface TunnelSessionsTable {
+  readonly server_id: string;
+  /** The session id, unique within its server. */
+  readonly id: string;
+  domain: string;
+  remote_address: string;
+  protocol_version: number;
+  /** JSON array of `{ name, pathPrefix }`. */
+  services: string;
+  connected_at: Timestamp;
+  state: string;
+  in_flight_streams: number;
+  /** PostgreSQL bigint: read back as a string. */
+  bytes_to_client: ColumnType<number | string, number, number>;
+  bytes_from_client: ColumnType<number | string, number, number>;
+}
+
 export interface StoreSchema {
   domains: DomainsTable;
   certificates: CertificatesTable;
   acme_accounts: AcmeAccountsTable;
+  servers: ServersTable;
+  tunnel_sessions: TunnelSessionsTable;
 }
 
 export type StoreDialect = "postgres" | "sqlite";

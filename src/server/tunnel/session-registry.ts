@@ -29,6 +29,12 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
   /** Requests waiting for a domain's first tunnel: woken when one is added. */
   readonly #waiting = new Map<string, Set<() => void>>();
   #count = 0;
+  readonly #onChange: (() => void) | undefined;
+
+  /** `onChange`: told after each session added or removed (the server registry's mirror). */
+  constructor(options: { readonly onChange?: () => void } = {}) {
+    this.#onChange = options.onChange;
+  }
 
   get size(): number {
     return this.#count;
@@ -40,6 +46,7 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
     sessions.add(session);
     this.#count++;
     for (const wake of [...(this.#waiting.get(session.domain) ?? [])]) wake();
+    this.#onChange?.();
   }
 
   remove(session: TunnelSession): void {
@@ -47,6 +54,7 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
     if (!sessions?.delete(session)) return;
     this.#count--;
     if (sessions.size === 0) this.#byDomain.delete(session.domain);
+    this.#onChange?.();
   }
 
   route(domain: string, path: string, exclude?: ReadonlySet<TunnelSession>): TunnelRoute | undefined {

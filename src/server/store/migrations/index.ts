@@ -3,6 +3,7 @@ import type { StoreDialect } from "../schema.js";
 import { domainsMigration } from "./0001-domains.js";
 import { certificatesMigration } from "./0002-certificates.js";
 import { accessPoliciesMigration } from "./0003-access-policies.js";
+import { serverRegistryMigration } from "./0004-server-registry.js";
 
 /**
  * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
@@ -13,5 +14,6 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     "0001_domains": domainsMigration(dialect),
     "0002_certificates": certificatesMigration(dialect),
     "0003_access_policies": accessPoliciesMigration(),
+    "0004_server_registry": serverRegistryMigration(dialect),
   };
 }

@@ -1,0 +1,211 @@
+import { randomUUID } from "node:crypto";
+import { sql, type Kysely } from "kysely";
+import { Counter, type Registry } from "prom-client";
+import type { Logger } from "../../lib/logger.js";
+import type { StoreSchema } from "../store/schema.js";
+import { toStoreError } from "../store/store-error.js";
+import type { SessionDirectory, SessionInfo } from "../tunnel/session-directory.js";
+
+/** The server of a gateway that holds a session (docs/scale-out.md). */
+export interface SessionHolder {
+  readonly id: string;
+  /** HOP_SERVER_ADVERTISE_ADDR of that server; null when it has none. */
+  readonly advertiseAddress: string | null;
+}
+
+export interface GatewaySession extends SessionInfo {
+  readonly server: SessionHolder;
+}
+
+/** Lists the sessions of every live server of the gateway (the admin API's `/sessions`). */
+export interface GatewaySessions {
+  list(filter?: { readonly domain?: string }): Promise<GatewaySession[]>;
+}
+
+export interface ServerRegistry extends GatewaySessions {
+  readonly self: SessionHolder;
+  /** A session opened or closed here: the mirror is rewritten soon (coalesced). */
+  sessionsChanged(): void;
+  /**
+   * Stops the heartbeat and deletes this server's row (best effort, waiting at most 1 s; a row
+   * left behind expires); idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+export interface ServerRegistryOptions {
+  readonly db: Kysely<StoreSchema>;
+  readonly advertiseAddress?: string;
+  /** This server's live sessions. */
+  readonly sessions: SessionDirectory;
+  readonly logger: Logger;
+  /** Where the write-failure counter is registered. */
+  readonly metrics: Registry;
+  /** Period of the heartbeat (and of the full rewrite of this server's sessions). */
+  readonly heartbeatMs?: number;
+  /** A server not seen for this long is dead: left out of lists, then deleted. */
+  readonly expiryMs?: number;
+}
+
+export const DEFAULT_HEARTBEAT_MS = 2_000;
+export const DEFAULT_EXPIRY_MS = 10_000;
+/** Longest wait at shutdown for the last write and the deletion of this server's row. */
+const LEAVE_TIMEOUT_MS = 1_000;
+/** Rows per INSERT, well under PostgreSQL's 65535 bind parameters (11 per row). */
+const INSERT_CHUNK_ROWS = 500;
+
+/**
+ * The server registry in PostgreSQL: this server's row (heartbeat every `heartbeatMs`, using
+ * the database's clock) and a mirror of its live sessions, rewritten whole at each heartbeat and
+ * soon after each change. Everything here is best effort: a write that fails is logged, counted
+ * (`hopgate_server_registry_write_failures_total`) and repaired by the next heartbeat, and
+ * nothing on the request or tunnel path ever waits for it. Each heartbeat also deletes servers
+ * (and, by cascade, their sessions) not seen for `expiryMs`, so a server killed with SIGKILL
+ * leaves the lists within `expiryMs` (reads filter by age) and the tables soon after.
+ */
+export function startServerRegistry(options: ServerRegistryOptions): ServerRegistry {
+  const { db, logger } = options;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const expirySeconds = (options.expiryMs ?? DEFAULT_EXPIRY_MS) / 1000;
+  const self: SessionHolder = { id: randomUUID(), advertiseAddress: options.advertiseAddress ?? null };
+  const startedAt = new Date().toISOString();
+  const failures = new Counter({
+    name: "hopgate_server_registry_write_failures_total",
+    help: "Heartbeats and session-mirror writes to the server registry that failed (retried at the next heartbeat)",
+    registers: [options.metrics],
+  });
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let failing = false;
+
+  const write = async () => {
+    const rows = options.sessions.list().map((s) => ({
+      server_id: self.id,
+      id: s.id,
+      domain: s.domain,
+      remote_address: s.remoteAddress,
+      protocol_version: s.protocolVersion,
+      services: JSON.stringify(s.services.map((x) => ({ name: x.name, pathPrefix: x.pathPrefix }))),
+      connected_at: s.connectedAt,
+      state: s.state,
+      in_flight_streams: s.inFlightStreams,
+      bytes_to_client: s.bytesToClient,
+      bytes_from_client: s.bytesFromClient,
+    }));
+    await db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto("servers")
+        .values({
+          id: self.id,
+          advertise_addr: self.advertiseAddress,
+          started_at: startedAt,
+          last_seen_at: sql<string>`now()`,
+        })
+        .onConflict((c) => c.column("id").doUpdateSet({ last_seen_at: sql<string>`now()` }))
+        .execute();
+      await tx.deleteFrom("tunnel_sessions").where("server_id", "=", self.id).execute();
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS)
+        await tx
+          .insertInto("tunnel_sessions")
+          .values(rows.slice(i, i + INSERT_CHUNK_ROWS))
+          .execute();
+      await tx.deleteFrom("servers").where("last_seen_at", "<", expiredBefore(expirySeconds)).execute();
+    });
+  };
+
+  const sync = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = write()
+      .then(() => {
+        if (failing) logger.info({ server_id: self.id }, "server registry written again");
+        failing = false;
+      })
+      .catch((error: unknown) => {
+        failures.inc();
+        // One warning per outage, not one per heartbeat.
+        if (!failing) logger.warn({ err: error, server_id: self.id }, "server registry write failed");
+        failing = true;
+      })
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          sync();
+        }
+      });
+  };
+
+  const timer = setInterval(sync, heartbeatMs);
+  timer.unref();
+  sync();
+  logger.info({ server_id: self.id, advertise_addr: self.advertiseAddress }, "joined the server registry");
+
+  return {
+    self,
+    sessionsChanged: sync,
+    async list(filter = {}) {
+      const local = options.sessions.list(filter).map((s) => ({ ...s, server: self }));
+      let query = db
+        .selectFrom("tunnel_sessions")
+        .innerJoin("servers", "servers.id", "tunnel_sessions.server_id")
+        .selectAll("tunnel_sessions")
+        .select("servers.advertise_addr")
+        .where("servers.id", "!=", self.id)
+        .where("servers.last_seen_at", ">=", expiredBefore(expirySeconds));
+      if (filter.domain !== undefined) query = query.where("tunnel_sessions.domain", "=", filter.domain);
+      let rows;
+      try {
+        rows = await query.orderBy("tunnel_sessions.connected_at").execute();
+      } catch (error) {
+        throw toStoreError(error, "list the gateway's sessions");
+      }
+      const remote = rows.map((row): GatewaySession => ({
+        id: row.id,
+        domain: row.domain,
+        remoteAddress: row.remote_address,
+        protocolVersion: row.protocol_version === 1 ? 1 : 2,
+        services: JSON.parse(row.services) as GatewaySession["services"],
+        connectedAt: new Date(row.connected_at).toISOString(),
+        state: row.state === "draining" ? "draining" : "active",
+        inFlightStreams: row.in_flight_streams,
+        bytesToClient: Number(row.bytes_to_client),
+        bytesFromClient: Number(row.bytes_from_client),
+        server: { id: row.server_id, advertiseAddress: row.advertise_addr },
+      }));
+      return [...local, ...remote];
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      // A stalled database must not hold up shutdown: the row then expires like a killed server's.
+      const leave = (async () => {
+        await running;
+        await db.deleteFrom("servers").where("id", "=", self.id).execute();
+      })();
+      let timeout: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<"gave up">((resolve) => {
+        timeout = setTimeout(() => resolve("gave up"), LEAVE_TIMEOUT_MS);
+      });
+      try {
+        if ((await Promise.race([leave, gaveUp])) === "gave up")
+          logger.warn({ server_id: self.id }, "could not leave the server registry in time; it expires");
+      } catch (error) {
+        logger.warn({ err: error, server_id: self.id }, "could not leave the server registry");
+      } finally {
+        clearTimeout(timeout);
+        leave.catch(() => {});
+      }
+    },
+  };
+}
+
+/** PostgreSQL: the database's now minus the expiry, so that no two servers' clocks are compared. */
+function expiredBefore(expirySeconds: number) {
+  return sql<string>`now() - make_interval(secs => ${expirySeconds})`;
+}
