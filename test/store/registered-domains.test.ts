@@ -22,7 +22,7 @@ describe("RegisteredDomains", () => {
   it("applies a reload that raced nothing, and keeps the set when the store fails", async () => {
     const domains = new RegisteredDomains();
     domains.replaceAll(["a.example.com"]);
-    await domains.refresh(async () => ["b.example.com"], silentLogger());
+    await domains.refresh(() => Promise.resolve(["b.example.com"]), silentLogger());
     assert.deepEqual([domains.has("a.example.com"), domains.has("b.example.com")], [false, true]);
     await domains.refresh(() => Promise.reject(new Error("store down")), silentLogger());
     assert.equal(domains.has("b.example.com"), true);
