@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { describe, it } from "node:test";
+import { MAX_FORWARD_AUTH_SUBREQUESTS } from "../../src/server/access/forward-auth.js";
 import { WebSocket } from "ws";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { freePort } from "../helpers/free-port.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
+import { until } from "../helpers/poll-until.js";
 import { visit } from "../helpers/visit.js";
 
 const ADMIN_KEY = "forward-auth-admin-key-0123456789";
@@ -108,6 +110,48 @@ describe("forward auth, end to end", () => {
     assert.equal(response.status, 200);
     assert.equal(asked[0]?.["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
     assert.equal(asked[0]?.["x-real-ip"], "203.0.113.9");
+  });
+
+  it("keeps the subrequests in flight to an auth service bounded under a flood of visitors", async (t) => {
+    const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
+    let held = 0;
+    let mostHeld = 0;
+    const release = Promise.withResolvers<void>();
+    const auth = await startBackend(t, (_req, res) => {
+      held += 1;
+      mostHeld = Math.max(mostHeld, held);
+      void release.promise.then(() => {
+        held -= 1;
+        res.end();
+      });
+    });
+    const backend = await startBackend(t, (_req, res) => res.end("backend"));
+    const key = await gateway.register(DOMAIN);
+    await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
+    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        forward_auth: { url: `${auth.url}/verify`, copy_headers: [], timeout_ms: 60_000 },
+      }),
+    });
+    assert.equal(put.status, 200, put.body.toString());
+
+    const visitors = MAX_FORWARD_AUTH_SUBREQUESTS * 2;
+    const visits = Array.from({ length: visitors }, (_, i) =>
+      visit(gateway.port, DOMAIN, `/${i}`, { http2: i % 2 === 0, timeoutMs: 60_000 }),
+    );
+    await until(
+      () => held >= MAX_FORWARD_AUTH_SUBREQUESTS,
+      "the auth service to hold the first subrequests",
+      30_000,
+    );
+    // The rest wait for a free subrequest instead of reaching the service.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(mostHeld, MAX_FORWARD_AUTH_SUBREQUESTS, "never more subrequests in flight than the bound");
+    release.resolve();
+    const statuses = (await Promise.all(visits)).map((response) => response.status);
+    assert.deepEqual(new Set(statuses), new Set([200]), "every visitor is admitted once the service answers");
   });
 
   it("answers 503 when the auth service cannot be reached or does not answer in time", async (t) => {

@@ -1,5 +1,10 @@
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { hopByHopNames } from "../../protocol/hop-by-hop.js";
 
 /** Where to ask and what to copy (docs/access.md, Forward auth). */
@@ -37,6 +42,19 @@ export type ForwardAuthOutcome =
     }
   /** No usable answer (unreachable, timeout, body too large). */
   | { readonly t: "failed"; readonly reason: string };
+
+/**
+ * Subrequests in flight to one auth service (per origin, for all domains that use it); more wait
+ * for a free one within their own deadline, then fail (503). A flood of visitors therefore
+ * costs the auth service at most this many concurrent requests, and the gateway at most this
+ * many sockets per service. No keep-alive: a pooled socket the service has closed would turn
+ * into a visitor's 503.
+ */
+export const MAX_FORWARD_AUTH_SUBREQUESTS = 32;
+const agents = {
+  http: new HttpAgent({ keepAlive: false, maxSockets: MAX_FORWARD_AUTH_SUBREQUESTS }),
+  https: new HttpsAgent({ keepAlive: false, maxSockets: MAX_FORWARD_AUTH_SUBREQUESTS }),
+};
 
 /** Largest auth-service answer body passed to the visitor (a login page, a JSON error). */
 export const MAX_FORWARD_AUTH_BODY_BYTES = 64 * 1024;
@@ -79,9 +97,16 @@ export function askForwardAuth(
   visitor: ForwardAuthRequest,
 ): Promise<ForwardAuthOutcome> {
   const url = new URL(spec.url);
-  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const secure = url.protocol === "https:";
+  const send = secure ? httpsRequest : httpRequest;
+  const agent = secure ? agents.https : agents.http;
   return new Promise((resolve) => {
-    const req = send(url, { method: "GET", headers: subrequestHeaders(visitor), timeout: spec.timeoutMs });
+    const req = send(url, {
+      method: "GET",
+      headers: subrequestHeaders(visitor),
+      timeout: spec.timeoutMs,
+      agent,
+    });
     const deadline = setTimeout(
       () => req.destroy(new Error(`no answer within ${spec.timeoutMs} ms`)),
       spec.timeoutMs,
