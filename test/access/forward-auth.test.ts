@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { MAX_FORWARD_AUTH_SUBREQUESTS } from "../../src/server/access/forward-auth.js";
 import { WebSocket } from "ws";
 import { startBackend } from "../helpers/backend.js";
-import { startGateway, startTestClient } from "../helpers/gateway.js";
+import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { freePort } from "../helpers/free-port.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
@@ -14,6 +14,16 @@ import { visit } from "../helpers/visit.js";
 
 const ADMIN_KEY = "forward-auth-admin-key-0123456789";
 const DOMAIN = "app.example.test";
+
+/** PUTs `{forward_auth}` as DOMAIN's access policy through the admin API; asserts it is stored. */
+async function putForwardAuth(gateway: Gateway, policy: { forward_auth: object }): Promise<void> {
+  const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify(policy),
+  });
+  assert.equal(put.status, 200, put.body.toString());
+}
 
 describe("forward auth, end to end", () => {
   it("lets the auth service decide: 2xx admits with copied headers, any other answer reaches the visitor", async (t) => {
@@ -35,12 +45,9 @@ describe("forward auth, end to end", () => {
     });
     const key = await gateway.register(DOMAIN);
     await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
-    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ forward_auth: { url: `${auth.url}/verify`, copy_headers: ["X-Auth-User"] } }),
+    await putForwardAuth(gateway, {
+      forward_auth: { url: `${auth.url}/verify`, copy_headers: ["X-Auth-User"] },
     });
-    assert.equal(put.status, 200, put.body.toString());
 
     for (const http2 of [false, true]) {
       const refused = await visit(gateway.port, DOMAIN, "/private/../x?y=1", {
@@ -98,12 +105,7 @@ describe("forward auth, end to end", () => {
     const backend = await startBackend(t, (_req, res) => res.end("backend"));
     const key = await gateway.register(DOMAIN);
     await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
-    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ forward_auth: { url: `${auth.url}/verify`, copy_headers: [] } }),
-    });
-    assert.equal(put.status, 200, put.body.toString());
+    await putForwardAuth(gateway, { forward_auth: { url: `${auth.url}/verify`, copy_headers: [] } });
     const response = await visit(gateway.port, DOMAIN, "/", {
       headers: { "x-forwarded-for": "10.0.0.1, 203.0.113.9" },
     });
@@ -128,14 +130,9 @@ describe("forward auth, end to end", () => {
     const backend = await startBackend(t, (_req, res) => res.end("backend"));
     const key = await gateway.register(DOMAIN);
     await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
-    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({
-        forward_auth: { url: `${auth.url}/verify`, copy_headers: [], timeout_ms: 60_000 },
-      }),
+    await putForwardAuth(gateway, {
+      forward_auth: { url: `${auth.url}/verify`, copy_headers: [], timeout_ms: 60_000 },
     });
-    assert.equal(put.status, 200, put.body.toString());
 
     const visitors = MAX_FORWARD_AUTH_SUBREQUESTS * 2;
     const visits = Array.from({ length: visitors }, (_, i) =>
@@ -164,24 +161,14 @@ describe("forward auth, end to end", () => {
     const key = await gateway.register(DOMAIN);
     await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
     const closedPort = await freePort();
-    const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ forward_auth: { url: `http://127.0.0.1:${closedPort}/verify` } }),
-    });
-    assert.equal(put.status, 200, put.body.toString());
+    await putForwardAuth(gateway, { forward_auth: { url: `http://127.0.0.1:${closedPort}/verify` } });
     const response = await visit(gateway.port, DOMAIN, "/");
     assert.equal(response.status, 503);
     assert.equal(response.headers["retry-after"], "1");
 
     // An auth service that never answers: 503 after timeout_ms, not a hang and not an admission.
     const silent = await startBackend(t, () => undefined);
-    const slow = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
-      method: "PUT",
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ forward_auth: { url: `${silent.url}/verify`, timeout_ms: 300 } }),
-    });
-    assert.equal(slow.status, 200, slow.body.toString());
+    await putForwardAuth(gateway, { forward_auth: { url: `${silent.url}/verify`, timeout_ms: 300 } });
     const startedMs = Date.now();
     const timedOut = await visit(gateway.port, DOMAIN, "/", { http2: true });
     assert.equal(timedOut.status, 503);

@@ -11,6 +11,9 @@ import { HashWorkQueue } from "./hash-work-queue.js";
 import { decoyPasswordHash, verifyPassword } from "./password-hash.js";
 
 /** What the proxy asks, for every request to a registered domain, before it touches a tunnel. */
+/** The decision for a domain without a policy: shared, never mutated. */
+const ALLOW: AccessDecision = Object.freeze({ ok: true });
+
 export interface AccessGate {
   /** `visitor`: who sent the request (visitor-address.ts), never a header the visitor wrote itself. */
   check(
@@ -68,8 +71,9 @@ export class AccessPolicies implements AccessGate {
     req: VisitorRequest,
     visitor: VisitorAddress,
   ): AccessDecision | Promise<AccessDecision> {
-    const policy = this.#policyOf(domain);
-    if (!policy) return { ok: true };
+    // No policy anywhere (the common case): no wildcard name is built for the lookup.
+    const policy = this.#policies.size === 0 ? undefined : this.#policyOf(domain);
+    if (!policy) return ALLOW;
     return decide(
       policy.compiled,
       {

@@ -1,3 +1,4 @@
+import { wildcardOf } from "../../lib/wildcard-domain.js";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { OTHER_LABEL, methodLabel, statusLabel } from "../../lib/metric-labels.js";
 import type { FinishedRequest } from "./server-events.js";
@@ -58,8 +59,7 @@ export function createRequestSeries(options: RequestSeriesOptions): RequestSerie
 
   const domainLabel = (host: string): string => {
     if (options.isRegisteredDomain(host)) return host;
-    const dot = host.indexOf(".");
-    const wildcard = dot > 0 ? `*${host.slice(dot)}` : undefined;
+    const wildcard = wildcardOf(host)?.pattern;
     return wildcard !== undefined && options.isRegisteredDomain(wildcard) ? wildcard : OTHER_LABEL;
   };
 
