@@ -31,7 +31,7 @@ export async function loadGatewayCa(db: Kysely<StoreSchema>, dialect: StoreDiale
       await sql`select pg_advisory_xact_lock(${CA_LOCK[0]}, ${CA_LOCK[1]})`.execute(tx);
     const row = await tx.selectFrom("gateway_ca").selectAll().where("id", "=", 1).executeTakeFirst();
     if (row) return { certificatePem: row.certificate_pem, privateKeyPem: row.private_key_pem };
-    const ca = await createCa();
+    const ca = await createGatewayCa();
     await tx
       .insertInto("gateway_ca")
       .values({
@@ -45,7 +45,8 @@ export async function loadGatewayCa(db: Kysely<StoreSchema>, dialect: StoreDiale
   });
 }
 
-async function createCa(): Promise<GatewayCa> {
+/** A new gateway CA (EC P-256, ten years); `loadGatewayCa` stores the first one made. */
+export async function createGatewayCa(): Promise<GatewayCa> {
   const keys = await webcrypto.subtle.generateKey(EC_P256, true, ["sign", "verify"]);
   const nowMs = Date.now();
   const certificate = await x509.X509CertificateGenerator.createSelfSigned(
