@@ -16,6 +16,7 @@
 // (bench/flood.ts); `npm run bench -- flood` runs the flood alone, `npm run bench -- domains`
 // the config file's per-domain cost alone (bench/domains.ts: one client serving 1, 10 and 50
 // domains and, for comparison, 10 clients of one domain each, each on a fresh server); neither needs wrk.
+// `npm run bench -- relay` the peer relay's overhead alone (bench/relay.ts; needs PostgreSQL and wrk).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -31,6 +32,7 @@ import { FLOOD_SERVER_ENV, measureFlood } from "./flood.js";
 import { environment, printTable, type Results } from "./report.js";
 import { measureFreshServer, measurePlainH2Server } from "./memory.js";
 import { measureIdleTunnels, measureLongPolls } from "./scale.js";
+import { measureRelay, printRelayFigures } from "./relay.js";
 import { startStack, TENANT, type Stack } from "./stack.js";
 
 const { values: args, positionals } = parseArgs({
@@ -50,7 +52,7 @@ const { values: args, positionals } = parseArgs({
     "flood-connections": { type: "string", default: "10000" },
   },
 });
-const CASES = ["flood", "domains"] as const;
+const CASES = ["flood", "domains", "relay"] as const;
 const chosenCase = positionals[0];
 if (
   positionals.length > 1 ||
@@ -75,6 +77,15 @@ for (const pair of args["server-env"].split(" ").filter(Boolean)) {
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
 const durationS = Number(args.duration ?? (args.quick ? 3 : 5));
 const nodeFlags = args.flags === undefined ? HOPGATE_NODE_FLAGS : args.flags.split(" ").filter(Boolean);
+if (chosenCase === "relay") {
+  // The peer relay's overhead alone (bench/relay.ts); prints its own table.
+  try {
+    printRelayFigures(await measureRelay(resolve(args.cli), nodeFlags, rounds, durationS));
+  } finally {
+    await stopAll();
+  }
+  process.exit(0);
+}
 const FIGURES = ["load", "rate", "download", "gc"] as const;
 const only = new Set(args.only.split(",").filter(Boolean));
 for (const figure of only) {
