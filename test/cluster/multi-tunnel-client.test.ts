@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { startBackend, echoHandler } from "../helpers/backend.js";
 import { freePort } from "../helpers/free-port.js";
+import { HostilePeer } from "../helpers/hostile-peer.js";
 import { sendRequest } from "../helpers/http-request.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
@@ -15,6 +16,8 @@ import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 
 const DOMAIN = "multi.example.test";
+const V1_DOMAIN = "v1-peer.example.test";
+const V2_DOMAIN = "v2-peer.example.test";
 
 interface ListedSession {
   id: string;
@@ -102,6 +105,8 @@ describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () =
     // Registered before B and C start: a server reads domains registered elsewhere at start-up
     // and then only every 30 s (the shared-state step of docs/scale-out.md shortens that).
     const apiKey = await a.register(DOMAIN);
+    const v1Key = await a.register(V1_DOMAIN);
+    const v2Key = await a.register(V2_DOMAIN);
     const b = await startGatewayServer(t, database.dsn);
     const c = await startGatewayServer(t, database.dsn);
     const client = startClientProcess(t, {
@@ -128,6 +133,23 @@ describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () =
     assert.equal(listed.length, 3);
     for (const server of [a, b, c]) await assertServedByOwnTunnel(server);
 
+    // A v2 peer hears the list in TunnelAccept; a v1 (Go) peer gets nothing new, then or later.
+    const peer = (domain: string, key: string, version: 1 | 2) => {
+      const connected = new HostilePeer({
+        port: b.httpsPort,
+        ca: tlsFixture().cert,
+        domain,
+        apiKey: key,
+        version,
+      });
+      t.after(() => connected.close());
+      return connected;
+    };
+    const v1 = peer(V1_DOMAIN, v1Key, 1);
+    const v2 = peer(V2_DOMAIN, v2Key, 2);
+    assert.deepEqual((await v2.ready)?.servers, everyServer);
+    await v1.ready;
+
     // SIGKILL of A: B and C serve from tunnels they already hold, with no reconnection.
     a.process.child.kill("SIGKILL");
     await a.process.exited;
@@ -147,6 +169,23 @@ describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () =
     );
     t.diagnostic(`D held a tunnel of the client ${Date.now() - joinedAtMs} ms after it started`);
     await assertServedByOwnTunnel(d);
+    // B told its v2 peer of D (a ServerList frame), and its v1 peer nothing.
+    const withD = [b, c, d].map((s) => s.advertise);
+    await pollUntil(
+      () =>
+        v2.received.some(
+          ({ payload }) =>
+            payload.case === "serverList" && withD.every((x) => payload.value.servers.includes(x)),
+        ),
+      15_000,
+      () => `the v2 peer got ${JSON.stringify(v2.received.map((e) => e.payload.case))}`,
+      100,
+    );
+    assert.deepEqual(
+      v1.received.filter((e) => e.payload.case !== "ping" && e.payload.case !== "streamOpen"),
+      [],
+      "a v1 peer sees no v2 frame",
+    );
 
     // C stops cleanly: the client closes its tunnel to C and does not keep dialling it.
     const cOrigin = `https://${c.advertise}`;
@@ -173,5 +212,46 @@ describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () =
     assert.deepEqual(retried, [], "the stopped server's tunnel was closed, not retried");
     for (const server of [b, d]) await assertServedByOwnTunnel(server);
     assert.equal(client.child.exitCode, null, "the client still runs");
+  });
+
+  it("--domain auto: every server serves the label the first one assigned, from its own tunnel", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    const backend = await startBackend(t, echoHandler);
+    const a = await startGatewayServer(t, database.dsn);
+    const key = await a.register("*.example.test");
+    const b = await startGatewayServer(t, database.dsn);
+    const client = startClientProcess(t, {
+      serverPort: Number(a.advertise.split(":")[1]),
+      caFile: a.caFile,
+      domain: "auto",
+      apiKey: key,
+      backendUrl: backend.url,
+    });
+    let listed: ListedSession[] = [];
+    await pollUntil(
+      async () => {
+        listed = await adminSessions(b);
+        return listed.length === 2;
+      },
+      30_000,
+      () => `B listed ${JSON.stringify(listed)}; client said ${client.output().slice(-2000)}`,
+      200,
+    );
+    // Labels live in each server's memory today: B accepts the label because no one holds it
+    // there (docs/scale-out.md, shared state); the client asked both for the same one.
+    const holders = listed.map((s) => s.server?.advertise_address).sort();
+    assert.deepEqual(holders, [a.advertise, b.advertise].sort(), "one tunnel on each server");
+    const labels = new Set(listed.map((s) => s.domain));
+    assert.equal(labels.size, 1, JSON.stringify(listed));
+    const label = [...labels][0]!;
+    assert.match(label, /^[a-z0-9]+\.example\.test$/);
+    for (const server of [a, b]) {
+      const answer = await sendRequest(`https://127.0.0.1:${server.httpsPort}/`, {
+        ca: tlsFixture().cert,
+        headers: { host: label },
+      });
+      assert.equal(answer.status, 200, `${label} through ${server.advertise}: ${answer.text}`);
+    }
   });
 });
