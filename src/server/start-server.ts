@@ -12,6 +12,7 @@ import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
+import { createAdvertisedServers } from "./cluster/advertised-servers.js";
 import { startPeerRelay } from "./cluster/peer-relay.js";
 import { PeerRoutes } from "./cluster/peer-routes.js";
 import { startServerRegistry } from "./cluster/server-registry.js";
@@ -99,6 +100,11 @@ async function assemble(
   const registry = new SessionRegistry({ onChange: () => sessionsChanged() });
   const metricsRegistry = new Registry();
   // The server registry of a gateway of several servers (docs/scale-out.md): PostgreSQL only.
+  // With an advertise address, v2 clients hear of every live server and hold a tunnel to each.
+  const advertised =
+    database.dialect === "postgres" && config.advertiseAddr
+      ? createAdvertisedServers(config.advertiseAddr)
+      : undefined;
   const gateway =
     database.dialect === "postgres"
       ? startServerRegistry({
@@ -107,6 +113,7 @@ async function assemble(
           sessions: registry,
           logger: logger.child({ component: "server-registry" }),
           metrics: metricsRegistry,
+          onLiveServers: advertised && ((addresses) => advertised.update(addresses)),
         })
       : undefined;
   if (gateway) {
@@ -329,6 +336,7 @@ async function assemble(
       onHandshake: (result) => metrics.handshake(result),
       shutdownSignal: shutdown.signal,
       gcPacer: createGcPacer(),
+      advertisedServers: advertised,
     }),
     admin: createAdminApiOnDemand({
       domains,
@@ -403,6 +411,7 @@ async function assemble(
     defaultCertificatePem: () => certificates.provider.defaultCertificate().certificatePem,
     async stop(drainMs = 0) {
       draining = true;
+      advertised?.leave();
       const connectionsClosed = edge.stopAccepting();
       for (const session of registry.all()) session.drain(drainMs, "server shutting down");
       // Drained tunnels end their calls, answered visitors' connections close (GOAWAY,
