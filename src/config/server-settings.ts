@@ -211,6 +211,15 @@ export const serverSettings = defineSettings({
     default: "",
     schema: list(ipAddress()),
   }),
+  acmeRenewRemainingPercent: setting({
+    env: "HOP_ACME_RENEW_REMAINING_PERCENT",
+    flag: "--acme-renew-remaining-percent",
+    kind: "value",
+    description:
+      "Renew an ACME certificate when this share of its lifetime is left; unset: one third (Let's Encrypt's advice)",
+    expected: "a whole number from 1 to 99",
+    schema: integer(1, 99).optional(),
+  }),
   acmeCacheDir: setting({
     env: "HOP_ACME_CACHE_DIR",
     flag: "--acme-cache-dir",

@@ -11,12 +11,14 @@ import { isWildcardPattern } from "../lib/wildcard-domain.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
-import { createCertificateSource } from "./certificate-sources.js";
+
 import { createAdvertisedServers } from "./cluster/advertised-servers.js";
 import { startPeerRelay } from "./cluster/peer-relay.js";
 import { PeerRoutes } from "./cluster/peer-routes.js";
+import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
 import { startServerRegistry } from "./cluster/server-registry.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
+import { createKyselyChallengeStore } from "./certs/acme/kysely-challenge-store.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
@@ -169,7 +171,12 @@ async function assemble(
   registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("registered domains", () => registered.stop());
 
-  const challenges = createChallengeTokens();
+  // With ACME, tokens go through the store so that any server of the gateway answers the CA.
+  const challenges = createChallengeTokens(
+    tlsModeOf(config) === "acme"
+      ? { shared: createKyselyChallengeStore(database), logger: logger.child({ component: "acme" }) }
+      : {},
+  );
   const certificates = await createCertificateSource({
     config,
     database,

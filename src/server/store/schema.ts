@@ -46,6 +46,24 @@ export interface AcmeAccountsTable {
   updated_at: Timestamp;
 }
 
+/** One pending ACME HTTP-01 challenge (src/server/certs/acme/challenge-tokens.ts). */
+export interface AcmeChallengesTable {
+  /** RFC 8555 §8.3 token: base64url, as the CA sent it. */
+  readonly token: string;
+  /** `token.thumbprint`: what the CA expects at /.well-known/acme-challenge/<token>. */
+  key_authorization: string;
+  /** After this instant the row is ignored and deleted by the next write. */
+  expires_at: Timestamp;
+}
+
+/** A named lock held until `expires_at` unless renewed (SQLite only: src/server/store/lease-lock.ts). */
+export interface LockLeasesTable {
+  readonly name: string;
+  /** Random id of the holder (one per lock taken). */
+  owner: string;
+  expires_at: Timestamp;
+}
+
 /** One running server of the gateway (src/server/cluster/server-registry.ts). */
 export interface ServersTable {
   /** UUID the server draws at start-up; a restarted server is a new row. */
@@ -90,6 +108,8 @@ export interface StoreSchema {
   domains: DomainsTable;
   certificates: CertificatesTable;
   acme_accounts: AcmeAccountsTable;
+  acme_challenges: AcmeChallengesTable;
+  lock_leases: LockLeasesTable;
   servers: ServersTable;
   gateway_ca: GatewayCaTable;
   tunnel_sessions: TunnelSessionsTable;
