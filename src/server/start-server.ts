@@ -2,6 +2,7 @@ import { Registry } from "prom-client";
 import type { ServerConfig } from "../config/server-settings.js";
 import { createAccessLog } from "../lib/access-log.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
+import { coalescedTask } from "../lib/coalesced-task.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
 import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
@@ -13,12 +14,14 @@ import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
 import { startServerRegistry } from "./cluster/server-registry.js";
+import { listenForStoreChanges, pollStoreChanges, type StoreTopic } from "./cluster/store-changes.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
 import { createHttpListener } from "./http/http-listener.js";
 import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
+import { createSharedAuthLockout } from "./limits/shared-auth-lockout.js";
 import { resolveMaxConnections } from "./limits/connection-cap.js";
 import { createFloodRecovery } from "./limits/flood-recovery.js";
 import { createVisitorLimits } from "./limits/visitor-limits.js";
@@ -91,7 +94,10 @@ async function assemble(
   const database = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
   cleanup.push("store", () => database.close());
 
-  const registered = new RegisteredDomains();
+  // Changes made elsewhere (another server on the store), found by a reload: applied like ours.
+  const registered = new RegisteredDomains({
+    onChanged: (change) => domainChanged.forEach((f) => f({ ...change, elsewhere: true })),
+  });
   let sessionsChanged = (): void => {};
   const registry = new SessionRegistry({ onChange: () => sessionsChanged() });
   const metricsRegistry = new Registry();
@@ -115,7 +121,7 @@ async function assemble(
     isRegisteredDomain: (d) => registered.has(d),
   });
   metrics.setSessionSource(() => registry.list());
-  const domainChanged: Array<(change: DomainChange) => void> = [];
+  const domainChanged: Array<(change: DomainChange & { readonly elsewhere?: boolean }) => void> = [];
   const domains = createDomainRepository(database, {
     onChange: (change) => domainChanged.forEach((f) => f(change)),
   });
@@ -151,8 +157,8 @@ async function assemble(
     );
     if (closed > 0) serverLogger.info({ domain, closed, change: type }, "closed tunnels of a changed domain");
   });
-  registered.replaceAll(await domains.allDomains());
-  registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
+  registered.replaceAll(await domains.allDomainKeys());
+  registered.startRefreshing(() => domains.allDomainKeys(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("registered domains", () => registered.stop());
 
   const challenges = createChallengeTokens();
@@ -182,8 +188,9 @@ async function assemble(
   metrics.setCertificateExpirySource(() => certificates.provider.expiries());
   if (certificates.mode === "acme") {
     const acme = certificates.provider;
-    domainChanged.push(({ type, domain }) => {
-      if (isWildcardPattern(domain)) return; // its labels get certificates when held
+    domainChanged.push(({ type, domain, elsewhere }) => {
+      // The server where the change was made orders or removes the certificate.
+      if (elsewhere || isWildcardPattern(domain)) return; // its labels get certificates when held
       if (type === "registered") void acme.ensure(domain);
       if (type === "unregistered") void acme.remove(domain);
     });
@@ -207,7 +214,29 @@ async function assemble(
         ),
     });
   // One limiter for both doors: an address guessing keys at either is refused at both.
-  const authLimiter = failureLimiter("address blocked after repeated failed authentications");
+  // Counted in the store too, so that guesses spread over the servers of a gateway add up.
+  const blockedMessage = "address blocked after repeated failed authentications";
+  const sharedLockout = createSharedAuthLockout({
+    local: failureLimiter(blockedMessage),
+    database,
+    maxFailures: config.authMaxFailures,
+    windowMs: config.authFailureWindowSeconds * 1000,
+    blockMs: config.authBlockSeconds * 1000,
+    logger: serverLogger,
+    onBlocked: (address, blockMs) =>
+      serverLogger.warn(
+        {
+          remote_addr: address,
+          block_seconds: blockMs / 1000,
+          max_failures: config.authMaxFailures,
+          shared: true,
+        },
+        blockedMessage,
+      ),
+  });
+  cleanup.push("shared auth lockout", () => sharedLockout.stop());
+  await sharedLockout.reloadBlocks();
+  const authLimiter = sharedLockout;
   // Visitors' basic-auth failures have their own limiter: guessing a site's password must not
   // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
   const accessPolicies = new AccessPolicies({
@@ -222,6 +251,24 @@ async function assemble(
   accessPolicies.replaceAll(await access.all());
   accessPolicies.startRefreshing(() => access.all(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("access policies", () => accessPolicies.stop());
+  // Changes made through another server sharing the store arrive within about a second
+  // (docs/scale-out.md, "Shared state"); the periodic refreshes above stay as the safety net.
+  const reloadDomains = coalescedTask(async () => {
+    await registered.refresh(() => domains.allDomainKeys(), serverLogger);
+    await accessPolicies.refresh(() => access.all(), serverLogger);
+  });
+  const changesOptions = {
+    logger: logger.child({ component: "store-changes" }),
+    onChange: (topic: StoreTopic) => {
+      if (topic === "domains") reloadDomains();
+      if (topic === "auth_blocks") void sharedLockout.reloadBlocks();
+    },
+  };
+  const storeChanges =
+    database.dialect === "postgres" && config.dbDsn
+      ? listenForStoreChanges(config.dbDsn, changesOptions)
+      : pollStoreChanges(database.db, changesOptions);
+  cleanup.push("store changes", () => storeChanges.stop());
   const shutdown = new AbortController();
   let draining = false;
   const visitorLimits = createVisitorLimits(config);
