@@ -13,7 +13,7 @@ import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
-import { startServerRegistry } from "./cluster/server-registry.js";
+import { DEFAULT_EXPIRY_MS, startServerRegistry } from "./cluster/server-registry.js";
 import { listenForStoreChanges, pollStoreChanges, type StoreTopic } from "./cluster/store-changes.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
@@ -37,6 +37,7 @@ import {
   type DomainChange,
   type DomainRepository,
 } from "./store/domain-repository.js";
+import { createGatewayLabels } from "./subdomains/gateway-labels.js";
 import { LabelLeases } from "./subdomains/label-leases.js";
 import { createTunnelAuthenticator } from "./subdomains/tunnel-authenticator.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
@@ -197,9 +198,25 @@ async function assemble(
     labelReleased.push((hostname) => acme.forget(hostname));
   }
 
+  // Labels held gateway-wide, first come first served across the servers (PostgreSQL only).
+  const gatewayLabels = gateway
+    ? createGatewayLabels({
+        db: database.db,
+        serverId: gateway.self.id,
+        maxLabelsPerBase: config.subdomainMaxLabels,
+        serverExpiryMs: DEFAULT_EXPIRY_MS,
+        heldHere: () => leases.all(),
+        logger: logger.child({ component: "gateway-labels" }),
+      })
+    : undefined;
+  if (gatewayLabels) {
+    labelReleased.push((hostname) => gatewayLabels.released(hostname));
+    cleanup.push("gateway labels", () => gatewayLabels.stop());
+  }
   const authenticator = createTunnelAuthenticator({
     domains,
     leases,
+    gateway: gatewayLabels,
     isReserved: (hostname) => hostname === config.domain || config.proxyDomains.includes(hostname),
   });
   const failureLimiter = (blockedMessage: string) =>
