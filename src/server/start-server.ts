@@ -231,29 +231,35 @@ async function assemble(
         ),
     });
   // One limiter for both doors: an address guessing keys at either is refused at both.
-  // Counted in the store too, so that guesses spread over the servers of a gateway add up.
+  // Counted in the store too on a gateway (PostgreSQL), so that guesses spread over its servers
+  // add up. Not on the embedded store: one server, where a write per failure would only cost.
   const blockedMessage = "address blocked after repeated failed authentications";
-  const sharedLockout = createSharedAuthLockout({
-    local: failureLimiter(blockedMessage),
-    database,
-    maxFailures: config.authMaxFailures,
-    windowMs: config.authFailureWindowSeconds * 1000,
-    blockMs: config.authBlockSeconds * 1000,
-    logger: serverLogger,
-    onBlocked: (address, blockMs) =>
-      serverLogger.warn(
-        {
-          remote_addr: address,
-          block_seconds: blockMs / 1000,
-          max_failures: config.authMaxFailures,
-          shared: true,
-        },
-        blockedMessage,
-      ),
-  });
-  cleanup.push("shared auth lockout", () => sharedLockout.stop());
-  await sharedLockout.reloadBlocks();
-  const authLimiter = sharedLockout;
+  const localLockout = failureLimiter(blockedMessage);
+  const sharedLockout = gateway
+    ? createSharedAuthLockout({
+        local: localLockout,
+        database,
+        maxFailures: config.authMaxFailures,
+        windowMs: config.authFailureWindowSeconds * 1000,
+        blockMs: config.authBlockSeconds * 1000,
+        logger: serverLogger,
+        onBlocked: (address, blockMs) =>
+          serverLogger.warn(
+            {
+              remote_addr: address,
+              block_seconds: blockMs / 1000,
+              max_failures: config.authMaxFailures,
+              shared: true,
+            },
+            blockedMessage,
+          ),
+      })
+    : undefined;
+  if (sharedLockout) {
+    cleanup.push("shared auth lockout", () => sharedLockout.stop());
+    await sharedLockout.reloadBlocks();
+  }
+  const authLimiter = sharedLockout ?? localLockout;
   // Visitors' basic-auth failures have their own limiter: guessing a site's password must not
   // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
   const accessPolicies = new AccessPolicies({
@@ -278,7 +284,7 @@ async function assemble(
     logger: logger.child({ component: "store-changes" }),
     onChange: (topic: StoreTopic) => {
       if (topic === "domains") reloadDomains();
-      if (topic === "auth_blocks") void sharedLockout.reloadBlocks();
+      if (topic === "auth_blocks") void sharedLockout?.reloadBlocks();
     },
   };
   const storeChanges =
