@@ -104,6 +104,33 @@ export interface TunnelSessionsTable {
   bytes_from_client: ColumnType<number | string, number, number>;
 }
 
+/** A change counter per topic, bumped by triggers; SQLite's stand-in for NOTIFY (migration 0007). */
+export interface StoreVersionsTable {
+  readonly topic: string;
+  version: number;
+}
+
+/** Failed authentications of one address key, counted by every server (auth-failures-store.ts). */
+export interface AuthFailuresTable {
+  readonly address_key: string;
+  failures: number;
+  /** Epoch milliseconds on the database's clock. */
+  window_started_ms: number;
+  /** Epoch milliseconds on the database's clock; 0 when never blocked. */
+  blocked_until_ms: number;
+}
+
+/** One server's hold on a label under a wildcard (src/server/subdomains/gateway-labels.ts). */
+export interface SubdomainLabelsTable {
+  readonly hostname: string;
+  readonly server_id: string;
+  pattern: string;
+  /** The client instance id of the holder. */
+  holder: string;
+  /** Epoch milliseconds on the database's clock. */
+  claimed_ms: number;
+}
+
 export interface StoreSchema {
   domains: DomainsTable;
   certificates: CertificatesTable;
@@ -113,6 +140,9 @@ export interface StoreSchema {
   servers: ServersTable;
   gateway_ca: GatewayCaTable;
   tunnel_sessions: TunnelSessionsTable;
+  store_versions: StoreVersionsTable;
+  auth_failures: AuthFailuresTable;
+  subdomain_labels: SubdomainLabelsTable;
 }
 
 export type StoreDialect = "postgres" | "sqlite";
