@@ -24,7 +24,7 @@ interface Slot {
 
 /**
  * The primary of `hopgate server --workers N` (node:cluster; docs/scale-out.md): applies the
- * store's migrations once, forks N workers that share the listening ports (the primary accepts
+ * store's migrations once, forks N workers (worker 1 first, the others once it listens) that share the listening ports (the primary accepts
  * and hands connections round-robin), restarts a worker that dies (backoff from 0.5 s doubling
  * to 30 s; logged), serves the workers' summed metrics on HOP_METRICS_LISTEN, and on the first
  * SIGTERM/SIGINT asks every worker to drain and stop. Resolves with the exit code: 0 when every
@@ -81,6 +81,9 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
         { slot: slot.index, pid: worker.process.pid, server_id: message.serverId },
         slot.restarts > 0 ? "worker restarted and listening" : "worker listening",
       );
+      // Worker 1 starts alone: what a first start creates once (the persisted self-signed
+      // certificate, the gateway's keys) exists before the others look for it.
+      if (firstStart && slot.index === 1) for (const other of slots.slice(1)) fork(other);
       if (firstStart && slots.every((s) => s.ready)) firstStart.resolve();
     });
     exits.add(
@@ -147,7 +150,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   };
 
   log.info({ workers: count }, "starting workers");
-  for (const slot of slots) fork(slot);
+  fork(slots[0]!);
   try {
     await Promise.race([
       allReady,
