@@ -23,6 +23,7 @@ import { createKyselyChallengeStore } from "./certs/acme/kysely-challenge-store.
 import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
+import { shareMetricsWithPrimary } from "./workers/worker-metrics.js";
 import { createHttpListener } from "./http/http-listener.js";
 import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
 import { createSharedAuthLockout } from "./limits/shared-auth-lockout.js";
@@ -50,6 +51,9 @@ import { createTunnelEndpoint } from "./tunnel/tunnel-endpoint.js";
 
 export interface ServerHandle {
   readonly httpsPort: number;
+  readonly httpPort: number;
+  /** This server's id in the gateway's server registry; undefined when it runs none. */
+  readonly serverId: string | undefined;
   /** Port of /metrics, /healthz and /readyz; undefined when HOP_METRICS_LISTEN is off. */
   readonly metricsPort: number | undefined;
   readonly registry: SessionRegistry;
@@ -67,6 +71,15 @@ export interface ServerHandle {
   stop(drainMs?: number): Promise<void>;
 }
 
+/** How this process runs: alone (the default) or as one worker of `hopgate server --workers N`. */
+export interface StartServerOptions {
+  /**
+   * Set in a worker: it joins the server registry on the SQLite store too (the workers share its
+   * file), and opens no metrics listener; its metrics go to the primary, which serves the sum.
+   */
+  readonly worker?: { readonly index: number };
+}
+
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
 const HOUR_MS = 3_600_000;
 /** After the shutdown deadline, how long the 502 pages of cut requests may take to go out. */
@@ -78,11 +91,15 @@ const FINAL_FLUSH_MS = 500;
  * session registry; the proxy, the tunnel endpoint and the admin API behind the one TLS
  * listener; the plain HTTP listener for ACME challenges and redirects; metrics and health.
  */
-export async function startServer(config: ServerConfig, logger: Logger): Promise<ServerHandle> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger,
+  options: StartServerOptions = {},
+): Promise<ServerHandle> {
   const serverLogger = logger.child({ component: "server" });
   const cleanup = new CleanupStack();
   try {
-    return await assemble(config, logger, serverLogger, cleanup);
+    return await assemble(config, options, logger, serverLogger, cleanup);
   } catch (error) {
     await cleanup.run((name, cause) =>
       serverLogger.error({ err: cause, step: name }, "cleanup after failed start"),
@@ -93,6 +110,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 
 async function assemble(
   config: ServerConfig,
+  options: StartServerOptions,
   logger: Logger,
   serverLogger: Logger,
   cleanup: CleanupStack,
@@ -107,16 +125,18 @@ async function assemble(
   let sessionsChanged = (): void => {};
   const registry = new SessionRegistry({ onChange: () => sessionsChanged() });
   const metricsRegistry = new Registry();
-  // The server registry of a gateway of several servers (docs/scale-out.md): PostgreSQL only.
+  // The server registry of a gateway of several servers (docs/scale-out.md): every server on
+  // PostgreSQL; on the embedded SQLite store, only the workers of `--workers N`.
   // With an advertise address, v2 clients hear of every live server and hold a tunnel to each.
   const advertised =
     database.dialect === "postgres" && config.advertiseAddr
       ? createAdvertisedServers(config.advertiseAddr)
       : undefined;
   const gateway =
-    database.dialect === "postgres"
+    database.dialect === "postgres" || options.worker
       ? startServerRegistry({
           db: database.db,
+          dialect: database.dialect,
           advertiseAddress: config.advertiseAddr,
           sessions: registry,
           logger: logger.child({ component: "server-registry" }),
@@ -451,19 +471,21 @@ async function assemble(
   const httpPort = await http.listen(config.httpListen);
   cleanup.push("http listener", () => http.close());
 
-  const metricsListener = config.metricsListen
-    ? await createMetricsListener({
-        listen: config.metricsListen,
-        registry: metricsRegistry,
-        readiness: createReadinessProbe({
-          checks: [
-            { name: "store", check: () => database.ping() },
-            { name: "https_listener", check: () => assertServing(draining) },
-          ],
-        }),
-        logger,
-      })
-    : undefined;
+  if (options.worker) shareMetricsWithPrimary(metricsRegistry);
+  const metricsListener =
+    config.metricsListen && !options.worker
+      ? await createMetricsListener({
+          listen: config.metricsListen,
+          registry: metricsRegistry,
+          readiness: createReadinessProbe({
+            checks: [
+              { name: "store", check: () => database.ping() },
+              { name: "https_listener", check: () => assertServing(draining) },
+            ],
+          }),
+          logger,
+        })
+      : undefined;
   if (metricsListener) cleanup.push("metrics listener", () => metricsListener.close());
   // Start-up's garbage is dead now: give its pages back before the server idles.
   compactHeap();
@@ -480,6 +502,8 @@ async function assemble(
 
   return {
     httpsPort: edge.port,
+    httpPort,
+    serverId: gateway?.self.id,
     metricsPort: metricsListener?.port,
     registry,
     domains,
