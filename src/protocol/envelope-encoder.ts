@@ -116,10 +116,10 @@ function streamOpenSize(open: StreamOpen, plan: Plan): number {
   for (const name of Object.keys(open.header)) {
     let valuesSize = 0;
     for (const value of (open.header[name] as HeaderValues).values) {
-      const length = Buffer.byteLength(value, "utf8");
+      const length = utf8Length(value);
       valuesSize += 1 + varintSize(length) + length;
     }
-    const keyLength = Buffer.byteLength(name, "utf8");
+    const keyLength = utf8Length(name);
     const entrySize = 1 + varintSize(keyLength) + keyLength + 1 + varintSize(valuesSize) + valuesSize;
     plan.sizes.push(entrySize, valuesSize);
     size += 1 + varintSize(entrySize) + entrySize;
@@ -135,12 +135,10 @@ function writeStreamOpen(out: Buffer, at: number, open: StreamOpen, plan: Plan, 
     const entrySize = plan.sizes[cursor.size++] as number;
     const valuesSize = plan.sizes[cursor.size++] as number;
     at = writeHeader(out, at, TAG_FIELD4_LEN, entrySize);
-    at = writeHeader(out, at, TAG_FIELD1_LEN, Buffer.byteLength(name, "utf8"));
-    at += out.write(name, at, "utf8");
+    at = writeUtf8(out, writeHeader(out, at, TAG_FIELD1_LEN, utf8Length(name)), name);
     at = writeHeader(out, at, TAG_FIELD2_LEN, valuesSize);
     for (const value of (open.header[name] as HeaderValues).values) {
-      at = writeHeader(out, at, TAG_FIELD1_LEN, Buffer.byteLength(value, "utf8"));
-      at += out.write(value, at, "utf8");
+      at = writeUtf8(out, writeHeader(out, at, TAG_FIELD1_LEN, utf8Length(value)), value);
     }
   }
   return at;
@@ -216,7 +214,40 @@ function plannedEnvelopeSize(plan: Plan, cursor: Cursor): number {
 
 function stringFieldSize(value: string): number {
   if (value.length === 0) return 0;
-  return bytesFieldSize(Buffer.byteLength(value, "utf8"));
+  return bytesFieldSize(utf8Length(value));
+}
+
+/**
+ * Strings up to this many UTF-16 units are measured and, when ASCII, written in JavaScript: a
+ * header name or value, a stream id. Crossing into C++ (`Buffer.byteLength`, `buf.write`) for
+ * each of them cost more than the copy (docs/performance.md, change 17).
+ */
+const SHORT_STRING_UNITS = 128;
+
+/** `Buffer.byteLength(value, "utf8")`, without leaving JavaScript for short ASCII strings. */
+function utf8Length(value: string): number {
+  const units = value.length;
+  if (units > SHORT_STRING_UNITS) return Buffer.byteLength(value, "utf8");
+  for (let i = 0; i < units; i++) if (value.charCodeAt(i) > 0x7f) return Buffer.byteLength(value, "utf8");
+  return units;
+}
+
+/**
+ * Writes `value` as UTF-8 at `at` (its length already measured by utf8Length); returns the end.
+ * Short ASCII strings byte by byte, anything else through `buf.write`: the same bytes either way.
+ */
+function writeUtf8(out: Buffer, at: number, value: string): number {
+  const units = value.length;
+  if (units <= SHORT_STRING_UNITS) {
+    let i = 0;
+    for (; i < units; i++) {
+      const code = value.charCodeAt(i);
+      if (code > 0x7f) break;
+      out[at + i] = code;
+    }
+    if (i === units) return at + units;
+  }
+  return at + out.write(value, at, "utf8");
 }
 
 function bytesFieldSize(length: number): number {
@@ -240,10 +271,7 @@ function writeHeader(out: Buffer, at: number, tag: number, length: number): numb
 
 function writeString(out: Buffer, at: number, tag: number, value: string): number {
   if (value.length === 0) return at;
-  const length = Buffer.byteLength(value, "utf8");
-  const start = writeHeader(out, at, tag, length);
-  out.write(value, start, length, "utf8");
-  return start + length;
+  return writeUtf8(out, writeHeader(out, at, tag, utf8Length(value)), value);
 }
 
 /** Unsigned varint of a non-negative safe integer. */

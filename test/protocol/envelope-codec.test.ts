@@ -12,7 +12,7 @@ import {
   type Envelope,
 } from "../../src/protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { decodeSplitEnvelope } from "../../src/protocol/split-message-decoder.js";
-import { headerValues } from "../../src/protocol/wire-headers.js";
+import { emptyFieldMap, headerValues } from "../../src/protocol/wire-headers.js";
 
 /** The envelope with every split StreamData body joined (data + more), as protobuf-es would give it. */
 function joined(envelope: Envelope): Envelope {
@@ -96,6 +96,43 @@ describe("envelope codec", () => {
           Buffer.from(toBinary(EnvelopeSchema, env)),
         );
       }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("encodes any string (non-ASCII, lone surrogates, past the short-string path) as protobuf-es does", () => {
+    // Every UTF-16 unit, lone surrogates included, and lengths on both sides of the encoder's
+    // JavaScript path for short ASCII strings (128 units).
+    const text = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 140 }),
+      fc.string({ unit: "binary-ascii", minLength: 120, maxLength: 260 }),
+      fc
+        .tuple(fc.string({ minLength: 126, maxLength: 130 }), fc.string({ unit: "binary", maxLength: 3 }))
+        .map(([ascii, rest]) => ascii + rest),
+    );
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        fc.uniqueArray(fc.tuple(text, fc.array(text, { maxLength: 3 })), {
+          maxLength: 4,
+          selector: ([n]) => n,
+        }),
+        (streamId, service, entries) => {
+          const header = emptyFieldMap<ReturnType<typeof headerValues>>();
+          for (const [name, values] of entries) header[name] = headerValues(values);
+          const env = frame.open(streamId, service, header);
+          assert.deepEqual(
+            Buffer.from(unframe(encodeGrpcMessage(env))),
+            Buffer.from(toBinary(EnvelopeSchema, env)),
+          );
+          const close = frame.close(streamId, service);
+          assert.deepEqual(
+            Buffer.from(unframe(encodeGrpcMessage(close))),
+            Buffer.from(toBinary(EnvelopeSchema, close)),
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });
