@@ -155,7 +155,13 @@ export async function register(port: number, domain = TENANT): Promise<string> {
   return (JSON.parse(answer) as { client_api_key: string }).client_api_key;
 }
 
-/** nginx (Debian's nginx-light) as a one-hop TLS reverse proxy in front of the backend: the reference. */
+/**
+ * nginx (Debian's nginx-light) as a one-hop TLS reverse proxy in front of the backend: the
+ * reference, set up as a production one would be (issue 15): one worker per core, keep-alive
+ * connections to the upstream, nginx's default proxy buffering (responses are read from the
+ * backend as fast as it sends them, into memory and, past proxy_buffers, a temporary file),
+ * sendfile and a TLS session cache.
+ */
 function startNginx(dir: string, backendPort: number): Stack["nginx"] {
   const binary = "/usr/sbin/nginx";
   if (!existsSync(binary)) return undefined;
@@ -163,24 +169,28 @@ function startNginx(dir: string, backendPort: number): Stack["nginx"] {
   const conf = join(dir, "nginx.conf");
   writeFileSync(
     conf,
-    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
+    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes auto;
+worker_rlimit_nofile 65536;
 error_log ${join(dir, "nginx-error.log")} warn;
 pid ${join(dir, "nginx.pid")};
-events { worker_connections 20000; }
+events { worker_connections 20000; multi_accept on; }
 http {
   access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
+  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; keepalive_requests 100000; }
   server {
     listen 127.0.0.1:${port} ssl http2;
     ssl_certificate ${join(dir, "cert.pem")};
     ssl_certificate_key ${join(dir, "key.pem")};
+    ssl_session_cache shared:SSL:10m;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
-      proxy_buffering off;
     }
   }
 }
