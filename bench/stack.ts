@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tlsFixture } from "../test/helpers/tls-fixture.js";
@@ -74,7 +75,7 @@ export async function startStack(
     httpsPort,
     metricsPort: Number(listening.metrics_port),
     clientKey,
-    nginx: startNginx(dir, backendPort),
+    nginx: await startNginx(dir, backendPort),
     nodeProxy: { process: nodeProxy, port: nodeProxyPort },
   };
 }
@@ -162,10 +163,11 @@ export async function register(port: number, domain = TENANT): Promise<string> {
  * backend as fast as it sends them, into memory and, past proxy_buffers, a temporary file),
  * sendfile and a TLS session cache.
  */
-function startNginx(dir: string, backendPort: number): Stack["nginx"] {
+async function startNginx(dir: string, backendPort: number): Promise<Stack["nginx"]> {
   const binary = "/usr/sbin/nginx";
   if (!existsSync(binary)) return undefined;
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  // A port the system has just handed out (nginx cannot be told to take port 0).
+  const port = await freePort();
   const conf = join(dir, "nginx.conf");
   writeFileSync(
     conf,
@@ -207,5 +209,42 @@ http {
     "-g",
     "daemon off;",
   ]);
+  // A reference that is not listening would fail every download: wait for it, or say why.
+  if (!(await accepts(port, 5000))) {
+    const log = existsSync(join(dir, "nginx-error.log"))
+      ? readFileSync(join(dir, "nginx-error.log"), "utf8")
+      : "";
+    throw new Error(`bench: nginx does not accept connections on port ${port}\n${log}`);
+  }
   return { process: process_, port };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` within `withinMs`. */
+async function accepts(port: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (connected) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
 }
