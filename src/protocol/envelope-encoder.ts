@@ -22,14 +22,55 @@ export function encodeGrpcMessage(
   envelope: Envelope,
   allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafe(bytes),
 ): Buffer {
-  const plan: Plan = { sizes: [], fallbacks: [] };
+  const plan: Plan = { sizes: [], fallbacks: [], referencedBytes: -1 };
   const size = envelopeSize(envelope, plan);
   const out = allocate(5 + size);
-  out[0] = 0; // not compressed
-  out.writeUInt32BE(size, 1);
-  const cursor = { at: 5, size: 0, fallback: 0 };
+  writePrefix(out, size);
+  const cursor: Cursor = { at: 5, size: 0, fallback: 0, references: undefined };
   writeEnvelope(out, envelope, plan, cursor);
   return out;
+}
+
+/**
+ * StreamData bodies at least this large are not copied by `encodeGrpcMessageParts`: below it,
+ * one more piece to write costs more than the copy.
+ */
+export const REFERENCED_BODY_MIN_BYTES = 4096;
+
+/**
+ * The same gRPC message as `encodeGrpcMessage`, as pieces that, written in order, are its bytes:
+ * the StreamData bodies of at least REFERENCED_BODY_MIN_BYTES are the callers' own buffers
+ * (not copied: they must not change until written); everything between them is written into
+ * one buffer from `allocate`, of which the other pieces are views (the first piece starts it).
+ * One piece when nothing is referenced. For corked writes (writev) of bulk data: each body byte
+ * is then copied only by the layers below (TLS), not into the message first.
+ */
+export function encodeGrpcMessageParts(
+  envelope: Envelope,
+  allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafe(bytes),
+): Buffer[] {
+  const plan: Plan = { sizes: [], fallbacks: [], referencedBytes: 0 };
+  const size = envelopeSize(envelope, plan);
+  const out = allocate(5 + size - plan.referencedBytes);
+  writePrefix(out, size);
+  const references: Reference[] = [];
+  const cursor: Cursor = { at: 5, size: 0, fallback: 0, references };
+  writeEnvelope(out, envelope, plan, cursor);
+  if (references.length === 0) return [out];
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const { at, data } of references) {
+    parts.push(out.subarray(from, at));
+    parts.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
+    from = at;
+  }
+  if (from < cursor.at) parts.push(out.subarray(from, cursor.at));
+  return parts;
+}
+
+function writePrefix(out: Buffer, size: number): void {
+  out[0] = 0; // not compressed
+  out.writeUInt32BE(size, 1);
 }
 
 /** Sizes computed by the first pass, consumed in the same order by the second. */
@@ -37,12 +78,22 @@ interface Plan {
   readonly sizes: number[];
   /** `toBinary` output of frames without a hand-written encoding. */
   readonly fallbacks: Uint8Array[];
+  /** Body bytes left in their own buffers (parts encoding); -1: every byte is copied. */
+  referencedBytes: number;
+}
+
+/** A body left where it is: in the message, it follows the first `at` bytes of the written buffer. */
+interface Reference {
+  readonly at: number;
+  readonly data: Uint8Array;
 }
 
 interface Cursor {
   at: number;
   size: number;
   fallback: number;
+  /** Parts encoding: the bodies left where they are, in order. */
+  readonly references: Reference[] | undefined;
 }
 
 // Tags: (field number << 3) | wire type (2: length-delimited, 0: varint).
@@ -69,10 +120,13 @@ function envelopeSize(envelope: Envelope, plan: Plan, nested = false): number {
     case "streamData": {
       const seq = payload.value.seq;
       if (seq > MAX_SAFE_SEQ) return fallbackSize(envelope, plan);
+      const dataLength = payload.value.data.length;
       inner =
         stringFieldSize(payload.value.id) +
         (seq === 0n ? 0 : 1 + varintSize(Number(seq))) +
-        bytesFieldSize(payload.value.data.length);
+        bytesFieldSize(dataLength);
+      if (plan.referencedBytes >= 0 && dataLength >= REFERENCED_BODY_MIN_BYTES)
+        plan.referencedBytes += dataLength;
       break;
     }
     case "streamClose":
@@ -169,6 +223,10 @@ function writeEnvelope(out: Buffer, envelope: Envelope, plan: Plan, cursor: Curs
       const data = payload.value.data;
       if (data.length > 0) {
         cursor.at = writeHeader(out, cursor.at, TAG_FIELD3_LEN, data.length);
+        if (cursor.references && data.length >= REFERENCED_BODY_MIN_BYTES) {
+          cursor.references.push({ at: cursor.at, data });
+          return;
+        }
         out.set(data, cursor.at);
         cursor.at += data.length;
       }
