@@ -91,8 +91,8 @@ describe("a client of several domains on a gateway of several servers", () => {
   });
 });
 
-describe("--domain auto on a gateway of several servers", () => {
-  it("asks every other server for the label the first one assigned, with the same instance id", async (t) => {
+describe("one domain on a gateway of several servers", () => {
+  it("--domain auto: asks every other server for the label the first one assigned, with the same instance id", async (t) => {
     // Two servers the test speaks for: A assigns a label and advertises B.
     const a = await startV1GoServer(t, { credentials: { auto: KEY } });
     const b = await startV1GoServer(t, { credentials: { [LABEL]: KEY } });
@@ -124,5 +124,33 @@ describe("--domain auto on a gateway of several servers", () => {
     assert.equal(header(second, WireHeader.instance), instance, "with the same instance id");
     await second.send(accept(LABEL, [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]));
     assert.equal(handle.tunnel.publicUrl, `https://${LABEL}:${a.port}`);
+  });
+
+  it("with --single-server holds the configured server only, whatever it advertises", async (t) => {
+    const a = await startV1GoServer(t, { credentials: { [LABEL]: KEY } });
+    const b = await startV1GoServer(t, { credentials: { [LABEL]: KEY } });
+    const handle = await startClient(
+      loadConfig(clientSettings, {
+        env: {},
+        dotenvDir: null,
+        flags: {
+          serverAddr: `https://127.0.0.1:${a.port}`,
+          domain: LABEL,
+          apiKey: KEY,
+          localTarget: "127.0.0.1:9",
+          caFile: a.caFile,
+          shutdownTimeoutSeconds: "1",
+          inspect: "off",
+          singleServer: "true",
+        },
+      }),
+      captureLogs().logger,
+    );
+    t.after(() => handle.stop());
+    const tunnel = await within(a.nextTunnel(), "the tunnel to A");
+    await tunnel.send(accept(LABEL, [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]));
+    await tunnel.send(frame.serverList([`127.0.0.1:${b.port}`]));
+    const toB = await Promise.race([b.nextTunnel(), sleep(1500).then(() => undefined)]);
+    assert.equal(toB, undefined, "no tunnel to an advertised server");
   });
 });
