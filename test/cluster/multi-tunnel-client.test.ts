@@ -104,8 +104,8 @@ describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () =
     t.after(() => database.drop());
     const backend = await startBackend(t, echoHandler);
     const a = await startGatewayServer(t, database.dsn);
-    // Registered before B and C start: a server reads domains registered elsewhere at start-up
-    // and then only every 30 s (the shared-state step of docs/scale-out.md shortens that).
+    // Registered before B and C start, so that the test does not depend on how fast a
+    // registration reaches the other servers (shared state, tested on its own).
     const apiKey = await a.register(DOMAIN);
     const v1Key = await a.register(V1_DOMAIN);
     const v2Key = await a.register(V2_DOMAIN);
@@ -240,8 +240,8 @@ describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () =
       () => `B listed ${JSON.stringify(listed)}; client said ${client.output().slice(-2000)}`,
       200,
     );
-    // Labels live in each server's memory today: B accepts the label because no one holds it
-    // there (docs/scale-out.md, shared state); the client asked both for the same one.
+    // The client asked B for the label A assigned, with the same instance id, and B (labels held
+    // gateway-wide, docs/scale-out.md) gave it the same one.
     const holders = listed.map((s) => s.server?.advertise_address).sort();
     assert.deepEqual(holders, [a.advertise, b.advertise].sort(), "one tunnel on each server");
     const labels = new Set(listed.map((s) => s.domain));
