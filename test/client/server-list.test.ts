@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { GatewayServers } from "../../src/client/gateway-servers.js";
 import { MAX_GATEWAY_SERVERS, originOf, parseServerList } from "../../src/client/server-list.js";
+import { TerminalView } from "../../src/client/terminal-view.js";
 import { captureLogs } from "../helpers/log-capture.js";
 
 const BOOTSTRAP = "https://gateway.example.test:8443";
@@ -132,5 +133,20 @@ describe("server lists a server advertises", () => {
     servers.advertised(["b.example.test:443"], BOOTSTRAP, true);
     servers.advertised(["c.example.test:443"], BOOTSTRAP, false);
     assert.deepEqual(servers.wanted, [BOOTSTRAP]);
+  });
+});
+
+describe("the client's terminal view", () => {
+  it("prints the servers the client holds, without the scheme and terminal-safe", () => {
+    let out = "";
+    const view = new TerminalView({
+      write: (text) => (out += text),
+      paint: (_colour, text) => text,
+      version: "test",
+      now: () => new Date("2026-01-01T12:00:00Z"),
+    });
+    view.servers(["https://a.example.test", "https://127.0.0.1:8443", "https://evil\u001b[2J"]);
+    assert.match(out, /servers a\.example\.test, 127\.0\.0\.1:8443, evil/);
+    assert.ok(!out.includes("\u001b"), "no control character reaches the terminal");
   });
 });
