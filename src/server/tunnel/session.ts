@@ -59,7 +59,8 @@ export class TunnelSession {
   readonly #mux: Multiplexer;
   readonly #options: SessionOptions;
   readonly #keepalive: Keepalive;
-  readonly #violations: ViolationLog;
+  /** Made at the first violation: most sessions have none. */
+  #violationLog: ViolationLog | undefined;
   #state: SessionState = { t: "active" };
   #nextStream = 0;
   #drainTimer: NodeJS.Timeout | undefined;
@@ -72,11 +73,6 @@ export class TunnelSession {
     this.version = options.hello.protocolVersion;
     this.services = options.hello.services;
     this.clientVersion = options.hello.clientVersion;
-    this.#violations = new ViolationLog({
-      logger: options.logger,
-      fields: { session_id: this.id, domain: this.domain },
-      ...VIOLATION_LOG_LIMITS,
-    });
     this.outbound = new OutboundQueue({
       batching: this.version === 2,
       maxBatchBytes: MAX_BATCH_BYTES,
@@ -164,7 +160,7 @@ export class TunnelSession {
     clearTimeout(this.#drainTimer);
     this.#mux.failAll(`tunnel closed: ${reason}`);
     this.outbound.end();
-    this.#violations.close();
+    this.#violationLog?.close();
     this.#options.onClosed(this, reason);
   }
 
@@ -181,6 +177,14 @@ export class TunnelSession {
       bytesToClient: this.#mux.bytesSent,
       bytesFromClient: this.#mux.bytesReceived,
     };
+  }
+
+  get #violations(): ViolationLog {
+    return (this.#violationLog ??= new ViolationLog({
+      logger: this.#options.logger,
+      fields: { session_id: this.id, domain: this.domain },
+      ...VIOLATION_LOG_LIMITS,
+    }));
   }
 
   /** `id` is one of this session's request stream ids already handed out (`http-<n>`, n below the counter). */
