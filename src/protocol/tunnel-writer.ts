@@ -13,7 +13,6 @@ import type { OutboundQueue } from "./outbound-queue.js";
  * `onQueueEnded` runs once the queue has ended and everything queued before was written.
  */
 export function startTunnelWriter(queue: OutboundQueue, stream: Http2Stream, onQueueEnded: () => void): void {
-  const buffers = new MessageBuffers();
   let scheduled = false;
   let waitingForDrain = false;
   let finished = false;
@@ -64,7 +63,9 @@ const MAX_FREE_BUFFERS = 4;
 /**
  * Reused buffers for large messages: a bulk transfer would otherwise allocate a fresh 256 KiB
  * ArrayBuffer per message, which V8 frees only at its next GC, so resident memory grew with
- * the bytes moved (docs/performance.md). A buffer is reused once its write has completed.
+ * the bytes moved (docs/performance.md). A buffer is reused once its write has completed, by
+ * whichever tunnel of the process writes next: one pool per process, not per tunnel (an idle
+ * tunnel's own pool and closures were ~0.3 KiB each, docs/performance.md change 17).
  */
 class MessageBuffers {
   readonly #free: Buffer[] = [];
@@ -91,3 +92,5 @@ class MessageBuffers {
     };
   }
 }
+
+const buffers = new MessageBuffers();

@@ -5,7 +5,7 @@ import { errorPage } from "../proxy/error-response.js";
 import type { Proxy } from "../proxy/proxy.js";
 import type { VisitorRequest, VisitorResponse } from "../proxy/visitor.js";
 import type { TunnelHandler } from "../tunnel/tunnel-endpoint.js";
-import { createDispatch, type RequestHandler } from "./dispatch.js";
+import { createDispatch, createTunnelStreamTest, type RequestHandler } from "./dispatch.js";
 import { startTlsListener, type TlsListener, type TlsListenerOptions } from "./tls-listener.js";
 
 export interface EdgeOptions {
@@ -43,15 +43,39 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
     mainDomain: options.mainDomain,
     serverHosts: options.serverHosts,
     debug: options.debug,
-    tunnel: (req) => options.tunnel(req as Http2ServerRequest),
+    // Tunnel calls that claimStream left to the compatibility layer (a path that needed
+    // normalizing, an Expect field): served the same way.
+    tunnel: (req) => {
+      const { stream, url, headers, rawHeaders } = req as Http2ServerRequest;
+      options.tunnel({
+        stream,
+        path: url,
+        headers,
+        rawHeaders,
+        remoteAddress: stream.session?.socket.remoteAddress,
+      });
+    },
     admin: options.admin,
     mainDomainFallback: notHere,
     proxy: options.proxy.handleRequest,
   });
+  const isTunnelStream = createTunnelStreamTest(options.mainDomain, options.debug, options.serverHosts);
   return startTlsListener({
     listen: options.listen,
     tls: options.tls,
     onRequest: dispatch,
+    claimStream: (stream, headers, rawHeaders) => {
+      if (!isTunnelStream({ headers, rawHeaders })) return false;
+      const path = headers[":path"] as string;
+      options.tunnel({
+        stream,
+        path,
+        headers,
+        rawHeaders,
+        remoteAddress: stream.session?.socket.remoteAddress,
+      });
+      return true;
+    },
     onUpgrade: options.proxy.handleUpgrade,
     logger: options.logger,
     timeouts: options.timeouts,

@@ -1,6 +1,5 @@
 import type { Http2ServerRequest } from "node:http2";
 import { canonicalAddress, compileIpRules, type IpRules } from "../access/ip-rules.js";
-import type { VisitorRequest } from "../proxy/visitor.js";
 
 /** Who sent a request, as far as the trusted front proxies (HOP_SERVER_TRUSTED_PROXIES) tell. */
 export interface VisitorAddress {
@@ -16,8 +15,14 @@ export interface VisitorAddress {
   readonly chain: readonly string[];
 }
 
+/** What VisitorAddressOf reads of a request: its connection's peer and its field lines. */
+export interface AddressedRequest {
+  readonly socket: { readonly remoteAddress?: string | undefined };
+  readonly rawHeaders: readonly string[];
+}
+
 /** Computes a request's VisitorAddress; asked once per request. */
-export type VisitorAddressOf = (req: VisitorRequest) => VisitorAddress;
+export type VisitorAddressOf = (req: AddressedRequest) => VisitorAddress;
 
 /**
  * The visitor's address given the TCP peer, the request's X-Forwarded-For field lines (in the
