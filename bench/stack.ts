@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tlsFixture } from "../test/helpers/tls-fixture.js";
@@ -74,7 +75,7 @@ export async function startStack(
     httpsPort,
     metricsPort: Number(listening.metrics_port),
     clientKey,
-    nginx: startNginx(dir, backendPort),
+    nginx: await startNginx(dir, backendPort),
     nodeProxy: { process: nodeProxy, port: nodeProxyPort },
   };
 }
@@ -155,32 +156,43 @@ export async function register(port: number, domain = TENANT): Promise<string> {
   return (JSON.parse(answer) as { client_api_key: string }).client_api_key;
 }
 
-/** nginx (Debian's nginx-light) as a one-hop TLS reverse proxy in front of the backend: the reference. */
-function startNginx(dir: string, backendPort: number): Stack["nginx"] {
+/**
+ * nginx (Debian's nginx-light) as a one-hop TLS reverse proxy in front of the backend: the
+ * reference, set up as a production one would be (issue 15): one worker per core, keep-alive
+ * connections to the upstream, nginx's default proxy buffering (responses are read from the
+ * backend as fast as it sends them, into memory and, past proxy_buffers, a temporary file),
+ * sendfile and a TLS session cache.
+ */
+async function startNginx(dir: string, backendPort: number): Promise<Stack["nginx"]> {
   const binary = "/usr/sbin/nginx";
   if (!existsSync(binary)) return undefined;
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  // A port the system has just handed out (nginx cannot be told to take port 0).
+  const port = await freePort();
   const conf = join(dir, "nginx.conf");
   writeFileSync(
     conf,
-    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
+    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes auto;
+worker_rlimit_nofile 65536;
 error_log ${join(dir, "nginx-error.log")} warn;
 pid ${join(dir, "nginx.pid")};
-events { worker_connections 20000; }
+events { worker_connections 20000; multi_accept on; }
 http {
   access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
+  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; keepalive_requests 100000; }
   server {
     listen 127.0.0.1:${port} ssl http2;
     ssl_certificate ${join(dir, "cert.pem")};
     ssl_certificate_key ${join(dir, "key.pem")};
+    ssl_session_cache shared:SSL:10m;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
-      proxy_buffering off;
     }
   }
 }
@@ -197,5 +209,42 @@ http {
     "-g",
     "daemon off;",
   ]);
+  // A reference that is not listening would fail every download: wait for it, or say why.
+  if (!(await accepts(port, 5000))) {
+    const log = existsSync(join(dir, "nginx-error.log"))
+      ? readFileSync(join(dir, "nginx-error.log"), "utf8")
+      : "";
+    throw new Error(`bench: nginx does not accept connections on port ${port}\n${log}`);
+  }
   return { process: process_, port };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` within `withinMs`. */
+async function accepts(port: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (connected) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
 }

@@ -7,6 +7,7 @@ import { deliverChunk, pumpIntoStream } from "../protocol/stream-pump.js";
 import type { StreamSink, TunnelStream } from "../protocol/tunnel-stream.js";
 import {
   canonicalHeaderName,
+  emptyFieldMap,
   headerValues,
   isWireHeader,
   WireHeader,
@@ -261,8 +262,8 @@ export class BackendExchange implements StreamSink {
         connection.push(rawHeaders[i + 1] as string);
     }
     const hopByHop = hopByHopNames(connection);
-    // No prototype: a backend's header named "constructor" or "__proto__" is just a header.
-    const map = Object.create(null) as HeaderMap;
+    // Inheriting nothing: a backend's header named "constructor" or "__proto__" is just a header.
+    const map: HeaderMap = emptyFieldMap();
     map[WireHeader.status] = headerValues([String(status)]);
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const lower = (rawHeaders[i] as string).toLowerCase();

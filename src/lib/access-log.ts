@@ -55,7 +55,8 @@ export function accessLogFields(
   options: AccessLogOptions = { includeQuery: false },
 ): AccessLogFields {
   const path = options.includeQuery && entry.query ? `${entry.path}?${entry.query}` : entry.path;
-  return {
+  // One object, its optional fields set last (no object spread per line): the same keys in the same order.
+  const fields: { -readonly [K in keyof AccessLogFields]: AccessLogFields[K] } = {
     request_id: entry.requestId,
     domain: entry.domain,
     method: entry.method,
@@ -66,9 +67,10 @@ export function accessLogFields(
     bytes_out: entry.bytesOut,
     remote_addr: entry.remoteAddr,
     session_id: entry.sessionId ?? null,
-    ...(entry.error === undefined ? {} : { error: entry.error }),
-    ...(entry.accessDenied === undefined ? {} : { access_denied: entry.accessDenied }),
   };
+  if (entry.error !== undefined) fields.error = entry.error;
+  if (entry.accessDenied !== undefined) fields.access_denied = entry.accessDenied;
+  return fields;
 }
 
 export interface AccessLog {

@@ -1,6 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { decodeShortString } from "./ascii-string-cache.js";
 import { envelope } from "./frames.js";
+import { emptyFieldMap } from "./wire-headers.js";
 import {
   EnvelopeSchema,
   type Envelope,
@@ -65,8 +66,8 @@ export function decodeStreamData(bytes: Uint8Array, start: number, end: number):
 
 function streamOpen(bytes: Uint8Array, start: number, end: number): StreamOpen {
   const reader = new WireReader(bytes, start, end);
-  // A map without a prototype: a header named "__proto__" stays an ordinary entry.
-  const header = Object.create(null) as StreamOpen["header"];
+  // A map that inherits nothing: a header named "__proto__" stays an ordinary entry.
+  const header: StreamOpen["header"] = emptyFieldMap();
   const value: StreamOpen = {
     $typeName: "hopgate.protocol.v1.StreamOpen",
     id: "",

@@ -22,14 +22,55 @@ export function encodeGrpcMessage(
   envelope: Envelope,
   allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafe(bytes),
 ): Buffer {
-  const plan: Plan = { sizes: [], fallbacks: [] };
+  const plan: Plan = { sizes: [], fallbacks: [], referencedBytes: -1 };
   const size = envelopeSize(envelope, plan);
   const out = allocate(5 + size);
-  out[0] = 0; // not compressed
-  out.writeUInt32BE(size, 1);
-  const cursor = { at: 5, size: 0, fallback: 0 };
+  writePrefix(out, size);
+  const cursor: Cursor = { at: 5, size: 0, fallback: 0, references: undefined };
   writeEnvelope(out, envelope, plan, cursor);
   return out;
+}
+
+/**
+ * StreamData bodies at least this large are not copied by `encodeGrpcMessageParts`: below it,
+ * one more piece to write costs more than the copy.
+ */
+export const REFERENCED_BODY_MIN_BYTES = 4096;
+
+/**
+ * The same gRPC message as `encodeGrpcMessage`, as pieces that, written in order, are its bytes:
+ * the StreamData bodies of at least REFERENCED_BODY_MIN_BYTES are the callers' own buffers
+ * (not copied: they must not change until written); everything between them is written into
+ * one buffer from `allocate`, of which the other pieces are views (the first piece starts it).
+ * One piece when nothing is referenced. For corked writes (writev) of bulk data: each body byte
+ * is then copied only by the layers below (TLS), not into the message first.
+ */
+export function encodeGrpcMessageParts(
+  envelope: Envelope,
+  allocate: (bytes: number) => Buffer = (bytes) => Buffer.allocUnsafe(bytes),
+): Buffer[] {
+  const plan: Plan = { sizes: [], fallbacks: [], referencedBytes: 0 };
+  const size = envelopeSize(envelope, plan);
+  const out = allocate(5 + size - plan.referencedBytes);
+  writePrefix(out, size);
+  const references: Reference[] = [];
+  const cursor: Cursor = { at: 5, size: 0, fallback: 0, references };
+  writeEnvelope(out, envelope, plan, cursor);
+  if (references.length === 0) return [out];
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const { at, data } of references) {
+    parts.push(out.subarray(from, at));
+    parts.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
+    from = at;
+  }
+  if (from < cursor.at) parts.push(out.subarray(from, cursor.at));
+  return parts;
+}
+
+function writePrefix(out: Buffer, size: number): void {
+  out[0] = 0; // not compressed
+  out.writeUInt32BE(size, 1);
 }
 
 /** Sizes computed by the first pass, consumed in the same order by the second. */
@@ -37,12 +78,22 @@ interface Plan {
   readonly sizes: number[];
   /** `toBinary` output of frames without a hand-written encoding. */
   readonly fallbacks: Uint8Array[];
+  /** Body bytes left in their own buffers (parts encoding); -1: every byte is copied. */
+  referencedBytes: number;
+}
+
+/** A body left where it is: in the message, it follows the first `at` bytes of the written buffer. */
+interface Reference {
+  readonly at: number;
+  readonly data: Uint8Array;
 }
 
 interface Cursor {
   at: number;
   size: number;
   fallback: number;
+  /** Parts encoding: the bodies left where they are, in order. */
+  readonly references: Reference[] | undefined;
 }
 
 // Tags: (field number << 3) | wire type (2: length-delimited, 0: varint).
@@ -69,10 +120,13 @@ function envelopeSize(envelope: Envelope, plan: Plan, nested = false): number {
     case "streamData": {
       const seq = payload.value.seq;
       if (seq > MAX_SAFE_SEQ) return fallbackSize(envelope, plan);
+      const dataLength = payload.value.data.length;
       inner =
         stringFieldSize(payload.value.id) +
         (seq === 0n ? 0 : 1 + varintSize(Number(seq))) +
-        bytesFieldSize(payload.value.data.length);
+        bytesFieldSize(dataLength);
+      if (plan.referencedBytes >= 0 && dataLength >= REFERENCED_BODY_MIN_BYTES)
+        plan.referencedBytes += dataLength;
       break;
     }
     case "streamClose":
@@ -116,10 +170,10 @@ function streamOpenSize(open: StreamOpen, plan: Plan): number {
   for (const name of Object.keys(open.header)) {
     let valuesSize = 0;
     for (const value of (open.header[name] as HeaderValues).values) {
-      const length = Buffer.byteLength(value, "utf8");
+      const length = utf8Length(value);
       valuesSize += 1 + varintSize(length) + length;
     }
-    const keyLength = Buffer.byteLength(name, "utf8");
+    const keyLength = utf8Length(name);
     const entrySize = 1 + varintSize(keyLength) + keyLength + 1 + varintSize(valuesSize) + valuesSize;
     plan.sizes.push(entrySize, valuesSize);
     size += 1 + varintSize(entrySize) + entrySize;
@@ -135,12 +189,10 @@ function writeStreamOpen(out: Buffer, at: number, open: StreamOpen, plan: Plan, 
     const entrySize = plan.sizes[cursor.size++] as number;
     const valuesSize = plan.sizes[cursor.size++] as number;
     at = writeHeader(out, at, TAG_FIELD4_LEN, entrySize);
-    at = writeHeader(out, at, TAG_FIELD1_LEN, Buffer.byteLength(name, "utf8"));
-    at += out.write(name, at, "utf8");
+    at = writeUtf8(out, writeHeader(out, at, TAG_FIELD1_LEN, utf8Length(name)), name);
     at = writeHeader(out, at, TAG_FIELD2_LEN, valuesSize);
     for (const value of (open.header[name] as HeaderValues).values) {
-      at = writeHeader(out, at, TAG_FIELD1_LEN, Buffer.byteLength(value, "utf8"));
-      at += out.write(value, at, "utf8");
+      at = writeUtf8(out, writeHeader(out, at, TAG_FIELD1_LEN, utf8Length(value)), value);
     }
   }
   return at;
@@ -171,6 +223,10 @@ function writeEnvelope(out: Buffer, envelope: Envelope, plan: Plan, cursor: Curs
       const data = payload.value.data;
       if (data.length > 0) {
         cursor.at = writeHeader(out, cursor.at, TAG_FIELD3_LEN, data.length);
+        if (cursor.references && data.length >= REFERENCED_BODY_MIN_BYTES) {
+          cursor.references.push({ at: cursor.at, data });
+          return;
+        }
         out.set(data, cursor.at);
         cursor.at += data.length;
       }
@@ -216,7 +272,40 @@ function plannedEnvelopeSize(plan: Plan, cursor: Cursor): number {
 
 function stringFieldSize(value: string): number {
   if (value.length === 0) return 0;
-  return bytesFieldSize(Buffer.byteLength(value, "utf8"));
+  return bytesFieldSize(utf8Length(value));
+}
+
+/**
+ * Strings up to this many UTF-16 units are measured and, when ASCII, written in JavaScript: a
+ * header name or value, a stream id. Crossing into C++ (`Buffer.byteLength`, `buf.write`) for
+ * each of them cost more than the copy (docs/performance.md, change 17).
+ */
+const SHORT_STRING_UNITS = 128;
+
+/** `Buffer.byteLength(value, "utf8")`, without leaving JavaScript for short ASCII strings. */
+function utf8Length(value: string): number {
+  const units = value.length;
+  if (units > SHORT_STRING_UNITS) return Buffer.byteLength(value, "utf8");
+  for (let i = 0; i < units; i++) if (value.charCodeAt(i) > 0x7f) return Buffer.byteLength(value, "utf8");
+  return units;
+}
+
+/**
+ * Writes `value` as UTF-8 at `at` (its length already measured by utf8Length); returns the end.
+ * Short ASCII strings byte by byte, anything else through `buf.write`: the same bytes either way.
+ */
+function writeUtf8(out: Buffer, at: number, value: string): number {
+  const units = value.length;
+  if (units <= SHORT_STRING_UNITS) {
+    let i = 0;
+    for (; i < units; i++) {
+      const code = value.charCodeAt(i);
+      if (code > 0x7f) break;
+      out[at + i] = code;
+    }
+    if (i === units) return at + units;
+  }
+  return at + out.write(value, at, "utf8");
 }
 
 function bytesFieldSize(length: number): number {
@@ -240,10 +329,7 @@ function writeHeader(out: Buffer, at: number, tag: number, length: number): numb
 
 function writeString(out: Buffer, at: number, tag: number, value: string): number {
   if (value.length === 0) return at;
-  const length = Buffer.byteLength(value, "utf8");
-  const start = writeHeader(out, at, tag, length);
-  out.write(value, start, length, "utf8");
-  return start + length;
+  return writeUtf8(out, writeHeader(out, at, tag, utf8Length(value)), value);
 }
 
 /** Unsigned varint of a non-negative safe integer. */

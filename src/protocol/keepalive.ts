@@ -18,34 +18,55 @@ export interface Keepalive {
  * so that a keepalive never holds a process open.
  */
 export function startKeepalive(options: KeepaliveOptions): Keepalive {
-  let nonce = 0n;
-  let outstanding: bigint | undefined;
-  let deadline: NodeJS.Timeout | undefined;
-  let stopped = false;
+  return new KeepaliveTimer(options);
+}
 
-  const interval = setInterval(() => {
-    if (outstanding !== undefined) return;
-    outstanding = ++nonce;
-    deadline = setTimeout(() => {
-      if (stopped) return;
-      stop();
-      options.onDead();
-    }, options.timeoutMs).unref();
-    options.sendPing(outstanding);
-  }, options.intervalMs).unref();
+/** One object and one interval per tunnel, no closures: a server holds one per idle tunnel. */
+class KeepaliveTimer implements Keepalive {
+  readonly #options: KeepaliveOptions;
+  readonly #interval: NodeJS.Timeout;
+  #nonce = 0n;
+  #outstanding: bigint | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #stopped = false;
 
-  function stop(): void {
-    stopped = true;
-    clearInterval(interval);
-    clearTimeout(deadline);
+  constructor(options: KeepaliveOptions) {
+    this.#options = options;
+    this.#interval = setInterval(ping, options.intervalMs, this).unref();
   }
 
-  return {
-    pong(answered) {
-      if (answered !== outstanding) return;
-      outstanding = undefined;
-      clearTimeout(deadline);
-    },
-    stop,
-  };
+  pong(answered: bigint): void {
+    if (answered !== this.#outstanding) return;
+    this.#outstanding = undefined;
+    clearTimeout(this.#deadline);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#interval);
+    clearTimeout(this.#deadline);
+  }
+
+  /** The interval's turn: a new ping unless one is outstanding. */
+  ping(): void {
+    if (this.#outstanding !== undefined) return;
+    this.#outstanding = ++this.#nonce;
+    this.#deadline = setTimeout(unanswered, this.#options.timeoutMs, this).unref();
+    this.#options.sendPing(this.#outstanding);
+  }
+
+  /** The outstanding ping's deadline passed. */
+  unanswered(): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.#options.onDead();
+  }
+}
+
+function ping(keepalive: KeepaliveTimer): void {
+  keepalive.ping();
+}
+
+function unanswered(keepalive: KeepaliveTimer): void {
+  keepalive.unanswered();
 }

@@ -15,12 +15,17 @@ export function pumpIntoStream(
   onEnded?: () => void,
 ): void {
   let finished = false;
-  // At most one write is pending (the source is paused meanwhile); the end waits for it.
+  // At most one write waits for credit or the queue (the source is paused meanwhile); the end
+  // waits for it.
   let writing: Promise<boolean> | undefined;
   const onData = (chunk: Buffer) => {
     if (finished) return;
+    // Most chunks fit in the credit and the queue at once: the source keeps flowing.
+    const queued = stream.writeNow(chunk);
+    if (queued === chunk.length) return;
+    if (queued === -1) return stop();
     source.pause();
-    writing = stream.write(chunk);
+    writing = stream.write(queued === 0 ? chunk : chunk.subarray(queued));
     void writing.then((ok) => {
       writing = undefined;
       if (ok) source.resume();

@@ -85,19 +85,32 @@ export class TunnelStream {
    * tunnel's outbound queue. Resolves false when the stream was aborted meanwhile.
    */
   async write(chunk: Uint8Array): Promise<boolean> {
-    const outbound = this.#host.outbound;
     let offset = 0;
+    for (;;) {
+      offset = this.#queue(chunk, offset);
+      if (offset === chunk.length || offset === -1) return offset !== -1 && !this.#aborted;
+      if (this.#sendWindow.availableBytes <= 0) await this.#sendWindow.whenOpen();
+      else await this.#host.outbound.whenWritable();
+    }
+  }
+
+  /**
+   * Queues as much of `chunk` as credit and the outbound queue take without waiting; returns
+   * the bytes queued (the caller `write`s the rest), or -1 when the stream can send no more. It
+   * never waits, so a source whose chunks fit in the window need not pause for every chunk.
+   */
+  writeNow(chunk: Uint8Array): number {
+    const offset = this.#queue(chunk, 0);
+    return this.#aborted ? -1 : offset;
+  }
+
+  /** Queues pieces of `chunk` from `offset` while credit and the queue allow; -1 when aborted. */
+  #queue(chunk: Uint8Array, offset: number): number {
+    const outbound = this.#host.outbound;
     while (offset < chunk.length) {
-      if (this.#aborted || this.#sentClose || outbound.ended) return false;
+      if (this.#aborted || this.#sentClose || outbound.ended) return -1;
       const credit = this.#sendWindow.availableBytes;
-      if (credit <= 0) {
-        await this.#sendWindow.whenOpen();
-        continue;
-      }
-      if (!outbound.writable) {
-        await outbound.whenWritable();
-        continue;
-      }
+      if (credit <= 0 || !outbound.writable) return offset;
       const size = Math.min(this.#host.maxChunkBytes, credit, chunk.length - offset);
       const piece = offset === 0 && size === chunk.length ? chunk : chunk.subarray(offset, offset + size);
       outbound.push(frame.data(this.id, this.#sendSeq++, piece), size);
@@ -106,7 +119,7 @@ export class TunnelStream {
       this.sentBytes += size;
       offset += size;
     }
-    return !this.#aborted;
+    return offset;
   }
 
   /** Ends this side's body cleanly. */

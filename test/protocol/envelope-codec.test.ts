@@ -3,7 +3,11 @@ import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { decodeEnvelope, type DecodedStreamData } from "../../src/protocol/envelope-decoder.js";
-import { encodeGrpcMessage } from "../../src/protocol/envelope-encoder.js";
+import {
+  encodeGrpcMessage,
+  encodeGrpcMessageParts,
+  REFERENCED_BODY_MIN_BYTES,
+} from "../../src/protocol/envelope-encoder.js";
 import { frame } from "../../src/protocol/frames.js";
 import {
   EnvelopeSchema,
@@ -12,7 +16,7 @@ import {
   type Envelope,
 } from "../../src/protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { decodeSplitEnvelope } from "../../src/protocol/split-message-decoder.js";
-import { headerValues } from "../../src/protocol/wire-headers.js";
+import { emptyFieldMap, headerValues } from "../../src/protocol/wire-headers.js";
 
 /** The envelope with every split StreamData body joined (data + more), as protobuf-es would give it. */
 function joined(envelope: Envelope): Envelope {
@@ -97,6 +101,85 @@ describe("envelope codec", () => {
         );
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("encodes any string (non-ASCII, lone surrogates, past the short-string path) as protobuf-es does", () => {
+    // Every UTF-16 unit, lone surrogates included, and lengths on both sides of the encoder's
+    // JavaScript path for short ASCII strings (128 units).
+    const text = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 140 }),
+      fc.string({ unit: "binary-ascii", minLength: 120, maxLength: 260 }),
+      fc
+        .tuple(fc.string({ minLength: 126, maxLength: 130 }), fc.string({ unit: "binary", maxLength: 3 }))
+        .map(([ascii, rest]) => ascii + rest),
+    );
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        fc.uniqueArray(fc.tuple(text, fc.array(text, { maxLength: 3 })), {
+          maxLength: 4,
+          selector: ([n]) => n,
+        }),
+        (streamId, service, entries) => {
+          const header = emptyFieldMap<ReturnType<typeof headerValues>>();
+          for (const [name, values] of entries) header[name] = headerValues(values);
+          const env = frame.open(streamId, service, header);
+          assert.deepEqual(
+            Buffer.from(unframe(encodeGrpcMessage(env))),
+            Buffer.from(toBinary(EnvelopeSchema, env)),
+          );
+          const close = frame.close(streamId, service);
+          assert.deepEqual(
+            Buffer.from(unframe(encodeGrpcMessage(close))),
+            Buffer.from(toBinary(EnvelopeSchema, close)),
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("encodes in parts, large bodies left in their own buffers, the same bytes as in one", () => {
+    // Bodies around the threshold and above it, between the small frames of the other arbitrary.
+    const large = fc
+      .tuple(id, seq, fc.integer({ min: REFERENCED_BODY_MIN_BYTES - 2, max: 70_000 }), fc.nat({ max: 255 }))
+      .map(([i, s, length, fill]) => frame.data(i, s, Buffer.alloc(length, fill)));
+    const mixed = fc.oneof(
+      large,
+      fc
+        .array(fc.oneof(large, singleFrame), { maxLength: 6 })
+        .map((frames) =>
+          create(EnvelopeSchema, { payload: { case: "batch", value: create(FrameBatchSchema, { frames }) } }),
+        ),
+      envelope,
+    );
+    // The bodies left where they are: large ones of frames encoded by hand (a seq beyond 2^53
+    // goes through protobuf-es, which copies).
+    const referenced = (env: Envelope): Uint8Array[] =>
+      env.payload.case === "batch"
+        ? env.payload.value.frames.flatMap(referenced)
+        : env.payload.case === "streamData" &&
+            env.payload.value.seq <= BigInt(Number.MAX_SAFE_INTEGER) &&
+            env.payload.value.data.length >= REFERENCED_BODY_MIN_BYTES
+          ? [env.payload.value.data]
+          : [];
+    fc.assert(
+      fc.property(mixed, (env) => {
+        const parts = encodeGrpcMessageParts(env);
+        assert.deepEqual(Buffer.concat(parts), encodeGrpcMessage(env));
+        for (const body of referenced(env)) {
+          const shared = parts.some(
+            (part) =>
+              part.buffer === body.buffer &&
+              part.byteOffset === body.byteOffset &&
+              part.length === body.length,
+          );
+          assert.ok(shared, `a body of ${body.length} bytes was copied`);
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 

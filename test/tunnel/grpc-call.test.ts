@@ -4,6 +4,7 @@ import { describe, it, type TestContext } from "node:test";
 import { encodeGrpcMessage } from "../../src/protocol/envelope-encoder.js";
 import { encodeHello, OPEN_TUNNEL_PATH } from "../../src/protocol/handshake.js";
 import { startGateway } from "../helpers/gateway.js";
+import { until } from "../helpers/poll-until.js";
 
 interface CallEnd {
   readonly headers: http2.IncomingHttpHeaders;
@@ -74,6 +75,48 @@ describe("the tunnel's gRPC call on node:http2", () => {
     const refused = await rawCall(t, gateway.port, { body: hello });
     assert.equal(statusOf(refused), 7, "PERMISSION_DENIED");
     assert.equal(refused.headers["hopgate-reject-reason"], "unknown_domain");
+  });
+
+  it("survives a client that resets its call with an error code, before and after the handshake", async (t) => {
+    const gateway = await startGateway(t);
+    const apiKey = await gateway.register("reset.example.test");
+    const hello = encodeGrpcMessage(
+      encodeHello({
+        domain: "reset.example.test",
+        apiKey,
+        localTarget: "",
+        services: [{ name: "web", pathPrefix: "/" }],
+        clientVersion: "test",
+      }),
+    );
+    const session = http2.connect(`https://127.0.0.1:${gateway.port}`, { rejectUnauthorized: false });
+    t.after(() => session.destroy());
+    const open = () => {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": OPEN_TUNNEL_PATH,
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      stream.on("error", () => undefined);
+      stream.resume();
+      return stream;
+    };
+    // Reset in the middle of the first message: the server hears RST_STREAM(INTERNAL_ERROR).
+    const early = open();
+    early.write(hello.subarray(0, 3));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    early.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    // Reset once the tunnel was accepted (response headers came).
+    const late = open();
+    late.write(hello);
+    await new Promise((resolve) => late.once("response", resolve));
+    await until(() => gateway.server.registry.size === 1, "the tunnel to be registered");
+    late.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    await until(() => gateway.server.registry.size === 0, "the reset tunnel to be removed");
+    // The server still answers calls.
+    const unknown = await rawCall(t, gateway.port, { path: "/hopgate.protocol.v1.HopGateTunnel/Other" });
+    assert.equal(statusOf(unknown), 12);
   });
 
   it("ends a call that never sends its first message at the handshake timeout", async (t) => {

@@ -1,13 +1,19 @@
 import { isIP } from "node:net";
 import { hostForRouting } from "../../lib/domain-name.js";
 import type { ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
+import type { Http2ServerResponse, IncomingHttpHeaders } from "node:http2";
+import { OPEN_TUNNEL_PATH } from "../../protocol/handshake.js";
 import { hasRepeatedHost, visitorHost, type VisitorRequest } from "../proxy/visitor.js";
 
 export type RequestHandler = (req: VisitorRequest, res: ServerResponse | Http2ServerResponse) => void;
 
 export interface DispatchOptions {
   readonly mainDomain: string;
+  /**
+   * Other names of this server itself, answered as the main domain (tunnel calls, admin API):
+   * its advertise address's host, by which v2 clients of a gateway dial it (docs/scale-out.md).
+   */
+  readonly serverHosts?: readonly string[];
   /** Development: the main domain's endpoints also answer on localhost and IP-address hosts. */
   readonly debug: boolean;
   readonly tunnel: RequestHandler;
@@ -27,9 +33,7 @@ const ADMIN_PATH_PREFIX = "/api/v1/admin";
  * a normalized path, an absolute-form authority standing in for Host (origin-form.ts).
  */
 export function createDispatch(options: DispatchOptions): RequestHandler {
-  const isMainHost = (host: string) =>
-    host === options.mainDomain ||
-    (options.debug && (host === "localhost" || isIP(host.replace(/^\[|\]$/g, "")) !== 0));
+  const isMainHost = mainHostTest(options.mainDomain, options.debug, options.serverHosts);
   return (req, res) => {
     // The proxy answers a repeated Host with 400 whichever host comes first (RFC 9112 §3.2).
     if (hasRepeatedHost(req) || !isMainHost(hostForRouting(visitorHost(req)))) return options.proxy(req, res);
@@ -50,6 +54,38 @@ export function createDispatch(options: DispatchOptions): RequestHandler {
     }
     return options.mainDomainFallback(req, res);
   };
+}
+
+/**
+ * Whether an HTTP/2 head, as node's "stream" event gives it, is a tunnel call that the dispatch
+ * would hand to `tunnel` unchanged: the main host (one Host at most), the exact OpenTunnel path
+ * (a path that normalizes to it is left to the dispatch, which normalizes first), a gRPC
+ * content type, and no Expect (node's compatibility layer answers 100-continue itself).
+ */
+export function createTunnelStreamTest(
+  mainDomain: string,
+  debug: boolean,
+  serverHosts?: readonly string[],
+): (head: { readonly headers: IncomingHttpHeaders; readonly rawHeaders: readonly string[] }) => boolean {
+  const isMainHost = mainHostTest(mainDomain, debug, serverHosts);
+  return (head) =>
+    head.headers[":path"] === OPEN_TUNNEL_PATH &&
+    isGrpc(head.headers["content-type"]) &&
+    head.headers.expect === undefined &&
+    !hasRepeatedHost(head) &&
+    isMainHost(hostForRouting(visitorHost(head)));
+}
+
+function mainHostTest(
+  mainDomain: string,
+  debug: boolean,
+  serverHosts: readonly string[] = [],
+): (host: string) => boolean {
+  const own = new Set(serverHosts.map((host) => host.toLowerCase()));
+  return (host) =>
+    host === mainDomain ||
+    own.has(host) ||
+    (debug && (host === "localhost" || isIP(host.replace(/^\[|\]$/g, "")) !== 0));
 }
 
 function isGrpc(contentType: string | undefined): boolean {

@@ -5,13 +5,15 @@ import { errorPage } from "../proxy/error-response.js";
 import type { Proxy } from "../proxy/proxy.js";
 import type { VisitorRequest, VisitorResponse } from "../proxy/visitor.js";
 import type { TunnelHandler } from "../tunnel/tunnel-endpoint.js";
-import { createDispatch, type RequestHandler } from "./dispatch.js";
+import { createDispatch, createTunnelStreamTest, type RequestHandler } from "./dispatch.js";
 import { startTlsListener, type TlsListener, type TlsListenerOptions } from "./tls-listener.js";
 
 export interface EdgeOptions {
   readonly listen: ListenAddress;
   readonly tls: TlsListenerOptions["tls"];
   readonly mainDomain: string;
+  /** Other names of this server itself (dispatch.ts). */
+  readonly serverHosts?: readonly string[];
   readonly debug: boolean;
   /** The gRPC tunnel method (requests the dispatch identified as tunnel calls). */
   readonly tunnel: TunnelHandler;
@@ -39,16 +41,41 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
   };
   const dispatch = createDispatch({
     mainDomain: options.mainDomain,
+    serverHosts: options.serverHosts,
     debug: options.debug,
-    tunnel: (req) => options.tunnel(req as Http2ServerRequest),
+    // Tunnel calls that claimStream left to the compatibility layer (a path that needed
+    // normalizing, an Expect field): served the same way.
+    tunnel: (req) => {
+      const { stream, url, headers, rawHeaders } = req as Http2ServerRequest;
+      options.tunnel({
+        stream,
+        path: url,
+        headers,
+        rawHeaders,
+        remoteAddress: stream.session?.socket.remoteAddress,
+      });
+    },
     admin: options.admin,
     mainDomainFallback: notHere,
     proxy: options.proxy.handleRequest,
   });
+  const isTunnelStream = createTunnelStreamTest(options.mainDomain, options.debug, options.serverHosts);
   return startTlsListener({
     listen: options.listen,
     tls: options.tls,
     onRequest: dispatch,
+    claimStream: (stream, headers, rawHeaders) => {
+      if (!isTunnelStream({ headers, rawHeaders })) return false;
+      const path = headers[":path"] as string;
+      options.tunnel({
+        stream,
+        path,
+        headers,
+        rawHeaders,
+        remoteAddress: stream.session?.socket.remoteAddress,
+      });
+      return true;
+    },
     onUpgrade: options.proxy.handleUpgrade,
     logger: options.logger,
     timeouts: options.timeouts,

@@ -27,6 +27,13 @@ export interface TlsListenerOptions {
     ) => void;
   };
   readonly onRequest: RequestHandler;
+  /**
+   * Offered every HTTP/2 stream whose head is within `maxHeaderBytes` before node's
+   * compatibility layer makes a request/response pair of it: returns true when it serves the
+   * stream itself (the gRPC tunnel: the pair would live as long as the tunnel, docs/performance.md
+   * change 17), false to let it reach `onRequest` as usual.
+   */
+  readonly claimStream?: StreamClaim;
   readonly onUpgrade: (req: VisitorRequest, socket: Duplex, head: Buffer) => void;
   readonly logger: Logger;
   /** Each accepted TCP connection, before its TLS handshake (per-address limits count them). */
@@ -46,6 +53,13 @@ export interface TlsListenerOptions {
   /** A connection closed by the listener itself: over `maxConnections`, or handshake too slow. */
   readonly onDropped?: (reason: ConnectionDropReason) => void;
 }
+
+/** See TlsListenerOptions.claimStream. */
+export type StreamClaim = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  rawHeaders: readonly string[],
+) => boolean;
 
 export const CONNECTION_DROP_REASONS = ["max_connections", "handshake_timeout"] as const;
 export type ConnectionDropReason = (typeof CONNECTION_DROP_REASONS)[number];
@@ -171,6 +185,7 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
     }
     options.onRequest(req, res);
   });
+  if (options.claimStream) offerStreams(server, options.claimStream, maxHeaderBytes);
   server.on("upgrade", (req: VisitorRequest, socket: Duplex, head: Buffer) => {
     if (adoptOriginForm(req).ok) return options.onUpgrade(req, socket, head);
     rejected("malformed");
@@ -210,6 +225,31 @@ export async function startTlsListener(options: TlsListenerOptions): Promise<Tls
       return done;
     },
   };
+}
+
+/**
+ * Puts `claim` before node's compatibility layer: adding the "request" listener made node
+ * listen to "stream" with its own handler (which builds Http2ServerRequest/Response and emits
+ * "request"); that handler now runs only for the streams `claim` declines. A head over the
+ * limit is never offered, so it still gets its 431 from the "request" listener.
+ */
+function offerStreams(server: http2.Http2SecureServer, claim: StreamClaim, maxHeaderBytes: number): void {
+  const compat = server.listeners("stream");
+  if (compat.length !== 1) throw new Error("node's HTTP/2 compatibility handler was not found");
+  const toCompat = compat[0] as (...args: unknown[]) => void;
+  server.removeListener("stream", toCompat);
+  server.on(
+    "stream",
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      flags: number,
+      rawHeaders: string[],
+    ) => {
+      if (headerListBytes(rawHeaders) <= maxHeaderBytes && claim(stream, headers, rawHeaders)) return;
+      toCompat(stream, headers, flags, rawHeaders);
+    },
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
+import type { Http2ServerRequest } from "node:http2";
 import { canonicalAddress, compileIpRules, type IpRules } from "../access/ip-rules.js";
-import type { VisitorRequest } from "../proxy/visitor.js";
 
 /** Who sent a request, as far as the trusted front proxies (HOP_SERVER_TRUSTED_PROXIES) tell. */
 export interface VisitorAddress {
@@ -15,8 +15,14 @@ export interface VisitorAddress {
   readonly chain: readonly string[];
 }
 
+/** What VisitorAddressOf reads of a request: its connection's peer and its field lines. */
+export interface AddressedRequest {
+  readonly socket: { readonly remoteAddress?: string | undefined };
+  readonly rawHeaders: readonly string[];
+}
+
 /** Computes a request's VisitorAddress; asked once per request. */
-export type VisitorAddressOf = (req: VisitorRequest) => VisitorAddress;
+export type VisitorAddressOf = (req: AddressedRequest) => VisitorAddress;
 
 /**
  * The visitor's address given the TCP peer, the request's X-Forwarded-For field lines (in the
@@ -48,15 +54,27 @@ export function visitorAddress(
   return { address: hops[0], chain: hops };
 }
 
-/** A VisitorAddressOf for the trusted proxies' CIDR blocks (ip-rules.ts parseCidr); none: trust nothing. */
+/**
+ * A VisitorAddressOf for the trusted proxies' CIDR blocks (ip-rules.ts parseCidr); none: trust
+ * nothing. Trusting nothing, the answer depends on the TCP peer alone: it is computed once per
+ * connection (per HTTP/2 session) and shared by the connection's requests, which must not change it.
+ */
 export function createVisitorAddressOf(trustedProxies: readonly string[]): VisitorAddressOf {
   const trusted = compileIpRules(trustedProxies);
-  return (req) =>
-    visitorAddress(
-      req.socket.remoteAddress,
-      trusted.size === 0 ? [] : forwardedForLines(req.rawHeaders),
-      trusted,
-    );
+  if (trusted.size > 0)
+    return (req) => visitorAddress(req.socket.remoteAddress, forwardedForLines(req.rawHeaders), trusted);
+  const byConnection = new WeakMap<object, VisitorAddress>();
+  return (req) => {
+    // HTTP/2: the session, not `req.socket`, which node's compatibility API makes anew per stream.
+    const connection = req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream.session : req.socket;
+    const known = connection && byConnection.get(connection);
+    if (known) return known;
+    const peer = connection === undefined ? undefined : req.socket.remoteAddress;
+    const address = visitorAddress(peer, [], trusted);
+    // A connection whose socket no longer knows its peer is asked again next time.
+    if (connection && address.address !== undefined) byConnection.set(connection, address);
+    return address;
+  };
 }
 
 /** Every X-Forwarded-For field line, in order (node's `headers` joins them, HTTP/2 or not alike). */

@@ -83,8 +83,11 @@ export function createVisitorLimits(options: VisitorLimitsOptions): VisitorLimit
       });
     },
     admit(req, visitorAddress) {
-      const socket = req.socket;
-      if (overLimit.size > 0 && overLimit.has(connectionId(socket.remoteAddress, socket.remotePort))) {
+      // `req.socket` only when needed: node's HTTP/2 compatibility API builds it anew per stream.
+      if (
+        overLimit.size > 0 &&
+        overLimit.has(connectionId(req.socket.remoteAddress, req.socket.remotePort))
+      ) {
         return {
           ok: false,
           reason: "connections",

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { hopByHopNames } from "../../protocol/hop-by-hop.js";
 import {
   canonicalHeaderName,
+  emptyFieldMap,
   headerValues,
   isWireHeader,
   WireHeader,
@@ -53,9 +54,9 @@ export function requestHeaderMap(head: VisitorRequestHead, version: 1 | 2): Head
     if ((raw[i] as string).toLowerCase() === "connection") connection.push(raw[i + 1] as string);
   }
   const hopByHop = hopByHopNames(connection);
-  // Without a prototype: a visitor's "constructor" or "__proto__" field is an ordinary entry (on a
+  // Inheriting nothing: a visitor's "constructor" or "__proto__" field is an ordinary entry (on a
   // plain object, `map[key]` found Object's members and the push threw, ending the process).
-  const map = Object.create(null) as HeaderMap;
+  const map: HeaderMap = emptyFieldMap();
   const add = (name: string, value: string) => {
     const key = version === 1 ? canonicalHeaderName(name) : name;
     const entry = map[key];

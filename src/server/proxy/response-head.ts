@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from "node:http";
 import type { HeaderValues, StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { hopByHopNames } from "../../protocol/hop-by-hop.js";
 import { isFieldValue, isToken } from "../../protocol/http-syntax.js";
-import { isWireHeader, WireHeader } from "../../protocol/wire-headers.js";
+import { emptyFieldMap, isWireHeader, WireHeader } from "../../protocol/wire-headers.js";
 
 export type ResponseHead =
   | {
@@ -38,8 +38,8 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
       for (const value of (header[name] as HeaderValues).values) connection.push(value);
   }
   const hopByHop = hopByHopNames(connection);
-  // Without a prototype: a field named "constructor" or "__proto__" is an ordinary entry.
-  const headers = Object.create(null) as OutgoingHttpHeaders;
+  // Inheriting nothing: a field named "constructor" or "__proto__" is an ordinary entry.
+  const headers: OutgoingHttpHeaders = emptyFieldMap();
   let upgrade: string | undefined;
   for (const name in header) {
     const values = (header[name] as HeaderValues).values;

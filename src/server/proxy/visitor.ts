@@ -21,7 +21,7 @@ export interface VisitorResponse {
 }
 
 /** Host as the visitor sent it: `Host` on HTTP/1.1, `:authority` (or Host) on HTTP/2. */
-export function visitorHost(req: VisitorRequest): string {
+export function visitorHost(req: Pick<VisitorRequest, "headers">): string {
   const host = req.headers.host ?? req.headers[":authority"];
   return typeof host === "string" ? host : "";
 }
@@ -31,7 +31,7 @@ export function visitorHost(req: VisitorRequest): string {
  * routing by the first (node keeps only the first in `headers.host`) would let a front proxy
  * that picks the last one route the same request elsewhere.
  */
-export function hasRepeatedHost(req: VisitorRequest): boolean {
+export function hasRepeatedHost(req: { readonly rawHeaders: readonly string[] }): boolean {
   let count = 0;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {

@@ -17,6 +17,10 @@ export class ServerCall {
     // The call owns its stream: the compatibility response that node's HTTP/2 server made for
     // the dispatch would answer "wantTrailers" with its own empty trailers, before ours.
     stream.removeAllListeners("wantTrailers");
+    // A stream the peer reset or the session tore down emits "error" before "close"; the call
+    // learns of its end from "close" (and `finished`). Unheard, the error would take the
+    // process down: a call served without node's compatibility layer has no other listener.
+    stream.on("error", ignoreStreamError);
   }
 
   get finished(): boolean {
@@ -68,6 +72,8 @@ export class ServerCall {
     });
   }
 }
+
+function ignoreStreamError(): void {}
 
 /** Why a request to the tunnel path is not a gRPC call HopGate serves, as a status; or undefined. */
 export function refuseCall(

@@ -3,8 +3,8 @@ import type { Logger } from "../../lib/logger.js";
 import type { Envelope } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { frame } from "../../protocol/frames.js";
 import type { ClientHello, ServiceRoute } from "../../protocol/handshake.js";
-import { startKeepalive, type Keepalive } from "../../protocol/keepalive.js";
-import { Multiplexer, type MultiplexerLimits } from "../../protocol/multiplexer.js";
+import { startKeepalive, type Keepalive, type KeepaliveOptions } from "../../protocol/keepalive.js";
+import { Multiplexer, type MultiplexerLimits, type MultiplexerOptions } from "../../protocol/multiplexer.js";
 import { OutboundQueue } from "../../protocol/outbound-queue.js";
 import type { StreamSink, TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { SessionInfo } from "./session-directory.js";
@@ -59,7 +59,8 @@ export class TunnelSession {
   readonly #mux: Multiplexer;
   readonly #options: SessionOptions;
   readonly #keepalive: Keepalive;
-  readonly #violations: ViolationLog;
+  /** Made at the first violation: most sessions have none. */
+  #violationLog: ViolationLog | undefined;
   #state: SessionState = { t: "active" };
   #nextStream = 0;
   #drainTimer: NodeJS.Timeout | undefined;
@@ -72,42 +73,82 @@ export class TunnelSession {
     this.version = options.hello.protocolVersion;
     this.services = options.hello.services;
     this.clientVersion = options.hello.clientVersion;
-    this.#violations = new ViolationLog({
-      logger: options.logger,
-      fields: { session_id: this.id, domain: this.domain },
-      ...VIOLATION_LOG_LIMITS,
-    });
     this.outbound = new OutboundQueue({
       batching: this.version === 2,
       maxBatchBytes: MAX_BATCH_BYTES,
       highWaterBytes: OUTBOUND_HIGH_WATER_BYTES,
     });
-    this.#mux = new Multiplexer({
-      outbound: this.outbound,
-      limits: options.limits,
-      version: this.version,
-      onControl: (envelope) => this.#onControl(envelope),
-      finishedHere: (id) => this.#openedBefore(id),
-      onViolation: (detail, streamId) => this.#violations.report(detail, streamId),
-      onBodyBytes: options.gcPacer && ((bytes) => options.gcPacer?.moved(bytes)),
-      onStreamFinished: (stream) => {
-        options.onStreamFinished?.(stream);
-        if (this.#state.t === "draining" && this.#mux.size === 0) this.close("drained");
-      },
-    });
-    this.#keepalive = startKeepalive({
-      intervalMs: options.pingIntervalMs,
-      timeoutMs: options.pingTimeoutMs,
-      sendPing: (nonce) => {
-        if (this.version === 2) this.outbound.push(frame.ping(nonce));
-        else void options.transport.ping().then((ok) => ok && this.#keepalive.pong(nonce));
-      },
-      onDead: () => {
-        this.close("keepalive timeout");
-        options.transport.destroy();
-      },
-    });
+    const hooks = new TunnelSession.#Hooks(this);
+    this.#mux = new Multiplexer(hooks);
+    this.#keepalive = startKeepalive(hooks);
   }
+
+  /**
+   * The multiplexer's and keepalive's options and callbacks for one session, as one object with
+   * methods instead of an options object and a closure per callback (a server holds one set per
+   * idle tunnel, docs/performance.md change 17). Declared in the class body to reach the
+   * session's private members.
+   */
+  static readonly #Hooks = class SessionHooks implements MultiplexerOptions, KeepaliveOptions {
+    readonly #session: TunnelSession;
+
+    constructor(session: TunnelSession) {
+      this.#session = session;
+    }
+
+    get outbound(): OutboundQueue {
+      return this.#session.outbound;
+    }
+
+    get limits(): MultiplexerLimits {
+      return this.#session.#options.limits;
+    }
+
+    get version(): 1 | 2 {
+      return this.#session.version;
+    }
+
+    get intervalMs(): number {
+      return this.#session.#options.pingIntervalMs;
+    }
+
+    get timeoutMs(): number {
+      return this.#session.#options.pingTimeoutMs;
+    }
+
+    onControl(envelope: Envelope): void {
+      this.#session.#onControl(envelope);
+    }
+
+    finishedHere(id: string): boolean {
+      return this.#session.#openedBefore(id);
+    }
+
+    onViolation(detail: string, streamId: string | undefined): void {
+      this.#session.#violations.report(detail, streamId);
+    }
+
+    onBodyBytes(bytes: number): void {
+      this.#session.#options.gcPacer?.moved(bytes);
+    }
+
+    onStreamFinished(stream: TunnelStream): void {
+      const session = this.#session;
+      session.#options.onStreamFinished?.(stream);
+      if (session.#state.t === "draining" && session.#mux.size === 0) session.close("drained");
+    }
+
+    sendPing(nonce: bigint): void {
+      const session = this.#session;
+      if (session.version === 2) session.outbound.push(frame.ping(nonce));
+      else void session.#options.transport.ping().then((ok) => ok && session.#keepalive.pong(nonce));
+    }
+
+    onDead(): void {
+      this.#session.close("keepalive timeout");
+      this.#session.#options.transport.destroy();
+    }
+  };
 
   get state(): SessionState {
     return this.#state;
@@ -164,7 +205,7 @@ export class TunnelSession {
     clearTimeout(this.#drainTimer);
     this.#mux.failAll(`tunnel closed: ${reason}`);
     this.outbound.end();
-    this.#violations.close();
+    this.#violationLog?.close();
     this.#options.onClosed(this, reason);
   }
 
@@ -181,6 +222,14 @@ export class TunnelSession {
       bytesToClient: this.#mux.bytesSent,
       bytesFromClient: this.#mux.bytesReceived,
     };
+  }
+
+  get #violations(): ViolationLog {
+    return (this.#violationLog ??= new ViolationLog({
+      logger: this.#options.logger,
+      fields: { session_id: this.id, domain: this.domain },
+      ...VIOLATION_LOG_LIMITS,
+    }));
   }
 
   /** `id` is one of this session's request stream ids already handed out (`http-<n>`, n below the counter). */

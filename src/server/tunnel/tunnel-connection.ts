@@ -1,4 +1,4 @@
-import type { Http2ServerRequest, Http2Session } from "node:http2";
+import type { Http2Session } from "node:http2";
 import type { SessionTransport } from "./session.js";
 
 /** Responses flow client → server over a tunnel: its connection gets large receive windows. */
@@ -17,9 +17,20 @@ export function prepareTunnelConnection(session: Http2Session | undefined): void
   session.settings({ initialWindowSize: TUNNEL_STREAM_WINDOW_BYTES });
 }
 
-/** The session's handle on its connection: HTTP/2 PING for v1 keepalive, and teardown. */
-export function transportOf(raw: Http2ServerRequest | undefined): SessionTransport {
-  const session = raw?.stream.session;
+const transports = new WeakMap<Http2Session, SessionTransport>();
+
+/**
+ * The session's handle on its connection: HTTP/2 PING for v1 keepalive, and teardown. One per
+ * connection, shared by the tunnels on it (a client serving many domains has one connection).
+ */
+export function transportOf(session: Http2Session | undefined): SessionTransport {
+  if (!session) return connectionTransport(undefined);
+  let transport = transports.get(session);
+  if (!transport) transports.set(session, (transport = connectionTransport(session)));
+  return transport;
+}
+
+function connectionTransport(session: Http2Session | undefined): SessionTransport {
   return {
     ping: () =>
       new Promise((resolve) => {

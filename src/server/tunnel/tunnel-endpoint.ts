@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Http2ServerRequest } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { normalizeDomain } from "../../lib/domain-name.js";
 import { isHopGateError } from "../../lib/hopgate-error.js";
 import type { GcPacer } from "../../lib/gc-pacer.js";
@@ -21,6 +21,8 @@ import { startTunnelWriter } from "../../protocol/tunnel-writer.js";
 import { AUTO_DOMAIN } from "../../lib/wildcard-domain.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import type { HandshakeResult } from "../metrics/server-events.js";
+import type { AdvertisedServers } from "../cluster/advertised-servers.js";
+import { frame } from "../../protocol/frames.js";
 import type { Lease } from "../subdomains/label-leases.js";
 import { refuseCall, ServerCall } from "./server-call.js";
 import type { VisitorAddressOf } from "../edge/visitor-address.js";
@@ -76,48 +78,75 @@ export interface TunnelEndpointOptions {
   /** Ends tunnels still in their handshake when the server shuts down. */
   readonly shutdownSignal?: AbortSignal;
   readonly gcPacer?: GcPacer;
+  /**
+   * The gateway's live servers, told to v2 clients (TunnelAccept.servers, then ServerList at each
+   * change) so that they hold a tunnel to each; none: v2 clients hear of no other server.
+   */
+  readonly advertisedServers?: AdvertisedServers;
 }
 
-/** Serves the gRPC `OpenTunnel` method for requests the edge's dispatch routed here. */
-export type TunnelHandler = (req: Http2ServerRequest) => void;
+/** A tunnel call as the edge hands it over: its HTTP/2 stream and head, nothing built on them. */
+export interface TunnelCallHead {
+  readonly stream: ServerHttp2Stream;
+  /** The request path (normalized when it came through the dispatch). */
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  /** The TCP peer; undefined once the connection is gone. */
+  readonly remoteAddress: string | undefined;
+}
+
+/** Serves the gRPC `OpenTunnel` method for calls the edge identified as tunnel calls. */
+export type TunnelHandler = (call: TunnelCallHead) => void;
 
 /**
  * The gRPC `OpenTunnel` method: handshake within a deadline (v1 and v2), authentication against
  * the store, then the session's frames both ways until either side ends the tunnel.
  */
 export function createTunnelEndpoint(options: TunnelEndpointOptions): TunnelHandler {
-  return (req) => {
-    const call = new ServerCall(req.stream);
-    const refused = refuseCall(req.url, req.headers);
+  return (head) => {
+    const call = new ServerCall(head.stream);
+    const refused = refuseCall(head.path, head.headers);
     if (refused) return call.finish(refused);
-    serveTunnel(options, req, call).catch((error: unknown) => {
+    serveTunnel(options, head, call).catch((error: unknown) => {
       options.logger.error({ err: error }, "tunnel call failed");
       call.finish(grpcStatus(GrpcCode.internal, "internal error"));
     });
   };
 }
 
-async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerRequest, call: ServerCall) {
-  const remoteAddress = options.clientAddress?.(req).address ?? req.socket.remoteAddress ?? "unknown";
-  // Set once the handshake passed; the reader's callbacks run before and after. `failure`: the
-  // status the call ends with when the client's framing broke (the session then closes).
-  const live: { session?: TunnelSession; failure?: GrpcStatus; clientEnded?: boolean } = {};
+async function serveTunnel(options: TunnelEndpointOptions, head: TunnelCallHead, call: ServerCall) {
+  const remoteAddress =
+    options.clientAddress?.({ socket: head, rawHeaders: head.rawHeaders }).address ??
+    head.remoteAddress ??
+    "unknown";
+  const stream = head.stream;
   // The handshake's input: the first Envelope, or why none will come.
   const { promise: firstMessage, resolve: first } = Promise.withResolvers<Envelope | string>();
-  const reader = new TunnelReader(req.stream, MAX_TUNNEL_MESSAGE_BYTES, {
+  // Set once the handshake passed; the reader's callbacks run before and after. `failure`: the
+  // status the call ends with when the client's framing broke (the session then closes).
+  // `first` is dropped once the handshake is over: its promise would keep the client's hello
+  // (credentials and all) for the tunnel's lifetime.
+  const live: {
+    session?: TunnelSession;
+    failure?: GrpcStatus;
+    clientEnded?: boolean;
+    first?: (outcome: Envelope | string) => void;
+  } = { first };
+  const reader = new TunnelReader(stream, MAX_TUNNEL_MESSAGE_BYTES, {
     message: (envelope) => {
       if (live.session) return live.session.receive(envelope);
       reader.hold(); // later frames wait for the handshake's outcome
-      first(envelope);
+      live.first?.(envelope);
     },
     malformed: (error) => {
       const reason = `malformed message: ${error.message}`;
-      if (!live.session) return first(reason);
+      if (!live.session) return live.first?.(reason);
       live.failure = grpcStatus(GrpcCode.internal, reason.slice(0, 200));
       live.session.close(reason);
     },
     end: (truncated) => {
-      if (!live.session) return first("stream ended before the handshake");
+      if (!live.session) return live.first?.("stream ended before the handshake");
       live.clientEnded = true;
       live.session.close(
         truncated ? "client closed the tunnel in the middle of a message" : "client closed the tunnel",
@@ -126,20 +155,21 @@ async function serveTunnel(options: TunnelEndpointOptions, req: Http2ServerReque
   });
   const onGone = () => {
     live.session?.close("connection ended");
-    first("connection ended before the handshake");
+    live.first?.("connection ended before the handshake");
   };
   options.shutdownSignal?.addEventListener("abort", onGone, { once: true });
-  req.stream.once("close", () => {
+  stream.once("close", () => {
     options.shutdownSignal?.removeEventListener("abort", onGone);
     onGone();
   });
   const hello = await handshake(options, firstMessage, remoteAddress);
+  live.first = undefined;
   if (!hello.ok) return call.finish(hello.status);
   if (call.finished) return hello.lease?.release();
-  const session = openSession(options, req, hello.hello, remoteAddress, hello.lease);
+  const session = openSession(options, stream, hello.hello, remoteAddress, hello.lease);
   live.session = session;
   call.accept();
-  startTunnelWriter(session.outbound, req.stream, () =>
+  startTunnelWriter(session.outbound, stream, () =>
     call.finish(live.failure ?? closingStatus(session, live.clientEnded === true)),
   );
   reader.release();
@@ -159,11 +189,12 @@ function closingStatus(session: TunnelSession, clientEnded: boolean): GrpcStatus
 
 function openSession(
   options: TunnelEndpointOptions,
-  req: Http2ServerRequest,
+  stream: ServerHttp2Stream,
   hello: ClientHello,
   remoteAddress: string,
   lease: Lease | undefined,
 ): TunnelSession {
+  let unsubscribe: (() => void) | undefined;
   const session = new TunnelSession({
     id: randomUUID(),
     domain: hello.domain,
@@ -172,11 +203,12 @@ function openSession(
     limits: options.limits,
     pingIntervalMs: options.pingIntervalMs,
     pingTimeoutMs: options.pingTimeoutMs,
-    transport: transportOf(req),
+    transport: transportOf(stream.session),
     logger: options.logger,
     onStreamFinished: options.onStreamFinished,
     gcPacer: options.gcPacer,
     onClosed: (closed, reason) => {
+      unsubscribe?.();
       options.registry.remove(closed);
       lease?.release();
       options.logger.info({ session_id: closed.id, domain: closed.domain, reason }, "tunnel closed");
@@ -193,10 +225,14 @@ function openSession(
         pingIntervalMs: options.pingIntervalMs,
         maxConcurrentStreams: options.limits.maxStreams,
         hostname: session.domain,
+        servers: options.advertisedServers?.current(),
       }),
     );
+    unsubscribe = options.advertisedServers?.subscribe((servers) =>
+      session.outbound.push(frame.serverList(servers)),
+    );
   }
-  prepareTunnelConnection(req.stream.session);
+  prepareTunnelConnection(stream.session);
   options.registry.add(session);
   options.onSessionOpened?.(session);
   options.logger.info(

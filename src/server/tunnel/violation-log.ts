@@ -21,8 +21,8 @@ export const VIOLATION_LOG_LIMITS = { maxLinesPerWindow: 20, windowMs: 60_000 } 
  */
 export class ViolationLog {
   readonly #options: ViolationLogOptions;
-  /** `options.logger` with `options.fields` bound once, on every line. */
-  readonly #logger: Logger;
+  /** `options.logger` with `options.fields` bound, made at the first line (most sessions write none). */
+  #logger: Logger | undefined;
   #windowEndMs = 0;
   #lines = 0;
   #unlogged = 0;
@@ -30,7 +30,10 @@ export class ViolationLog {
 
   constructor(options: ViolationLogOptions) {
     this.#options = options;
-    this.#logger = options.logger.child(options.fields);
+  }
+
+  get #log(): Logger {
+    return (this.#logger ??= this.#options.logger.child(this.#options.fields));
   }
 
   report(detail: string, streamId: string | undefined): void {
@@ -42,7 +45,7 @@ export class ViolationLog {
     }
     if (this.#lines < this.#options.maxLinesPerWindow) {
       this.#lines++;
-      this.#logger.warn({ stream_id: streamId, detail }, "tunnel protocol violation");
+      this.#log.warn({ stream_id: streamId, detail }, "tunnel protocol violation");
       return;
     }
     this.#unlogged++;
@@ -61,7 +64,7 @@ export class ViolationLog {
     clearTimeout(this.#summaryTimer);
     this.#summaryTimer = undefined;
     if (this.#unlogged === 0) return;
-    this.#logger.warn(
+    this.#log.warn(
       {
         violations: this.#unlogged,
         max_lines_per_window: this.#options.maxLinesPerWindow,
