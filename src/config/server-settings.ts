@@ -152,6 +152,24 @@ export const serverSettings = defineSettings({
     default: "1",
     schema: integerOrAuto(1, 256),
   }),
+  peerListen: setting({
+    env: "HOP_SERVER_PEER_LISTEN",
+    flag: "--peer-listen",
+    kind: "value",
+    description:
+      "Peer listener (mutual TLS, gateway CA) by which the other servers of the gateway relay requests to this one (docs/scale-out.md); needs a PostgreSQL store; unset: off",
+    expected: "host:port or :port",
+    schema: listenAddress().optional(),
+  }),
+  peerAdvertiseAddr: setting({
+    env: "HOP_SERVER_PEER_ADVERTISE_ADDR",
+    flag: "--peer-advertise-addr",
+    kind: "value",
+    description:
+      "host:port by which the other servers reach the peer listener; unset: the listen address with its bound port (required when it listens on a wildcard address)",
+    expected: "host:port with a port from 1 to 65535",
+    schema: advertiseAddress().optional(),
+  }),
   dataDir: setting({
     env: "HOP_DATA_DIR",
     flag: "--data-dir",

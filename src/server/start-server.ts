@@ -12,6 +12,8 @@ import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { createCertificateSource } from "./certificate-sources.js";
+import { startPeerRelay } from "./cluster/peer-relay.js";
+import { PeerRoutes } from "./cluster/peer-routes.js";
 import { startServerRegistry } from "./cluster/server-registry.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
@@ -26,8 +28,9 @@ import { createVisitorLimits } from "./limits/visitor-limits.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createVisitorAddressOf } from "./edge/visitor-address.js";
-import { createProxy } from "./proxy/proxy.js";
+import { createProxy, type ProxyOptions } from "./proxy/proxy.js";
 import { RegisteredDomains } from "./registered-domains.js";
+import { HopGateError } from "../lib/hopgate-error.js";
 import { createAccessRepository, type AccessRepository } from "./store/access-repository.js";
 import { openDatabase } from "./store/database.js";
 import {
@@ -130,6 +133,10 @@ async function assemble(
     sessionsChanged = () => gateway.sessionsChanged();
     cleanup.push("server registry", () => gateway.stop());
   }
+  if (config.peerListen && !gateway)
+    throw new HopGateError("config_invalid", "HOP_SERVER_PEER_LISTEN needs a PostgreSQL store (HOP_DB_DSN)");
+  // Other servers' tunnels, as their peer links announce them (docs/scale-out.md).
+  const peerRoutes = config.peerListen ? new PeerRoutes() : undefined;
   const metrics = createServerMetrics({
     registry: metricsRegistry,
     isRegisteredDomain: (d) => registered.has(d),
@@ -247,7 +254,7 @@ async function assemble(
   const visitorLimits = createVisitorLimits(config);
   const visitorAddress = createVisitorAddressOf(config.trustedProxies);
   cleanup.push("visitor limits", () => visitorLimits.stop());
-  const proxy = createProxy({
+  const proxyOptions: ProxyOptions = {
     lookup: registry,
     isRegistered: isServed,
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
@@ -266,7 +273,41 @@ async function assemble(
       metrics,
       accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
     }),
+  };
+  const proxy = createProxy({
+    ...proxyOptions,
+    // A wildcard label leased on another server is served there.
+    isRegistered: (domain) => isServed(domain) || (peerRoutes?.has(domain) ?? false),
+    peers: peerRoutes,
   });
+  if (gateway && peerRoutes && config.peerListen) {
+    const relay = await startPeerRelay({
+      listen: config.peerListen,
+      advertiseAddress: config.peerAdvertiseAddr,
+      database,
+      registry: gateway,
+      sessions: registry,
+      routes: peerRoutes,
+      // Limits and the access policy were applied by the server the visitor reached; a relayed
+      // request is never relayed again and never waits for a tunnel here.
+      holderProxy: (visitorAddressOf) =>
+        createProxy({
+          ...proxyOptions,
+          gate: undefined,
+          access: undefined,
+          trustRequestId: true,
+          tunnelWaitMs: () => 0,
+          visitorAddress: visitorAddressOf,
+        }),
+      logger: logger.child({ component: "peer" }),
+    });
+    cleanup.push("peer relay", () => relay.close());
+    const mirror = sessionsChanged;
+    sessionsChanged = () => {
+      mirror();
+      relay.announce();
+    };
+  }
   const floodRecovery = createFloodRecovery();
   cleanup.push("flood recovery", () => floodRecovery.stop());
   const defaultPair = certificates.provider.defaultCertificate();

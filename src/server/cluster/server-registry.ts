@@ -22,8 +22,21 @@ export interface GatewaySessions {
   list(filter?: { readonly domain?: string }): Promise<GatewaySession[]>;
 }
 
+/** A live server of the gateway with a peer listener (docs/scale-out.md, peer link). */
+export interface PeerEntry {
+  readonly id: string;
+  /** host:port of its peer listener. */
+  readonly peerAddress: string;
+}
+
 export interface ServerRegistry extends GatewaySessions {
   readonly self: SessionHolder;
+  /** Records where this server's peer listener is reached (written at once, then every heartbeat). */
+  setPeerAddress(address: string): void;
+  /** The other live servers that have a peer listener; throws a StoreError when PostgreSQL fails. */
+  livePeers(): Promise<PeerEntry[]>;
+  /** Whether `id` is a live server of the gateway now (one query); throws a StoreError on failure. */
+  isLive(id: string): Promise<boolean>;
   /** A session opened or closed here: the mirror is rewritten soon (coalesced). */
   sessionsChanged(): void;
   /**
@@ -76,6 +89,7 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
     help: "Heartbeats and session-mirror writes to the server registry that failed (retried at the next heartbeat)",
     registers: [options.metrics],
   });
+  let peerAddress: string | null = null;
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
@@ -101,10 +115,13 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
         .values({
           id: self.id,
           advertise_addr: self.advertiseAddress,
+          peer_addr: peerAddress,
           started_at: startedAt,
           last_seen_at: databaseNow(dialect),
         })
-        .onConflict((c) => c.column("id").doUpdateSet({ last_seen_at: databaseNow(dialect) }))
+        .onConflict((c) =>
+          c.column("id").doUpdateSet({ last_seen_at: databaseNow(dialect), peer_addr: peerAddress }),
+        )
         .execute();
       await tx.deleteFrom("tunnel_sessions").where("server_id", "=", self.id).execute();
       for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS)
@@ -160,6 +177,37 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
   return {
     self,
     sessionsChanged: sync,
+    setPeerAddress(address) {
+      peerAddress = address;
+      sync();
+    },
+    async livePeers() {
+      try {
+        const rows = await db
+          .selectFrom("servers")
+          .select(["id", "peer_addr"])
+          .where("id", "!=", self.id)
+          .where("peer_addr", "is not", null)
+          .where("last_seen_at", ">=", expiredBefore(dialect, expirySeconds))
+          .execute();
+        return rows.map((row) => ({ id: row.id, peerAddress: row.peer_addr! }));
+      } catch (error) {
+        throw toStoreError(error, "list the gateway's peers");
+      }
+    },
+    async isLive(id) {
+      try {
+        const row = await db
+          .selectFrom("servers")
+          .select("id")
+          .where("id", "=", id)
+          .where("last_seen_at", ">=", expiredBefore(dialect, expirySeconds))
+          .executeTakeFirst();
+        return row !== undefined;
+      } catch (error) {
+        throw toStoreError(error, "look up a peer in the server registry");
+      }
+    },
     async list(filter = {}) {
       const local = options.sessions.list(filter).map((s) => ({ ...s, server: self }));
       let query = db

@@ -52,9 +52,20 @@ export interface ServersTable {
   readonly id: string;
   /** HOP_SERVER_ADVERTISE_ADDR (host:port); null when unset. */
   advertise_addr: string | null;
+  /** Where the other servers reach its peer listener (host:port); null: it has none. */
+  peer_addr: ColumnType<string | null, string | null | undefined, string | null>;
   started_at: Timestamp;
   /** The database's clock at the last heartbeat (no server clock is compared with another). */
   last_seen_at: Timestamp;
+}
+
+/** The gateway's private CA for peer links (src/server/cluster/gateway-ca.ts); one row, id 1. */
+export interface GatewayCaTable {
+  readonly id: number;
+  certificate_pem: string;
+  /** PEM (PKCS#8) key of the CA. */
+  private_key_pem: string;
+  created_at: Timestamp;
 }
 
 /** One live tunnel session, as last written by the server holding it. */
@@ -80,6 +91,7 @@ export interface StoreSchema {
   certificates: CertificatesTable;
   acme_accounts: AcmeAccountsTable;
   servers: ServersTable;
+  gateway_ca: GatewayCaTable;
   tunnel_sessions: TunnelSessionsTable;
 }
 

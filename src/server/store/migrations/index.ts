@@ -4,6 +4,7 @@ import { domainsMigration } from "./0001-domains.js";
 import { certificatesMigration } from "./0002-certificates.js";
 import { accessPoliciesMigration } from "./0003-access-policies.js";
 import { serverRegistryMigration } from "./0004-server-registry.js";
+import { peerLinkMigration } from "./0005-peer-link.js";
 
 /**
  * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
@@ -15,5 +16,6 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     "0002_certificates": certificatesMigration(dialect),
     "0003_access_policies": accessPoliciesMigration(),
     "0004_server_registry": serverRegistryMigration(dialect),
+    "0005_peer_link": peerLinkMigration(dialect),
   };
 }
