@@ -140,10 +140,6 @@ async function twoWorkersScenario(t: TestContext, env: Record<string, string>): 
   assert.ok(await portIsFree(server.httpsPort), "the shared port is free");
 }
 
-// Until the relay between servers lands (docs/scale-out.md, step 1), a visitor landing on the
-// worker without the tunnel is not served: the scenarios run, but as todo.
-const NEEDS_RELAY = { todo: "needs the relay between servers (branch relay)" };
-
 describe("hopgate server --workers (docs/scale-out.md)", () => {
   it("refuses a bad --workers or HOP_SERVER_WORKERS with one clear line", async () => {
     for (const value of ["0", "257", "two", "-1", "1.5", "auto2"]) {
@@ -158,12 +154,12 @@ describe("hopgate server --workers (docs/scale-out.md)", () => {
     assert.match(fromEnv.stderr, /HOP_SERVER_WORKERS="many" is invalid/);
   });
 
-  it("two workers on the embedded SQLite store act as two servers of one gateway", NEEDS_RELAY, async (t) => {
+  it("two workers on the embedded SQLite store act as two servers of one gateway", async (t) => {
     await twoWorkersScenario(t, {});
   });
 
   describe("on PostgreSQL", { skip: pgSkip() }, () => {
-    it("two workers on one PostgreSQL database act as two servers of one gateway", NEEDS_RELAY, async (t) => {
+    it("two workers on one PostgreSQL database act as two servers of one gateway", async (t) => {
       const database = await createTestPgDatabase();
       t.after(() => database.drop());
       await twoWorkersScenario(t, { HOP_DB_DSN: database.dsn });
