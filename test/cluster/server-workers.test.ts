@@ -152,6 +152,14 @@ describe("hopgate server --workers (docs/scale-out.md)", () => {
     const fromEnv = await runCli(["server"], { env: cleanEnv({ HOP_SERVER_WORKERS: "many" }) });
     assert.equal(fromEnv.code, 2);
     assert.match(fromEnv.stderr, /HOP_SERVER_WORKERS="many" is invalid/);
+    // Each worker binds a peer port of its own: a fixed one, or one advertised address, cannot be.
+    const fixedPeerPort = await runCli(["server", "--workers", "2", "--peer-listen", "127.0.0.1:7946"]);
+    assert.equal(fixedPeerPort.code, 2, fixedPeerPort.stderr);
+    assert.match(fixedPeerPort.stderr, /HOP_SERVER_PEER_LISTEN: with --workers .* give port 0/);
+    const oneAddress = await runCli(["server", "--workers", "2", "--peer-advertise-addr", "a.test:7946"]);
+    assert.equal(oneAddress.code, 2, oneAddress.stderr);
+    assert.match(oneAddress.stderr, /HOP_SERVER_PEER_ADVERTISE_ADDR names one address/);
+    assert.equal(fixedPeerPort.stdout + oneAddress.stdout, "", "nothing started");
   });
 
   it("two workers on the embedded SQLite store act as two servers of one gateway", async (t) => {
