@@ -142,16 +142,6 @@ export const serverSettings = defineSettings({
     expected: "host:port with a port from 1 to 65535",
     schema: advertiseAddress().optional(),
   }),
-  workers: setting({
-    env: "HOP_SERVER_WORKERS",
-    flag: "--workers",
-    kind: "value",
-    description:
-      "Processes sharing the listening ports, each a server of the gateway (docs/scale-out.md); auto: one per core",
-    expected: "a whole number from 1 to 256, or auto",
-    default: "1",
-    schema: integerOrAuto(1, 256),
-  }),
   peerListen: setting({
     env: "HOP_SERVER_PEER_LISTEN",
     flag: "--peer-listen",
@@ -169,6 +159,16 @@ export const serverSettings = defineSettings({
       "host:port by which the other servers reach the peer listener; unset: the listen address with its bound port (required when it listens on a wildcard address)",
     expected: "host:port with a port from 1 to 65535",
     schema: advertiseAddress().optional(),
+  }),
+  workers: setting({
+    env: "HOP_SERVER_WORKERS",
+    flag: "--workers",
+    kind: "value",
+    description:
+      "Processes sharing the listening ports, each a server of the gateway (docs/scale-out.md); auto: one per core",
+    expected: "a whole number from 1 to 256, or auto",
+    default: "1",
+    schema: integerOrAuto(1, 256),
   }),
   dataDir: setting({
     env: "HOP_DATA_DIR",
@@ -221,6 +221,15 @@ export const serverSettings = defineSettings({
     expected: "comma-separated IP addresses",
     default: "",
     schema: list(ipAddress()),
+  }),
+  acmeRenewRemainingPercent: setting({
+    env: "HOP_ACME_RENEW_REMAINING_PERCENT",
+    flag: "--acme-renew-remaining-percent",
+    kind: "value",
+    description:
+      "Renew an ACME certificate when this share of its lifetime is left; unset: one third (Let's Encrypt's advice)",
+    expected: "a whole number from 1 to 99",
+    schema: integer(1, 99).optional(),
   }),
   acmeCacheDir: setting({
     env: "HOP_ACME_CACHE_DIR",

@@ -90,6 +90,9 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
             acme.expectedIps.length > 0 ? createAddressCheck({ expectedIps: acme.expectedIps }) : undefined,
           onOrder,
           // A held label is never a registered domain (registering one ends the label).
+          ...(config.acmeRenewRemainingPercent === undefined
+            ? {}
+            : { policy: { renewAtRemainingFraction: config.acmeRenewRemainingPercent / 100 } }),
           orderGate: (domain) => (labels?.holds(domain) ? labelOrders?.take() : undefined),
           logger,
         }),

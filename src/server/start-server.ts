@@ -2,6 +2,7 @@ import { Registry } from "prom-client";
 import type { ServerConfig } from "../config/server-settings.js";
 import { createAccessLog } from "../lib/access-log.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
+import { coalescedTask } from "../lib/coalesced-task.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
 import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
@@ -11,17 +12,21 @@ import { isWildcardPattern } from "../lib/wildcard-domain.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
-import { createCertificateSource } from "./certificate-sources.js";
+import { createAdvertisedServers } from "./cluster/advertised-servers.js";
 import { startPeerRelay } from "./cluster/peer-relay.js";
 import { PeerRoutes } from "./cluster/peer-routes.js";
-import { startServerRegistry } from "./cluster/server-registry.js";
+import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
+import { DEFAULT_EXPIRY_MS, startServerRegistry } from "./cluster/server-registry.js";
+import { listenForStoreChanges, pollStoreChanges, type StoreTopic } from "./cluster/store-changes.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
+import { createKyselyChallengeStore } from "./certs/acme/kysely-challenge-store.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
 import { shareMetricsWithPrimary } from "./workers/worker-metrics.js";
 import { createHttpListener } from "./http/http-listener.js";
 import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
+import { createSharedAuthLockout } from "./limits/shared-auth-lockout.js";
 import { resolveMaxConnections } from "./limits/connection-cap.js";
 import { createFloodRecovery } from "./limits/flood-recovery.js";
 import { createVisitorLimits } from "./limits/visitor-limits.js";
@@ -38,6 +43,7 @@ import {
   type DomainChange,
   type DomainRepository,
 } from "./store/domain-repository.js";
+import { createGatewayLabels } from "./subdomains/gateway-labels.js";
 import { LabelLeases } from "./subdomains/label-leases.js";
 import { createTunnelAuthenticator } from "./subdomains/tunnel-authenticator.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
@@ -112,12 +118,20 @@ async function assemble(
   const database = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
   cleanup.push("store", () => database.close());
 
-  const registered = new RegisteredDomains();
+  // Changes made elsewhere (another server on the store), found by a reload: applied like ours.
+  const registered = new RegisteredDomains({
+    onChanged: (change) => domainChanged.forEach((f) => f({ ...change, elsewhere: true })),
+  });
   let sessionsChanged = (): void => {};
   const registry = new SessionRegistry({ onChange: () => sessionsChanged() });
   const metricsRegistry = new Registry();
   // The server registry of a gateway of several servers (docs/scale-out.md): every server on
   // PostgreSQL; on the embedded SQLite store, only the workers of `--workers N`.
+  // With an advertise address, v2 clients hear of every live server and hold a tunnel to each.
+  const advertised =
+    database.dialect === "postgres" && config.advertiseAddr
+      ? createAdvertisedServers(config.advertiseAddr)
+      : undefined;
   const gateway =
     database.dialect === "postgres" || options.worker
       ? startServerRegistry({
@@ -127,6 +141,7 @@ async function assemble(
           sessions: registry,
           logger: logger.child({ component: "server-registry" }),
           metrics: metricsRegistry,
+          onLiveServers: advertised && ((addresses) => advertised.update(addresses)),
         })
       : undefined;
   if (gateway) {
@@ -145,7 +160,7 @@ async function assemble(
     isRegisteredDomain: (d) => registered.has(d),
   });
   metrics.setSessionSource(() => registry.list());
-  const domainChanged: Array<(change: DomainChange) => void> = [];
+  const domainChanged: Array<(change: DomainChange & { readonly elsewhere?: boolean }) => void> = [];
   const domains = createDomainRepository(database, {
     onChange: (change) => domainChanged.forEach((f) => f(change)),
   });
@@ -181,11 +196,16 @@ async function assemble(
     );
     if (closed > 0) serverLogger.info({ domain, closed, change: type }, "closed tunnels of a changed domain");
   });
-  registered.replaceAll(await domains.allDomains());
-  registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
+  registered.replaceAll(await domains.allDomainKeys());
+  registered.startRefreshing(() => domains.allDomainKeys(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("registered domains", () => registered.stop());
 
-  const challenges = createChallengeTokens();
+  // With ACME, tokens go through the store so that any server of the gateway answers the CA.
+  const challenges = createChallengeTokens(
+    tlsModeOf(config) === "acme"
+      ? { shared: createKyselyChallengeStore(database), logger: logger.child({ component: "acme" }) }
+      : {},
+  );
   const certificates = await createCertificateSource({
     config,
     database,
@@ -212,17 +232,34 @@ async function assemble(
   metrics.setCertificateExpirySource(() => certificates.provider.expiries());
   if (certificates.mode === "acme") {
     const acme = certificates.provider;
-    domainChanged.push(({ type, domain }) => {
-      if (isWildcardPattern(domain)) return; // its labels get certificates when held
+    domainChanged.push(({ type, domain, elsewhere }) => {
+      // The server where the change was made orders or removes the certificate.
+      if (elsewhere || isWildcardPattern(domain)) return; // its labels get certificates when held
       if (type === "registered") void acme.ensure(domain);
       if (type === "unregistered") void acme.remove(domain);
     });
     labelReleased.push((hostname) => acme.forget(hostname));
   }
 
+  // Labels held gateway-wide, first come first served across the servers (PostgreSQL only).
+  const gatewayLabels = gateway
+    ? createGatewayLabels({
+        db: database.db,
+        serverId: gateway.self.id,
+        maxLabelsPerBase: config.subdomainMaxLabels,
+        serverExpiryMs: DEFAULT_EXPIRY_MS,
+        heldHere: () => leases.all(),
+        logger: logger.child({ component: "gateway-labels" }),
+      })
+    : undefined;
+  if (gatewayLabels) {
+    labelReleased.push((hostname) => gatewayLabels.released(hostname));
+    cleanup.push("gateway labels", () => gatewayLabels.stop());
+  }
   const authenticator = createTunnelAuthenticator({
     domains,
     leases,
+    gateway: gatewayLabels,
     isReserved: (hostname) => hostname === config.domain || config.proxyDomains.includes(hostname),
   });
   const failureLimiter = (blockedMessage: string) =>
@@ -237,7 +274,35 @@ async function assemble(
         ),
     });
   // One limiter for both doors: an address guessing keys at either is refused at both.
-  const authLimiter = failureLimiter("address blocked after repeated failed authentications");
+  // Counted in the store too on a gateway (PostgreSQL), so that guesses spread over its servers
+  // add up. Not on the embedded store: one server, where a write per failure would only cost.
+  const blockedMessage = "address blocked after repeated failed authentications";
+  const localLockout = failureLimiter(blockedMessage);
+  const sharedLockout = gateway
+    ? createSharedAuthLockout({
+        local: localLockout,
+        database,
+        maxFailures: config.authMaxFailures,
+        windowMs: config.authFailureWindowSeconds * 1000,
+        blockMs: config.authBlockSeconds * 1000,
+        logger: serverLogger,
+        onBlocked: (address, blockMs) =>
+          serverLogger.warn(
+            {
+              remote_addr: address,
+              block_seconds: blockMs / 1000,
+              max_failures: config.authMaxFailures,
+              shared: true,
+            },
+            blockedMessage,
+          ),
+      })
+    : undefined;
+  if (sharedLockout) {
+    cleanup.push("shared auth lockout", () => sharedLockout.stop());
+    await sharedLockout.reloadBlocks();
+  }
+  const authLimiter = sharedLockout ?? localLockout;
   // Visitors' basic-auth failures have their own limiter: guessing a site's password must not
   // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
   const accessPolicies = new AccessPolicies({
@@ -252,6 +317,24 @@ async function assemble(
   accessPolicies.replaceAll(await access.all());
   accessPolicies.startRefreshing(() => access.all(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("access policies", () => accessPolicies.stop());
+  // Changes made through another server sharing the store arrive within about a second
+  // (docs/scale-out.md, "Shared state"); the periodic refreshes above stay as the safety net.
+  const reloadDomains = coalescedTask(async () => {
+    await registered.refresh(() => domains.allDomainKeys(), serverLogger);
+    await accessPolicies.refresh(() => access.all(), serverLogger);
+  });
+  const changesOptions = {
+    logger: logger.child({ component: "store-changes" }),
+    onChange: (topic: StoreTopic) => {
+      if (topic === "domains") reloadDomains();
+      if (topic === "auth_blocks") void sharedLockout?.reloadBlocks();
+    },
+  };
+  const storeChanges =
+    database.dialect === "postgres" && config.dbDsn
+      ? listenForStoreChanges(config.dbDsn, changesOptions)
+      : pollStoreChanges(database.db, changesOptions);
+  cleanup.push("store changes", () => storeChanges.stop());
   const shutdown = new AbortController();
   let draining = false;
   const visitorLimits = createVisitorLimits(config);
@@ -352,6 +435,7 @@ async function assemble(
       onHandshake: (result) => metrics.handshake(result),
       shutdownSignal: shutdown.signal,
       gcPacer: createGcPacer(),
+      advertisedServers: advertised,
     }),
     admin: createAdminApiOnDemand({
       domains,
@@ -430,6 +514,7 @@ async function assemble(
     defaultCertificatePem: () => certificates.provider.defaultCertificate().certificatePem,
     async stop(drainMs = 0) {
       draining = true;
+      advertised?.leave();
       const connectionsClosed = edge.stopAccepting();
       for (const session of registry.all()) session.drain(drainMs, "server shutting down");
       // Drained tunnels end their calls, answered visitors' connections close (GOAWAY,

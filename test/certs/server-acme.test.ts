@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import https from "node:https";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { loadConfig } from "../../src/config/load-config.js";
-import { serverSettings } from "../../src/config/server-settings.js";
 import { startServer } from "../../src/server/start-server.js";
+import { acmeServerConfig } from "../helpers/acme-server-config.js";
 import { freePort } from "../helpers/free-port.js";
 import { testLogger } from "../helpers/gateway.js";
 import { lifoCleanup } from "../helpers/lifo-cleanup.js";
@@ -57,24 +54,7 @@ describe("hopgate server with ACME (against pebble)", () => {
     const httpPort = await freePort();
     const pebble = await preparePebble(cleanup, { httpPort });
     const running = await pebble.start();
-    const caFile = join(dir, "pebble-listener.pem");
-    await writeFile(caFile, pebble.listenerCaPem);
-    const config = loadConfig(serverSettings, {
-      env: {},
-      dotenvDir: null,
-      flags: {
-        domain: "gateway.example.test",
-        httpsListen: "127.0.0.1:0",
-        httpListen: `127.0.0.1:${httpPort}`,
-        metricsListen: "off",
-        dataDir: join(dir, "data"),
-        tls: "acme",
-        acmeCaDir: pebble.directoryUrl,
-        acmeDirectoryCaFile: caFile,
-        acmeEmail: "ops@example.test",
-        adminApiKey: ADMIN_KEY,
-      },
-    });
+    const config = await acmeServerConfig(pebble, dir, httpPort, { adminApiKey: ADMIN_KEY });
     const startedAt = Date.now();
     const server = await startServer(config, testLogger());
     cleanup(() => server.stop());

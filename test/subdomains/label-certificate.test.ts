@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import https from "node:https";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { loadConfig } from "../../src/config/load-config.js";
-import { serverSettings } from "../../src/config/server-settings.js";
 import { startServer } from "../../src/server/start-server.js";
+import { acmeServerConfig } from "../helpers/acme-server-config.js";
 import { startBackend } from "../helpers/backend.js";
 import { freePort } from "../helpers/free-port.js";
 import { startTestClient } from "../helpers/gateway.js";
@@ -39,32 +37,17 @@ describe("certificates of self-service labels (ACME against pebble)", () => {
     const httpPort = await freePort();
     const pebble = await preparePebble(cleanup, { httpPort });
     const running = await pebble.start();
-    const caFile = join(dir, "pebble-listener.pem");
-    await writeFile(caFile, pebble.listenerCaPem);
     const logs = captureLogs();
-    const config = loadConfig(serverSettings, {
-      env: {},
-      dotenvDir: null,
-      flags: {
-        domain: "gateway.example.test",
-        httpsListen: "127.0.0.1:0",
-        httpListen: `127.0.0.1:${httpPort}`,
-        metricsListen: "off",
-        dataDir: join(dir, "data"),
-        tls: "acme",
-        acmeCaDir: pebble.directoryUrl,
-        acmeDirectoryCaFile: caFile,
-        acmeEmail: "ops@example.test",
-        debug: "true",
-        subdomainCertOrdersPerHour: "1",
-      },
+    const config = await acmeServerConfig(pebble, dir, httpPort, {
+      debug: "true",
+      subdomainCertOrdersPerHour: "1",
     });
     const server = await startServer(config, logs.logger);
     cleanup(() => server.stop());
     const { clientApiKey: key } = await server.domains.register("*.labels.example.test", "labels");
     const backend = await startBackend(t, (_req, res) => res.end("label over pebble"));
     // The tunnel's own certificate is not what this test is about.
-    const gateway = { port: server.httpsPort, caFile };
+    const gateway = { port: server.httpsPort, caFile: join(dir, "pebble-listener.pem") };
     const client = startTestClient(t, gateway, "demo.labels.example.test", key, [`web=${backend.url}`], {
       insecure: "true",
     });

@@ -60,6 +60,8 @@ export interface ServerRegistryOptions {
   readonly heartbeatMs?: number;
   /** A server not seen for this long is dead: left out of lists, then deleted. */
   readonly expiryMs?: number;
+  /** After each heartbeat: the advertise addresses of the live servers (this one included). */
+  readonly onLiveServers?: (addresses: readonly string[]) => void;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 2_000;
@@ -141,6 +143,14 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
           .where("server_id", "not in", tx.selectFrom("servers").select("id"))
           .execute();
     });
+    if (!options.onLiveServers) return;
+    const live = await db
+      .selectFrom("servers")
+      .select("advertise_addr")
+      .where("advertise_addr", "is not", null)
+      .where("last_seen_at", ">=", expiredBefore(dialect, expirySeconds))
+      .execute();
+    if (!stopped) options.onLiveServers(live.flatMap((row) => row.advertise_addr ?? []));
   };
 
   const sync = (): void => {

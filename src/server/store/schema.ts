@@ -46,6 +46,24 @@ export interface AcmeAccountsTable {
   updated_at: Timestamp;
 }
 
+/** One pending ACME HTTP-01 challenge (src/server/certs/acme/challenge-tokens.ts). */
+export interface AcmeChallengesTable {
+  /** RFC 8555 §8.3 token: base64url, as the CA sent it. */
+  readonly token: string;
+  /** `token.thumbprint`: what the CA expects at /.well-known/acme-challenge/<token>. */
+  key_authorization: string;
+  /** After this instant the row is ignored and deleted by the next write. */
+  expires_at: Timestamp;
+}
+
+/** A named lock held until `expires_at` unless renewed (SQLite only: src/server/store/lease-lock.ts). */
+export interface LockLeasesTable {
+  readonly name: string;
+  /** Random id of the holder (one per lock taken). */
+  owner: string;
+  expires_at: Timestamp;
+}
+
 /** One running server of the gateway (src/server/cluster/server-registry.ts). */
 export interface ServersTable {
   /** UUID the server draws at start-up; a restarted server is a new row. */
@@ -86,13 +104,45 @@ export interface TunnelSessionsTable {
   bytes_from_client: ColumnType<number | string, number, number>;
 }
 
+/** A change counter per topic, bumped by triggers; SQLite's stand-in for NOTIFY (migration 0007). */
+export interface StoreVersionsTable {
+  readonly topic: string;
+  version: number;
+}
+
+/** Failed authentications of one address key, counted by every server (auth-failures-store.ts). */
+export interface AuthFailuresTable {
+  readonly address_key: string;
+  failures: number;
+  /** Epoch milliseconds on the database's clock. */
+  window_started_ms: number;
+  /** Epoch milliseconds on the database's clock; 0 when never blocked. */
+  blocked_until_ms: number;
+}
+
+/** One server's hold on a label under a wildcard (src/server/subdomains/gateway-labels.ts). */
+export interface SubdomainLabelsTable {
+  readonly hostname: string;
+  readonly server_id: string;
+  pattern: string;
+  /** The client instance id of the holder. */
+  holder: string;
+  /** Epoch milliseconds on the database's clock. */
+  claimed_ms: number;
+}
+
 export interface StoreSchema {
   domains: DomainsTable;
   certificates: CertificatesTable;
   acme_accounts: AcmeAccountsTable;
+  acme_challenges: AcmeChallengesTable;
+  lock_leases: LockLeasesTable;
   servers: ServersTable;
   gateway_ca: GatewayCaTable;
   tunnel_sessions: TunnelSessionsTable;
+  store_versions: StoreVersionsTable;
+  auth_failures: AuthFailuresTable;
+  subdomain_labels: SubdomainLabelsTable;
 }
 
 export type StoreDialect = "postgres" | "sqlite";

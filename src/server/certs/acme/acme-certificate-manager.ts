@@ -6,6 +6,7 @@ import type { CertificateProvider } from "../certificate-provider.js";
 import { generateSelfSignedCertificate } from "../self-signed-certificate.js";
 import type { AddressCheck } from "./address-check.js";
 import type { CertificateIssuer } from "./acme-issuer.js";
+import { createCertificatePickUp } from "./certificate-pickup.js";
 import type { CertificateStore } from "./certificate-store.js";
 import {
   servedCertificate,
@@ -41,6 +42,11 @@ export interface AcmeCertificateManagerOptions {
    * Default 8 s: below the TLS listener's handshake timeout (10 s), which would cut it off.
    */
   readonly onDemandWaitMs?: number;
+  /**
+   * How often the store is asked for certificates that other servers of the gateway obtained or
+   * renewed (certificate-pickup.ts). Default 5 s.
+   */
+  readonly pickUpIntervalMs?: number;
   /** Longest time stop() waits for orders in flight (then closes the issuer). Default 5 s. */
   readonly stopGraceMs?: number;
   readonly onOrder?: (event: AcmeOrderEvent) => void;
@@ -104,6 +110,34 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     ...(options.orderGate ? { orderGate: options.orderGate } : {}),
     logger,
   });
+
+  const pickUp = createCertificatePickUp({
+    store,
+    intervalMs: options.pickUpIntervalMs ?? 5_000,
+    onChanged: (domain) => pickUpStored(domain),
+    logger,
+  });
+
+  /**
+   * Serves the stored certificate of a managed domain when it is not the one served and not older
+   * (another server ordered or renewed it). New handshakes get it; established connections keep
+   * the certificate they were opened with.
+   */
+  async function pickUpStored(domain: string): Promise<void> {
+    const entry = entries.get(domain);
+    if (!entry) return; // not managed here: a handshake or ensure() takes it from the store
+    const stored = await store.loadCertificate(domain);
+    if (!stored || !isCurrent(domain, entry)) return;
+    const candidate = servedCertificate(stored);
+    const current = entry.served?.facts;
+    if (current?.serialNumber === candidate.facts.serialNumber) return;
+    if (current && candidate.facts.notAfterMs < current.notAfterMs) return;
+    runner.serve(domain, entry, candidate);
+    logger.info(
+      { domain, serial: candidate.facts.serialNumber, notAfterMs: candidate.facts.notAfterMs },
+      "certificate picked up from the store",
+    );
+  }
 
   function manage(domain: string): ManagedDomain {
     let entry = entries.get(domain);
@@ -216,6 +250,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
       fallback = servedCertificate(
         await generateSelfSignedCertificate({ names: staticDomains, validityDays: FALLBACK_VALIDITY_DAYS }),
       );
+      await pickUp.baseline();
       for (const stored of await store.loadAllCertificates()) {
         try {
           runner.serve(stored.domain, manage(stored.domain), servedCertificate(stored));
@@ -232,6 +267,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     },
     async stop() {
       stopped = true;
+      pickUp.stop();
       for (const entry of entries.values()) clearTimeout(entry.timer);
       const inFlight = [...entries.values()].flatMap((entry) => (entry.order ? [entry.order.done] : []));
       let timer: NodeJS.Timeout | undefined;

@@ -67,16 +67,13 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): CertificateIssuer 
         challengePriority: ["http-01"],
         // acme-client would otherwise fetch http://<domain>/ itself first; the CA's check is the one that counts.
         skipChallengeVerification: true,
-        challengeCreateFn: (_authz, challenge, keyAuthorization) => {
+        // Settles once every server sharing the store can answer; only then is the CA told to validate.
+        challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
           if (challenge.type !== "http-01")
             throw new HopGateError("internal", `unexpected ${challenge.type} challenge`);
-          options.challenges.set(challenge.token, keyAuthorization);
-          return Promise.resolve();
+          await options.challenges.set(challenge.token, keyAuthorization);
         },
-        challengeRemoveFn: (_authz, challenge) => {
-          options.challenges.delete(challenge.token);
-          return Promise.resolve();
-        },
+        challengeRemoveFn: (_authz, challenge) => options.challenges.delete(challenge.token),
       });
       return { certificatePem: chain, privateKeyPem: key.toString() };
     },

@@ -5,6 +5,12 @@ export interface StoredCertificate extends CertificatePair {
   readonly domain: string;
 }
 
+/** When a domain's stored certificate was last written (certificate-pickup.ts). */
+export interface CertificateRevision {
+  readonly domain: string;
+  readonly updatedAtMs: number;
+}
+
 /** The ACME account of one directory URL (staging and production accounts are different). */
 export interface AcmeAccount {
   readonly directoryUrl: string;
@@ -25,6 +31,11 @@ export interface CertificateStore {
   /** Inserts or replaces the domain's certificate. */
   saveCertificate(certificate: StoredCertificate): Promise<void>;
   deleteCertificate(domain: string): Promise<void>;
+  /**
+   * Each stored certificate's domain and last write (`updated_at`, the writer's clock), for rows
+   * written at or after `sinceMs` (every row when undefined). Cheap: no PEM is read.
+   */
+  certificateRevisions(sinceMs?: number): Promise<CertificateRevision[]>;
   loadAccount(directoryUrl: string): Promise<AcmeAccount | undefined>;
   /** Inserts or replaces the account of `account.directoryUrl`. */
   saveAccount(account: AcmeAccount): Promise<void>;

@@ -2,18 +2,21 @@ import { createHash } from "node:crypto";
 import { sql } from "kysely";
 import { createKeyedLock } from "../../../lib/keyed-lock.js";
 import type { Database } from "../../store/database.js";
+import { withLeaseLock } from "../../store/lease-lock.js";
 import { toStoreError } from "../../store/store-error.js";
 import { describeCertificate } from "../certificate-pair.js";
 import type { AcmeAccount, CertificateStore, StoredCertificate } from "./certificate-store.js";
 
 /** First key of HopGate's two-key advisory locks ("HopG"), apart from Kysely's migration lock. */
 const ADVISORY_LOCK_CLASS = 0x486f7047;
+/** Pause between tries of a lock another server holds: the takeover delay after it is released. */
+const LOCK_RETRY_MS = 200;
 
 /**
  * Certificates and ACME accounts in the HopGate store (tables `certificates`, `acme_accounts`).
- * Locks are in-process for every backend and, on PostgreSQL, also a session advisory lock held on
- * one pooled connection, so servers sharing the database order one at a time per domain. SQLite
- * is one server's store: the in-process lock is the whole lock there.
+ * Locks are in-process for every backend and also, across the processes sharing the store, a
+ * session advisory lock held on one pooled connection (PostgreSQL) or a lease row (SQLite, several
+ * workers on one file: src/server/store/lease-lock.ts), so they order one at a time per domain.
  */
 export function createKyselyCertificateStore(database: Database): CertificateStore {
   const { db } = database;
@@ -69,6 +72,15 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
       run("delete certificate", async () => {
         await db.deleteFrom("certificates").where("domain", "=", domain).execute();
       }),
+    certificateRevisions: (sinceMs) =>
+      run("list certificate revisions", async () => {
+        let query = db.selectFrom("certificates").select(["domain", "updated_at"]);
+        if (sinceMs !== undefined) query = query.where("updated_at", ">=", new Date(sinceMs).toISOString());
+        return (await query.execute()).map((row) => ({
+          domain: row.domain,
+          updatedAtMs: new Date(row.updated_at).getTime(),
+        }));
+      }),
     loadAccount: (directoryUrl) =>
       run("load ACME account", async () => {
         const row = await db
@@ -102,22 +114,33 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
       }),
     withLock: (name, body) =>
       local.run(name, () =>
-        database.dialect === "postgres" ? withAdvisoryLock(database, name, body) : body(),
+        database.dialect === "postgres"
+          ? withAdvisoryLock(database, name, body)
+          : withLeaseLock(database, name, body),
       ),
   };
 }
 
 /**
  * A session-level advisory lock (PostgreSQL §13.3.5) on one connection taken from the pool for
- * the duration of `body`; a crashed server's lock goes with its connection.
+ * the duration of `body`, waited for without limit; a crashed server's lock goes with its
+ * connection (at once when its socket closes; after the server's TCP keepalive when its host
+ * vanished: docs/scale-out.md).
  */
 async function withAdvisoryLock<T>(database: Database, name: string, body: () => Promise<T>): Promise<T> {
   const key = createHash("sha256").update(name).digest().readInt32BE(0);
   let locked = false;
   try {
     return await database.db.connection().execute(async (connection) => {
-      await sql`select pg_advisory_lock(${ADVISORY_LOCK_CLASS}, ${key})`.execute(connection);
-      locked = true;
+      // Tried rather than awaited: a blocking pg_advisory_lock would hit the pool's statement
+      // timeout (5 s) while another server's order runs longer, failing the waiter's order.
+      while (!locked) {
+        const { rows } = await sql<{
+          locked: boolean;
+        }>`select pg_try_advisory_lock(${ADVISORY_LOCK_CLASS}, ${key}) as locked`.execute(connection);
+        locked = rows[0]?.locked === true;
+        if (!locked) await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+      }
       try {
         return await body();
       } finally {

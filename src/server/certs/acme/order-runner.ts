@@ -46,7 +46,8 @@ export interface OrderRunner {
   serve(domain: string, entry: ManagedDomain, served: ServedCertificate): void;
 }
 
-type Outcome = { t: "issued" | "adopted"; served: ServedCertificate } | { t: "cancelled" };
+/** "kept": another server (or the pick-up) already serves what the store holds, and it is fresh. */
+type Outcome = { t: "issued" | "adopted" | "kept"; served: ServedCertificate } | { t: "cancelled" };
 
 /** setTimeout's longest delay (2^31-1 ms, ~24.8 days); longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -91,11 +92,16 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
     try {
       const refusal = await options.addressCheck?.refusal(domain);
       if (refusal !== undefined) throw new OrderRefused(refusal);
+      const replaced = entry.served?.facts.serialNumber;
       const outcome = await store.withLock(`certificate:${domain}`, () => obtain(domain, entry));
       if (outcome.t === "cancelled") return;
       serve(domain, entry, outcome.served);
-      if (outcome.t === "issued") report({ domain, result: "issued", durationMs: Date.now() - startedMs });
-      else
+      if (outcome.t === "issued")
+        report({ domain, result: "issued", durationMs: Date.now() - startedMs }, undefined, {
+          serial: outcome.served.facts.serialNumber,
+          ...(replaced ? { replaces: replaced } : {}),
+        });
+      else if (outcome.t === "adopted")
         logger.info(
           { domain, notAfterMs: outcome.served.facts.notAfterMs },
           "certificate taken from the store",
@@ -115,15 +121,21 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
     }
   }
 
-  /** Inside the domain's lock. */
+  /**
+   * Inside the domain's lock. A fresh certificate in the store is never ordered again: servers
+   * that waited for the lock while another renewed take its result (and so does this server when
+   * the pick-up already served it).
+   */
   async function obtain(domain: string, entry: ManagedDomain): Promise<Outcome> {
     if (!isCurrent(domain, entry)) return { t: "cancelled" };
     const stored = await store.loadCertificate(domain);
     if (stored) {
       const candidate = servedCertificate(stored);
-      const fresh = Date.now() < renewAtMs(candidate.facts, policy);
-      if (fresh && candidate.facts.serialNumber !== entry.served?.facts.serialNumber) {
-        return { t: "adopted", served: candidate };
+      if (Date.now() < renewAtMs(candidate.facts, policy)) {
+        const current = entry.served;
+        return current && candidate.facts.serialNumber === current.facts.serialNumber
+          ? { t: "kept", served: current }
+          : { t: "adopted", served: candidate };
       }
     }
     const gated = options.orderGate?.(domain);
@@ -136,8 +148,9 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
   }
 
   /** One log line per order (domain, result, duration_ms) and the metrics hook. */
-  function report(event: AcmeOrderEvent, nextRetryMs?: number): void {
+  function report(event: AcmeOrderEvent, nextRetryMs?: number, extra: Record<string, string> = {}): void {
     const fields = {
+      ...extra,
       domain: event.domain,
       result: event.result,
       duration_ms: event.durationMs,

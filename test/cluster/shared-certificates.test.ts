@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { describe, it, type TestContext } from "node:test";
+import { startServer, type ServerHandle } from "../../src/server/start-server.js";
+import { ACME_MAIN_DOMAIN, acmeServerConfig } from "../helpers/acme-server-config.js";
+import { freePort } from "../helpers/free-port.js";
+import { lifoCleanup } from "../helpers/lifo-cleanup.js";
+import { captureLogs, type LogCapture, type LogLine } from "../helpers/log-capture.js";
+import { preparePebble, type PebbleSetup, type RunningPebble } from "../helpers/pebble.js";
+import { until } from "../helpers/poll-until.js";
+import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { startTcpFront, type TcpFront } from "../helpers/tcp-front.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { tlsHandshake } from "../helpers/tls-probe.js";
+
+const APP = "app.example.test";
+
+interface TestServer {
+  readonly name: string;
+  readonly handle: ServerHandle;
+  readonly logs: LogCapture;
+  readonly httpPort: number;
+}
+
+interface Gateway {
+  readonly pebble: PebbleSetup;
+  readonly running: RunningPebble;
+  /** Where pebble's HTTP-01 validation goes: switched to one chosen server. */
+  readonly front: TcpFront;
+  /** Starts a server whose plain HTTP listener is on `httpPort` (a free one when absent). */
+  start(name: string, flags?: Record<string, string>, httpPort?: number): Promise<TestServer>;
+}
+
+/**
+ * Pebble validating through a TCP front (pebble's `httpPort` is the front's), and servers of one
+ * gateway started in this process, each with its own logs and plain HTTP port.
+ */
+async function gateway(t: TestContext, shared: Record<string, string>, dataDir?: string): Promise<Gateway> {
+  const cleanup = lifoCleanup(t);
+  const front = await startTcpFront(t, 1);
+  const pebble = await preparePebble(cleanup, { httpPort: front.port, certificateValiditySeconds: 60 });
+  const running = await pebble.start();
+  return {
+    pebble,
+    running,
+    front,
+    async start(name, flags = {}, chosenHttpPort) {
+      const dir = await tempDir(t);
+      const httpPort = chosenHttpPort ?? (await freePort());
+      const logs = captureLogs();
+      const config = await acmeServerConfig(pebble, dir, httpPort, {
+        debug: "true",
+        ...(dataDir ? { dataDir } : {}),
+        ...shared,
+        ...flags,
+      });
+      const handle = await startServer(config, logs.logger);
+      cleanup(() => handle.stop());
+      return { name, handle, logs, httpPort };
+    },
+  };
+}
+
+/** The issued "acme order" lines of `domain` in a server's log. */
+function issued(server: TestServer, domain: string): LogLine[] {
+  return server.logs.lines.filter(
+    (l) => l.msg === "acme order" && l.domain === domain && l.result === "issued",
+  );
+}
+
+/** The serial of the certificate `server` presents for `domain`, verified against pebble's root. */
+async function presented(
+  server: TestServer,
+  running: RunningPebble,
+  domain: string,
+): Promise<string | undefined> {
+  const peer = await tlsHandshake(server.handle.httpsPort, {
+    servername: domain,
+    ca: await running.rootPem(),
+  }).catch(() => undefined);
+  return peer?.serialNumber;
+}
+
+/**
+ * Across `servers`, `domain` got one first order, and no certificate of it was renewed twice
+ * (each renewal names the serial it replaces).
+ */
+function assertOrderedOnce(servers: TestServer[], domain: string): void {
+  const orders = servers.flatMap((s) => issued(s, domain));
+  assert.equal(orders.filter((l) => l.replaces === undefined).length, 1, `one first order of ${domain}`);
+  const replaced = orders.flatMap((l) => (l.replaces === undefined ? [] : [l.replaces]));
+  assert.equal(
+    new Set(replaced).size,
+    replaced.length,
+    `no certificate renewed twice: ${JSON.stringify(replaced)}`,
+  );
+}
+
+describe("certificates shared by the servers of one gateway (PostgreSQL, pebble)", { skip: pgSkip() }, () => {
+  it("orders once per domain, answers the CA from a server that did not order, every server presents the certificate, and a renewal is ordered once and picked up by every server", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    // A and B renew at 80 % of the lifetime left (12 s into pebble's 60 s); C at the default third
+    // (40 s in), so C can only switch earlier by picking up what A or B stored.
+    const gw = await gateway(t, { dbDsn: database.dsn });
+    const cHttpPort = await freePort();
+    gw.front.switchTo(cHttpPort);
+    // Started together: all three want the main domain's certificate at once.
+    const [a, b, c] = await Promise.all([
+      gw.start("A", { acmeRenewRemainingPercent: "80" }),
+      gw.start("B", { acmeRenewRemainingPercent: "80" }),
+      gw.start("C", {}, cHttpPort),
+    ]);
+    const servers = [a, b, c];
+
+    // Registered through A: only A hears of it at once (B and C refresh their list every 30 s),
+    // so A orders, and pebble's validation reaches C, which must answer from the store.
+    await a.handle.domains.register(APP, "shared certificate");
+    let first: string | undefined;
+    await until(
+      async () => (first = await presented(a, gw.running, APP)) !== undefined,
+      "A presents the certificate",
+      60_000,
+    );
+    assert.ok(
+      c.logs.lines.some((l) => l.msg === "challenge answered from the store"),
+      "C answered the challenge of A's order from the store",
+    );
+    for (const server of [b, c]) {
+      assert.equal(
+        await presented(server, gw.running, APP),
+        first,
+        `${server.name} presents A's certificate`,
+      );
+    }
+    assert.deepEqual(
+      servers.map((s) => issued(s, APP).length),
+      [1, 0, 0],
+      "one order across the three servers, by A",
+    );
+    assertOrderedOnce(servers, ACME_MAIN_DOMAIN);
+
+    // Renewal: A and B find it due at the same moment; one orders, the other takes its result.
+    await until(
+      async () => {
+        const [fromA, fromB] = [await presented(a, gw.running, APP), await presented(b, gw.running, APP)];
+        return fromA !== undefined && fromA !== first && fromA === fromB;
+      },
+      "A and B present a renewed certificate",
+      60_000,
+    );
+    const renewedAtMs = Date.now();
+    let fromC: string | undefined;
+    await until(
+      async () => (fromC = await presented(c, gw.running, APP)) !== undefined && fromC !== first,
+      "C presents a renewed certificate without ordering",
+      20_000,
+    );
+    t.diagnostic(`C switched ${Date.now() - renewedAtMs} ms after A and B (pick-up interval 5 s)`);
+    assert.equal(issued(c, APP).length, 0, "C never ordered");
+    assert.ok(
+      [...issued(a, APP), ...issued(b, APP)].some((l) => l.replaces !== undefined),
+      "a renewal was ordered",
+    );
+    assertOrderedOnce(servers, APP);
+    assertOrderedOnce(servers, ACME_MAIN_DOMAIN);
+    const picked = c.logs.lines.find(
+      (l) => l.msg === "certificate picked up from the store" && l.domain === APP,
+    );
+    assert.ok(picked, "C picked the renewal up from the store");
+  });
+});
+
+describe("certificates shared by two servers on one SQLite store file (pebble)", () => {
+  it("orders the main domain once, and a server that did not order answers the CA's challenge from the store", async (t) => {
+    const gw = await gateway(t, {}, await tempDir(t));
+    const bHttpPort = await freePort();
+    gw.front.switchTo(bHttpPort);
+    const [a, b] = await Promise.all([gw.start("A"), gw.start("B", {}, bHttpPort)]);
+    await a.handle.domains.register(APP, "shared certificate");
+    let first: string | undefined;
+    await until(
+      async () => (first = await presented(a, gw.running, APP)) !== undefined,
+      "A presents the certificate",
+      60_000,
+    );
+    assert.ok(b.logs.lines.some((l) => l.msg === "challenge answered from the store"));
+    assert.equal(await presented(b, gw.running, APP), first, "B presents A's certificate");
+    assert.deepEqual([issued(a, APP).length, issued(b, APP).length], [1, 0]);
+    await until(
+      async () => (await presented(a, gw.running, ACME_MAIN_DOMAIN)) !== undefined,
+      "A presents the main domain's certificate",
+      60_000,
+    );
+    assertOrderedOnce([a, b], ACME_MAIN_DOMAIN);
+  });
+});
