@@ -12,7 +12,7 @@ import { isWildcardPattern } from "../lib/wildcard-domain.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
-import { createAdvertisedServers } from "./cluster/advertised-servers.js";
+import { advertisedHost, createAdvertisedServers } from "./cluster/advertised-servers.js";
 import { startPeerRelay } from "./cluster/peer-relay.js";
 import { PeerRoutes } from "./cluster/peer-routes.js";
 import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
@@ -260,7 +260,10 @@ async function assemble(
     domains,
     leases,
     gateway: gatewayLabels,
-    isReserved: (hostname) => hostname === config.domain || config.proxyDomains.includes(hostname),
+    isReserved: (hostname) =>
+      hostname === config.domain ||
+      config.proxyDomains.includes(hostname) ||
+      hostname === advertisedHost(config.advertiseAddr),
   });
   const failureLimiter = (blockedMessage: string) =>
     new AuthFailureLimiter({
@@ -405,6 +408,7 @@ async function assemble(
       SNICallback: createSniCallback(certificates.provider, logger),
     },
     mainDomain: config.domain,
+    serverHosts: [advertisedHost(config.advertiseAddr) ?? []].flat(),
     debug: config.debug,
     logger: logger.child({ component: "edge" }),
     timeouts: {

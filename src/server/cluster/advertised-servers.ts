@@ -1,3 +1,15 @@
+import { hostForRouting } from "../../lib/domain-name.js";
+
+/**
+ * The host of this server's advertise address (`[v6]` bracketed, as hostForRouting spells
+ * hosts), or undefined without one. v2 clients dial it by that name: it is one of the server's own
+ * names (tunnel calls and admin API as on the main domain, never a tenant's domain), and a DNS
+ * name needs a certificate of its own.
+ */
+export function advertisedHost(advertiseAddr: string | undefined): string | undefined {
+  return advertiseAddr === undefined ? undefined : hostForRouting(advertiseAddr) || undefined;
+}
+
 /** At most this many addresses go into one list (clients keep fewer: docs/scale-out.md). */
 export const MAX_ADVERTISED_SERVERS = 64;
 
