@@ -134,7 +134,8 @@ export async function startPeerListener(options: PeerListenerOptions): Promise<P
     });
   };
 
-  server.listen(options.listen.port, options.listen.host || undefined);
+  // exclusive: in a `--workers` worker, its own socket (its own port), not one the cluster shares.
+  server.listen({ port: options.listen.port, host: options.listen.host || undefined, exclusive: true });
   await once(server, "listening");
   const port = (server.address() as AddressInfo).port;
   logger.info({ peer_port: port }, "peer listener listening");
