@@ -34,6 +34,12 @@ export async function withCpuSeconds<T>(
   return { result, cpuSeconds: (treeTicks(pids) - before) / TICKS_PER_SECOND };
 }
 
+/** CPU seconds `pid` alone has used so far (user + system); NaN once it is gone. */
+export function cpuSecondsOf(pid: number): number {
+  const stat = processStat(pid);
+  return stat ? stat.ticks / TICKS_PER_SECOND : NaN;
+}
+
 /** USER_HZ: /proc counts CPU time in hundredths of a second on Linux. */
 const TICKS_PER_SECOND = 100;
 

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import type { DomainCost } from "./domains.js";
+import type { WorkersSample } from "./workers.js";
 import { floodRows, type FloodResult } from "./flood.js";
 import type { FreshServer, PlainH2Server, RssSplit } from "./memory.js";
 
@@ -25,6 +26,7 @@ export interface Results {
   plainH2Servers: PlainH2Server[];
   /** `npm run bench -- domains`: per round, each configuration of bench/domains.ts. */
   domainCosts?: DomainCost[][];
+  workers?: WorkersSample[];
   /** The connection flood (bench/flood.ts). */
   flood?: FloodResult;
 }

@@ -16,6 +16,7 @@
 // (bench/flood.ts); `npm run bench -- flood` runs the flood alone, `npm run bench -- domains`
 // the config file's per-domain cost alone (bench/domains.ts: one client serving 1, 10 and 50
 // domains and, for comparison, 10 clients of one domain each, each on a fresh server); neither needs wrk.
+// `npm run bench -- workers`: 1 KiB requests/s of `--workers 2` against 1 (bench/workers.ts; wrk).
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -32,6 +33,7 @@ import { environment, printTable, type Results } from "./report.js";
 import { measureFreshServer, measurePlainH2Server } from "./memory.js";
 import { measureIdleTunnels, measureLongPolls } from "./scale.js";
 import { startStack, TENANT, type Stack } from "./stack.js";
+import { measureWorkers, printWorkers } from "./workers.js";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -50,7 +52,7 @@ const { values: args, positionals } = parseArgs({
     "flood-connections": { type: "string", default: "10000" },
   },
 });
-const CASES = ["flood", "domains"] as const;
+const CASES = ["flood", "domains", "workers"] as const;
 const chosenCase = positionals[0];
 if (
   positionals.length > 1 ||
@@ -109,7 +111,11 @@ const record = (metric: string, variant: string, value: number | null) => {
 const peak = (name: string, bytes: number) => (results.rss[name] = Math.max(results.rss[name] ?? 0, bytes));
 
 // wrk drives the HTTP/1.1 figures: without it the run would fail minutes in, half measured.
-if (!args["memory-only"] && chosenCase === undefined && spawnSync("wrk", ["-v"]).error) {
+if (
+  !args["memory-only"] &&
+  (chosenCase === undefined || chosenCase === "workers") &&
+  spawnSync("wrk", ["-v"]).error
+) {
   process.stderr.write("bench: wrk is not installed (Debian: apt-get install wrk)\n");
   process.exit(2);
 }
@@ -119,6 +125,8 @@ process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 try {
   if (chosenCase === "flood") await floodAlone();
   else if (chosenCase === "domains") await domainRounds();
+  else if (chosenCase === "workers")
+    results.workers = await measureWorkers(resolve(args.cli), nodeFlags, rounds, durationS);
   else if (args["memory-only"]) await memoryRounds();
   else await loadRounds();
 } finally {
@@ -147,6 +155,7 @@ const report = {
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 if (chosenCase === "domains") printDomainCosts(results.domainCosts ?? []);
+else if (chosenCase === "workers") printWorkers(results.workers ?? []);
 else printTable(report);
 process.stdout.write(`\nwritten to ${file}\n`);
 

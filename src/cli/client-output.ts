@@ -21,7 +21,7 @@ export interface ClientOutput {
   /** Where the logger writes; undefined: JSON lines on stdout. */
   readonly destination: DestinationStream | undefined;
   /** The terminal view's hooks; none for JSON lines. */
-  readonly hooks: Pick<ClientHooks, "onStarted" | "onStatus" | "onRequestFinished">;
+  readonly hooks: Pick<ClientHooks, "onStarted" | "onStatus" | "onRequestFinished" | "onServers">;
 }
 
 /**
@@ -44,6 +44,7 @@ export function clientOutput(options: ClientOutputOptions): ClientOutput {
     hooks: {
       onStarted: (summary) => view.started(summary),
       onStatus: (status, domain) => view.status(status, domain),
+      onServers: (servers) => view.servers(servers),
       onRequestFinished: (record, domain) => view.request(record, domain),
     },
   };

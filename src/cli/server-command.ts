@@ -1,8 +1,11 @@
+import cluster from "node:cluster";
 import { Command } from "commander";
 import { loadConfig } from "../config/load-config.js";
 import { serverSettings } from "../config/server-settings.js";
 import { lokiOptionsFromConfig } from "../config/logging-settings.js";
 import { createLogging } from "../lib/logging.js";
+import { resolveWorkerCount } from "../server/workers/worker-count.js";
+import { WORKER_INDEX_VARIABLE } from "../server/workers/worker-messages.js";
 import { runUntilSignal } from "./run-until-signal.js";
 import { addSettingOptions, settingFlags } from "./settings-options.js";
 
@@ -13,22 +16,39 @@ export function serverCommand(): Command {
   );
   return command.action(async () => {
     const config = loadConfig(serverSettings, { flags: settingFlags(command, serverSettings) });
+    const workers = resolveWorkerCount(config.workers);
+    // --workers N: the primary forks N copies of this command (same argv and environment); each
+    // knows it is a worker by its slot number. 1 is the single process, exactly as before.
+    const workerIndex = cluster.isWorker ? Number(process.env[WORKER_INDEX_VARIABLE]) : undefined;
     const logging = createLogging({
       level: config.logLevel,
       base: { service: "hopgate-server" },
       loki: lokiOptionsFromConfig(config, "hopgate-server"),
     });
-    const logger = logging.logger.child({ component: "cli" });
+    // With workers, every line says which process wrote it: 0 is the primary, 1..N the workers.
+    const root = workers > 1 ? logging.logger.child({ worker: workerIndex ?? 0 }) : logging.logger;
+    const logger = root.child({ component: "cli" });
     try {
-      const { startServer } = await import("../server/start-server.js");
-      const server = await startServer(config, logging.logger);
-      await runUntilSignal(
-        () => server.stop(config.shutdownTimeoutSeconds * 1000),
-        (error) => logger.error({ err: error }, "shutdown failed"),
-      );
-      logger.info("HopGate server stopped");
+      if (workerIndex !== undefined) {
+        const { runWorker } = await import("../server/workers/run-worker.js");
+        process.exitCode = await runWorker(config, root, workerIndex);
+      } else if (workers > 1) {
+        const { runPrimary } = await import("../server/workers/run-primary.js");
+        process.exitCode = await runPrimary(config, root, workers);
+        logger.info({ exit_code: process.exitCode }, "HopGate server stopped");
+      } else {
+        const { startServer } = await import("../server/start-server.js");
+        const server = await startServer(config, root);
+        await runUntilSignal(
+          () => server.stop(config.shutdownTimeoutSeconds * 1000),
+          (error) => logger.error({ err: error }, "shutdown failed"),
+        );
+        logger.info("HopGate server stopped");
+      }
     } finally {
       await logging.close();
     }
+    // A worker's IPC channel to the primary would keep it alive after its server stopped.
+    if (workerIndex !== undefined) process.exit();
   });
 }

@@ -20,7 +20,8 @@ import { RequestLog } from "./inspector/request-log.js";
 import { createClientMetrics } from "./metrics/client-metrics.js";
 import type { ClientSummary } from "./terminal-view.js";
 import type { TunnelClient, TunnelClientStatus } from "./tunnel-client.js";
-import { createTunnelSessionPool } from "./tunnel-session-pool.js";
+import { GatewayServers } from "./gateway-servers.js";
+import { createTunnelSessionPool, type TunnelSessionPool } from "./tunnel-session-pool.js";
 
 /** Flags and environment for one domain, or a config file for any number of them. */
 export type ClientStartConfig = ClientConfig | (ClientProcessConfig & { readonly file: ClientFile });
@@ -54,6 +55,8 @@ export interface ClientHooks {
   readonly onRequestFinished?: (record: BackendExchangeRecord, domain: string) => void;
   /** What the client serves, once its listeners are up and before the tunnels connect. */
   readonly onStarted?: (summary: ClientSummary) => void;
+  /** The servers of the gateway the client now holds tunnels to (the configured one first). */
+  readonly onServers?: (servers: readonly string[]) => void;
 }
 
 /**
@@ -77,9 +80,28 @@ export async function startClient(
   const serviceNames = [...new Set(target.domains.flatMap((d) => d.services.map((s) => s.name)))];
   const metrics = createClientMetrics({ registry, serviceNames });
   const tls = { ca: target.ca, rejectUnauthorized: !config.insecure };
-  const sessions = createTunnelSessionPool({ serverUrl: target.serverAddr, tls, connectTimeoutMs: 15_000 });
+  const servers = new GatewayServers({
+    bootstrap: target.serverAddr,
+    follow: !config.singleServer,
+    logger: clientLogger,
+  });
+  // One pool of HTTP/2 connections per server, shared by the tunnels of every domain.
+  const pools = new Map<string, TunnelSessionPool>();
+  const poolOf = (server: string): TunnelSessionPool => {
+    let pool = pools.get(server);
+    if (!pool) {
+      pool = createTunnelSessionPool({ serverUrl: server, tls, connectTimeoutMs: 15_000 });
+      pools.set(server, pool);
+    }
+    return pool;
+  };
+  servers.subscribe((wanted) => {
+    for (const server of pools.keys()) if (!wanted.includes(server)) pools.delete(server);
+    hooks.onServers?.(wanted);
+  });
+  // Tunnels up, by domain then server: a domain is online while any of its tunnels is.
+  const connected = new Map<string, Set<string>>();
   const gcPacer = createGcPacer();
-  const connectedDomains = new Set<string>();
   const inspectListen =
     config.inspect === "auto" ? (hooks.interactive ? DEFAULT_INSPECT : null) : config.inspect;
   const requestLog = inspectListen
@@ -87,16 +109,20 @@ export async function startClient(
     : undefined;
   const tunnels = new DomainTunnels({
     shutdownTimeoutMs: config.shutdownTimeoutSeconds * 1000,
-    tunnelOptions: (plan) => ({
-      serverUrl: target.serverAddr,
+    servers,
+    tunnelOptions: (plan, { server, bootstrap }) => ({
+      serverUrl: server,
       domain: plan.domain,
       apiKey: plan.apiKey,
       services: plan.services,
       tls,
-      sessions,
+      sessions: poolOf(server),
+      announcePublicUrl: bootstrap,
+      onServers: (list, initial) => servers.advertised(list, server, initial),
       agents,
       clientVersion: `hopgate/${HOPGATE_VERSION}`,
-      logger: logger.child({ component: "tunnel", domain: plan.domain }),
+      // The configured server goes unnamed, as with one server; the others' lines name theirs.
+      logger: logger.child({ component: "tunnel", domain: plan.domain, ...(!bootstrap && { server }) }),
       pingIntervalMs: 15_000,
       pingTimeoutMs: 10_000,
       gcPacer,
@@ -116,17 +142,20 @@ export async function startClient(
         }
       },
       onStatus: (status) => {
-        const wasUp = connectedDomains.size > 0 && connectedDomains.size === tunnels.tunnels.size;
-        if (status.t === "connected") connectedDomains.add(plan.domain);
-        else connectedDomains.delete(plan.domain);
-        // The gauge is 1 while every domain's tunnel is up.
-        const isUp = connectedDomains.size === tunnels.tunnels.size;
+        const wasUp = allUp(connected, tunnels.tunnels);
+        const up = connected.get(plan.domain) ?? new Set<string>();
+        connected.set(plan.domain, up);
+        if (status.t === "connected") up.add(server);
+        else up.delete(server);
+        // The gauge is 1 while every domain has a tunnel up.
+        const isUp = allUp(connected, tunnels.tunnels);
         if (isUp && !wasUp) metrics.tunnelConnected();
         if (!isUp && wasUp) metrics.tunnelDisconnected();
         if (status.t === "waiting") {
           metrics.reconnectScheduled(status.cause === "stopped" ? "other" : status.cause);
         }
-        hooks.onStatus?.(status, plan.domain);
+        // The view hears a domain go down only when its last tunnel did.
+        if (status.t === "connected" || up.size === 0) hooks.onStatus?.(status, plan.domain);
       },
     }),
   });
@@ -136,7 +165,7 @@ export async function startClient(
           listen: config.metricsListen,
           registry,
           readiness: createReadinessProbe({
-            checks: [{ name: "tunnel", check: () => assertConnected(connectedDomains, tunnels.tunnels) }],
+            checks: [{ name: "tunnel", check: () => assertConnected(connected, tunnels.tunnels) }],
           }),
           logger,
         })
@@ -194,8 +223,8 @@ export async function startClient(
         if (next.serverAddr !== target.serverAddr || next.caKey !== target.caKey) {
           throw new Error("the server or its CA changed: restart the client to apply that");
         }
-        for (const domain of connectedDomains) {
-          if (!next.domains.some((d) => d.domain === domain)) connectedDomains.delete(domain);
+        for (const domain of connected.keys()) {
+          if (!next.domains.some((d) => d.domain === domain)) connected.delete(domain);
         }
         return tunnels.apply(next.domains);
       },
@@ -219,8 +248,15 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
-function assertConnected(connected: ReadonlySet<string>, tunnels: ReadonlyMap<string, unknown>): void {
-  const down = [...tunnels.keys()].filter((domain) => !connected.has(domain));
+function allUp(connected: ReadonlyMap<string, ReadonlySet<string>>, tunnels: ReadonlyMap<string, unknown>) {
+  return tunnels.size > 0 && [...tunnels.keys()].every((domain) => (connected.get(domain)?.size ?? 0) > 0);
+}
+
+function assertConnected(
+  connected: ReadonlyMap<string, ReadonlySet<string>>,
+  tunnels: ReadonlyMap<string, unknown>,
+): void {
+  const down = [...tunnels.keys()].filter((domain) => (connected.get(domain)?.size ?? 0) === 0);
   if (down.length > 0) throw new Error(`no tunnel to the server for ${down.join(", ")}`);
 }
 

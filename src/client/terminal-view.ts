@@ -72,6 +72,12 @@ export class TerminalView {
     }
   }
 
+  /** The gateway's servers the client holds tunnels to changed. */
+  servers(servers: readonly string[]): void {
+    const hosts = servers.map((server) => terminalSafe(server.replace(/^https:\/\//, "")));
+    this.#line(`${this.#options.paint("dim", "servers")} ${hosts.join(", ")}`);
+  }
+
   request(record: BackendExchangeRecord, domain: string): void {
     const { paint } = this.#options;
     const status = record.status === 0 ? "---" : String(record.status);

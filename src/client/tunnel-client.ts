@@ -17,6 +17,8 @@ export interface TunnelClientOptions extends Omit<
   /** Wait after the server rejected the key or domain: reported clearly, never hammered. */
   readonly rejectedRetryMs?: number;
   readonly onStatus?: (status: TunnelClientStatus) => void;
+  /** Whether to log the public URL once the server names it (false for the extra servers' tunnels). */
+  readonly announcePublicUrl?: boolean;
 }
 
 export type TunnelClientStatus =
@@ -156,6 +158,7 @@ export class TunnelClient {
   /** Keeps an assigned label for the next tunnels and prints the public URL once per name. */
   #served(hostname: string): void {
     if (this.#domain === AUTO_DOMAIN) this.#domain = hostname;
+    if (this.#options.announcePublicUrl === false) return;
     const url = new URL(this.#options.serverUrl);
     url.hostname = hostname;
     const publicUrl = url.origin;

@@ -57,6 +57,11 @@ export interface TunnelConnectionOptions {
    * `hostname`: what the tunnel serves, when the server said (v2 servers that know wildcards).
    */
   readonly onEstablished?: (version: 1 | 2, hostname?: string) => void;
+  /**
+   * The gateway's live servers, as this (v2) server lists them: `initial` from TunnelAccept
+   * (empty: the server does not say), then from each ServerList frame. Unvalidated.
+   */
+  readonly onServers?: (servers: readonly string[], initial: boolean) => void;
 }
 
 /** How long a finishing tunnel waits for the server to end the call after the last frames. */
@@ -288,8 +293,14 @@ export class TunnelConnection {
           "tunnel accepted",
         );
         this.#options.onEstablished?.(2, accept.hostname || undefined);
+        this.#options.onServers?.(accept.servers, true);
         return;
       }
+      case "serverList":
+        // Only a v2 server sends it, after its TunnelAccept.
+        if (this.#versionKnown && this.#mux.version === 2)
+          this.#options.onServers?.(payload.value.servers, false);
+        return;
       case "ping":
         this.#outbound.push(frame.pong(payload.value.nonce));
         return;

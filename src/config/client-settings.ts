@@ -84,6 +84,16 @@ export const clientSettings = defineSettings({
     default: "false",
     schema: boolean(),
   }),
+  singleServer: setting({
+    env: "HOP_CLIENT_SINGLE_SERVER",
+    flag: "--single-server",
+    kind: "switch",
+    description:
+      "Hold tunnels to the configured server only, ignoring the other servers of the gateway it advertises (docs/scale-out.md)",
+    expected: "true or false",
+    default: "false",
+    schema: boolean(),
+  }),
   debug: setting({
     env: "HOP_CLIENT_DEBUG",
     flag: "--debug",

@@ -6,6 +6,7 @@ import {
   boolean,
   httpUrl,
   integer,
+  integerOrAuto,
   ipAddress,
   list,
   listenAddress,
@@ -140,6 +141,34 @@ export const serverSettings = defineSettings({
       "host:port by which clients and other servers of the gateway reach this one (docs/scale-out.md); unset: single server",
     expected: "host:port with a port from 1 to 65535",
     schema: advertiseAddress().optional(),
+  }),
+  peerListen: setting({
+    env: "HOP_SERVER_PEER_LISTEN",
+    flag: "--peer-listen",
+    kind: "value",
+    description:
+      "Peer listener (mutual TLS, gateway CA) by which the other servers of the gateway relay requests to this one (docs/scale-out.md); needs a PostgreSQL store; unset: off",
+    expected: "host:port or :port",
+    schema: listenAddress().optional(),
+  }),
+  peerAdvertiseAddr: setting({
+    env: "HOP_SERVER_PEER_ADVERTISE_ADDR",
+    flag: "--peer-advertise-addr",
+    kind: "value",
+    description:
+      "host:port by which the other servers reach the peer listener; unset: the listen address with its bound port (required when it listens on a wildcard address)",
+    expected: "host:port with a port from 1 to 65535",
+    schema: advertiseAddress().optional(),
+  }),
+  workers: setting({
+    env: "HOP_SERVER_WORKERS",
+    flag: "--workers",
+    kind: "value",
+    description:
+      "Processes sharing the listening ports, each a server of the gateway (docs/scale-out.md); auto: one per core",
+    expected: "a whole number from 1 to 256, or auto",
+    default: "1",
+    schema: integerOrAuto(1, 256),
   }),
   dataDir: setting({
     env: "HOP_DATA_DIR",

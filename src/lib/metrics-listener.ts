@@ -1,14 +1,19 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Registry } from "prom-client";
 import type { ListenAddress } from "../config/parsers.js";
 import type { Logger } from "./logger.js";
 import type { ReadinessReport } from "./readiness.js";
 
+/** What the listener needs of a registry: prom-client's Registry, or the workers' aggregate. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 export interface MetricsListenerOptions {
   /** Where to listen; port 0 picks a free port. An empty host means every interface. */
   readonly listen: ListenAddress;
-  readonly registry: Registry;
+  readonly registry: MetricsSource;
   /** Asked on every `/readyz`; `createReadinessProbe` builds one from named checks. */
   readonly readiness: () => Promise<ReadinessReport>;
   readonly logger: Logger;

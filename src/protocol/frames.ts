@@ -40,6 +40,13 @@ export const frame = {
   drain(deadlineMs: number, reason: string): Envelope {
     return envelope({ case: "drain", value: { $typeName: "hopgate.protocol.v1.Drain", deadlineMs, reason } });
   },
+  /** v2 only: the gateway's live servers changed (docs/protocol.md). */
+  serverList(servers: readonly string[]): Envelope {
+    return envelope({
+      case: "serverList",
+      value: { $typeName: "hopgate.protocol.v1.ServerList", servers: [...servers] },
+    });
+  },
 };
 
 /** An Envelope around one payload: the one place that spells its type name. */

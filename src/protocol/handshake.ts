@@ -126,9 +126,16 @@ function parseServices(entries: readonly string[]): ServiceRoute[] | string {
 }
 
 export function encodeAccept(
-  accept: Omit<TunnelAccept, "$typeName" | "$unknown" | "hostname"> & { readonly hostname?: string },
+  accept: Omit<TunnelAccept, "$typeName" | "$unknown" | "hostname" | "servers"> & {
+    readonly hostname?: string;
+    readonly servers?: readonly string[];
+  },
 ): Envelope {
+  const { servers, ...rest } = accept;
   return create(EnvelopeSchema, {
-    payload: { case: "tunnelAccept", value: create(TunnelAcceptSchema, accept) },
+    payload: {
+      case: "tunnelAccept",
+      value: create(TunnelAcceptSchema, { ...rest, ...(servers && { servers: [...servers] }) }),
+    },
   });
 }

@@ -172,6 +172,7 @@ export class Multiplexer implements StreamHost {
       case "ping":
       case "pong":
       case "drain":
+      case "serverList":
         this.#options.onControl(envelope);
         return;
       case "httpRequest":

@@ -1,9 +1,11 @@
+import { isIP } from "node:net";
 import { join } from "node:path";
 import type { ServerConfig } from "../config/server-settings.js";
 import type { Logger } from "../lib/logger.js";
 import type { AcmeCertificateManager, AcmeOrderEvent } from "./certs/acme/acme-certificate-manager.js";
 import type { ChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import type { CertificateProvider } from "./certs/certificate-provider.js";
+import { advertisedHost } from "./cluster/advertised-servers.js";
 import { createFileProvider } from "./certs/file-provider.js";
 import { createSelfSignedProvider } from "./certs/self-signed-provider.js";
 import type { OrderBudget } from "./certs/acme/order-budget.js";
@@ -40,7 +42,7 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
         mode: "self-signed",
         provider: createSelfSignedProvider({
           domain: config.domain,
-          extraNames: config.proxyDomains,
+          extraNames: withAdvertisedName(config),
           persistDir: join(config.dataDir, "tls"),
           logger,
         }),
@@ -70,7 +72,7 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
         mode: "acme",
         provider: createAcmeCertificateManager({
           mainDomain: config.domain,
-          extraDomains: config.proxyDomains,
+          extraDomains: withAdvertisedName(config),
           // Ask the store itself: on-demand issuance must never trust a stale cache.
           registry: {
             isRegistered: async (domain) =>
@@ -99,6 +101,18 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
       };
     },
   };
+
+/**
+ * HOP_SERVER_PROXY_DOMAINS and, when HOP_SERVER_ADVERTISE_ADDR names a host by DNS name, that
+ * name: v2 clients dial every server by its advertise address and verify its certificate for it
+ * (docs/scale-out.md), so each server needs one for its own name.
+ */
+export function withAdvertisedName(config: ServerConfig): readonly string[] {
+  const host = advertisedHost(config.advertiseAddr);
+  if (host === undefined || host.startsWith("[") || isIP(host) !== 0) return config.proxyDomains;
+  if (host === config.domain.toLowerCase() || config.proxyDomains.includes(host)) return config.proxyDomains;
+  return [...config.proxyDomains, host];
+}
 
 /** HOP_SERVER_TLS, defaulting to self-signed for localhost and ACME for a real domain. */
 export function tlsModeOf(config: ServerConfig): TlsMode {

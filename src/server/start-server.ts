@@ -2,6 +2,7 @@ import { Registry } from "prom-client";
 import type { ServerConfig } from "../config/server-settings.js";
 import { createAccessLog } from "../lib/access-log.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
+import { coalescedTask } from "../lib/coalesced-task.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
 import { compactHeap } from "../lib/heap-compaction.js";
 import type { Logger } from "../lib/logger.js";
@@ -11,23 +12,30 @@ import { isWildcardPattern } from "../lib/wildcard-domain.js";
 import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
+import { advertisedHost, createAdvertisedServers } from "./cluster/advertised-servers.js";
+import { startPeerRelay } from "./cluster/peer-relay.js";
+import { PeerRoutes } from "./cluster/peer-routes.js";
 import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
-import { startServerRegistry } from "./cluster/server-registry.js";
+import { DEFAULT_EXPIRY_MS, startServerRegistry } from "./cluster/server-registry.js";
+import { listenForStoreChanges, pollStoreChanges, type StoreTopic } from "./cluster/store-changes.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { createKyselyChallengeStore } from "./certs/acme/kysely-challenge-store.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
 import { bindDefaultCertificate, createSniCallback } from "./certs/tls-binding.js";
 import { startEdge } from "./edge/edge.js";
+import { shareMetricsWithPrimary } from "./workers/worker-metrics.js";
 import { createHttpListener } from "./http/http-listener.js";
 import { AuthFailureLimiter } from "./limits/auth-failure-limiter.js";
+import { createSharedAuthLockout } from "./limits/shared-auth-lockout.js";
 import { resolveMaxConnections } from "./limits/connection-cap.js";
 import { createFloodRecovery } from "./limits/flood-recovery.js";
 import { createVisitorLimits } from "./limits/visitor-limits.js";
 import { createProxyObserver } from "./metrics/proxy-observer.js";
 import { createServerMetrics } from "./metrics/server-metrics.js";
 import { createVisitorAddressOf } from "./edge/visitor-address.js";
-import { createProxy } from "./proxy/proxy.js";
+import { createProxy, type ProxyOptions } from "./proxy/proxy.js";
 import { RegisteredDomains } from "./registered-domains.js";
+import { HopGateError } from "../lib/hopgate-error.js";
 import { createAccessRepository, type AccessRepository } from "./store/access-repository.js";
 import { openDatabase } from "./store/database.js";
 import {
@@ -35,6 +43,7 @@ import {
   type DomainChange,
   type DomainRepository,
 } from "./store/domain-repository.js";
+import { createGatewayLabels } from "./subdomains/gateway-labels.js";
 import { LabelLeases } from "./subdomains/label-leases.js";
 import { createTunnelAuthenticator } from "./subdomains/tunnel-authenticator.js";
 import { SessionRegistry } from "./tunnel/session-registry.js";
@@ -42,6 +51,9 @@ import { createTunnelEndpoint } from "./tunnel/tunnel-endpoint.js";
 
 export interface ServerHandle {
   readonly httpsPort: number;
+  readonly httpPort: number;
+  /** This server's id in the gateway's server registry; undefined when it runs none. */
+  readonly serverId: string | undefined;
   /** Port of /metrics, /healthz and /readyz; undefined when HOP_METRICS_LISTEN is off. */
   readonly metricsPort: number | undefined;
   readonly registry: SessionRegistry;
@@ -59,6 +71,15 @@ export interface ServerHandle {
   stop(drainMs?: number): Promise<void>;
 }
 
+/** How this process runs: alone (the default) or as one worker of `hopgate server --workers N`. */
+export interface StartServerOptions {
+  /**
+   * Set in a worker: it joins the server registry on the SQLite store too (the workers share its
+   * file), and opens no metrics listener; its metrics go to the primary, which serves the sum.
+   */
+  readonly worker?: { readonly index: number };
+}
+
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
 const HOUR_MS = 3_600_000;
 /** After the shutdown deadline, how long the 502 pages of cut requests may take to go out. */
@@ -70,11 +91,15 @@ const FINAL_FLUSH_MS = 500;
  * session registry; the proxy, the tunnel endpoint and the admin API behind the one TLS
  * listener; the plain HTTP listener for ACME challenges and redirects; metrics and health.
  */
-export async function startServer(config: ServerConfig, logger: Logger): Promise<ServerHandle> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger,
+  options: StartServerOptions = {},
+): Promise<ServerHandle> {
   const serverLogger = logger.child({ component: "server" });
   const cleanup = new CleanupStack();
   try {
-    return await assemble(config, logger, serverLogger, cleanup);
+    return await assemble(config, options, logger, serverLogger, cleanup);
   } catch (error) {
     await cleanup.run((name, cause) =>
       serverLogger.error({ err: cause, step: name }, "cleanup after failed start"),
@@ -85,6 +110,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 
 async function assemble(
   config: ServerConfig,
+  options: StartServerOptions,
   logger: Logger,
   serverLogger: Logger,
   cleanup: CleanupStack,
@@ -92,31 +118,46 @@ async function assemble(
   const database = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
   cleanup.push("store", () => database.close());
 
-  const registered = new RegisteredDomains();
+  // Changes made elsewhere (another server on the store), found by a reload: applied like ours.
+  const registered = new RegisteredDomains({
+    onChanged: (change) => domainChanged.forEach((f) => f({ ...change, elsewhere: true })),
+  });
   let sessionsChanged = (): void => {};
   const registry = new SessionRegistry({ onChange: () => sessionsChanged() });
   const metricsRegistry = new Registry();
-  // The server registry of a gateway of several servers (docs/scale-out.md): PostgreSQL only.
+  // The server registry of a gateway of several servers (docs/scale-out.md): every server on
+  // PostgreSQL; on the embedded SQLite store, only the workers of `--workers N`.
+  // With an advertise address, v2 clients hear of every live server and hold a tunnel to each.
+  const advertised =
+    database.dialect === "postgres" && config.advertiseAddr
+      ? createAdvertisedServers(config.advertiseAddr)
+      : undefined;
   const gateway =
-    database.dialect === "postgres"
+    database.dialect === "postgres" || options.worker
       ? startServerRegistry({
           db: database.db,
+          dialect: database.dialect,
           advertiseAddress: config.advertiseAddr,
           sessions: registry,
           logger: logger.child({ component: "server-registry" }),
           metrics: metricsRegistry,
+          onLiveServers: advertised && ((addresses) => advertised.update(addresses)),
         })
       : undefined;
   if (gateway) {
     sessionsChanged = () => gateway.sessionsChanged();
     cleanup.push("server registry", () => gateway.stop());
   }
+  if (config.peerListen && !gateway)
+    throw new HopGateError("config_invalid", "HOP_SERVER_PEER_LISTEN needs a PostgreSQL store (HOP_DB_DSN)");
+  // Other servers' tunnels, as their peer links announce them (docs/scale-out.md).
+  const peerRoutes = config.peerListen ? new PeerRoutes() : undefined;
   const metrics = createServerMetrics({
     registry: metricsRegistry,
     isRegisteredDomain: (d) => registered.has(d),
   });
   metrics.setSessionSource(() => registry.list());
-  const domainChanged: Array<(change: DomainChange) => void> = [];
+  const domainChanged: Array<(change: DomainChange & { readonly elsewhere?: boolean }) => void> = [];
   const domains = createDomainRepository(database, {
     onChange: (change) => domainChanged.forEach((f) => f(change)),
   });
@@ -152,8 +193,8 @@ async function assemble(
     );
     if (closed > 0) serverLogger.info({ domain, closed, change: type }, "closed tunnels of a changed domain");
   });
-  registered.replaceAll(await domains.allDomains());
-  registered.startRefreshing(() => domains.allDomains(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
+  registered.replaceAll(await domains.allDomainKeys());
+  registered.startRefreshing(() => domains.allDomainKeys(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("registered domains", () => registered.stop());
 
   // With ACME, tokens go through the store so that any server of the gateway answers the CA.
@@ -188,18 +229,38 @@ async function assemble(
   metrics.setCertificateExpirySource(() => certificates.provider.expiries());
   if (certificates.mode === "acme") {
     const acme = certificates.provider;
-    domainChanged.push(({ type, domain }) => {
-      if (isWildcardPattern(domain)) return; // its labels get certificates when held
+    domainChanged.push(({ type, domain, elsewhere }) => {
+      // The server where the change was made orders or removes the certificate.
+      if (elsewhere || isWildcardPattern(domain)) return; // its labels get certificates when held
       if (type === "registered") void acme.ensure(domain);
       if (type === "unregistered") void acme.remove(domain);
     });
     labelReleased.push((hostname) => acme.forget(hostname));
   }
 
+  // Labels held gateway-wide, first come first served across the servers (PostgreSQL only).
+  const gatewayLabels = gateway
+    ? createGatewayLabels({
+        db: database.db,
+        serverId: gateway.self.id,
+        maxLabelsPerBase: config.subdomainMaxLabels,
+        serverExpiryMs: DEFAULT_EXPIRY_MS,
+        heldHere: () => leases.all(),
+        logger: logger.child({ component: "gateway-labels" }),
+      })
+    : undefined;
+  if (gatewayLabels) {
+    labelReleased.push((hostname) => gatewayLabels.released(hostname));
+    cleanup.push("gateway labels", () => gatewayLabels.stop());
+  }
   const authenticator = createTunnelAuthenticator({
     domains,
     leases,
-    isReserved: (hostname) => hostname === config.domain || config.proxyDomains.includes(hostname),
+    gateway: gatewayLabels,
+    isReserved: (hostname) =>
+      hostname === config.domain ||
+      config.proxyDomains.includes(hostname) ||
+      hostname === advertisedHost(config.advertiseAddr),
   });
   const failureLimiter = (blockedMessage: string) =>
     new AuthFailureLimiter({
@@ -213,7 +274,35 @@ async function assemble(
         ),
     });
   // One limiter for both doors: an address guessing keys at either is refused at both.
-  const authLimiter = failureLimiter("address blocked after repeated failed authentications");
+  // Counted in the store too on a gateway (PostgreSQL), so that guesses spread over its servers
+  // add up. Not on the embedded store: one server, where a write per failure would only cost.
+  const blockedMessage = "address blocked after repeated failed authentications";
+  const localLockout = failureLimiter(blockedMessage);
+  const sharedLockout = gateway
+    ? createSharedAuthLockout({
+        local: localLockout,
+        database,
+        maxFailures: config.authMaxFailures,
+        windowMs: config.authFailureWindowSeconds * 1000,
+        blockMs: config.authBlockSeconds * 1000,
+        logger: serverLogger,
+        onBlocked: (address, blockMs) =>
+          serverLogger.warn(
+            {
+              remote_addr: address,
+              block_seconds: blockMs / 1000,
+              max_failures: config.authMaxFailures,
+              shared: true,
+            },
+            blockedMessage,
+          ),
+      })
+    : undefined;
+  if (sharedLockout) {
+    cleanup.push("shared auth lockout", () => sharedLockout.stop());
+    await sharedLockout.reloadBlocks();
+  }
+  const authLimiter = sharedLockout ?? localLockout;
   // Visitors' basic-auth failures have their own limiter: guessing a site's password must not
   // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
   const accessPolicies = new AccessPolicies({
@@ -228,12 +317,30 @@ async function assemble(
   accessPolicies.replaceAll(await access.all());
   accessPolicies.startRefreshing(() => access.all(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("access policies", () => accessPolicies.stop());
+  // Changes made through another server sharing the store arrive within about a second
+  // (docs/scale-out.md, "Shared state"); the periodic refreshes above stay as the safety net.
+  const reloadDomains = coalescedTask(async () => {
+    await registered.refresh(() => domains.allDomainKeys(), serverLogger);
+    await accessPolicies.refresh(() => access.all(), serverLogger);
+  });
+  const changesOptions = {
+    logger: logger.child({ component: "store-changes" }),
+    onChange: (topic: StoreTopic) => {
+      if (topic === "domains") reloadDomains();
+      if (topic === "auth_blocks") void sharedLockout?.reloadBlocks();
+    },
+  };
+  const storeChanges =
+    database.dialect === "postgres" && config.dbDsn
+      ? listenForStoreChanges(config.dbDsn, changesOptions)
+      : pollStoreChanges(database.db, changesOptions);
+  cleanup.push("store changes", () => storeChanges.stop());
   const shutdown = new AbortController();
   let draining = false;
   const visitorLimits = createVisitorLimits(config);
   const visitorAddress = createVisitorAddressOf(config.trustedProxies);
   cleanup.push("visitor limits", () => visitorLimits.stop());
-  const proxy = createProxy({
+  const proxyOptions: ProxyOptions = {
     lookup: registry,
     isRegistered: isServed,
     proxyTimeoutMs: config.proxyTimeoutSeconds * 1000,
@@ -252,7 +359,41 @@ async function assemble(
       metrics,
       accessLog: createAccessLog({ logger, includeQuery: config.logQuery }),
     }),
+  };
+  const proxy = createProxy({
+    ...proxyOptions,
+    // A wildcard label leased on another server is served there.
+    isRegistered: (domain) => isServed(domain) || (peerRoutes?.has(domain) ?? false),
+    peers: peerRoutes,
   });
+  if (gateway && peerRoutes && config.peerListen) {
+    const relay = await startPeerRelay({
+      listen: config.peerListen,
+      advertiseAddress: config.peerAdvertiseAddr,
+      database,
+      registry: gateway,
+      sessions: registry,
+      routes: peerRoutes,
+      // Limits and the access policy were applied by the server the visitor reached; a relayed
+      // request is never relayed again and never waits for a tunnel here.
+      holderProxy: (visitorAddressOf) =>
+        createProxy({
+          ...proxyOptions,
+          gate: undefined,
+          access: undefined,
+          trustRequestId: true,
+          tunnelWaitMs: () => 0,
+          visitorAddress: visitorAddressOf,
+        }),
+      logger: logger.child({ component: "peer" }),
+    });
+    cleanup.push("peer relay", () => relay.close());
+    const mirror = sessionsChanged;
+    sessionsChanged = () => {
+      mirror();
+      relay.announce();
+    };
+  }
   const floodRecovery = createFloodRecovery();
   cleanup.push("flood recovery", () => floodRecovery.stop());
   const defaultPair = certificates.provider.defaultCertificate();
@@ -264,6 +405,7 @@ async function assemble(
       SNICallback: createSniCallback(certificates.provider, logger),
     },
     mainDomain: config.domain,
+    serverHosts: [advertisedHost(config.advertiseAddr) ?? []].flat(),
     debug: config.debug,
     logger: logger.child({ component: "edge" }),
     timeouts: {
@@ -294,6 +436,7 @@ async function assemble(
       onHandshake: (result) => metrics.handshake(result),
       shutdownSignal: shutdown.signal,
       gcPacer: createGcPacer(),
+      advertisedServers: advertised,
     }),
     admin: createAdminApiOnDemand({
       domains,
@@ -332,19 +475,21 @@ async function assemble(
   const httpPort = await http.listen(config.httpListen);
   cleanup.push("http listener", () => http.close());
 
-  const metricsListener = config.metricsListen
-    ? await createMetricsListener({
-        listen: config.metricsListen,
-        registry: metricsRegistry,
-        readiness: createReadinessProbe({
-          checks: [
-            { name: "store", check: () => database.ping() },
-            { name: "https_listener", check: () => assertServing(draining) },
-          ],
-        }),
-        logger,
-      })
-    : undefined;
+  if (options.worker) shareMetricsWithPrimary(metricsRegistry);
+  const metricsListener =
+    config.metricsListen && !options.worker
+      ? await createMetricsListener({
+          listen: config.metricsListen,
+          registry: metricsRegistry,
+          readiness: createReadinessProbe({
+            checks: [
+              { name: "store", check: () => database.ping() },
+              { name: "https_listener", check: () => assertServing(draining) },
+            ],
+          }),
+          logger,
+        })
+      : undefined;
   if (metricsListener) cleanup.push("metrics listener", () => metricsListener.close());
   // Start-up's garbage is dead now: give its pages back before the server idles.
   compactHeap();
@@ -361,6 +506,8 @@ async function assemble(
 
   return {
     httpsPort: edge.port,
+    httpPort,
+    serverId: gateway?.self.id,
     metricsPort: metricsListener?.port,
     registry,
     domains,
@@ -368,6 +515,7 @@ async function assemble(
     defaultCertificatePem: () => certificates.provider.defaultCertificate().certificatePem,
     async stop(drainMs = 0) {
       draining = true;
+      advertised?.leave();
       const connectionsClosed = edge.stopAccepting();
       for (const session of registry.all()) session.drain(drainMs, "server shutting down");
       // Drained tunnels end their calls, answered visitors' connections close (GOAWAY,

@@ -22,6 +22,8 @@ export interface HostilePeerOptions {
   readonly apiKey: string;
   /** 1: the Go client's hello (nothing announced); 2: the HopGate hello, answered by TunnelAccept. */
   readonly version: 1 | 2;
+  /** v2 only: the client instance id (X-HopGate-Instance); none when omitted. */
+  readonly instanceId?: string;
 }
 
 /** One request the server opened on the tunnel: its StreamOpen and, once complete, its body. */
@@ -83,6 +85,7 @@ export class HostilePeer {
             localTarget: "",
             services: [{ name: "web", pathPrefix: "/" }],
             clientVersion: "hostile/0",
+            instanceId: options.instanceId,
           });
     this.send(hello);
     const { promise: accepted, resolve: accept } = Promise.withResolvers<TunnelAccept | undefined>();

@@ -28,6 +28,10 @@ export async function startServerProcess(
   t: TestContext,
   dir: string,
   env: Record<string, string> = {},
+  /** The TLS listener, when its port must be known before start (an advertise address). */
+  httpsListen = "127.0.0.1:0",
+  /** --debug: also answers tunnel calls and the admin API on localhost and IP hosts. */
+  debug = true,
 ): Promise<ServerProcess> {
   const certFile = join(dir, "cert.pem");
   const keyFile = join(dir, "key.pem");
@@ -37,9 +41,9 @@ export async function startServerProcess(
     t,
     [
       "server",
-      ...["--domain", MAIN_DOMAIN, "--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+      ...["--domain", MAIN_DOMAIN, "--https-listen", httpsListen, "--http-listen", "127.0.0.1:0"],
       ...["--metrics-listen", "off", "--tls", "files", "--tls-cert", certFile, "--tls-key", keyFile],
-      ...["--data-dir", join(dir, "data"), "--debug"],
+      ...["--data-dir", join(dir, "data"), ...(debug ? ["--debug"] : [])],
     ],
     { HOP_ADMIN_API_KEY: ADMIN_API_KEY, ...env },
   );

@@ -110,7 +110,7 @@ describe(
       assert.deepEqual(columns[0], columns[1]);
     });
 
-    it("create the server registry tables (0004) with the same columns on both", async (t) => {
+    it("create the server registry tables (0004, peer_addr and gateway_ca from 0005) with the same columns on both", async (t) => {
       const shapes = [];
       for (const backend of storeBackends) {
         const database = await openTestDatabase(
@@ -123,9 +123,20 @@ describe(
             .find((table) => table.name === name)
             ?.columns.map((column) => column.name)
             .sort();
-        shapes.push({ servers: columnsOf("servers"), tunnel_sessions: columnsOf("tunnel_sessions") });
+        shapes.push({
+          servers: columnsOf("servers"),
+          tunnel_sessions: columnsOf("tunnel_sessions"),
+          gateway_ca: columnsOf("gateway_ca"),
+        });
       }
-      assert.deepEqual(shapes[0]?.servers, ["advertise_addr", "id", "last_seen_at", "started_at"]);
+      assert.deepEqual(shapes[0]?.servers, [
+        "advertise_addr",
+        "id",
+        "last_seen_at",
+        "peer_addr",
+        "started_at",
+      ]);
+      assert.deepEqual(shapes[0]?.gateway_ca, ["certificate_pem", "created_at", "id", "private_key_pem"]);
       assert.ok(shapes[0]?.tunnel_sessions?.includes("server_id"));
       assert.deepEqual(shapes[0], shapes[1]);
     });

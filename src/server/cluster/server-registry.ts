@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "../../lib/logger.js";
-import type { StoreSchema } from "../store/schema.js";
+import type { StoreDialect, StoreSchema } from "../store/schema.js";
 import { toStoreError } from "../store/store-error.js";
 import type { SessionDirectory, SessionInfo } from "../tunnel/session-directory.js";
 
@@ -22,8 +22,21 @@ export interface GatewaySessions {
   list(filter?: { readonly domain?: string }): Promise<GatewaySession[]>;
 }
 
+/** A live server of the gateway with a peer listener (docs/scale-out.md, peer link). */
+export interface PeerEntry {
+  readonly id: string;
+  /** host:port of its peer listener. */
+  readonly peerAddress: string;
+}
+
 export interface ServerRegistry extends GatewaySessions {
   readonly self: SessionHolder;
+  /** Records where this server's peer listener is reached (written at once, then every heartbeat). */
+  setPeerAddress(address: string): void;
+  /** The other live servers that have a peer listener; throws a StoreError when PostgreSQL fails. */
+  livePeers(): Promise<PeerEntry[]>;
+  /** Whether `id` is a live server of the gateway now (one query); throws a StoreError on failure. */
+  isLive(id: string): Promise<boolean>;
   /** A session opened or closed here: the mirror is rewritten soon (coalesced). */
   sessionsChanged(): void;
   /**
@@ -35,6 +48,8 @@ export interface ServerRegistry extends GatewaySessions {
 
 export interface ServerRegistryOptions {
   readonly db: Kysely<StoreSchema>;
+  /** Whose clock and SQL: PostgreSQL, or the SQLite file shared by `--workers` (docs/scale-out.md). */
+  readonly dialect: StoreDialect;
   readonly advertiseAddress?: string;
   /** This server's live sessions. */
   readonly sessions: SessionDirectory;
@@ -45,6 +60,8 @@ export interface ServerRegistryOptions {
   readonly heartbeatMs?: number;
   /** A server not seen for this long is dead: left out of lists, then deleted. */
   readonly expiryMs?: number;
+  /** After each heartbeat: the advertise addresses of the live servers (this one included). */
+  readonly onLiveServers?: (addresses: readonly string[]) => void;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 2_000;
@@ -55,8 +72,8 @@ const LEAVE_TIMEOUT_MS = 1_000;
 const INSERT_CHUNK_ROWS = 500;
 
 /**
- * The server registry in PostgreSQL: this server's row (heartbeat every `heartbeatMs`, using
- * the database's clock) and a mirror of its live sessions, rewritten whole at each heartbeat and
+ * The server registry in the store (PostgreSQL, or the SQLite file that the workers of one host
+ * share): this server's row (heartbeat every `heartbeatMs`, using the database's clock) and a mirror of its live sessions, rewritten whole at each heartbeat and
  * soon after each change. Everything here is best effort: a write that fails is logged, counted
  * (`hopgate_server_registry_write_failures_total`) and repaired by the next heartbeat, and
  * nothing on the request or tunnel path ever waits for it. Each heartbeat also deletes servers
@@ -64,7 +81,7 @@ const INSERT_CHUNK_ROWS = 500;
  * leaves the lists within `expiryMs` (reads filter by age) and the tables soon after.
  */
 export function startServerRegistry(options: ServerRegistryOptions): ServerRegistry {
-  const { db, logger } = options;
+  const { db, dialect, logger } = options;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const expirySeconds = (options.expiryMs ?? DEFAULT_EXPIRY_MS) / 1000;
   const self: SessionHolder = { id: randomUUID(), advertiseAddress: options.advertiseAddress ?? null };
@@ -74,6 +91,7 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
     help: "Heartbeats and session-mirror writes to the server registry that failed (retried at the next heartbeat)",
     registers: [options.metrics],
   });
+  let peerAddress: string | null = null;
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = false;
@@ -99,10 +117,13 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
         .values({
           id: self.id,
           advertise_addr: self.advertiseAddress,
+          peer_addr: peerAddress,
           started_at: startedAt,
-          last_seen_at: sql<string>`now()`,
+          last_seen_at: databaseNow(dialect),
         })
-        .onConflict((c) => c.column("id").doUpdateSet({ last_seen_at: sql<string>`now()` }))
+        .onConflict((c) =>
+          c.column("id").doUpdateSet({ last_seen_at: databaseNow(dialect), peer_addr: peerAddress }),
+        )
         .execute();
       await tx.deleteFrom("tunnel_sessions").where("server_id", "=", self.id).execute();
       for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS)
@@ -110,8 +131,26 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
           .insertInto("tunnel_sessions")
           .values(rows.slice(i, i + INSERT_CHUNK_ROWS))
           .execute();
-      await tx.deleteFrom("servers").where("last_seen_at", "<", expiredBefore(expirySeconds)).execute();
+      await tx
+        .deleteFrom("servers")
+        .where("last_seen_at", "<", expiredBefore(dialect, expirySeconds))
+        .execute();
+      // SQLite enforces no foreign keys here (no `pragma foreign_keys`): no cascade, so the
+      // sessions of deleted servers are deleted by hand.
+      if (dialect === "sqlite")
+        await tx
+          .deleteFrom("tunnel_sessions")
+          .where("server_id", "not in", tx.selectFrom("servers").select("id"))
+          .execute();
     });
+    if (!options.onLiveServers) return;
+    const live = await db
+      .selectFrom("servers")
+      .select("advertise_addr")
+      .where("advertise_addr", "is not", null)
+      .where("last_seen_at", ">=", expiredBefore(dialect, expirySeconds))
+      .execute();
+    if (!stopped) options.onLiveServers(live.flatMap((row) => row.advertise_addr ?? []));
   };
 
   const sync = (): void => {
@@ -148,6 +187,37 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
   return {
     self,
     sessionsChanged: sync,
+    setPeerAddress(address) {
+      peerAddress = address;
+      sync();
+    },
+    async livePeers() {
+      try {
+        const rows = await db
+          .selectFrom("servers")
+          .select(["id", "peer_addr"])
+          .where("id", "!=", self.id)
+          .where("peer_addr", "is not", null)
+          .where("last_seen_at", ">=", expiredBefore(dialect, expirySeconds))
+          .execute();
+        return rows.map((row) => ({ id: row.id, peerAddress: row.peer_addr! }));
+      } catch (error) {
+        throw toStoreError(error, "list the gateway's peers");
+      }
+    },
+    async isLive(id) {
+      try {
+        const row = await db
+          .selectFrom("servers")
+          .select("id")
+          .where("id", "=", id)
+          .where("last_seen_at", ">=", expiredBefore(dialect, expirySeconds))
+          .executeTakeFirst();
+        return row !== undefined;
+      } catch (error) {
+        throw toStoreError(error, "look up a peer in the server registry");
+      }
+    },
     async list(filter = {}) {
       const local = options.sessions.list(filter).map((s) => ({ ...s, server: self }));
       let query = db
@@ -156,7 +226,7 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
         .selectAll("tunnel_sessions")
         .select("servers.advertise_addr")
         .where("servers.id", "!=", self.id)
-        .where("servers.last_seen_at", ">=", expiredBefore(expirySeconds));
+        .where("servers.last_seen_at", ">=", expiredBefore(dialect, expirySeconds));
       if (filter.domain !== undefined) query = query.where("tunnel_sessions.domain", "=", filter.domain);
       let rows;
       try {
@@ -205,7 +275,18 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
   };
 }
 
-/** PostgreSQL: the database's now minus the expiry, so that no two servers' clocks are compared. */
-function expiredBefore(expirySeconds: number) {
-  return sql<string>`now() - make_interval(secs => ${expirySeconds})`;
+/**
+ * The database's clock, so that no two servers' clocks are ever compared. SQLite's is the host's
+ * (every worker shares it), as ISO-8601 UTC text with milliseconds: the format `started_at` and
+ * `connected_at` are written in, so text order is time order.
+ */
+function databaseNow(dialect: StoreDialect) {
+  return dialect === "postgres" ? sql<string>`now()` : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+}
+
+/** The database's now minus the expiry. */
+function expiredBefore(dialect: StoreDialect, expirySeconds: number) {
+  return dialect === "postgres"
+    ? sql<string>`now() - make_interval(secs => ${expirySeconds})`
+    : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`-${expirySeconds} seconds`})`;
 }

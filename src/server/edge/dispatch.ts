@@ -8,6 +8,11 @@ export type RequestHandler = (req: VisitorRequest, res: ServerResponse | Http2Se
 
 export interface DispatchOptions {
   readonly mainDomain: string;
+  /**
+   * Other names of this server itself, answered as the main domain (tunnel calls, admin API):
+   * its advertise address's host, by which v2 clients of a gateway dial it (docs/scale-out.md).
+   */
+  readonly serverHosts?: readonly string[];
   /** Development: the main domain's endpoints also answer on localhost and IP-address hosts. */
   readonly debug: boolean;
   readonly tunnel: RequestHandler;
@@ -27,8 +32,10 @@ const ADMIN_PATH_PREFIX = "/api/v1/admin";
  * a normalized path, an absolute-form authority standing in for Host (origin-form.ts).
  */
 export function createDispatch(options: DispatchOptions): RequestHandler {
+  const serverHosts = new Set(options.serverHosts?.map((host) => host.toLowerCase()));
   const isMainHost = (host: string) =>
     host === options.mainDomain ||
+    serverHosts.has(host) ||
     (options.debug && (host === "localhost" || isIP(host.replace(/^\[|\]$/g, "")) !== 0));
   return (req, res) => {
     // The proxy answers a repeated Host with 400 whichever host comes first (RFC 9112 §3.2).

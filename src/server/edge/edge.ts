@@ -12,6 +12,8 @@ export interface EdgeOptions {
   readonly listen: ListenAddress;
   readonly tls: TlsListenerOptions["tls"];
   readonly mainDomain: string;
+  /** Other names of this server itself (dispatch.ts). */
+  readonly serverHosts?: readonly string[];
   readonly debug: boolean;
   /** The gRPC tunnel method (requests the dispatch identified as tunnel calls). */
   readonly tunnel: TunnelHandler;
@@ -39,6 +41,7 @@ export async function startEdge(options: EdgeOptions): Promise<TlsListener> {
   };
   const dispatch = createDispatch({
     mainDomain: options.mainDomain,
+    serverHosts: options.serverHosts,
     debug: options.debug,
     tunnel: (req) => options.tunnel(req as Http2ServerRequest),
     admin: options.admin,

@@ -5,6 +5,7 @@ import { requestIdFrom } from "../../lib/request-id.js";
 import type { TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { AccessGate } from "../access/access-policies.js";
+import type { PeerLookup, PeerTarget } from "../cluster/peer-routes.js";
 import type { AccessDecision, AccessDenialReason, Reply, UpstreamHeaders } from "../access/decide.js";
 import { createVisitorAddressOf, type VisitorAddressOf } from "../edge/visitor-address.js";
 import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
@@ -13,6 +14,7 @@ import type { TunnelSession } from "../tunnel/session.js";
 import { accessRecordOf, type AccessSink } from "./access-record.js";
 import { errorPage, sendErrorPage, type SendOptions } from "./error-response.js";
 import { ProxiedExchange, type ExchangeContext } from "./proxied-exchange.js";
+import { relayRequest, relayUpgrade } from "./relayed-exchange.js";
 import { requestHeaderMap } from "./request-head.js";
 import { UpgradeExchange, responseHead } from "./upgrade-exchange.js";
 import {
@@ -65,6 +67,12 @@ export interface ProxyOptions {
    * log and the backend's forwarding headers. Absent: the TCP peer, whatever the request says.
    */
   readonly visitorAddress?: VisitorAddressOf;
+  /**
+   * The other servers of the gateway (docs/scale-out.md): a request that no local tunnel can take
+   * is relayed to a peer holding one, after every check above. Absent on a single server, and on
+   * the holder's side of a relay, so that no request is ever relayed twice.
+   */
+  readonly peers?: PeerLookup;
 }
 
 export interface Proxy {
@@ -143,16 +151,21 @@ export function createProxy(options: ProxyOptions): Proxy {
   /** The tunnel stream of an admitted request; run again after a wait for a tunnel. */
   const open = (req: VisitorRequest, admitted: Admitted & { ok: true }, upgrade: boolean): Prepared => {
     const { context } = admitted;
+    const rawHeaders = admitted.upstream
+      ? withUpstreamHeaders(req.rawHeaders, admitted.upstream)
+      : req.rawHeaders;
     const opened = openStream(options.lookup, context.domain, visitorPath(req.url), upgrade);
-    if (!opened) return { ok: false, context, error: "tunnel_unavailable" };
+    if (!opened) {
+      const peer = options.peers?.find(context.domain);
+      if (peer) return { ok: true, via: "peer", context, peer, rawHeaders };
+      return { ok: false, context, error: "tunnel_unavailable" };
+    }
     const header = requestHeaderMap(
       {
         method: req.method ?? "GET",
         url: req.url ?? "/",
         host: visitorHost(req),
-        rawHeaders: admitted.upstream
-          ? withUpstreamHeaders(req.rawHeaders, admitted.upstream)
-          : req.rawHeaders,
+        rawHeaders,
         forwardedFor: context.forwardedFor,
         requestId: context.requestId,
         upgrade,
@@ -160,7 +173,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       },
       opened.route.session.version,
     );
-    return { ok: true, context, ...opened, header };
+    return { ok: true, via: "tunnel", context, ...opened, header };
   };
 
   const record = (
@@ -191,9 +204,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         const prepared = admitted.ok ? open(req, admitted, false) : admitted;
         if (admitted.ok && mayWait(prepared)) {
           const retry = () => !res.destroyed && answerRequest(req, res, open(req, admitted, false));
-          return void options.lookup
-            .waitForTunnel(prepared.context.domain, options.tunnelWaitMs())
-            .then(retry);
+          return void waitForRoute(prepared.context.domain).then(retry);
         }
         answerRequest(req, res, prepared);
       });
@@ -209,14 +220,19 @@ export function createProxy(options: ProxyOptions): Proxy {
         if (admitted.ok && mayWait(prepared)) {
           const retry = () =>
             !socket.destroyed && answerUpgrade(req, socket, head, open(req, admitted, true));
-          return void options.lookup
-            .waitForTunnel(prepared.context.domain, options.tunnelWaitMs())
-            .then(retry);
+          return void waitForRoute(prepared.context.domain).then(retry);
         }
         answerUpgrade(req, socket, head, prepared);
       });
     },
   };
+
+  /** Resolves once a local tunnel or a peer serves `domain`, or after the tunnel wait. */
+  function waitForRoute(domain: string): Promise<boolean> {
+    const waitMs = options.tunnelWaitMs();
+    const local = options.lookup.waitForTunnel(domain, waitMs);
+    return options.peers ? Promise.race([local, options.peers.waitFor(domain, waitMs)]) : local;
+  }
 
   /** No live tunnel for a registered domain (not merely all at their stream limit): wait for one. */
   function mayWait(prepared: Prepared): boolean {
@@ -237,6 +253,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (error !== "payload_too_large") req.resume();
       return record(req, context, status, error, prepared.denied);
     }
+    if (prepared.via === "peer")
+      return relayRequest(req, res, prepared.peer, prepared.context, prepared.rawHeaders);
     const { route, stream, header, context } = prepared;
     new ProxiedExchange(req, res, stream, route.session, context).start(route.service.name, header);
   }
@@ -255,6 +273,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       socket.end(responseHead(page.status, headers) + page.body);
       return record(req, prepared.context, page.status, prepared.error, prepared.denied);
     }
+    if (prepared.via === "peer")
+      return relayUpgrade(req, socket, head, prepared.peer, prepared.context, prepared.rawHeaders);
     const { route, stream, header, context } = prepared;
     new UpgradeExchange(req, socket, stream, route.session, context).start(route.service.name, header, head);
   }
@@ -303,10 +323,19 @@ type Prepared =
   | Refused
   | {
       readonly ok: true;
+      readonly via: "tunnel";
       readonly context: ExchangeContext;
       readonly route: TunnelRoute;
       readonly stream: TunnelStream;
       readonly header: HeaderMap;
+    }
+  | {
+      readonly ok: true;
+      readonly via: "peer";
+      readonly context: ExchangeContext;
+      readonly peer: PeerTarget;
+      /** The visitor's header lines after the access policy's changes. */
+      readonly rawHeaders: readonly string[];
     };
 
 /** v1 clients buffer whole request bodies and know no upgrades: upgrades need a v2 session. */

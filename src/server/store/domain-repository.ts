@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { apiKeyMatchesDigest, digestApiKey, generateApiKey } from "../../lib/api-key.js";
 import { HopGateError } from "../../lib/hopgate-error.js";
+import type { StoredDomain } from "../registered-domains.js";
 import type { Database } from "./database.js";
 import { toDomainRecord, type DomainRecord } from "./domain-record.js";
 import { isUniqueViolation, toStoreError } from "./store-error.js";
@@ -45,6 +46,8 @@ export interface DomainRepository {
   findWildcardByKey(clientApiKey: string): Promise<string | undefined>;
   /** Every registered domain name, for the server's in-memory routing set. */
   allDomains(): Promise<string[]>;
+  /** Every registered domain with the digest of its key, to tell key rotations made elsewhere. */
+  allDomainKeys(): Promise<StoredDomain[]>;
 }
 
 const RECORD_COLUMNS = ["id", "domain", "memo", "created_at", "updated_at"] as const;
@@ -189,6 +192,12 @@ export function createDomainRepository(
       run("list all", async () => {
         const rows = await db.selectFrom("domains").select("domain").orderBy("domain").execute();
         return rows.map((row) => row.domain);
+      }),
+
+    allDomainKeys: () =>
+      run("list all", async () => {
+        const rows = await db.selectFrom("domains").select(["domain", "client_api_key"]).execute();
+        return rows.map((row) => ({ domain: row.domain, keyDigest: row.client_api_key }));
       }),
   };
 }

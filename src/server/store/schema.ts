@@ -70,9 +70,20 @@ export interface ServersTable {
   readonly id: string;
   /** HOP_SERVER_ADVERTISE_ADDR (host:port); null when unset. */
   advertise_addr: string | null;
+  /** Where the other servers reach its peer listener (host:port); null: it has none. */
+  peer_addr: ColumnType<string | null, string | null | undefined, string | null>;
   started_at: Timestamp;
   /** The database's clock at the last heartbeat (no server clock is compared with another). */
   last_seen_at: Timestamp;
+}
+
+/** The gateway's private CA for peer links (src/server/cluster/gateway-ca.ts); one row, id 1. */
+export interface GatewayCaTable {
+  readonly id: number;
+  certificate_pem: string;
+  /** PEM (PKCS#8) key of the CA. */
+  private_key_pem: string;
+  created_at: Timestamp;
 }
 
 /** One live tunnel session, as last written by the server holding it. */
@@ -93,6 +104,33 @@ export interface TunnelSessionsTable {
   bytes_from_client: ColumnType<number | string, number, number>;
 }
 
+/** A change counter per topic, bumped by triggers; SQLite's stand-in for NOTIFY (migration 0007). */
+export interface StoreVersionsTable {
+  readonly topic: string;
+  version: number;
+}
+
+/** Failed authentications of one address key, counted by every server (auth-failures-store.ts). */
+export interface AuthFailuresTable {
+  readonly address_key: string;
+  failures: number;
+  /** Epoch milliseconds on the database's clock. */
+  window_started_ms: number;
+  /** Epoch milliseconds on the database's clock; 0 when never blocked. */
+  blocked_until_ms: number;
+}
+
+/** One server's hold on a label under a wildcard (src/server/subdomains/gateway-labels.ts). */
+export interface SubdomainLabelsTable {
+  readonly hostname: string;
+  readonly server_id: string;
+  pattern: string;
+  /** The client instance id of the holder. */
+  holder: string;
+  /** Epoch milliseconds on the database's clock. */
+  claimed_ms: number;
+}
+
 export interface StoreSchema {
   domains: DomainsTable;
   certificates: CertificatesTable;
@@ -100,7 +138,11 @@ export interface StoreSchema {
   acme_challenges: AcmeChallengesTable;
   lock_leases: LockLeasesTable;
   servers: ServersTable;
+  gateway_ca: GatewayCaTable;
   tunnel_sessions: TunnelSessionsTable;
+  store_versions: StoreVersionsTable;
+  auth_failures: AuthFailuresTable;
+  subdomain_labels: SubdomainLabelsTable;
 }
 
 export type StoreDialect = "postgres" | "sqlite";

@@ -45,6 +45,16 @@ export class LabelLeases {
     return this.#held.has(hostname);
   }
 
+  /** The holder of `hostname` (held or in grace), if any. */
+  holderOf(hostname: string): string | undefined {
+    return this.#held.get(hostname)?.holder;
+  }
+
+  /** Every label held here (or in grace): hostname → its wildcard and holder. */
+  all(): Map<string, { readonly pattern: string; readonly holder: string }> {
+    return new Map([...this.#held].map(([hostname, { pattern, holder }]) => [hostname, { pattern, holder }]));
+  }
+
   /** Labels held (or in grace) under `pattern`, as hostnames. */
   hostnamesOf(pattern: string): string[] {
     return [...this.#held].filter(([, held]) => held.pattern === pattern).map(([hostname]) => hostname);

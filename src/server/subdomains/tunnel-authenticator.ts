@@ -1,6 +1,7 @@
 import { AUTO_DOMAIN, hostnameUnder, wildcardOf } from "../../lib/wildcard-domain.js";
 import type { DomainRepository } from "../store/domain-repository.js";
 import type { TunnelAuthenticator } from "../tunnel/tunnel-endpoint.js";
+import type { GatewayLabels } from "./gateway-labels.js";
 import type { LabelLeases } from "./label-leases.js";
 import { randomLabel } from "./random-label.js";
 
@@ -9,6 +10,12 @@ export interface TunnelAuthenticatorOptions {
   readonly leases: LabelLeases;
   /** Names no label may take (the main domain, HOP_SERVER_PROXY_DOMAINS). */
   readonly isReserved: (hostname: string) => boolean;
+  /**
+   * The labels of the whole gateway (several servers on one PostgreSQL store), asked before a
+   * label is claimed here unless this server already holds it for the same holder; none: this
+   * server's memory alone decides.
+   */
+  readonly gateway?: Pick<GatewayLabels, "claim">;
 }
 
 /** Draws for `--domain auto` before giving up; a collision of 79-bit labels is already unheard of. */
@@ -24,6 +31,14 @@ const AUTO_ATTEMPTS = 5;
  */
 export function createTunnelAuthenticator(options: TunnelAuthenticatorOptions): TunnelAuthenticator {
   const { domains, leases } = options;
+  /** The gateway's verdict first (when there is a gateway and this server does not hold it yet), then the local claim. */
+  const claim = async (hostname: string, pattern: string, holder: string) => {
+    if (options.gateway && leases.holderOf(hostname) !== holder) {
+      const shared = await options.gateway.claim(hostname, pattern, holder);
+      if (!shared.ok) return shared;
+    }
+    return leases.claim(hostname, pattern, holder);
+  };
   return {
     async authenticate({ domain, apiKey, holder }) {
       if (domain === AUTO_DOMAIN) {
@@ -33,9 +48,9 @@ export function createTunnelAuthenticator(options: TunnelAuthenticatorOptions): 
           const hostname = hostnameUnder(pattern, randomLabel());
           if (options.isReserved(hostname) || leases.holds(hostname)) continue;
           if ((await domains.find(hostname)) !== undefined) continue;
-          const claim = leases.claim(hostname, pattern, holder);
-          if (claim.ok) return { t: "ok", hostname, lease: claim.lease };
-          if (claim.reason === "label_limit") return { t: claim.reason, message: claim.message };
+          const claimed = await claim(hostname, pattern, holder);
+          if (claimed.ok) return { t: "ok", hostname, lease: claimed.lease };
+          if (claimed.reason === "label_limit") return { t: claimed.reason, message: claimed.message };
         }
         return { t: "label_taken", message: `no free label found under ${pattern}; retry` };
       }
@@ -46,10 +61,10 @@ export function createTunnelAuthenticator(options: TunnelAuthenticatorOptions): 
       if (!(await domains.authenticate(wildcard.pattern, apiKey))) {
         return (await domains.find(wildcard.pattern)) ? { t: "invalid_key" } : { t: "unknown_domain" };
       }
-      const claim = leases.claim(domain, wildcard.pattern, holder);
-      return claim.ok
-        ? { t: "ok", hostname: domain, lease: claim.lease }
-        : { t: claim.reason, message: claim.message };
+      const claimed = await claim(domain, wildcard.pattern, holder);
+      return claimed.ok
+        ? { t: "ok", hostname: domain, lease: claimed.lease }
+        : { t: claimed.reason, message: claimed.message };
     },
   };
 }

@@ -21,6 +21,8 @@ import { startTunnelWriter } from "../../protocol/tunnel-writer.js";
 import { AUTO_DOMAIN } from "../../lib/wildcard-domain.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import type { HandshakeResult } from "../metrics/server-events.js";
+import type { AdvertisedServers } from "../cluster/advertised-servers.js";
+import { frame } from "../../protocol/frames.js";
 import type { Lease } from "../subdomains/label-leases.js";
 import { refuseCall, ServerCall } from "./server-call.js";
 import type { VisitorAddressOf } from "../edge/visitor-address.js";
@@ -76,6 +78,11 @@ export interface TunnelEndpointOptions {
   /** Ends tunnels still in their handshake when the server shuts down. */
   readonly shutdownSignal?: AbortSignal;
   readonly gcPacer?: GcPacer;
+  /**
+   * The gateway's live servers, told to v2 clients (TunnelAccept.servers, then ServerList at each
+   * change) so that they hold a tunnel to each; none: v2 clients hear of no other server.
+   */
+  readonly advertisedServers?: AdvertisedServers;
 }
 
 /** Serves the gRPC `OpenTunnel` method for requests the edge's dispatch routed here. */
@@ -164,6 +171,7 @@ function openSession(
   remoteAddress: string,
   lease: Lease | undefined,
 ): TunnelSession {
+  let unsubscribe: (() => void) | undefined;
   const session = new TunnelSession({
     id: randomUUID(),
     domain: hello.domain,
@@ -177,6 +185,7 @@ function openSession(
     onStreamFinished: options.onStreamFinished,
     gcPacer: options.gcPacer,
     onClosed: (closed, reason) => {
+      unsubscribe?.();
       options.registry.remove(closed);
       lease?.release();
       options.logger.info({ session_id: closed.id, domain: closed.domain, reason }, "tunnel closed");
@@ -193,7 +202,11 @@ function openSession(
         pingIntervalMs: options.pingIntervalMs,
         maxConcurrentStreams: options.limits.maxStreams,
         hostname: session.domain,
+        servers: options.advertisedServers?.current(),
       }),
+    );
+    unsubscribe = options.advertisedServers?.subscribe((servers) =>
+      session.outbound.push(frame.serverList(servers)),
     );
   }
   prepareTunnelConnection(req.stream.session);

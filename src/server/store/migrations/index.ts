@@ -4,7 +4,9 @@ import { domainsMigration } from "./0001-domains.js";
 import { certificatesMigration } from "./0002-certificates.js";
 import { accessPoliciesMigration } from "./0003-access-policies.js";
 import { serverRegistryMigration } from "./0004-server-registry.js";
+import { peerLinkMigration } from "./0005-peer-link.js";
 import { sharedCertificatesMigration } from "./0006-shared-certificates.js";
+import { sharedStateMigration } from "./0007-shared-state.js";
 
 /**
  * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
@@ -16,6 +18,8 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     "0002_certificates": certificatesMigration(dialect),
     "0003_access_policies": accessPoliciesMigration(),
     "0004_server_registry": serverRegistryMigration(dialect),
+    "0005_peer_link": peerLinkMigration(dialect),
     "0006_shared_certificates": sharedCertificatesMigration(dialect),
+    "0007_shared_state": sharedStateMigration(dialect),
   };
 }

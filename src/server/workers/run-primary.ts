@@ -1,0 +1,203 @@
+import cluster, { type Worker } from "node:cluster";
+import type { ServerConfig } from "../../config/server-settings.js";
+import type { Logger } from "../../lib/logger.js";
+import { createMetricsListener, type MetricsListener } from "../../lib/metrics-listener.js";
+import { createReadinessProbe } from "../../lib/readiness.js";
+import { openDatabase } from "../store/database.js";
+import { aggregatedWorkerMetrics } from "./worker-metrics.js";
+import { isReadyMessage, WORKER_INDEX_VARIABLE, type StopMessage } from "./worker-messages.js";
+import { planRestart } from "./restart-backoff.js";
+
+/** After the drain time, how long the primary waits for workers to exit before SIGKILL. */
+const EXIT_GRACE_MS = 5_000;
+
+interface Slot {
+  readonly index: number;
+  worker: Worker | undefined;
+  ready: boolean;
+  startedAtMs: number;
+  /** Consecutive exits soon after starting (the restart backoff's exponent). */
+  quickExits: number;
+  restarts: number;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The primary of `hopgate server --workers N` (node:cluster; docs/scale-out.md): applies the
+ * store's migrations once, forks N workers (worker 1 first, the others once it listens) that share the listening ports (the primary accepts
+ * and hands connections round-robin), restarts a worker that dies (backoff from 0.5 s doubling
+ * to 30 s; logged), serves the workers' summed metrics on HOP_METRICS_LISTEN, and on the first
+ * SIGTERM/SIGINT asks every worker to drain and stop. Resolves with the exit code: 0 when every
+ * worker stopped cleanly, 1 when one failed to start, failed to stop, or had to be killed.
+ */
+export async function runPrimary(config: ServerConfig, logger: Logger, count: number): Promise<number> {
+  const log = logger.child({ component: "primary" });
+  const drainMs = config.shutdownTimeoutSeconds * 1000;
+  let stopping = false;
+  let failed = false;
+  let onStop: () => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => (onStop = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: killing the workers");
+      for (const slot of slots) slot.worker?.process.kill("SIGKILL");
+      process.exit(1);
+    }
+    stopping = true;
+    onStop();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  // Migrations once, before any worker opens the store (each worker's own check is then a no-op).
+  const store = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
+  await store.close();
+
+  const slots: Slot[] = Array.from({ length: count }, (_, i) => ({
+    index: i + 1,
+    worker: undefined,
+    ready: false,
+    startedAtMs: 0,
+    quickExits: 0,
+    restarts: 0,
+    restartTimer: undefined,
+  }));
+  let firstStart: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  const allReady = new Promise<void>((resolve, reject) => (firstStart = { resolve, reject }));
+  const exits = new Set<Promise<void>>();
+  let ports: { https: number; http: number } | undefined;
+
+  const fork = (slot: Slot) => {
+    slot.restartTimer = undefined;
+    slot.ready = false;
+    slot.startedAtMs = Date.now();
+    const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
+    slot.worker = worker;
+    worker.on("message", (message: unknown) => {
+      if (!isReadyMessage(message)) return;
+      slot.ready = true;
+      ports ??= { https: message.httpsPort, http: message.httpPort };
+      log.info(
+        { slot: slot.index, pid: worker.process.pid, server_id: message.serverId },
+        slot.restarts > 0 ? "worker restarted and listening" : "worker listening",
+      );
+      // Worker 1 starts alone: what a first start creates once (the persisted self-signed
+      // certificate, the gateway's keys) exists before the others look for it.
+      if (firstStart && slot.index === 1) for (const other of slots.slice(1)) fork(other);
+      if (firstStart && slots.every((s) => s.ready)) firstStart.resolve();
+    });
+    exits.add(
+      new Promise<void>((resolve) =>
+        worker.once("exit", (code, signal) => {
+          resolve();
+          slot.worker = undefined;
+          const wasReady = slot.ready;
+          slot.ready = false;
+          if (stopping) {
+            if (code !== 0) failed = true;
+            log.info({ slot: slot.index, code, signal }, "worker exited");
+            return;
+          }
+          if (firstStart && !wasReady) {
+            firstStart.reject(
+              new Error(`worker ${slot.index} exited (${signal ?? code}) before it was listening`),
+            );
+            return;
+          }
+          const ranMs = Date.now() - slot.startedAtMs;
+          const { delayMs, quickExits } = planRestart(slot.quickExits, ranMs);
+          slot.quickExits = quickExits;
+          slot.restarts += 1;
+          log.warn(
+            {
+              worker: slot.index,
+              pid: worker.process.pid,
+              code,
+              signal,
+              ran_ms: ranMs,
+              restart_in_ms: delayMs,
+            },
+            "worker died; restarting",
+          );
+          slot.restartTimer = setTimeout(() => fork(slot), delayMs);
+        }),
+      ),
+    );
+  };
+
+  let metricsListener: MetricsListener | undefined;
+  const stopWorkers = async (): Promise<void> => {
+    stopping = true;
+    for (const slot of slots) clearTimeout(slot.restartTimer);
+    const stop: StopMessage = { type: "hopgate:stop" };
+    for (const slot of slots) if (slot.worker?.isConnected()) slot.worker.send(stop);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"late">(
+      (resolve) => (timer = setTimeout(() => resolve("late"), drainMs + EXIT_GRACE_MS)),
+    );
+    const settled = await Promise.race([Promise.all(exits).then(() => "done" as const), deadline]);
+    clearTimeout(timer);
+    if (settled === "late") {
+      failed = true;
+      for (const slot of slots) {
+        if (!slot.worker) continue;
+        log.error({ slot: slot.index }, "worker did not stop in time; killing it");
+        slot.worker.process.kill("SIGKILL");
+      }
+      await Promise.all(exits);
+    }
+    await metricsListener?.close();
+  };
+
+  log.info({ workers: count }, "starting workers");
+  fork(slots[0]!);
+  try {
+    await Promise.race([
+      allReady,
+      stopRequested.then(() => Promise.reject(new Error("stopped while starting"))),
+    ]);
+  } catch (error) {
+    log.error({ err: error }, "workers failed to start; stopping the others");
+    await stopWorkers();
+    return 1;
+  }
+  firstStart = undefined;
+  try {
+    if (config.metricsListen) {
+      metricsListener = await createMetricsListener({
+        listen: config.metricsListen,
+        registry: aggregatedWorkerMetrics(),
+        readiness: createReadinessProbe({
+          checks: [
+            {
+              name: "workers",
+              check: () => {
+                if (stopping) throw new Error("draining for shutdown");
+                const down = slots.filter((s) => !s.ready).map((s) => s.index);
+                if (down.length > 0) throw new Error(`workers not listening: ${down.join(", ")}`);
+              },
+            },
+          ],
+        }),
+        logger,
+      });
+    }
+  } catch (error) {
+    log.error({ err: error }, "metrics listener failed to start; stopping the workers");
+    await stopWorkers();
+    return 1;
+  }
+  log.info(
+    {
+      workers: count,
+      https_port: ports?.https,
+      http_port: ports?.http,
+      metrics_port: metricsListener?.port,
+    },
+    "HopGate workers listening",
+  );
+  await stopRequested;
+  log.info({ workers: count }, "stopping workers");
+  await stopWorkers();
+  return failed ? 1 : 0;
+}

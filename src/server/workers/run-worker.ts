@@ -1,0 +1,54 @@
+import type { ServerConfig } from "../../config/server-settings.js";
+import type { Logger } from "../../lib/logger.js";
+import { startServer } from "../start-server.js";
+import { isStopMessage, type ReadyMessage } from "./worker-messages.js";
+
+/** A worker whose primary is gone (killed) stops with at most this drain. */
+const ORPHAN_DRAIN_MS = 5_000;
+
+/**
+ * One worker of `hopgate server --workers N`: a whole server of the gateway (its own registry
+ * id) on the ports the primary shares. Reports "ready" to the primary once listening, and stops
+ * with a drain of `shutdownTimeoutSeconds` on the primary's stop message or its own first
+ * SIGTERM/SIGINT (systemd and a terminal signal the whole process group); a second signal exits
+ * at once. A worker whose primary disappears stops too: it cannot be sent new connections.
+ * Resolves with the process exit code.
+ */
+export async function runWorker(config: ServerConfig, logger: Logger, index: number): Promise<number> {
+  const log = logger.child({ component: "worker" });
+  const drainMs = config.shutdownTimeoutSeconds * 1000;
+  const stopRequested = new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = () => {
+      if (signalled) process.exit(1);
+      signalled = true;
+      resolve(drainMs);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("message", (message) => {
+      if (isStopMessage(message)) resolve(drainMs);
+    });
+    process.once("disconnect", () => {
+      log.warn("the primary is gone; stopping");
+      resolve(Math.min(drainMs, ORPHAN_DRAIN_MS));
+    });
+  });
+  const server = await startServer(config, logger, { worker: { index } });
+  const ready: ReadyMessage = {
+    type: "hopgate:ready",
+    httpsPort: server.httpsPort,
+    httpPort: server.httpPort,
+    serverId: server.serverId,
+  };
+  if (process.connected) process.send?.(ready);
+  const drain = await stopRequested;
+  try {
+    await server.stop(drain);
+    log.info("worker stopped");
+    return 0;
+  } catch (error) {
+    log.error({ err: error }, "shutdown failed");
+    return 1;
+  }
+}

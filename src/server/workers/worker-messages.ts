@@ -1,0 +1,31 @@
+/**
+ * The IPC messages between the primary of `hopgate server --workers N` and its workers (node:cluster
+ * channel, JSON). Prefixed so that prom-client's own messages on the same channel never match.
+ */
+
+/** Worker → primary: the worker's server is listening. */
+export interface ReadyMessage {
+  readonly type: "hopgate:ready";
+  readonly httpsPort: number;
+  readonly httpPort: number;
+  /** Its id in the server registry. */
+  readonly serverId: string | undefined;
+}
+
+/** Primary → worker: drain and stop, as on SIGTERM. */
+export interface StopMessage {
+  readonly type: "hopgate:stop";
+}
+
+/** The environment variable carrying a worker's slot number (1..N) to the forked process. */
+export const WORKER_INDEX_VARIABLE = "HOPGATE_WORKER_INDEX";
+
+export function isReadyMessage(message: unknown): message is ReadyMessage {
+  return (
+    typeof message === "object" && message !== null && (message as ReadyMessage).type === "hopgate:ready"
+  );
+}
+
+export function isStopMessage(message: unknown): message is StopMessage {
+  return typeof message === "object" && message !== null && (message as StopMessage).type === "hopgate:stop";
+}

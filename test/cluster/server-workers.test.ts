@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { describe, it, type TestContext } from "node:test";
+import { startBackend, echoHandler } from "../helpers/backend.js";
+import { pollUntil } from "../helpers/poll-until.js";
+import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { sampleLines } from "../helpers/prometheus-text.js";
+import { cleanEnv, runCli } from "../helpers/run-cli.js";
+import { startClientProcess } from "../helpers/server-process.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { visit } from "../helpers/visit.js";
+import { within } from "../helpers/within.js";
+import { startWorkersProcess, type WorkersProcess } from "../helpers/workers-process.js";
+
+interface ListedSession {
+  domain: string;
+  server?: { id: string };
+}
+
+/** The holders of each domain's session as any worker answers: domain → server id. */
+async function holders(server: WorkersProcess): Promise<Map<string, string>> {
+  const answer = await server.admin("/sessions");
+  assert.equal(answer.status, 200, answer.text);
+  const sessions = answer.json<{ sessions: ListedSession[] }>().sessions;
+  return new Map(sessions.map((s) => [s.domain, s.server?.id ?? "-"]));
+}
+
+/** Statuses of `count` visits to each domain, every one on a new TCP connection. */
+async function visitStatuses(server: WorkersProcess, domains: string[], count: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++)
+    for (const domain of domains) {
+      const answer = await visit(server.httpsPort, domain, `/visit/${i}`, { timeoutMs: 10_000 });
+      statuses.push(answer.status);
+    }
+  return statuses;
+}
+
+/** Sum of hopgate_http_requests_total over every series of `domain` in a scrape. */
+function requestsCounted(scrape: string, domain: string): number {
+  return sampleLines(scrape)
+    .filter((line) => line.startsWith("hopgate_http_requests_total{") && line.includes(`domain="${domain}"`))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Two workers on one store: own registry ids, one shared port, sessions of both listed by
+ * either, every visitor connection answered whichever worker it lands on, summed metrics, a
+ * SIGKILLed worker restarted, and SIGTERM stopping everything with exit 0 and the port freed.
+ */
+async function twoWorkersScenario(t: TestContext, env: Record<string, string>): Promise<void> {
+  const backend = await startBackend(t, echoHandler);
+  const server = await startWorkersProcess(t, await tempDir(t), 2, env);
+  const ids = server.serverIds();
+  assert.equal(new Set(ids).size, 2, `two workers with their own registry id: ${ids.join(", ")}`);
+
+  // Clients one at a time until two workers hold sessions (round-robin gives the second
+  // client's connection to the other worker unless another connection came in between).
+  const domains: string[] = [];
+  let listed = new Map<string, string>();
+  for (let n = 1; n <= 4 && new Set(listed.values()).size < 2; n++) {
+    const domain = `app-${n}.example.test`;
+    const key = await server.register(domain);
+    domains.push(domain);
+    startClientProcess(t, {
+      serverPort: server.httpsPort,
+      caFile: server.caFile,
+      domain,
+      apiKey: key,
+      backendUrl: backend.url,
+    });
+    await pollUntil(
+      async () => (listed = await holders(server)).has(domain),
+      30_000,
+      () => `admin /sessions never listed ${domain}: ${JSON.stringify([...listed])}`,
+      200,
+    );
+  }
+  assert.equal(new Set(listed.values()).size, 2, `sessions on both workers: ${JSON.stringify([...listed])}`);
+  for (const holder of listed.values()) assert.ok(ids.includes(holder), `${holder} is a worker's id`);
+  // Each worker lists the other's sessions too (every admin request is a new connection).
+  for (let i = 0; i < 4; i++) assert.deepEqual(await holders(server), listed);
+
+  // A domain registered through one worker is served by the others from their next refresh of
+  // the domain list (up to 30 s; docs/scale-out.md, shared state).
+  await pollUntil(
+    async () => !(await visitStatuses(server, domains, 2)).includes(404),
+    45_000,
+    () => "the workers never all knew the registered domains",
+    500,
+  );
+  // Every visitor connection is answered, whichever worker it lands on (the relay).
+  const statuses = await visitStatuses(server, domains, 10);
+  assert.deepEqual(
+    statuses.filter((s) => s !== 200),
+    [],
+    "every visit answered 200",
+  );
+  // The primary's /metrics is the sum of both workers'.
+  const scrape = await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`).then((r) => r.text());
+  const counted = domains.map((d) => requestsCounted(scrape, d)).reduce((a, b) => a + b, 0);
+  assert.ok(counted >= statuses.length, `requests counted ${counted} of at least ${statuses.length}`);
+  assert.ok(scrape.includes("hopgate_tunnels_active"), "the summed scrape holds the workers' gauges");
+
+  // kill -9 of one worker: the primary restarts it, and requests answer 200 again.
+  const [victim] = server.workerPids();
+  process.kill(victim!, "SIGKILL");
+  await server.process.waitForLine((l) => l.msg === "worker died; restarting" && l.pid === victim);
+  await server.process.waitForLine((l) => l.msg === "worker restarted and listening", 30_000);
+  await pollUntil(
+    async () => (await visitStatuses(server, domains, 3).catch(() => [0])).every((s) => s === 200),
+    30_000,
+    () => "requests did not answer 200 again after a worker was restarted",
+    200,
+  );
+
+  // SIGTERM: every worker drains and exits, the primary exits 0, the port is free again.
+  const pids = server.workerPids().filter(isRunning);
+  assert.equal(pids.length, 2, "two live workers after the restart");
+  server.process.child.kill("SIGTERM");
+  assert.equal(await within(server.process.exited, "the primary to exit after SIGTERM"), 0);
+  assert.deepEqual(pids.filter(isRunning), [], "no worker outlives the primary");
+  assert.ok(await portIsFree(server.httpsPort), "the shared port is free");
+}
+
+// Until the relay between servers lands (docs/scale-out.md, step 1), a visitor landing on the
+// worker without the tunnel is not served: the scenarios run, but as todo.
+const NEEDS_RELAY = { todo: "needs the relay between servers (branch relay)" };
+
+describe("hopgate server --workers (docs/scale-out.md)", () => {
+  it("refuses a bad --workers or HOP_SERVER_WORKERS with one clear line", async () => {
+    for (const value of ["0", "257", "two", "-1", "1.5", "auto2"]) {
+      const result = await runCli(["server", "--workers", value]);
+      assert.equal(result.code, 2, `--workers ${value}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`--workers="${value.replace(".", "\\.")}" is invalid`));
+      assert.match(result.stderr, /expected a whole number from 1 to 256, or auto/);
+      assert.equal(result.stdout, "", "nothing started");
+    }
+    const fromEnv = await runCli(["server"], { env: cleanEnv({ HOP_SERVER_WORKERS: "many" }) });
+    assert.equal(fromEnv.code, 2);
+    assert.match(fromEnv.stderr, /HOP_SERVER_WORKERS="many" is invalid/);
+  });
+
+  it("two workers on the embedded SQLite store act as two servers of one gateway", NEEDS_RELAY, async (t) => {
+    await twoWorkersScenario(t, {});
+  });
+
+  describe("on PostgreSQL", { skip: pgSkip() }, () => {
+    it("two workers on one PostgreSQL database act as two servers of one gateway", NEEDS_RELAY, async (t) => {
+      const database = await createTestPgDatabase();
+      t.after(() => database.drop());
+      await twoWorkersScenario(t, { HOP_DB_DSN: database.dsn });
+    });
+  });
+});

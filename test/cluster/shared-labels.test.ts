@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { describe, it, type TestContext } from "node:test";
+import { GrpcCode } from "../../src/protocol/grpc-status.js";
+import { startGateway } from "../helpers/gateway.js";
+import { HostilePeer } from "../helpers/hostile-peer.js";
+import { pollUntil } from "../helpers/poll-until.js";
+import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { startServerProcess } from "../helpers/server-process.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { tlsFixture } from "../helpers/tls-fixture.js";
+import { within } from "../helpers/within.js";
+
+// The test certificate holds DNS:*.example.test.
+const WILDCARD = "*.example.test";
+
+type Outcome = { accepted: string } | { refused: number | undefined; message: string };
+
+/**
+ * A v2 tunnel of client instance `instanceId` for `domain` through the server on `port`; an
+ * accepted one stays open until the test ends (its label stays held).
+ */
+async function tunnel(
+  t: TestContext,
+  port: number,
+  domain: string,
+  key: string,
+  instanceId: string,
+): Promise<Outcome> {
+  const peer = new HostilePeer({ port, ca: tlsFixture().cert, domain, apiKey: key, version: 2, instanceId });
+  t.after(() => peer.close());
+  const accept = await within(peer.ready, "the handshake's answer");
+  if (accept) return { accepted: accept.hostname };
+  const end = await within(peer.ended, "the refusal");
+  return { refused: end.grpcStatus, message: end.grpcMessage };
+}
+
+const accepted = (outcome: Outcome) => "accepted" in outcome;
+
+describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, () => {
+  it("two instances racing for one label on two servers: exactly one wins; the same instance holds it on both; the limit counts the whole gateway", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    const flags = { dbDsn: database.dsn, subdomainMaxLabels: "6" };
+    const a = await startGateway(t, flags);
+    const b = await startGateway(t, flags);
+    const key = await a.register(WILDCARD);
+
+    for (let i = 0; i < 5; i++) {
+      const label = `race${i}.example.test`;
+      const outcomes = await Promise.all([
+        tunnel(t, a.port, label, key, `one-${i}`),
+        tunnel(t, b.port, label, key, `two-${i}`),
+      ]);
+      assert.equal(outcomes.filter(accepted).length, 1, `${label}: ${JSON.stringify(outcomes)}`);
+      const refused = outcomes.find((o) => !accepted(o));
+      assert.ok(
+        refused && "refused" in refused && refused.refused === GrpcCode.alreadyExists,
+        JSON.stringify(refused),
+      );
+    }
+
+    // One instance on both servers (a v2 client keeps a tunnel to each): both accepted.
+    const both = await Promise.all([
+      tunnel(t, a.port, "shared.example.test", key, "multi"),
+      tunnel(t, b.port, "shared.example.test", key, "multi"),
+    ]);
+    assert.deepEqual(both, [{ accepted: "shared.example.test" }, { accepted: "shared.example.test" }]);
+    const intruder = await tunnel(t, b.port, "shared.example.test", key, "intruder");
+    assert.ok(!accepted(intruder), "another instance is refused on the server where it is also held");
+
+    // Six labels are held across the two servers: a seventh is refused on either.
+    const seventh = await tunnel(t, a.port, "seventh.example.test", key, "seventh");
+    assert.ok(
+      "refused" in seventh && seventh.refused === GrpcCode.resourceExhausted,
+      JSON.stringify(seventh),
+    );
+    assert.match(seventh.message, /across the gateway/);
+  });
+
+  it("a label held through a server killed with SIGKILL becomes free once that server expires from the registry", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    // A long grace: the label is freed by the holder's server's death, not by the grace.
+    const env = { HOP_DB_DSN: database.dsn, HOP_SUBDOMAIN_GRACE_SECONDS: "600" };
+    const holder = await startServerProcess(t, await tempDir(t), env);
+    const survivor = await startServerProcess(t, await tempDir(t), env);
+    const key = await holder.register(WILDCARD);
+    const label = "held.example.test";
+    assert.deepEqual(await tunnel(t, holder.httpsPort, label, key, "first"), { accepted: label });
+    assert.ok(
+      !accepted(await tunnel(t, survivor.httpsPort, label, key, "second")),
+      "held while its server lives",
+    );
+
+    holder.process.child.kill("SIGKILL");
+    const killedAtMs = Date.now();
+    const early = await tunnel(t, survivor.httpsPort, label, key, "second");
+    assert.ok(!accepted(early), "not freed at once: the registry's expiry has not passed");
+    const freedAtMs = await pollUntil(
+      async () => accepted(await tunnel(t, survivor.httpsPort, label, key, "second")),
+      30_000,
+      () => "the label of a killed server was never freed",
+      500,
+    );
+    t.diagnostic(`label free ${freedAtMs - killedAtMs} ms after SIGKILL of its server`);
+  });
+});
