@@ -60,7 +60,7 @@ describe("deploy/compose.gateway.yaml", () => {
     for (const ports of published)
       assert.ok(
         ports.some((p) => p.endsWith(":443:8443")),
-        `${ports}`,
+        ports.join(),
       );
     assert.notEqual(published[0]!.join(), published[1]!.join(), "each server on its own address");
   });
