@@ -4,6 +4,7 @@ import { loadConfig } from "../config/load-config.js";
 import { serverSettings } from "../config/server-settings.js";
 import { lokiOptionsFromConfig } from "../config/logging-settings.js";
 import { createLogging } from "../lib/logging.js";
+import { workerConfig } from "../server/workers/worker-config.js";
 import { resolveWorkerCount } from "../server/workers/worker-count.js";
 import { WORKER_INDEX_VARIABLE } from "../server/workers/worker-messages.js";
 import { runUntilSignal } from "./run-until-signal.js";
@@ -15,8 +16,11 @@ export function serverCommand(): Command {
     serverSettings,
   );
   return command.action(async () => {
-    const config = loadConfig(serverSettings, { flags: settingFlags(command, serverSettings) });
-    const workers = resolveWorkerCount(config.workers);
+    const loaded = loadConfig(serverSettings, { flags: settingFlags(command, serverSettings) });
+    const workers = resolveWorkerCount(loaded.workers);
+    // Each worker gets a peer listener of its own (by default on loopback): refused here, before
+    // anything starts, when the settings cannot give one to each.
+    const config = workers > 1 ? workerConfig(loaded) : loaded;
     // --workers N: the primary forks N copies of this command (same argv and environment); each
     // knows it is a worker by its slot number. 1 is the single process, exactly as before.
     const workerIndex = cluster.isWorker ? Number(process.env[WORKER_INDEX_VARIABLE]) : undefined;

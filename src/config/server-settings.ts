@@ -147,7 +147,7 @@ export const serverSettings = defineSettings({
     flag: "--peer-listen",
     kind: "value",
     description:
-      "Peer listener (mutual TLS, gateway CA) by which the other servers of the gateway relay requests to this one (docs/scale-out.md); needs a PostgreSQL store; unset: off",
+      "Peer listener (mutual TLS, gateway CA) by which the other servers of the gateway relay requests to this one (docs/scale-out.md); needs a PostgreSQL store or --workers; unset: off (with --workers: 127.0.0.1:0, a port of each worker's own; the port must be 0)",
     expected: "host:port or :port",
     schema: listenAddress().optional(),
   }),

@@ -149,7 +149,10 @@ async function assemble(
     cleanup.push("server registry", () => gateway.stop());
   }
   if (config.peerListen && !gateway)
-    throw new HopGateError("config_invalid", "HOP_SERVER_PEER_LISTEN needs a PostgreSQL store (HOP_DB_DSN)");
+    throw new HopGateError(
+      "config_invalid",
+      "HOP_SERVER_PEER_LISTEN needs a PostgreSQL store (HOP_DB_DSN) or --workers",
+    );
   // Other servers' tunnels, as their peer links announce them (docs/scale-out.md).
   const peerRoutes = config.peerListen ? new PeerRoutes() : undefined;
   const metrics = createServerMetrics({

@@ -140,10 +140,6 @@ async function twoWorkersScenario(t: TestContext, env: Record<string, string>): 
   assert.ok(await portIsFree(server.httpsPort), "the shared port is free");
 }
 
-// Until the relay between servers lands (docs/scale-out.md, step 1), a visitor landing on the
-// worker without the tunnel is not served: the scenarios run, but as todo.
-const NEEDS_RELAY = { todo: "needs the relay between servers (branch relay)" };
-
 describe("hopgate server --workers (docs/scale-out.md)", () => {
   it("refuses a bad --workers or HOP_SERVER_WORKERS with one clear line", async () => {
     for (const value of ["0", "257", "two", "-1", "1.5", "auto2"]) {
@@ -156,14 +152,22 @@ describe("hopgate server --workers (docs/scale-out.md)", () => {
     const fromEnv = await runCli(["server"], { env: cleanEnv({ HOP_SERVER_WORKERS: "many" }) });
     assert.equal(fromEnv.code, 2);
     assert.match(fromEnv.stderr, /HOP_SERVER_WORKERS="many" is invalid/);
+    // Each worker binds a peer port of its own: a fixed one, or one advertised address, cannot be.
+    const fixedPeerPort = await runCli(["server", "--workers", "2", "--peer-listen", "127.0.0.1:7946"]);
+    assert.equal(fixedPeerPort.code, 2, fixedPeerPort.stderr);
+    assert.match(fixedPeerPort.stderr, /HOP_SERVER_PEER_LISTEN: with --workers .* give port 0/);
+    const oneAddress = await runCli(["server", "--workers", "2", "--peer-advertise-addr", "a.test:7946"]);
+    assert.equal(oneAddress.code, 2, oneAddress.stderr);
+    assert.match(oneAddress.stderr, /HOP_SERVER_PEER_ADVERTISE_ADDR names one address/);
+    assert.equal(fixedPeerPort.stdout + oneAddress.stdout, "", "nothing started");
   });
 
-  it("two workers on the embedded SQLite store act as two servers of one gateway", NEEDS_RELAY, async (t) => {
+  it("two workers on the embedded SQLite store act as two servers of one gateway", async (t) => {
     await twoWorkersScenario(t, {});
   });
 
   describe("on PostgreSQL", { skip: pgSkip() }, () => {
-    it("two workers on one PostgreSQL database act as two servers of one gateway", NEEDS_RELAY, async (t) => {
+    it("two workers on one PostgreSQL database act as two servers of one gateway", async (t) => {
       const database = await createTestPgDatabase();
       t.after(() => database.drop());
       await twoWorkersScenario(t, { HOP_DB_DSN: database.dsn });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
+import { connect, type TLSSocket } from "node:tls";
 import { startServer, type ServerHandle } from "../../src/server/start-server.js";
 import { ACME_MAIN_DOMAIN, acmeServerConfig } from "../helpers/acme-server-config.js";
 import { freePort } from "../helpers/free-port.js";
@@ -95,6 +96,25 @@ function assertOrderedOnce(servers: TestServer[], domain: string): void {
   );
 }
 
+/** A TLS connection (HTTP/1.1, no ALPN) to `server` for `domain`, verified against pebble's root. */
+async function openTls(server: TestServer, running: RunningPebble, domain: string): Promise<TLSSocket> {
+  const ca = await running.rootPem();
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port: server.handle.httpsPort, servername: domain, ca });
+    socket.once("secureConnect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+/** One HTTP/1.1 request on an open connection; resolves with the start of the answer. */
+function exchange(socket: TLSSocket, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    socket.once("data", (chunk: Buffer) => resolve(chunk.toString("latin1")));
+    socket.once("error", reject);
+    socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+  });
+}
+
 describe("certificates shared by the servers of one gateway (PostgreSQL, pebble)", { skip: pgSkip() }, () => {
   it("orders once per domain, answers the CA from a server that did not order, every server presents the certificate, and a renewal is ordered once and picked up by every server", async (t) => {
     const database = await createTestPgDatabase();
@@ -139,6 +159,11 @@ describe("certificates shared by the servers of one gateway (PostgreSQL, pebble)
     );
     assertOrderedOnce(servers, ACME_MAIN_DOMAIN);
 
+    // A connection opened before the renewal keeps its certificate and keeps working after C switches.
+    const open = await openTls(c, gw.running, APP);
+    t.after(() => open.destroy());
+    assert.equal(open.getPeerCertificate().serialNumber.toUpperCase(), first);
+
     // Renewal: A and B find it due at the same moment; one orders, the other takes its result.
     await until(
       async () => {
@@ -157,6 +182,12 @@ describe("certificates shared by the servers of one gateway (PostgreSQL, pebble)
     );
     t.diagnostic(`C switched ${Date.now() - renewedAtMs} ms after A and B (pick-up interval 5 s)`);
     assert.equal(issued(c, APP).length, 0, "C never ordered");
+    assert.match(
+      await exchange(open, APP),
+      /^HTTP\/1\.1 \d{3} /,
+      "the connection opened before still answers",
+    );
+    assert.equal(open.getPeerCertificate().serialNumber.toUpperCase(), first);
     assert.ok(
       [...issued(a, APP), ...issued(b, APP)].some((l) => l.replaces !== undefined),
       "a renewal was ordered",

@@ -8,9 +8,8 @@ import type { ListenAddress } from "../../config/parsers.js";
 import type { Logger } from "../../lib/logger.js";
 import { canonicalAddress } from "../access/ip-rules.js";
 import type { CertificatePair } from "../certs/certificate-pair.js";
-import type { VisitorAddress } from "../edge/visitor-address.js";
+import type { AddressedRequest, VisitorAddress } from "../edge/visitor-address.js";
 import type { Proxy } from "../proxy/proxy.js";
-import type { VisitorRequest } from "../proxy/visitor.js";
 import { peerIdOf } from "./gateway-ca.js";
 import { PEER_FOR_HEADER, PEER_PATHS, type Announcement } from "./peer-protocol.js";
 
@@ -31,7 +30,7 @@ export interface PeerListenerOptions {
 export interface PeerListener {
   readonly port: number;
   /** The peer (visitor) address a relayed request arrived with, for the holder's proxy. */
-  readonly visitorAddressOf: (req: VisitorRequest) => VisitorAddress;
+  readonly visitorAddressOf: (req: AddressedRequest) => VisitorAddress;
   /** This server's tunnels changed: every peer gets the new list soon (coalesced). */
   announce(): void;
   /** Serves a renewed certificate to new connections. */
@@ -135,7 +134,8 @@ export async function startPeerListener(options: PeerListenerOptions): Promise<P
     });
   };
 
-  server.listen(options.listen.port, options.listen.host || undefined);
+  // exclusive: in a `--workers` worker, its own socket (its own port), not one the cluster shares.
+  server.listen({ port: options.listen.port, host: options.listen.host || undefined, exclusive: true });
   await once(server, "listening");
   const port = (server.address() as AddressInfo).port;
   logger.info({ peer_port: port }, "peer listener listening");

@@ -19,6 +19,8 @@ export interface VisitorAddress {
 export interface AddressedRequest {
   readonly socket: { readonly remoteAddress?: string | undefined };
   readonly rawHeaders: readonly string[];
+  /** 2 for a compat-API HTTP/2 request (its `stream.session` is the connection). */
+  readonly httpVersionMajor?: number;
 }
 
 /** Computes a request's VisitorAddress; asked once per request. */

@@ -4,6 +4,7 @@ import { createKeyedLock } from "../../../lib/keyed-lock.js";
 import type { Database } from "../../store/database.js";
 import { withLeaseLock } from "../../store/lease-lock.js";
 import { toStoreError } from "../../store/store-error.js";
+import { HopGateError } from "../../../lib/hopgate-error.js";
 import { describeCertificate } from "../certificate-pair.js";
 import type { AcmeAccount, CertificateStore, StoredCertificate } from "./certificate-store.js";
 
@@ -11,6 +12,8 @@ import type { AcmeAccount, CertificateStore, StoredCertificate } from "./certifi
 const ADVISORY_LOCK_CLASS = 0x486f7047;
 /** Pause between tries of a lock another server holds: the takeover delay after it is released. */
 const LOCK_RETRY_MS = 200;
+/** Longest wait for a lock (an ACME order takes seconds to a minute); then the order fails. */
+const LOCK_WAIT_MS = 10 * 60 * 1000;
 
 /**
  * Certificates and ACME accounts in the HopGate store (tables `certificates`, `acme_accounts`).
@@ -116,39 +119,49 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
       local.run(name, () =>
         database.dialect === "postgres"
           ? withAdvisoryLock(database, name, body)
-          : withLeaseLock(database, name, body),
+          : withLeaseLock(database, name, body, { maxWaitMs: LOCK_WAIT_MS }),
       ),
   };
 }
 
 /**
  * A session-level advisory lock (PostgreSQL §13.3.5) on one connection taken from the pool for
- * the duration of `body`, waited for without limit; a crashed server's lock goes with its
- * connection (at once when its socket closes; after the server's TCP keepalive when its host
- * vanished: docs/scale-out.md).
+ * the duration of `body`; a crashed server's lock goes with its connection (at once when its
+ * socket closes; after the database's TCP keepalive when its host vanished: docs/scale-out.md).
+ * Tried rather than awaited: a blocking pg_advisory_lock would hit the pool's statement timeout
+ * (5 s) while another server's order runs longer, and would hold a pooled connection while
+ * waiting. Between tries the connection goes back to the pool; after LOCK_WAIT_MS the wait
+ * fails ("unavailable"), and the order is retried with its backoff.
  */
 async function withAdvisoryLock<T>(database: Database, name: string, body: () => Promise<T>): Promise<T> {
   const key = createHash("sha256").update(name).digest().readInt32BE(0);
-  let locked = false;
-  try {
-    return await database.db.connection().execute(async (connection) => {
-      // Tried rather than awaited: a blocking pg_advisory_lock would hit the pool's statement
-      // timeout (5 s) while another server's order runs longer, failing the waiter's order.
-      while (!locked) {
+  const giveUpAtMs = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    let locked = false;
+    try {
+      const outcome = await database.db.connection().execute(async (connection) => {
         const { rows } = await sql<{
           locked: boolean;
         }>`select pg_try_advisory_lock(${ADVISORY_LOCK_CLASS}, ${key}) as locked`.execute(connection);
         locked = rows[0]?.locked === true;
-        if (!locked) await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
-      }
-      try {
-        return await body();
-      } finally {
-        await sql`select pg_advisory_unlock(${ADVISORY_LOCK_CLASS}, ${key})`.execute(connection);
-      }
-    });
-  } catch (error) {
-    if (locked) throw error;
-    throw toStoreError(error, `lock ${name}`);
+        if (!locked) return undefined;
+        try {
+          return { value: await body() };
+        } finally {
+          await sql`select pg_advisory_unlock(${ADVISORY_LOCK_CLASS}, ${key})`.execute(connection);
+        }
+      });
+      if (outcome) return outcome.value;
+    } catch (error) {
+      if (locked) throw error;
+      throw toStoreError(error, `lock ${name}`);
+    }
+    if (Date.now() >= giveUpAtMs) {
+      throw new HopGateError(
+        "unavailable",
+        `lock ${name} held by another server for over ${LOCK_WAIT_MS / 60_000} min`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
   }
 }
