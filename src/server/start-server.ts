@@ -238,10 +238,11 @@ async function assemble(
     labelReleased.push((hostname) => acme.forget(hostname));
   }
 
-  // Labels held gateway-wide, first come first served across the servers (PostgreSQL only).
+  // Labels held gateway-wide, first come first served across the servers (or workers).
   const gatewayLabels = gateway
     ? createGatewayLabels({
         db: database.db,
+        dialect: database.dialect,
         serverId: gateway.self.id,
         maxLabelsPerBase: config.subdomainMaxLabels,
         serverExpiryMs: DEFAULT_EXPIRY_MS,

@@ -8,6 +8,7 @@ import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startServerProcess } from "../helpers/server-process.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { startWorkersProcess } from "../helpers/workers-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { visit } from "../helpers/visit.js";
@@ -128,5 +129,20 @@ describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, 
     assert.equal(served.body.toString(), "served kept.example.test");
     const refused = await tunnel(t, gateway.port, "new.example.test", key, "newcomer");
     assert.ok("refused" in refused && refused.refused === GrpcCode.unavailable, JSON.stringify(refused));
+  });
+});
+
+describe("wildcard labels across the workers of one host (embedded SQLite)", () => {
+  it("a label held through one worker is refused to another instance on every worker, and given to its own instance again", async (t) => {
+    const workers = await startWorkersProcess(t, await tempDir(t), 2);
+    const key = await workers.register(WILDCARD);
+    const label = "worker.example.test";
+    assert.deepEqual(await tunnel(t, workers.httpsPort, label, key, "first"), { accepted: label });
+    // New connections land on either worker (round robin): four tries reach both.
+    for (let i = 0; i < 4; i++) {
+      const other = await tunnel(t, workers.httpsPort, label, key, "second");
+      assert.ok("refused" in other && other.refused === GrpcCode.alreadyExists, JSON.stringify(other));
+      assert.deepEqual(await tunnel(t, workers.httpsPort, label, key, "first"), { accepted: label });
+    }
   });
 });
