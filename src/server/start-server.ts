@@ -241,10 +241,11 @@ async function assemble(
     labelReleased.push((hostname) => acme.forget(hostname));
   }
 
-  // Labels held gateway-wide, first come first served across the servers (PostgreSQL only).
+  // Labels held gateway-wide, first come first served across the servers (or workers).
   const gatewayLabels = gateway
     ? createGatewayLabels({
         db: database.db,
+        dialect: database.dialect,
         serverId: gateway.self.id,
         maxLabelsPerBase: config.subdomainMaxLabels,
         serverExpiryMs: DEFAULT_EXPIRY_MS,
@@ -277,8 +278,9 @@ async function assemble(
         ),
     });
   // One limiter for both doors: an address guessing keys at either is refused at both.
-  // Counted in the store too on a gateway (PostgreSQL), so that guesses spread over its servers
-  // add up. Not on the embedded store: one server, where a write per failure would only cost.
+  // Counted in the store too on a gateway (PostgreSQL, or the workers of one host on SQLite), so
+  // that guesses spread over its servers add up. Not for a single embedded server, where a write
+  // per failure would only cost.
   const blockedMessage = "address blocked after repeated failed authentications";
   const localLockout = failureLimiter(blockedMessage);
   const sharedLockout = gateway

@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { GrpcCode } from "../../src/protocol/grpc-status.js";
-import { startGateway } from "../helpers/gateway.js";
+import { startBackend } from "../helpers/backend.js";
+import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { HostilePeer } from "../helpers/hostile-peer.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startServerProcess } from "../helpers/server-process.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { startWorkersProcess } from "../helpers/workers-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
+import { visit } from "../helpers/visit.js";
 import { within } from "../helpers/within.js";
 
 // The test certificate holds DNS:*.example.test.
@@ -103,5 +107,42 @@ describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, 
       500,
     );
     t.diagnostic(`label free ${freedAtMs - killedAtMs} ms after SIGKILL of its server`);
+  });
+
+  it("while PostgreSQL does not answer, a held label keeps serving and a new claim fails as unavailable", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    const url = new URL(database.dsn);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
+      t.after(fn),
+    );
+    url.host = `127.0.0.1:${proxy.port}`;
+    const gateway = await startGateway(t, { dbDsn: url.toString() });
+    const key = await gateway.register(WILDCARD);
+    const backend = await startBackend(t, (req, res) => res.end(`served ${req.headers.host}`));
+    const client = startTestClient(t, gateway, "kept.example.test", key, [`web=${backend.url}`]);
+    await client.connected;
+
+    await proxy.cut();
+    const served = await visit(gateway.port, "kept.example.test", "/", { timeoutMs: 5_000 });
+    assert.equal(served.status, 200);
+    assert.equal(served.body.toString(), "served kept.example.test");
+    const refused = await tunnel(t, gateway.port, "new.example.test", key, "newcomer");
+    assert.ok("refused" in refused && refused.refused === GrpcCode.unavailable, JSON.stringify(refused));
+  });
+});
+
+describe("wildcard labels across the workers of one host (embedded SQLite)", () => {
+  it("a label held through one worker is refused to another instance on every worker, and given to its own instance again", async (t) => {
+    const workers = await startWorkersProcess(t, await tempDir(t), 2);
+    const key = await workers.register(WILDCARD);
+    const label = "worker.example.test";
+    assert.deepEqual(await tunnel(t, workers.httpsPort, label, key, "first"), { accepted: label });
+    // New connections land on either worker (round robin): four tries reach both.
+    for (let i = 0; i < 4; i++) {
+      const other = await tunnel(t, workers.httpsPort, label, key, "second");
+      assert.ok("refused" in other && other.refused === GrpcCode.alreadyExists, JSON.stringify(other));
+      assert.deepEqual(await tunnel(t, workers.httpsPort, label, key, "first"), { accepted: label });
+    }
   });
 });

@@ -99,14 +99,20 @@ describe("faults of the server", () => {
           `all 10 clients served again within ${slowestMs} ms of that ` +
           `(fastest ${Math.min(...served) - listeningAtMs} ms)`,
       );
-      // Each client serves at its first attempt after the server is back (3 s for the handshake
-      // and the request on a busy machine): no attempt is wasted, none waits for a longer step.
+      // Each client serves at its first attempt after the server is back: no attempt is wasted
+      // (a failed one logs "reconnecting" before the client is served), none waits for a longer
+      // step. The time from that attempt to service is only bounded widely (a handshake and a
+      // request on a busy machine), so that load cannot fail what the log already shows.
       domainNames.forEach((domain, i) => {
-        const attempt = (retries.get(domain) ?? [])
-          .map((line) => line.atMs + line.delayMs)
-          .find((attemptAtMs) => attemptAtMs >= listeningAtMs);
-        const lateMs = (served[i] ?? 0) - (attempt ?? listeningAtMs);
-        assert.ok(lateMs < 3_000, `${signal}: ${domain} served ${lateMs} ms after its first attempt`);
+        const lines = retries.get(domain) ?? [];
+        const attempt = lines.map((line) => line.atMs + line.delayMs).find((atMs) => atMs >= listeningAtMs);
+        const servedMs = served[i] ?? 0;
+        const wasted = lines.filter(
+          (line) => attempt !== undefined && line.atMs > attempt && line.atMs < servedMs,
+        );
+        assert.deepEqual(wasted, [], `${signal}: ${domain} failed an attempt after the server was back`);
+        const lateMs = servedMs - (attempt ?? listeningAtMs);
+        assert.ok(lateMs < 8_000, `${signal}: ${domain} served ${lateMs} ms after its first attempt`);
       });
       // Within 10 s of the restart: the backoff steps (1, 2, 4 s) reached in a restart of up to
       // 5 s end well within it. A slower restart (an overloaded machine) puts clients in 4-8 s

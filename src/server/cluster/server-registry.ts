@@ -73,8 +73,10 @@ const INSERT_CHUNK_ROWS = 500;
 
 /**
  * The server registry in the store (PostgreSQL, or the SQLite file that the workers of one host
- * share): this server's row (heartbeat every `heartbeatMs`, using the database's clock) and a mirror of its live sessions, rewritten whole at each heartbeat and
- * soon after each change. Everything here is best effort: a write that fails is logged, counted
+ * share): this server's row (heartbeat every `heartbeatMs`, using the database's clock) and a
+ * mirror of its live sessions, written at each heartbeat and soon after each change: only the
+ * rows that changed since the last committed write (a session that opened, closed, or whose
+ * state or counters moved), the whole mirror after a failed write. Everything here is best effort: a write that fails is logged, counted
  * (`hopgate_server_registry_write_failures_total`) and repaired by the next heartbeat, and
  * nothing on the request or tunnel path ever waits for it. Each heartbeat also deletes servers
  * (and, by cascade, their sessions) not seen for `expiryMs`, so a server killed with SIGKILL
@@ -97,6 +99,12 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
   let stopped = false;
   let failing = false;
 
+  /**
+   * Each session row as last committed (JSON), to write only what changed; undefined: the next
+   * write rewrites them all (at start, after a failed write, or when this server's row was gone).
+   */
+  let written: Map<string, string> | undefined;
+
   const write = async () => {
     const rows = options.sessions.list().map((s) => ({
       server_id: self.id,
@@ -111,25 +119,53 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
       bytes_to_client: s.bytesToClient,
       bytes_from_client: s.bytesFromClient,
     }));
+    const next = new Map(rows.map((row) => [row.id, JSON.stringify(row)]));
+    const before = written;
+    written = undefined; // until this write commits
     await db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto("servers")
-        .values({
-          id: self.id,
-          advertise_addr: self.advertiseAddress,
-          peer_addr: peerAddress,
-          started_at: startedAt,
-          last_seen_at: databaseNow(dialect),
-        })
-        .onConflict((c) =>
-          c.column("id").doUpdateSet({ last_seen_at: databaseNow(dialect), peer_addr: peerAddress }),
-        )
-        .execute();
-      await tx.deleteFrom("tunnel_sessions").where("server_id", "=", self.id).execute();
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS)
+      const seen = await tx
+        .updateTable("servers")
+        .set({ last_seen_at: databaseNow(dialect), peer_addr: peerAddress })
+        .where("id", "=", self.id)
+        .executeTakeFirst();
+      // No row: the first write, or expired by another server (its sessions went with it).
+      const rowWasGone = seen.numUpdatedRows === 0n;
+      if (rowWasGone)
+        await tx
+          .insertInto("servers")
+          .values({
+            id: self.id,
+            advertise_addr: self.advertiseAddress,
+            peer_addr: peerAddress,
+            started_at: startedAt,
+            last_seen_at: databaseNow(dialect),
+          })
+          .execute();
+      const whole = before === undefined || rowWasGone;
+      if (whole) await tx.deleteFrom("tunnel_sessions").where("server_id", "=", self.id).execute();
+      else {
+        const closed = [...before.keys()].filter((id) => !next.has(id));
+        for (let i = 0; i < closed.length; i += INSERT_CHUNK_ROWS)
+          await tx
+            .deleteFrom("tunnel_sessions")
+            .where("server_id", "=", self.id)
+            .where("id", "in", closed.slice(i, i + INSERT_CHUNK_ROWS))
+            .execute();
+      }
+      const changed = whole ? rows : rows.filter((row) => before.get(row.id) !== next.get(row.id));
+      for (let i = 0; i < changed.length; i += INSERT_CHUNK_ROWS)
         await tx
           .insertInto("tunnel_sessions")
-          .values(rows.slice(i, i + INSERT_CHUNK_ROWS))
+          .values(changed.slice(i, i + INSERT_CHUNK_ROWS))
+          .onConflict((c) =>
+            c.columns(["server_id", "id"]).doUpdateSet((eb) => ({
+              state: eb.ref("excluded.state"),
+              in_flight_streams: eb.ref("excluded.in_flight_streams"),
+              bytes_to_client: eb.ref("excluded.bytes_to_client"),
+              bytes_from_client: eb.ref("excluded.bytes_from_client"),
+              services: eb.ref("excluded.services"),
+            })),
+          )
           .execute();
       await tx
         .deleteFrom("servers")
@@ -143,6 +179,7 @@ export function startServerRegistry(options: ServerRegistryOptions): ServerRegis
           .where("server_id", "not in", tx.selectFrom("servers").select("id"))
           .execute();
     });
+    written = next;
     if (!options.onLiveServers) return;
     const live = await db
       .selectFrom("servers")

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 import { HopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
-import type { StoreSchema } from "../store/schema.js";
+import type { StoreDialect, StoreSchema } from "../store/schema.js";
 import { storeNowMs } from "../store/store-clock.js";
 import { toStoreError } from "../store/store-error.js";
 
@@ -10,7 +10,8 @@ export type GatewayClaim =
   | { readonly ok: false; readonly reason: "label_taken" | "label_limit"; readonly message: string };
 
 /**
- * Labels under wildcard domains across the servers of a gateway (PostgreSQL): a label is held by
+ * Labels under wildcard domains across the servers of a gateway (PostgreSQL, or the workers of
+ * one host on SQLite): a label is held by
  * one client instance gateway-wide, first come first served; the same instance may hold it on
  * several servers at once (a v2 client keeps a tunnel to each). This server's in-memory
  * LabelLeases stays the judge of its own tunnels and grace; the store holds one row per server
@@ -32,6 +33,8 @@ export interface GatewayLabels {
 
 export interface GatewayLabelsOptions {
   readonly db: Kysely<StoreSchema>;
+  /** PostgreSQL, or the SQLite file the workers of `--workers N` share. */
+  readonly dialect: StoreDialect;
   /** This server's id in the server registry. */
   readonly serverId: string;
   /** Labels one wildcard may hold across the gateway; 0 = no limit (HOP_SUBDOMAIN_MAX_LABELS). */
@@ -60,7 +63,8 @@ const DEFAULT_REPAIR_MS = 10_000;
  */
 export function createGatewayLabels(options: GatewayLabelsOptions): GatewayLabels {
   const { db, serverId, logger } = options;
-  const now = storeNowMs("postgres");
+  const { dialect } = options;
+  const now = storeNowMs(dialect);
   let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <T>(task: () => Promise<T>): Promise<T> => {
     const run = tail.then(task, task);
@@ -74,11 +78,18 @@ export function createGatewayLabels(options: GatewayLabelsOptions): GatewayLabel
     failing = true;
   };
 
-  const liveServers = sql`(select id::text from servers where last_seen_at >= now() - make_interval(secs => ${options.serverExpiryMs / 1000}))`;
+  const expirySeconds = options.serverExpiryMs / 1000;
+  // The registry's own test of liveness, on the database's clock (server-registry.ts).
+  const liveServers =
+    dialect === "postgres"
+      ? sql`(select id::text from servers where last_seen_at >= now() - make_interval(secs => ${expirySeconds}))`
+      : sql`(select id from servers where last_seen_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`-${expirySeconds} seconds`}))`;
 
   const claimInStore = async (hostname: string, pattern: string, holder: string): Promise<GatewayClaim> =>
     db.transaction().execute(async (tx) => {
-      await sql`select pg_advisory_xact_lock(${LOCK_SPACE}, hashtext(${pattern}))`.execute(tx);
+      // SQLite's transactions are already serialised (BEGIN IMMEDIATE, sqlite-dialect.ts).
+      if (dialect === "postgres")
+        await sql`select pg_advisory_xact_lock(${LOCK_SPACE}, hashtext(${pattern}))`.execute(tx);
       await tx
         .deleteFrom("subdomain_labels")
         .where("pattern", "=", pattern)

@@ -12,8 +12,8 @@ export interface TunnelAuthenticatorOptions {
   readonly isReserved: (hostname: string) => boolean;
   /**
    * The labels of the whole gateway (several servers on one PostgreSQL store), asked before a
-   * label is claimed here unless this server already holds it for the same holder; none: this
-   * server's memory alone decides.
+   * label is claimed here unless this server already holds a lease of it (its own to judge); none:
+   * this server's memory alone decides.
    */
   readonly gateway?: Pick<GatewayLabels, "claim">;
 }
@@ -31,9 +31,12 @@ const AUTO_ATTEMPTS = 5;
  */
 export function createTunnelAuthenticator(options: TunnelAuthenticatorOptions): TunnelAuthenticator {
   const { domains, leases } = options;
-  /** The gateway's verdict first (when there is a gateway and this server does not hold it yet), then the local claim. */
+  /**
+   * The gateway's verdict first when there is a gateway and this server holds no lease of the
+   * label (one held here, by this holder or another, is this server's to judge), then the local claim.
+   */
   const claim = async (hostname: string, pattern: string, holder: string) => {
-    if (options.gateway && leases.holderOf(hostname) !== holder) {
+    if (options.gateway && leases.holderOf(hostname) === undefined) {
       const shared = await options.gateway.claim(hostname, pattern, holder);
       if (!shared.ok) return shared;
     }
