@@ -133,7 +133,10 @@ describe("domain changes across the servers of a gateway", () => {
       await proxy.restore();
       const closedAtMs = await pollUntil(
         () => !b.server.registry.hasTunnel(domain),
-        10_000,
+        // The listener retries with a doubling backoff that grew during the cut (up to 4 s
+        // here), then reloads through a pool whose connections were cut too; under the 30 s
+        // refresh, so the refresh alone would mostly not pass.
+        15_000,
         () => "B did not reload after its listener reconnected",
         25,
       );
