@@ -49,6 +49,15 @@ export class RegisteredDomains {
     this.#domains.set(domain, undefined);
   }
 
+  /**
+   * The store just confirmed `domain` (a tunnel authenticated against it) though a reload may not
+   * have brought it yet: known from now on, so that a later reload that misses it reports it
+   * removed (and its tunnels close). Known already: nothing changes, no reload is dropped.
+   */
+  confirm(domain: string): void {
+    if (!this.#domains.has(domain)) this.add(domain);
+  }
+
   delete(domain: string): void {
     this.#changes += 1;
     this.#domains.delete(domain);

@@ -261,6 +261,10 @@ async function assemble(
     domains,
     leases,
     gateway: gatewayLabels,
+    // A tunnel's domain may be newer than the last reload (its notification came before this
+    // server listened, or its reload failed): known from now on, so that its removal elsewhere
+    // is seen by the next reload and closes the tunnel.
+    onConfirmed: (name) => registered.confirm(name),
     isReserved: (hostname) =>
       hostname === config.domain ||
       config.proxyDomains.includes(hostname) ||

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import pg from "pg";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { pollUntil } from "../helpers/poll-until.js";
@@ -106,6 +107,44 @@ describe("domain changes across the servers of a gateway", () => {
     const b = await startGateway(t, { dataDir });
     await checkPropagation(t, a, b);
   });
+
+  it(
+    "PostgreSQL: a tunnel B accepted for a domain it had not reloaded yet closes when the domain is removed",
+    { skip: pgSkip() },
+    async (t) => {
+      const database = await createTestPgDatabase();
+      t.after(() => database.drop());
+      const a = await startGateway(t, { dbDsn: database.dsn });
+      const b = await startGateway(t, { dbDsn: database.dsn });
+      const backend = await startBackend(t, (_req, res) => res.end("ok"));
+      const domain = "unseen.example.test";
+      // Registered without a notification: what B sees when the notification came before its
+      // listener did, or when the reload it started failed (the store went away meanwhile).
+      const admin = new pg.Client({ connectionString: database.dsn });
+      await admin.connect();
+      let key: string;
+      try {
+        await admin.query("alter table domains disable trigger domains_changed");
+        key = await a.register(domain);
+        await admin.query("alter table domains enable trigger domains_changed");
+      } finally {
+        await admin.end();
+      }
+      const client = startTestClient(t, b, domain, key, [`web=${backend.url}`]);
+      await client.connected;
+      assert.equal(b.server.registry.hasTunnel(domain), true);
+
+      const removedAtMs = Date.now();
+      await a.server.domains.revoke(domain);
+      const closedAtMs = await pollUntil(
+        () => !b.server.registry.hasTunnel(domain),
+        PROPAGATION_LIMIT_MS,
+        () => "B kept the tunnel of a domain it learned of only from the tunnel's login",
+        10,
+      );
+      t.diagnostic(`domain removed on A: tunnel on B closed after ${closedAtMs - removedAtMs} ms`);
+    },
+  );
 
   it(
     "PostgreSQL: a change made while B's listener was cut off reaches B once it reconnects, not 30 s later",

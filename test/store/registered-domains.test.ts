@@ -54,4 +54,17 @@ describe("RegisteredDomains", () => {
       "unregistered gone.example.com",
     ]);
   });
+
+  it("reports the removal of a domain a tunnel confirmed before any reload brought it", async () => {
+    const seen: DomainChange[] = [];
+    const domains = new RegisteredDomains({ onChanged: (change) => seen.push(change) });
+    domains.replaceAll(stored("known.example.com"));
+    domains.confirm("unseen.example.com"); // a tunnel authenticated against the store
+    const read = Promise.withResolvers<StoredDomain[]>();
+    const reload = domains.refresh(() => read.promise, silentLogger());
+    domains.confirm("known.example.com"); // known already: the reload in flight is not dropped
+    read.resolve(stored("known.example.com"));
+    await reload;
+    assert.deepEqual(seen, [{ type: "unregistered", domain: "unseen.example.com" }]);
+  });
 });

@@ -16,6 +16,8 @@ export interface TunnelAuthenticatorOptions {
    * this server's memory alone decides.
    */
   readonly gateway?: Pick<GatewayLabels, "claim">;
+  /** A registered name (a domain, or the wildcard pattern of a label) the store accepted a key for. */
+  readonly onConfirmed?: (registeredName: string) => void;
 }
 
 /** Draws for `--domain auto` before giving up; a collision of 79-bit labels is already unheard of. */
@@ -47,6 +49,7 @@ export function createTunnelAuthenticator(options: TunnelAuthenticatorOptions): 
       if (domain === AUTO_DOMAIN) {
         const pattern = await domains.findWildcardByKey(apiKey);
         if (pattern === undefined) return { t: "invalid_key" };
+        options.onConfirmed?.(pattern);
         for (let attempt = 0; attempt < AUTO_ATTEMPTS; attempt++) {
           const hostname = hostnameUnder(pattern, randomLabel());
           if (options.isReserved(hostname) || leases.holds(hostname)) continue;
@@ -57,13 +60,17 @@ export function createTunnelAuthenticator(options: TunnelAuthenticatorOptions): 
         }
         return { t: "label_taken", message: `no free label found under ${pattern}; retry` };
       }
-      if (await domains.authenticate(domain, apiKey)) return { t: "ok", hostname: domain };
+      if (await domains.authenticate(domain, apiKey)) {
+        options.onConfirmed?.(domain);
+        return { t: "ok", hostname: domain };
+      }
       if ((await domains.find(domain)) !== undefined) return { t: "invalid_key" };
       const wildcard = wildcardOf(domain);
       if (!wildcard || options.isReserved(domain)) return { t: "unknown_domain" };
       if (!(await domains.authenticate(wildcard.pattern, apiKey))) {
         return (await domains.find(wildcard.pattern)) ? { t: "invalid_key" } : { t: "unknown_domain" };
       }
+      options.onConfirmed?.(wildcard.pattern);
       const claimed = await claim(domain, wildcard.pattern, holder);
       return claimed.ok
         ? { t: "ok", hostname: domain, lease: claimed.lease }
