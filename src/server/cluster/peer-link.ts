@@ -4,6 +4,7 @@ import type { CertificatePair } from "../certs/certificate-pair.js";
 import { peerServerName } from "./gateway-ca.js";
 import { announcementSchema, MAX_ANNOUNCEMENT_BYTES, PEER_PATHS } from "./peer-protocol.js";
 import type { PeerRoutes, PeerTarget } from "./peer-routes.js";
+import { sendBuffersOnly } from "./peer-stream.js";
 
 export interface PeerLinkOptions {
   /** Registry id of the peer: its certificate must name it. */
@@ -45,10 +46,12 @@ export function openPeerLink(options: PeerLinkOptions): PeerLink {
     openExchange(headers: OutgoingHttpHeaders) {
       if (closed || session.closed || session.destroyed) return undefined;
       try {
-        return session.request(
+        const stream = session.request(
           { ":method": "POST", ":path": PEER_PATHS.exchange, ...headers },
           { endStream: false },
         );
+        sendBuffersOnly(stream);
+        return stream;
       } catch (error) {
         logger.warn({ err: error, peer_id: id }, "could not open a relayed exchange");
         return undefined;

@@ -12,6 +12,7 @@ import type { AddressedRequest, VisitorAddress } from "../edge/visitor-address.j
 import type { Proxy } from "../proxy/proxy.js";
 import { peerIdOf } from "./gateway-ca.js";
 import { PEER_FOR_HEADER, PEER_PATHS, type Announcement } from "./peer-protocol.js";
+import { sendBuffersOnly } from "./peer-stream.js";
 
 export interface PeerListenerOptions {
   readonly listen: ListenAddress;
@@ -108,6 +109,7 @@ export async function startPeerListener(options: PeerListenerOptions): Promise<P
         if (!chain) return refuse(stream, 400);
         stream.respond({ ":status": 200 });
         visitors.set(stream, { address: chain[0], chain });
+        sendBuffersOnly(stream);
         inner.emit("connection", stream);
         return;
       }

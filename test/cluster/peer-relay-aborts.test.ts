@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import https from "node:https";
+import { describe, it } from "node:test";
+import { startBackend } from "../helpers/backend.js";
+import { pollUntil } from "../helpers/poll-until.js";
+import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { startClientProcess } from "../helpers/server-process.js";
+import { tlsFixture } from "../helpers/tls-fixture.js";
+import { visit } from "../helpers/visit.js";
+import { startPeerServer } from "./peer-cluster.js";
+
+const DOMAIN = "aborts.example.test";
+const VISITORS = 36;
+/** How long the backend holds each response: every request is in flight when the aborts come. */
+const BACKEND_DELAY_MS = 600;
+
+/** One visitor's request to B over its own keep-alive connection; `abortAfterMs` closes it mid-request. */
+function request(port: number, index: number, abortAfterMs?: number) {
+  return new Promise<{ status: number; body: string } | "aborted">((resolve, reject) => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const req = https.request({
+      host: "127.0.0.1",
+      port,
+      path: `/slow/${index}`,
+      headers: { host: DOMAIN },
+      servername: DOMAIN,
+      ca: tlsFixture().cert,
+      agent,
+      timeout: 30_000,
+    });
+    req.on("timeout", () => req.destroy(new Error(`visitor ${index} timed out`)));
+    req.on("error", (error) => (abortAfterMs === undefined ? reject(error) : resolve("aborted")));
+    req.on("response", (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => {
+        agent.destroy();
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.end();
+    if (abortAfterMs !== undefined)
+      setTimeout(() => {
+        // As wrk does at the end of a run: the visitor's connection closes under its request.
+        req.socket?.destroy();
+        req.destroy();
+        agent.destroy();
+      }, abortAfterMs);
+  });
+}
+
+/** What the backend answers to a load request: its URL, padded to 1 KiB (the benchmarks' body). */
+const loadBody = (url: string) => `answer to ${url} `.padEnd(1024, "x");
+const LOAD_CONNECTIONS = 40;
+const LOAD_MS = 8_000;
+
+/**
+ * Closed-loop keep-alive load on B (as wrk's): each request's answer is checked; every 25th
+ * request of a connection is cut off mid-flight with its connection. Resolves with the
+ * answers that were not a 200 with the right body, and how many requests were answered.
+ */
+async function relayedLoad(port: number): Promise<{ wrong: string[]; answered: number }> {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: LOAD_CONNECTIONS });
+  const wrong: string[] = [];
+  let answered = 0;
+  const until = Date.now() + LOAD_MS;
+  const loop = async (connection: number) => {
+    for (let n = 0; Date.now() < until; n++) {
+      const path = `/load/${connection}/${n}`;
+      const abort = n % 25 === 24;
+      const answer = await new Promise<{ status: number; body: string } | undefined>((resolve) => {
+        const req = https.request({
+          host: "127.0.0.1",
+          port,
+          path,
+          headers: { host: DOMAIN },
+          servername: DOMAIN,
+          ca: tlsFixture().cert,
+          agent,
+          timeout: 30_000,
+        });
+        req.on("timeout", () => req.destroy(new Error("timed out")));
+        req.on("error", (error) => resolve(abort ? undefined : { status: 0, body: String(error) }));
+        req.on("response", (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (body += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on("aborted", () =>
+            resolve(abort ? undefined : { status: res.statusCode ?? 0, body: "aborted" }),
+          );
+        });
+        req.end();
+        if (abort) setImmediate(() => req.socket?.destroy());
+      });
+      if (answer === undefined) continue;
+      answered++;
+      if (answer.status !== 200 || answer.body !== loadBody(path))
+        wrong.push(`${path}: ${answer.status} ${answer.body.slice(0, 80)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: LOAD_CONNECTIONS }, (_, i) => loop(i)));
+  agent.destroy();
+  return { wrong, answered };
+}
+
+describe("visitors aborting relayed requests (docs/scale-out.md)", { skip: pgSkip() }, () => {
+  it("a visitor closing its connection mid-request fails no other visitor's relayed request, and is logged as client_abort on both servers", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    const backend = await startBackend(t, (req, res) => {
+      if (req.url === "/") return res.end("ready");
+      if (req.url?.startsWith("/load/")) return res.end(loadBody(req.url));
+      setTimeout(() => {
+        if (res.destroyed) return;
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end(`answer to ${req.url}`);
+      }, BACKEND_DELAY_MS);
+    });
+    const a = await startPeerServer(t, database.dsn);
+    const b = await startPeerServer(t, database.dsn);
+    startClientProcess(t, {
+      serverPort: a.httpsPort,
+      caFile: a.caFile,
+      domain: DOMAIN,
+      apiKey: await a.register(DOMAIN),
+      backendUrl: backend.url,
+    });
+    await pollUntil(
+      async () => (await visit(b.httpsPort, DOMAIN, "/").catch(() => undefined))?.status === 200,
+      30_000,
+      () => "B never relayed to A",
+      200,
+    );
+
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        Array.from({ length: VISITORS }, (_, i) =>
+          request(b.httpsPort, round * 1000 + i, i % 3 === 0 ? 100 + (i % 7) * 40 : undefined),
+        ),
+      );
+      results.forEach((result, i) => {
+        if (i % 3 === 0) return;
+        assert.deepEqual(
+          result,
+          { status: 200, body: `answer to /slow/${round * 1000 + i}` },
+          `round ${round}, visitor ${i} (not aborted)`,
+        );
+      });
+    }
+    // Each abort is the visitor's own on both servers: status 0 and client_abort on B (the
+    // relaying server) and on A (the holder, whose tunnel stream the abort cancelled); no 502.
+    const aborted = (lines: ReadonlyArray<Record<string, unknown>>) =>
+      lines.filter((line) => line.msg === "request" && String(line.path).startsWith("/slow/"));
+    await pollUntil(
+      () =>
+        aborted(b.process.lines).length === 3 * VISITORS && aborted(a.process.lines).length === 3 * VISITORS,
+      10_000,
+      () => "not every request was logged on both servers",
+    );
+    for (const [name, server] of [
+      ["B", b],
+      ["A", a],
+    ] as const) {
+      const failed = aborted(server.process.lines).filter((line) => line.status !== 200);
+      assert.equal(failed.length, VISITORS, `${name}: one record per aborted request`);
+      for (const line of failed) assert.deepEqual([line.status, line.error], [0, "client_abort"], name);
+      const errors = server.process.lines.filter((line) => line.level === "error" || line.level === "warn");
+      assert.deepEqual(errors, [], `${name} logged no warning nor error`);
+    }
+  });
+
+  it("under keep-alive load with visitors leaving mid-request, every other relayed request answers 200 with its own body", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    const backend = await startBackend(t, (req, res) => res.end(loadBody(req.url ?? "/")));
+    const a = await startPeerServer(t, database.dsn);
+    const b = await startPeerServer(t, database.dsn);
+    startClientProcess(t, {
+      serverPort: a.httpsPort,
+      caFile: a.caFile,
+      domain: DOMAIN,
+      apiKey: await a.register(DOMAIN),
+      backendUrl: backend.url,
+    });
+    await pollUntil(
+      async () => (await visit(b.httpsPort, DOMAIN, "/").catch(() => undefined))?.status === 200,
+      30_000,
+      () => "B never relayed to A",
+      200,
+    );
+    const { wrong, answered } = await relayedLoad(b.httpsPort);
+    assert.ok(answered > 1000, `only ${answered} relayed requests answered`);
+    assert.deepEqual(wrong, [], `${wrong.length} of ${answered} relayed requests went wrong`);
+    const failed = b.process.lines.filter((line) => line.msg === "request" && line.error === "tunnel_closed");
+    assert.deepEqual(failed, [], "B logged no relay failure");
+  });
+});
