@@ -23,6 +23,7 @@ if PATH="$work/app:$work/tools" command -v node >/dev/null; then
 fi
 echo "single-file-smoke: hopgate-linux-x64, $(du -m "$work/app/hopgate" | cut -f1) MiB, PATH without node"
 env -i HOME="$work" PATH="$work/app:$work/tools" bash "$root/scripts/demo-smoke.sh" hopgate
+env -i HOME="$work" PATH="$work/app:$work/tools" bash "$root/scripts/workers-smoke.sh" hopgate
 
 if [ -x "$bin_dir/hopgate-linux-arm64" ]; then
   if ! command -v qemu-aarch64 >/dev/null; then

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
+import { isSea } from "node:sea";
 import type { ServerConfig } from "../../config/server-settings.js";
 import type { Logger } from "../../lib/logger.js";
 import { createMetricsListener, type MetricsListener } from "../../lib/metrics-listener.js";
@@ -67,6 +68,10 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   const exits = new Set<Promise<void>>();
   let ports: { https: number; http: number } | undefined;
 
+  // A single executable takes every argument as its own (node's flags come from the SEA's
+  // execArgv) and node repeats its path as argv[1]: cluster.fork's `node [execArgv] script args`
+  // becomes `hopgate server ...` only with no execArgv and the command standing in for the script.
+  if (isSea()) cluster.setupPrimary({ execArgv: [], exec: process.argv[2], args: process.argv.slice(3) });
   const fork = (slot: Slot) => {
     slot.restartTimer = undefined;
     slot.ready = false;
