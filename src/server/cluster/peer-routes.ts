@@ -1,4 +1,5 @@
 import type { ClientHttp2Stream, OutgoingHttpHeaders } from "node:http2";
+import { KeyedWaiters } from "../../lib/keyed-waiters.js";
 
 /** A live outbound peer link, as the relay uses it. */
 export interface PeerTarget {
@@ -24,14 +25,14 @@ export interface PeerLookup {
 export class PeerRoutes implements PeerLookup {
   readonly #domainsOf = new Map<PeerTarget, ReadonlySet<string>>();
   readonly #holders = new Map<string, PeerTarget[]>();
-  readonly #waiting = new Map<string, Set<() => void>>();
+  readonly #waiting = new KeyedWaiters();
   #turn = 0;
 
   /** Replaces what `peer` holds. */
   announce(peer: PeerTarget, domains: ReadonlySet<string>): void {
     this.#domainsOf.set(peer, domains);
     this.#rebuild();
-    for (const domain of domains) for (const wake of [...(this.#waiting.get(domain) ?? [])]) wake();
+    for (const domain of domains) this.#waiting.wake(domain);
   }
 
   /** Forgets everything `peer` announced (its link is down). */
@@ -51,19 +52,7 @@ export class PeerRoutes implements PeerLookup {
 
   waitFor(domain: string, timeoutMs: number): Promise<boolean> {
     if (this.#holders.has(domain)) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      let waiters = this.#waiting.get(domain);
-      if (!waiters) this.#waiting.set(domain, (waiters = new Set()));
-      const done = (found: boolean) => {
-        clearTimeout(timer);
-        waiters.delete(wake);
-        if (waiters.size === 0) this.#waiting.delete(domain);
-        resolve(found);
-      };
-      const wake = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      waiters.add(wake);
-    });
+    return this.#waiting.wait(domain, timeoutMs);
   }
 
   /** Peer ids and the number of domains each announced (logs and tests). */

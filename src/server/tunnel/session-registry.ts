@@ -2,6 +2,7 @@ import type { ServiceRoute } from "../../protocol/handshake.js";
 import { longestPrefixMatch } from "../../protocol/path-prefix.js";
 import type { SessionDirectory, SessionInfo } from "./session-directory.js";
 import type { TunnelSession } from "./session.js";
+import { KeyedWaiters } from "../../lib/keyed-waiters.js";
 
 /** Where a request goes: a live session and the service (of that session) that serves the path. */
 export interface TunnelRoute {
@@ -27,7 +28,7 @@ export interface TunnelLookup {
 export class SessionRegistry implements TunnelLookup, SessionDirectory {
   readonly #byDomain = new Map<string, Set<TunnelSession>>();
   /** Requests waiting for a domain's first tunnel: woken when one is added. */
-  readonly #waiting = new Map<string, Set<() => void>>();
+  readonly #waiting = new KeyedWaiters();
   #count = 0;
   readonly #onChange: (() => void) | undefined;
 
@@ -45,7 +46,7 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
     if (!sessions) this.#byDomain.set(session.domain, (sessions = new Set()));
     sessions.add(session);
     this.#count++;
-    for (const wake of [...(this.#waiting.get(session.domain) ?? [])]) wake();
+    this.#waiting.wake(session.domain);
     this.#onChange?.();
   }
 
@@ -85,19 +86,7 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
 
   waitForTunnel(domain: string, timeoutMs: number): Promise<boolean> {
     if (this.hasTunnel(domain)) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      let waiters = this.#waiting.get(domain);
-      if (!waiters) this.#waiting.set(domain, (waiters = new Set()));
-      const done = (found: boolean) => {
-        clearTimeout(timer);
-        waiters.delete(wake);
-        if (waiters.size === 0) this.#waiting.delete(domain);
-        resolve(found);
-      };
-      const wake = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      waiters.add(wake);
-    });
+    return this.#waiting.wait(domain, timeoutMs);
   }
 
   list(filter?: { readonly domain?: string }): SessionInfo[] {
