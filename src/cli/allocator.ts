@@ -7,7 +7,7 @@ import process from "node:process";
 import { isSea } from "node:sea";
 
 /** The jemalloc settings the image, the unit and this launcher use: return freed pages within ~1 s. */
-export const JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+export const JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0";
 
 /**
  * Where Debian, Ubuntu, Fedora and Alpine put jemalloc's shared library for this process's
