@@ -13,7 +13,6 @@ import { DEFAULT_TUNNEL_LIMITS } from "../protocol/limits.js";
 import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { advertisedHost, createAdvertisedServers } from "./cluster/advertised-servers.js";
-import { startPeerRelay } from "./cluster/peer-relay.js";
 import { PeerRoutes } from "./cluster/peer-routes.js";
 import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
 import { DEFAULT_EXPIRY_MS, startServerRegistry } from "./cluster/server-registry.js";
@@ -376,6 +375,9 @@ async function assemble(
     peers: peerRoutes,
   });
   if (gateway && peerRoutes && config.peerListen) {
+    // Loaded only with a peer listener: its X.509 code (@peculiar/x509 and asn1js, ~0.5 MB of
+    // JavaScript) cost a server without peers ~3 MiB of idle heap (docs/performance.md).
+    const { startPeerRelay } = await import("./cluster/peer-relay.js");
     const relay = await startPeerRelay({
       listen: config.peerListen,
       advertiseAddress: config.peerAdvertiseAddr,
