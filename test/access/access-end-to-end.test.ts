@@ -3,9 +3,11 @@ import { once } from "node:events";
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { createServer } from "node:net";
 import { describe, it, type TestContext } from "node:test";
+import fc from "fast-check";
 import { WebSocket, WebSocketServer } from "ws";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
+import { namelessEntry, spelled } from "../helpers/forwarded-for-spellings.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
@@ -266,6 +268,94 @@ describe("visitor access policy, end to end", () => {
       ],
     );
   });
+
+  it(
+    "behind trusted front proxies, lets through exactly the visitors the allow list holds, however the proxies spell the chain, over HTTP/1.1 and HTTP/2",
+    { skip: IPV6_LOOPBACK ? false : "no IPv6 loopback (::1) on this machine" },
+    async (t) => {
+      // Dual-stack: an IPv4 visit arrives from ::ffff:127.0.0.1, an IPv6 one from ::1.
+      const { seen, received, admin, get } = await accessSetup(t, "[::]:0", {
+        trustedProxies: "127.0.0.1,::1,10.0.0.0/8,2001:db8:ff::/48",
+      });
+      // The proxies' own ranges are allowed too (an internal network): a chain that makes a
+      // proxy the visitor lets anyone in.
+      const allow = [
+        "198.51.100.0/24",
+        "2001:db8:aa::/48",
+        "10.0.0.0/8",
+        "2001:db8:ff::/48",
+        "127.0.0.1",
+        "::1",
+      ];
+      assert.equal((await admin("PUT", { allow })).status, 200);
+      // The model: which visitor address the allow list holds (proxies never are visitors here).
+      const allowed = (address: string | undefined) =>
+        address !== undefined && (address.startsWith("198.51.100.") || address.startsWith("2001:db8:aa:"));
+
+      const octet = fc.integer({ min: 1, max: 254 });
+      const group = fc.integer({ min: 1, max: 0xffff }).map((n) => n.toString(16));
+      const visitorAddress = fc.oneof(
+        octet.map((n) => `198.51.100.${n}`),
+        octet.map((n) => `::ffff:198.51.100.${n}`),
+        group.map((g) => `2001:db8:aa::${g}`),
+        octet.map((n) => `203.0.113.${n}`),
+        octet.map((n) => `::ffff:203.0.113.${n}`),
+        group.map((g) => `2001:db9::${g}`),
+      );
+      const proxyAddress = fc.oneof(
+        fc.tuple(octet, octet).map(([a, b]) => `10.0.${a}.${b}`),
+        group.map((g) => `2001:db8:ff::${g}`),
+      );
+      const entry = (address: fc.Arbitrary<string>) =>
+        address.chain((a) => spelled(a).map((text) => ({ address: a, text: text.trim() })));
+      const canonical = (address: string) => address.replace(/^::ffff:/, "");
+      let runs = 0;
+
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            http2: fc.boolean(),
+            ipv6Peer: fc.boolean(),
+            // What the visitor wrote itself: addresses the allow list holds, and junk.
+            injected: fc.array(fc.oneof(entry(visitorAddress), entry(proxyAddress), namelessEntry), {
+              maxLength: 3,
+            }),
+            // The address the outermost trusted proxy appended, or an entry naming none.
+            visitor: fc.oneof(
+              { weight: 4, arbitrary: entry(visitorAddress) },
+              { weight: 1, arbitrary: namelessEntry.map((text) => ({ address: undefined, text })) },
+            ),
+            hops: fc.array(entry(proxyAddress), { maxLength: 3 }),
+            oneLinePerEntry: fc.boolean(),
+            spoofs: fc.boolean(),
+          }),
+          async ({ http2, ipv6Peer, injected, visitor, hops, oneLinePerEntry, spoofs }) => {
+            runs += 1;
+            const entries = [...injected.map((e) => (typeof e === "string" ? e : e.text)), visitor.text];
+            entries.push(...hops.map((hop) => hop.text));
+            const lines = oneLinePerEntry ? entries : [entries.join(", ")];
+            const headers: Record<string, string | string[]> = { "x-forwarded-for": lines };
+            if (spoofs)
+              Object.assign(headers, { forwarded: "for=198.51.100.9", "x-real-ip": "198.51.100.9" });
+            const before = received.length;
+            const response = await get("/", { http2, headers, ...(ipv6Peer && { address: "::1" }) });
+            const expected = visitor.address === undefined ? undefined : canonical(visitor.address);
+            const what = `${expected ?? "unknown"} via ${JSON.stringify(lines)} over ${http2 ? "h2" : "h1"}`;
+            assert.equal(response.status, allowed(expected) ? 200 : 403, what);
+            if (response.status === 200) {
+              assert.equal(received.length, before + 1);
+              assert.equal(received.at(-1)?.["x-real-ip"], expected, what);
+            } else {
+              assert.equal(received.length, before, `refused, yet the backend saw ${what}`);
+            }
+          },
+        ),
+        { numRuns: 60 },
+      );
+      assert.equal(seen.length, received.length);
+      assert.ok(runs >= 60);
+    },
+  );
 
   it("behind a trusted front proxy, counts wrong passwords and the request rate per visitor, not per proxy", async (t) => {
     const { seen, admin, get, metric } = await accessSetup(t, "127.0.0.1:0", {

@@ -313,6 +313,36 @@ describe("decide: forward auth", () => {
     );
     assert.equal(asked, 0);
   });
+
+  it("answers 400 without asking the service for a path a backend could read as another, and asks for its plain spellings", async () => {
+    let asked = 0;
+    const counting: PasswordCheck = {
+      ...withService({ t: "allow", copied: [] }),
+      forwardAuth: () => {
+        asked += 1;
+        return Promise.resolve({ t: "allow", copied: [] });
+      },
+    };
+    const at = (uri: string) => ({
+      ...visitor,
+      forwardAuthRequest: () => ({ ...visitor.forwardAuthRequest(), uri }),
+    });
+    const cases: Array<[string, string]> = [
+      ["/admin%2Fsecret", "400 ambiguous_path"],
+      ["/admin%2fsecret", "400 ambiguous_path"],
+      ["/admin%252Fsecret", "400 ambiguous_path"],
+      ["/public/..%5Cadmin", "400 ambiguous_path"],
+      ["/x/%252E%252E/admin", "400 ambiguous_path"],
+      ["/admin;x/secret", "400 ambiguous_path"],
+      ["/admin/secret?next=%2Fhome;x", "allow"],
+      ["/a%20b", "allow"],
+    ];
+    for (const [uri, expected] of cases) {
+      const before = asked;
+      assert.equal(outcome(await decide(compiled(), at(uri), counting)), expected, uri);
+      assert.equal(asked - before, expected === "allow" ? 1 : 0, uri);
+    }
+  });
 });
 
 describe("HashWorkQueue", () => {

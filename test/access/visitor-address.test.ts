@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { canonicalAddress, compileIpRules } from "../../src/server/access/ip-rules.js";
+import { compileIpRules } from "../../src/server/access/ip-rules.js";
+import { forwardedForEntryAddress } from "../../src/server/edge/forwarded-for-entry.js";
 import { visitorAddress } from "../../src/server/edge/visitor-address.js";
 import { requestHeaderMap } from "../../src/server/proxy/request-head.js";
+import { namelessEntry, spelled } from "../helpers/forwarded-for-spellings.js";
 
 const TRUSTED = ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1"];
 const trusted = compileIpRules(TRUSTED);
@@ -26,6 +28,7 @@ const visitorEntry = fc.oneof(
   untrustedHop,
   fc.string({ maxLength: 12 }).filter((s) => !s.includes(",")),
   fc.constantFrom("", " ", "unknown", "[::1]", "1.2.3.4:80", "10.0.0.1/8", "fe80::1%eth0"),
+  namelessEntry,
 );
 
 /** The entries as X-Forwarded-For field lines, split at arbitrary commas, with optional spaces. */
@@ -60,39 +63,71 @@ describe("visitorAddress", () => {
     });
   });
 
-  it("behind trusted hops, finds the untrusted address they appended, whatever the visitor wrote left of it", () => {
+  it("behind trusted hops, finds the untrusted address they appended, however they spell it and whatever the visitor wrote left of it", () => {
+    const spelledHop = (hop: fc.Arbitrary<string>) =>
+      hop.chain((address) => spelled(address).map((text) => ({ address, text })));
     fc.assert(
       fc.property(
         fc.array(visitorEntry, { maxLength: 6 }),
-        untrustedHop,
-        fc.array(trustedHop, { maxLength: 4 }),
+        spelledHop(untrustedHop),
+        fc.array(spelledHop(trustedHop), { maxLength: 4 }),
         trustedHop,
         fc.array(fc.boolean(), { maxLength: 12 }),
         fc.boolean(),
         (injected, visitor, hops, peer, cuts, spaced) => {
-          const lines = asLines([...injected, visitor, ...hops], cuts, spaced);
+          const texts = [...injected, visitor.text, ...hops.map((hop) => hop.text)];
+          const lines = asLines(texts, cuts, spaced);
           const result = visitorAddress(peer, lines, trusted);
-          assert.equal(result.address, canonical(visitor));
-          assert.deepEqual(result.chain, [visitor, ...hops, peer].map(canonical));
+          assert.equal(result.address, canonical(visitor.address));
+          assert.deepEqual(
+            result.chain,
+            [visitor.address, ...hops.map((hop) => hop.address), peer].map(canonical),
+          );
         },
       ),
     );
   });
 
-  it("with a trusted peer, answers a trusted address only when no untrusted one can be reached", () => {
+  it("behind trusted hops, makes the visitor unknown when the nearest untrusted entry names no address", () => {
+    fc.assert(
+      fc.property(
+        fc.array(visitorEntry, { maxLength: 6 }),
+        namelessEntry,
+        fc.array(trustedHop, { maxLength: 4 }),
+        trustedHop,
+        (injected, nameless, hops, peer) => {
+          const result = visitorAddress(peer, [[...injected, nameless, ...hops].join(",")], trusted);
+          assert.equal(result.address, undefined);
+          assert.deepEqual(result.chain, ["unknown", ...hops.map(canonical), canonical(peer)]);
+          // The policy's view: an unknown visitor passes no allow list, even one holding every hop.
+          assert.equal(compileIpRules(["0.0.0.0/0", "::/0"]).matches(result.address), false);
+        },
+      ),
+    );
+  });
+
+  it("with a trusted peer, answers a trusted address only when every entry is trusted", () => {
     fc.assert(
       fc.property(trustedHop, fc.array(visitorEntry, { maxLength: 10 }), (peer, entries) => {
         const result = visitorAddress(peer, [entries.join(",")], trusted);
         const chain = result.chain;
-        assert.equal(result.address, chain[0]);
         assert.equal(chain.at(-1), canonical(peer));
         // Every hop after the first is trusted: the walk never passes an untrusted address.
         for (const hop of chain.slice(1)) assert.ok(trusted.matches(hop), hop);
-        if (result.address !== undefined && trusted.matches(result.address)) {
-          // Then the walk ran out of entries or met one that is no address.
-          const given = entries.map((entry) => entry.trim()).filter((entry) => entry !== "");
-          const next = given[given.length - chain.length];
-          assert.ok(next === undefined || canonicalAddress(next) === undefined, `stopped before ${next}`);
+        const given = entries.map((entry) => entry.trim()).filter((entry) => entry !== "");
+        const next = given[given.length - chain.length];
+        if (result.address === undefined) {
+          // `unknown` stands for the entry the walk stopped at.
+          const stoppedAt = given[given.length - chain.length + 1];
+          assert.equal(chain[0], "unknown");
+          assert.ok(
+            stoppedAt !== undefined && forwardedForEntryAddress(stoppedAt) === undefined,
+            `${stoppedAt}`,
+          );
+        } else {
+          assert.equal(result.address, chain[0]);
+          // A trusted visitor only when the walk ran out of entries.
+          if (trusted.matches(result.address)) assert.equal(next, undefined);
         }
       }),
     );
@@ -117,13 +152,23 @@ describe("visitorAddress", () => {
         ["10.0.0.2", "10.0.0.1", "127.0.0.1"],
       ],
       [
-        "junk stops the walk",
+        "junk makes the visitor unknown",
         "127.0.0.1",
         ["203.0.113.9, junk, 10.0.0.1"],
-        "10.0.0.1",
-        ["10.0.0.1", "127.0.0.1"],
+        undefined,
+        ["unknown", "10.0.0.1", "127.0.0.1"],
       ],
-      ["junk at the right: the peer", "127.0.0.1", ["203.0.113.9, 1.2.3.4:80"], "127.0.0.1", ["127.0.0.1"]],
+      ["obfuscated at the right", "127.0.0.1", ["203.0.113.9, _hidden"], undefined, ["unknown", "127.0.0.1"]],
+      ["a port", "127.0.0.1", ["6.6.6.6, 203.0.113.7:51234"], "203.0.113.7", ["203.0.113.7", "127.0.0.1"]],
+      [
+        "IPv6 with a port, quoted, through a trusted hop with a port",
+        "127.0.0.1",
+        ['"[2001:DB9::7]:443", 10.0.0.1:8080'],
+        "2001:db9::7",
+        ["2001:db9::7", "10.0.0.1", "127.0.0.1"],
+      ],
+      ["mapped IPv4", "127.0.0.1", ["::FFFF:203.0.113.7"], "203.0.113.7", ["203.0.113.7", "127.0.0.1"]],
+      ["a zone index", "127.0.0.1", ["fe80::1%eth0"], "fe80::1", ["fe80::1", "127.0.0.1"]],
       [
         "empty elements ignored",
         "127.0.0.1",
@@ -171,5 +216,41 @@ describe("the forwarding headers of the backend request", () => {
     assert.deepEqual(values(map, "x-forwarded-for"), ["203.0.113.9"]);
     assert.deepEqual(values(map, "forwarded"), ["for=203.0.113.9;host=app.example.com;proto=https"]);
     assert.deepEqual(values(head([]), "x-real-ip"), ["unknown"]);
+  });
+});
+
+describe("forwardedForEntryAddress", () => {
+  it("reads the address an entry names, or none", () => {
+    const cases: Array<[string, string | undefined]> = [
+      ["203.0.113.7", "203.0.113.7"],
+      ["203.0.113.7:51234", "203.0.113.7"],
+      [" \t203.0.113.7:1 ", "203.0.113.7"],
+      ["2001:db8::7", "2001:db8::7"],
+      ["2001:DB8::7", "2001:db8::7"],
+      ["[2001:db8::7]", "2001:db8::7"],
+      ["[2001:db8::7]:443", "2001:db8::7"],
+      ['"[2001:db8::7]:443"', "2001:db8::7"],
+      ['"203.0.113.7"', "203.0.113.7"],
+      ["::ffff:203.0.113.7", "203.0.113.7"],
+      ["[::ffff:cb00:7107]:80", "203.0.113.7"],
+      ["fe80::1%eth0", "fe80::1"],
+      ["[fe80::1%25eth0]:8", "fe80::1"],
+      ["2001:db8::7:443", "2001:db8::7:443"], // a valid address: without brackets no port is read
+      ["unknown", undefined],
+      ["_hidden", undefined],
+      ["host.example", undefined],
+      ["203.0.113.7/32", undefined],
+      ["203.0.113.7:", undefined],
+      ["203.0.113.7:123456", undefined],
+      ["203.0.113.07", undefined],
+      ["[203.0.113.7]", undefined],
+      ["[2001:db8::7", undefined],
+      ["[2001:db8::7]:", undefined],
+      ['"203.0.113.7', undefined],
+      ['"\\"203.0.113.7\\""', undefined],
+      ['""', undefined],
+      ["", undefined],
+    ];
+    for (const [entry, address] of cases) assert.equal(forwardedForEntryAddress(entry), address, entry);
   });
 });

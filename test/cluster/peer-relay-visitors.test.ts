@@ -18,7 +18,7 @@ const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
 /** Servers A (holding the only tunnel of DOMAIN) and B (relaying to A), with an echo and WebSocket backend. */
-async function twoServers(t: TestContext) {
+async function twoServers(t: TestContext, env: Record<string, string> = {}) {
   const database = await createTestPgDatabase();
   t.after(() => database.drop());
   const backend = await startBackend(t, echoHandler);
@@ -27,8 +27,8 @@ async function twoServers(t: TestContext) {
     socket.on("message", (data: Buffer) => socket.send(`echo:${data.toString()}`)),
   );
   t.after(() => wss.close());
-  const a = await startPeerServer(t, database.dsn);
-  const b = await startPeerServer(t, database.dsn);
+  const a = await startPeerServer(t, database.dsn, env);
+  const b = await startPeerServer(t, database.dsn, env);
   const key = await a.register(DOMAIN);
   startClientProcess(t, {
     serverPort: a.httpsPort,
@@ -99,6 +99,32 @@ describe("relayed visitors (docs/scale-out.md, docs/security.md)", { skip: pgSki
       ),
       { numRuns: 24 },
     );
+  });
+
+  it("behind a trusted front proxy, a visitor it names no address for stays unknown across the relay: served without a policy, refused by an allow list holding the proxy", async (t) => {
+    const { a, b } = await twoServers(t, { HOP_SERVER_TRUSTED_PROXIES: "127.0.0.1" });
+    for (const http2 of [false, true]) {
+      for (const server of [a, b]) {
+        const answer = await visit(server.httpsPort, DOMAIN, "/h", {
+          http2,
+          headers: { "x-forwarded-for": "198.51.100.7, _hidden" },
+        });
+        assert.equal(answer.status, 200, `${server === b ? "relayed" : "direct"}: ${answer.body.toString()}`);
+        const echo = JSON.parse(answer.body.toString()) as Echo;
+        assert.deepEqual(echoed(echo, "x-forwarded-for"), ["unknown, 127.0.0.1"]);
+        assert.deepEqual(echoed(echo, "x-real-ip"), ["unknown"]);
+      }
+    }
+    await putAccess(b, { allow: ["127.0.0.1", "198.51.100.0/24"] });
+    await putAccess(a, { allow: ["127.0.0.1", "198.51.100.0/24"] });
+    for (const http2 of [false, true]) {
+      for (const server of [a, b]) {
+        const headers = { "x-forwarded-for": "198.51.100.7, _hidden" };
+        assert.equal((await visit(server.httpsPort, DOMAIN, "/h", { http2, headers })).status, 403);
+        const named = { "x-forwarded-for": "198.51.100.7" };
+        assert.equal((await visit(server.httpsPort, DOMAIN, "/h", { http2, headers: named })).status, 200);
+      }
+    }
   });
 
   it("the access policy holds for relayed requests and upgrades: IP rules see the visitor, not a forged peer field; basic auth asks", async (t) => {

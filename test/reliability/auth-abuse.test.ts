@@ -295,6 +295,10 @@ describe("authentication abuse", () => {
         200,
         "the proxy's other callers are not",
       );
+      // Callers the proxy names no address for share one count: they do not escape it.
+      for (let i = 0; i < 3; i++) assert.equal((await exists("unknown", `wrong-${i}`)).status, 401);
+      assert.equal((await exists("_hidden", ADMIN_KEY)).status, 429, "an unknown guesser is blocked");
+      assert.equal((await exists("198.51.100.7", ADMIN_KEY)).status, 200);
     },
   );
 

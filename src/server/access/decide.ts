@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
+import { isAmbiguousPath } from "../../protocol/ambiguous-path.js";
 import type { AuthLimiter } from "../limits/auth-failure-limiter.js";
 import { parseBasicCredentials } from "./basic-credentials.js";
 import type { CompiledPolicy } from "./compiled-policy.js";
@@ -16,6 +17,7 @@ export const ACCESS_DENIAL_REASONS = [
   "busy",
   "forward_auth",
   "forward_auth_failed",
+  "ambiguous_path",
 ] as const;
 export type AccessDenialReason = (typeof ACCESS_DENIAL_REASONS)[number];
 
@@ -78,7 +80,8 @@ const ALLOW: AccessDecision = { ok: true };
 /**
  * The access decision for one request (docs/access.md): deny list, allow list, secret header,
  * the domain's rate, basic auth, then forward auth; every rule the policy sets must pass, the
- * first that does not decides the answer. The path, method and Upgrade of the request play no part, so no path
+ * first that does not decides the answer. The method and Upgrade of the request play no part,
+ * nor does the path but for forward auth's ambiguous-path refusal (askService), so no path
  * spelling, HEAD, OPTIONS (CORS preflight) or WebSocket handshake is treated differently.
  * Synchronous unless a password has to be hashed or an auth service asked.
  */
@@ -109,13 +112,19 @@ export function decide(
   return password instanceof Promise ? password.then(next) : next(password);
 }
 
-/** Forward auth: the service's 2xx admits (with its copied headers), any other answer is the visitor's. */
+/**
+ * Forward auth: the service's 2xx admits (with its copied headers), any other answer is the
+ * visitor's. The service may decide by path, so it is never asked about a path the backend could
+ * read as another (ambiguous-path.ts: `/admin%2Fsecret` told, `/admin/secret` served): 400.
+ */
 async function askService(
   spec: ForwardAuthSpec,
   visitor: Visitor,
   check: PasswordCheck,
 ): Promise<AccessDecision> {
   const request = visitor.forwardAuthRequest?.();
+  if (request && isAmbiguousPath(request.uri.split("?", 1)[0]!))
+    return refuse("ambiguous_path", "invalid_input", 400);
   let outcome: ForwardAuthOutcome = { t: "failed", reason: "forward auth is not available here" };
   try {
     if (request && check.forwardAuth) outcome = await check.forwardAuth(spec, request);

@@ -58,9 +58,13 @@ export function adminAuth(
   };
 }
 
-/** The caller of a request served by @hono/node-server; undefined for an in-memory `fetch`. */
+/**
+ * The caller of a request served by @hono/node-server; undefined for an in-memory `fetch`.
+ * Callers whose address is unknown (a trusted proxy named none) share one count, `unknown`,
+ * rather than escaping it.
+ */
 function remoteAddressOf(c: Context, visitorAddress: VisitorAddressOf | undefined): string | undefined {
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
   if (incoming === undefined) return undefined;
-  return visitorAddress ? visitorAddress(incoming).address : incoming.socket.remoteAddress;
+  return (visitorAddress ? visitorAddress(incoming).address : incoming.socket.remoteAddress) ?? "unknown";
 }

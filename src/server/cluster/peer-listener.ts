@@ -108,7 +108,7 @@ export async function startPeerListener(options: PeerListenerOptions): Promise<P
         const chain = chainOf(headers[PEER_FOR_HEADER]);
         if (!chain) return refuse(stream, 400);
         stream.respond({ ":status": 200 });
-        visitors.set(stream, { address: chain[0], chain });
+        visitors.set(stream, { address: chain[0] === UNKNOWN_VISITOR ? undefined : chain[0], chain });
         sendBuffersOnly(stream);
         inner.emit("connection", stream);
         return;
@@ -166,10 +166,22 @@ function refuse(stream: ServerHttp2Stream, status: number): void {
   else stream.close();
 }
 
-/** The forwarding chain a relaying peer sent (visitor first), or undefined when it is no list of IPs. */
+/**
+ * The relaying peer's word for a visitor whose address a trusted front proxy did not tell
+ * (edge/visitor-address.ts); it stands first in the chain only.
+ */
+const UNKNOWN_VISITOR = "unknown";
+
+/**
+ * The forwarding chain a relaying peer sent (visitor first), or undefined when it is no list of
+ * IPs but for an unknown visitor.
+ */
 function chainOf(value: string | string[] | undefined): string[] | undefined {
   if (typeof value !== "string") return undefined;
-  const hops = value.split(",").map((hop) => canonicalAddress(hop.trim())?.address);
+  const hops = value.split(",").map((hop, i) => {
+    const text = hop.trim();
+    return i === 0 && text === UNKNOWN_VISITOR ? text : canonicalAddress(text)?.address;
+  });
   if (hops.length === 0 || hops.length > MAX_CHAIN_HOPS || hops.some((hop) => hop === undefined))
     return undefined;
   return hops as string[];

@@ -1,16 +1,19 @@
 import type { Http2ServerRequest } from "node:http2";
 import { canonicalAddress, compileIpRules, type IpRules } from "../access/ip-rules.js";
+import { forwardedForEntryAddress } from "./forwarded-for-entry.js";
 
 /** Who sent a request, as far as the trusted front proxies (HOP_SERVER_TRUSTED_PROXIES) tell. */
 export interface VisitorAddress {
   /**
    * The visitor's address: canonical (an IPv4-mapped IPv6 address as IPv4), or the peer as the
-   * socket gave it when that is no IP address; undefined when the socket no longer knows it.
+   * socket gave it when that is no IP address; undefined when the socket no longer knows it or a
+   * trusted proxy named no address (see visitorAddress).
    */
   readonly address: string | undefined;
   /**
    * The forwarding chain for the backend's X-Forwarded-For: `address` first, then each trusted
-   * hop the request passed, the TCP peer last. Just `[address]` when the peer is not trusted.
+   * hop the request passed, the TCP peer last. Just `[address]` when the peer is not trusted;
+   * `unknown` in `address`'s place when a trusted proxy named no address.
    */
   readonly chain: readonly string[];
 }
@@ -23,6 +26,9 @@ export interface AddressedRequest {
   readonly httpVersionMajor?: number;
 }
 
+/** RFC 7239 §6.2: the node a trusted proxy received the request from is not known. */
+const UNKNOWN_HOP = "unknown";
+
 /** Computes a request's VisitorAddress; asked once per request. */
 export type VisitorAddressOf = (req: AddressedRequest) => VisitorAddress;
 
@@ -32,8 +38,15 @@ export type VisitorAddressOf = (req: AddressedRequest) => VisitorAddress;
  * does: an untrusted peer is the visitor and its X-Forwarded-For is ignored; a trusted peer's
  * X-Forwarded-For is walked from the right (the entries its own proxies appended), skipping
  * trusted addresses, and the first untrusted one is the visitor. Everything left of it was
- * written by the visitor and is never looked at. An entry that is no IP address stops the walk:
- * the last trusted hop is then the visitor, as it is when every entry is trusted.
+ * written by the visitor and is never looked at. An entry is read for the address it names, a
+ * port or brackets around it (forwarded-for-entry.ts). When every entry is trusted, the leftmost
+ * is the visitor.
+ *
+ * An entry that names no address (`unknown`, `_hidden`, a host name) is an untrusted hop whose
+ * address a trusted proxy did not tell: the walk stops there and the visitor is unknown
+ * (`address` undefined, `unknown` first in the chain), so it passes no IP allow list and is
+ * refused by any deny list. nginx would take the last trusted hop instead, which lets every such
+ * visitor through an allow list that holds the proxies' own addresses.
  */
 export function visitorAddress(
   peer: string | undefined,
@@ -48,10 +61,10 @@ export function visitorAddress(
     const entry = entries[i]!.trim();
     // RFC 9110 §5.6.1: empty list elements are ignored.
     if (entry === "") continue;
-    const hop = canonicalAddress(entry);
-    if (hop === undefined) break;
-    hops.unshift(hop.address);
-    if (!trusted.matches(hop.address)) break;
+    const hop = forwardedForEntryAddress(entry);
+    if (hop === undefined) return { address: undefined, chain: [UNKNOWN_HOP, ...hops] };
+    hops.unshift(hop);
+    if (!trusted.matches(hop)) break;
   }
   return { address: hops[0], chain: hops };
 }
