@@ -1,7 +1,9 @@
 // `npx node --import tsx scripts/h2-string-writes.ts`: reproduces node 24's HTTP/2 freed-memory
-// write (docs/security.md, "HTTP/2 writes are Buffers") with node:http2 only, one case per line.
-// Each case writes a known message on a server stream over a real TLS connection (or h2c with
-// `--plain`) and compares what the client read with what was written; no load, no aborts.
+// write (docs/security.md, "HTTP/2 writes") with node:http2 only, one case per line. Each case
+// writes a known message on a server stream over a real TLS connection (or h2c with `--plain`)
+// and compares what the client read with what was written; no load, no aborts. A last part has
+// concurrent streams, a quarter of them reset by the client while their answers are written:
+// aborts alone (lone string writes) corrupt nothing.
 //
 // What it shows (node 24.21): a `_writev` batch whose chunks include a string and whose last
 // chunk is empty loses the string's bytes. Node copies the batch's strings into one native
@@ -207,7 +209,48 @@ for (const testCase of CASES) {
   console.log(
     `${wrong === 0 ? "ok     " : "CORRUPT"} ${wrong}/${ROUNDS}  ${testCase.name}${sample && `  e.g. ${sample}`}`,
   );
-  session.close();
+  session.destroy();
   server.close();
 }
+
+/** WAVES waves of WAVE concurrent streams on one session; every 4th is reset right after it is sent. */
+async function aborts(api: "lone string" | "http.ServerResponse"): Promise<string> {
+  const WAVES = 50;
+  const WAVE = 20;
+  const server = tls ? http2.createSecureServer(tls) : http2.createServer();
+  server.on("stream", (stream) => {
+    stream.on("error", () => {});
+    stream.respond({ ":status": 200 });
+    if (api === "lone string") setImmediate(() => !stream.destroyed && stream.end(HEAD));
+    else inner.emit("connection", stream);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  const session = http2.connect(`${tls ? "https" : "http"}://127.0.0.1:${port}`, { ca: tls?.cert });
+  session.on("error", () => {});
+  let answered = 0;
+  let wrong = 0;
+  for (let wave = 0; wave < WAVES; wave++) {
+    const exchanges = Array.from({ length: WAVE }, async (_, i) => {
+      const stream = session.request({ ":method": "POST", ":path": "/" }, { endStream: false });
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("error", () => {});
+      stream.end("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+      if (i % 4 === 3) setImmediate(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+      await once(stream, "close");
+      if (i % 4 === 3) return;
+      answered++;
+      const expected = api === "lone string" ? HEAD : HTTP1_PREFIX;
+      if (!Buffer.concat(chunks).toString("latin1").startsWith(expected)) wrong++;
+    });
+    await Promise.all(exchanges);
+  }
+  session.destroy();
+  server.close();
+  return `${wrong === 0 ? "ok     " : "CORRUPT"} ${wrong}/${answered}  ${api} answers, a quarter of the streams reset`;
+}
+console.log(await aborts("lone string"));
+console.log(await aborts("http.ServerResponse"));
 inner.close();
