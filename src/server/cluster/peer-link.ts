@@ -4,7 +4,7 @@ import type { CertificatePair } from "../certs/certificate-pair.js";
 import { peerServerName } from "./gateway-ca.js";
 import { announcementSchema, MAX_ANNOUNCEMENT_BYTES, PEER_PATHS } from "./peer-protocol.js";
 import type { PeerRoutes, PeerTarget } from "./peer-routes.js";
-import { sendBuffersOnly } from "./peer-stream.js";
+import { sendBuffersOnly } from "../../lib/buffer-writes.js";
 
 export interface PeerLinkOptions {
   /** Registry id of the peer: its certificate must name it. */

@@ -12,7 +12,7 @@ import type { AddressedRequest, VisitorAddress } from "../edge/visitor-address.j
 import type { Proxy } from "../proxy/proxy.js";
 import { peerIdOf } from "./gateway-ca.js";
 import { PEER_FOR_HEADER, PEER_PATHS, type Announcement } from "./peer-protocol.js";
-import { sendBuffersOnly } from "./peer-stream.js";
+import { sendBuffersOnly } from "../../lib/buffer-writes.js";
 
 export interface PeerListenerOptions {
   readonly listen: ListenAddress;
@@ -119,6 +119,7 @@ export async function startPeerListener(options: PeerListenerOptions): Promise<P
 
   const serveRoutes = (stream: ServerHttp2Stream) => {
     stream.respond({ ":status": 200, "content-type": "application/x-ndjson" });
+    sendBuffersOnly(stream);
     routeStreams.add(stream);
     stream.once("close", () => routeStreams.delete(stream));
     stream.write(announcementLine());
