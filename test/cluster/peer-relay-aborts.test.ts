@@ -14,8 +14,26 @@ const VISITORS = 36;
 /** How long the backend holds each response: every request is in flight when the aborts come. */
 const BACKEND_DELAY_MS = 600;
 
-/** One visitor's request to B over its own keep-alive connection; `abortAfterMs` closes it mid-request. */
-function request(port: number, index: number, abortAfterMs?: number) {
+/** Paths the backend has received, and waits for one to arrive. */
+function arrivals() {
+  const seen = new Set<string>();
+  const waiters = new Map<string, () => void>();
+  return {
+    arrived(path: string): void {
+      seen.add(path);
+      waiters.get(path)?.();
+    },
+    of(path: string): Promise<void> {
+      return seen.has(path) ? Promise.resolve() : new Promise((resolve) => waiters.set(path, resolve));
+    },
+  };
+}
+
+/**
+ * One visitor's request to B over its own keep-alive connection; `abortAfterMs` after `reached`
+ * (the backend has the request, so both servers have it in flight) closes it mid-request.
+ */
+function request(port: number, index: number, abortAfterMs?: number, reached?: Promise<void>) {
   return new Promise<{ status: number; body: string } | "aborted">((resolve, reject) => {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     const req = https.request({
@@ -41,12 +59,14 @@ function request(port: number, index: number, abortAfterMs?: number) {
     });
     req.end();
     if (abortAfterMs !== undefined)
-      setTimeout(() => {
-        // As wrk does at the end of a run: the visitor's connection closes under its request.
-        req.socket?.destroy();
-        req.destroy();
-        agent.destroy();
-      }, abortAfterMs);
+      void (reached ?? Promise.resolve()).then(() =>
+        setTimeout(() => {
+          // As wrk does at the end of a run: the visitor's connection closes under its request.
+          req.socket?.destroy();
+          req.destroy();
+          agent.destroy();
+        }, abortAfterMs),
+      );
   });
 }
 
@@ -109,9 +129,11 @@ describe("visitors aborting relayed requests (docs/scale-out.md)", { skip: pgSki
   it("a visitor closing its connection mid-request fails no other visitor's relayed request, and is logged as client_abort on both servers", async (t) => {
     const database = await createTestPgDatabase();
     t.after(() => database.drop());
+    const reached = arrivals();
     const backend = await startBackend(t, (req, res) => {
       if (req.url === "/") return res.end("ready");
       if (req.url?.startsWith("/load/")) return res.end(loadBody(req.url));
+      reached.arrived(req.url ?? "");
       setTimeout(() => {
         if (res.destroyed) return;
         res.writeHead(200, { "content-type": "text/plain" });
@@ -137,7 +159,9 @@ describe("visitors aborting relayed requests (docs/scale-out.md)", { skip: pgSki
     for (let round = 0; round < 3; round++) {
       const results = await Promise.all(
         Array.from({ length: VISITORS }, (_, i) =>
-          request(b.httpsPort, round * 1000 + i, i % 3 === 0 ? 100 + (i % 7) * 40 : undefined),
+          i % 3 === 0
+            ? request(b.httpsPort, round * 1000 + i, (i % 7) * 40, reached.of(`/slow/${round * 1000 + i}`))
+            : request(b.httpsPort, round * 1000 + i),
         ),
       );
       results.forEach((result, i) => {
