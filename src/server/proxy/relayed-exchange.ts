@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders } from "node:http"
 import type { Duplex, Writable } from "node:stream";
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
 import { endToEndFields } from "../../protocol/hop-by-hop.js";
-import { isWireHeader } from "../../protocol/wire-headers.js";
+import { emptyFieldMap, isWireHeader } from "../../protocol/wire-headers.js";
 import { PEER_FOR_HEADER } from "../cluster/peer-protocol.js";
 import type { PeerTarget } from "../cluster/peer-routes.js";
 import { accessRecordOf } from "./access-record.js";
@@ -230,9 +230,13 @@ function responseHeaders(answer: IncomingMessage): OutgoingHttpHeaders {
   return singleValues(endToEndFields(answer.rawHeaders));
 }
 
-/** Fields that occur once as plain strings (HTTP/2 refuses an array for single-value fields). */
+/**
+ * Fields that occur once as plain strings (HTTP/2 refuses an array for single-value fields), in
+ * a map that inherits nothing: on a plain object a field named "__proto__" set the prototype
+ * (or nothing) and never reached the other side.
+ */
 function singleValues(headers: Record<string, string[]>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+  const out: OutgoingHttpHeaders = emptyFieldMap();
   for (const name in headers) {
     const values = headers[name]!;
     out[name] = values.length === 1 ? values[0] : values;
