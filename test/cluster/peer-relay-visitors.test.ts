@@ -5,6 +5,7 @@ import { describe, it, type TestContext } from "node:test";
 import fc from "fast-check";
 import { WebSocket, WebSocketServer } from "ws";
 import { echoed, echoHandler, type Echo } from "../helpers/backend.js";
+import { spelled } from "../helpers/hostile-headers.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { pgSkip } from "../helpers/postgres.js";
 import { MAIN_DOMAIN } from "../helpers/server-process.js";
@@ -44,12 +45,6 @@ async function putAccess(server: PeerServer, policy: unknown): Promise<void> {
   });
   assert.equal(answer.status, 200, answer.body.toString());
 }
-
-/** A header name in a random mix of upper and lower case. */
-const spelled = (name: string) =>
-  fc
-    .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
-    .map((upper) => [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(""));
 
 describe("relayed visitors (docs/scale-out.md, docs/security.md)", { skip: pgSkip() }, () => {
   it("a visitor's X-HopGate-Peer-* fields, in any spelling, over h1 or h2, direct or relayed, never reach the backend nor change the visitor's address", async (t) => {
