@@ -42,3 +42,26 @@ export function hopByHopNames(connectionValues: readonly string[]): ReadonlySet<
   }
   return names ?? ALWAYS_HOP_BY_HOP;
 }
+
+/**
+ * A message's end-to-end fields from its raw header lines (name, value, name, value…): names
+ * lowercased, repeated fields kept in their order, without the hop-by-hop fields its own
+ * Connection header makes of them and without any name `skip` refuses. Inherits nothing: a field
+ * named "__proto__" or "constructor" is an ordinary entry.
+ */
+export function endToEndFields(
+  raw: readonly string[],
+  skip?: (lowerName: string) => boolean,
+): Record<string, string[]> {
+  const connection: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if (raw[i]!.toLowerCase() === "connection") connection.push(raw[i + 1]!);
+  const hopByHop = hopByHopNames(connection);
+  const fields = Object.create(null) as Record<string, string[]>;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (hopByHop.has(name) || skip?.(name)) continue;
+    (fields[name] ??= []).push(raw[i + 1]!);
+  }
+  return fields;
+}

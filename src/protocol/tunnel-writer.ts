@@ -65,7 +65,7 @@ const MAX_FREE_BUFFERS = 4;
  * ArrayBuffer per message, which V8 frees only at its next GC, so resident memory grew with
  * the bytes moved (docs/performance.md). A buffer is reused once its write has completed, by
  * whichever tunnel of the process writes next: one pool per process, not per tunnel (an idle
- * tunnel's own pool and closures were ~0.3 KiB each, docs/performance.md change 17).
+ * tunnel's own pool and closures were ~0.3 KiB each, docs/performance.md change 19).
  */
 class MessageBuffers {
   readonly #free: Buffer[] = [];

@@ -1,7 +1,11 @@
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import type { TestContext } from "node:test";
-import { startServerProcess, type ServerProcess } from "../helpers/server-process.js";
+import { startBackend, type Backend, type BackendHandler } from "../helpers/backend.js";
+import { pollUntil } from "../helpers/poll-until.js";
+import { createTestPgDatabase } from "../helpers/postgres.js";
+import { startClientProcess, startServerProcess, type ServerProcess } from "../helpers/server-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
+import { visit } from "../helpers/visit.js";
 
 export interface PeerServer extends ServerProcess {
   /** Its registry id, from its log. */
@@ -23,6 +27,49 @@ export async function startPeerServer(
   });
   const ready = await server.process.waitForLine((line) => line.msg === "peer link ready");
   return { ...server, id: String(ready.server_id), peerAddress: String(ready.peer_addr) };
+}
+
+export interface RelayPair {
+  /** Holds the only tunnel of the domain. */
+  readonly a: PeerServer;
+  /** Holds none: relays every request of the domain to A. */
+  readonly b: PeerServer;
+  readonly backend: Backend;
+}
+
+/**
+ * Servers A and B on one new database, a client on A serving `domain` from a backend with
+ * `handler`, both servers with `env` added to theirs; resolves once both answer `/` of `domain`
+ * with 200 (B relaying to A).
+ */
+export async function startRelayPair(
+  t: TestContext,
+  domain: string,
+  handler: BackendHandler,
+  env: Record<string, string> = {},
+): Promise<RelayPair> {
+  const database = await createTestPgDatabase();
+  t.after(() => database.drop());
+  const backend = await startBackend(t, handler);
+  const a = await startPeerServer(t, database.dsn, env);
+  const b = await startPeerServer(t, database.dsn, env);
+  startClientProcess(t, {
+    serverPort: a.httpsPort,
+    caFile: a.caFile,
+    domain,
+    apiKey: await a.register(domain),
+    backendUrl: backend.url,
+  });
+  for (const server of [a, b])
+    await pollUntil(
+      async () =>
+        (await visit(server.httpsPort, domain, "/", { timeoutMs: 10_000 }).catch(() => undefined))?.status ===
+        200,
+      30_000,
+      () => `port ${server.httpsPort} never answered 200`,
+      200,
+    );
+  return { a, b, backend };
 }
 
 export interface RoundRobinFront {

@@ -4,14 +4,15 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import { describe, it, type TestContext } from "node:test";
 import fc from "fast-check";
 import { WebSocket, WebSocketServer } from "ws";
-import { echoed, echoHandler, startBackend, type Echo } from "../helpers/backend.js";
+import { echoed, echoHandler, type Echo } from "../helpers/backend.js";
+import { spelled } from "../helpers/hostile-headers.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { MAIN_DOMAIN, startClientProcess } from "../helpers/server-process.js";
+import { pgSkip } from "../helpers/postgres.js";
+import { MAIN_DOMAIN } from "../helpers/server-process.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { visit } from "../helpers/visit.js";
 import { within } from "../helpers/within.js";
-import { startPeerServer, type PeerServer } from "./peer-cluster.js";
+import { startRelayPair, type PeerServer } from "./peer-cluster.js";
 
 const DOMAIN = "visitors.example.test";
 const basic = (user: string, password: string) =>
@@ -19,33 +20,12 @@ const basic = (user: string, password: string) =>
 
 /** Servers A (holding the only tunnel of DOMAIN) and B (relaying to A), with an echo and WebSocket backend. */
 async function twoServers(t: TestContext, env: Record<string, string> = {}) {
-  const database = await createTestPgDatabase();
-  t.after(() => database.drop());
-  const backend = await startBackend(t, echoHandler);
+  const { a, b, backend } = await startRelayPair(t, DOMAIN, echoHandler, env);
   const wss = new WebSocketServer({ server: backend.server });
   wss.on("connection", (socket) =>
     socket.on("message", (data: Buffer) => socket.send(`echo:${data.toString()}`)),
   );
   t.after(() => wss.close());
-  const a = await startPeerServer(t, database.dsn, env);
-  const b = await startPeerServer(t, database.dsn, env);
-  const key = await a.register(DOMAIN);
-  startClientProcess(t, {
-    serverPort: a.httpsPort,
-    caFile: a.caFile,
-    domain: DOMAIN,
-    apiKey: key,
-    backendUrl: backend.url,
-  });
-  for (const server of [a, b])
-    await pollUntil(
-      async () =>
-        (await visit(server.httpsPort, DOMAIN, "/", { timeoutMs: 10_000 }).catch(() => undefined))?.status ===
-        200,
-      30_000,
-      () => `port ${server.httpsPort} never answered 200`,
-      200,
-    );
   return { a, b, wss };
 }
 
@@ -65,12 +45,6 @@ async function putAccess(server: PeerServer, policy: unknown): Promise<void> {
   });
   assert.equal(answer.status, 200, answer.body.toString());
 }
-
-/** A header name in a random mix of upper and lower case. */
-const spelled = (name: string) =>
-  fc
-    .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
-    .map((upper) => [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(""));
 
 describe("relayed visitors (docs/scale-out.md, docs/security.md)", { skip: pgSkip() }, () => {
   it("a visitor's X-HopGate-Peer-* fields, in any spelling, over h1 or h2, direct or relayed, never reach the backend nor change the visitor's address", async (t) => {

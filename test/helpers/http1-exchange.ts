@@ -39,7 +39,8 @@ export class Http1ResponseReader {
     const lines = this.#buffered.toString("latin1", 0, headEnd).split("\r\n");
     this.#buffered = this.#buffered.subarray(headEnd + 4);
     const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(lines[0] ?? "")?.[1] ?? NaN);
-    const headers: Record<string, string> = {};
+    // Inheriting nothing: a field named "constructor" or "__proto__" is read as sent.
+    const headers = Object.create(null) as Record<string, string>;
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
       const name = line.slice(0, colon).toLowerCase();

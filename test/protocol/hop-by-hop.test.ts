@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { hopByHopNames } from "../../src/protocol/hop-by-hop.js";
+import { endToEndFields, hopByHopNames } from "../../src/protocol/hop-by-hop.js";
 
 const ALWAYS = [
   "connection",
@@ -40,5 +40,36 @@ describe("hopByHopNames", () => {
     hopByHopNames(["x-one"]);
     assert.equal(hopByHopNames(["keep-alive"]).size, before);
     assert.ok(!hopByHopNames([]).has("x-one"));
+  });
+});
+
+describe("endToEndFields", () => {
+  it("keeps repeated fields in order under lowercased names, without hop-by-hop ones or what skip refuses", () => {
+    const fields = endToEndFields(
+      [
+        "Connection",
+        "X-Secret, Content-Length",
+        "Accept",
+        "a",
+        "X-Secret",
+        "s",
+        "ACCEPT",
+        "b",
+        "Keep-Alive",
+        "timeout=5",
+        "Content-Length",
+        "3",
+        "X-Skipped",
+        "v",
+        "__proto__",
+        "p",
+      ],
+      (name) => name === "x-skipped",
+    );
+    assert.deepEqual(Object.entries(fields), [
+      ["accept", ["a", "b"]],
+      ["content-length", ["3"]],
+      ["__proto__", ["p"]],
+    ]);
   });
 });

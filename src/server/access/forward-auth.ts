@@ -5,7 +5,7 @@ import {
   type OutgoingHttpHeaders,
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { hopByHopNames } from "../../protocol/hop-by-hop.js";
+import { endToEndFields } from "../../protocol/hop-by-hop.js";
 
 /** Where to ask and what to copy (docs/access.md, Forward auth). */
 export interface ForwardAuthSpec {
@@ -131,18 +131,10 @@ export function askForwardAuth(
 }
 
 function subrequestHeaders(visitor: ForwardAuthRequest): OutgoingHttpHeaders {
-  const raw = visitor.rawHeaders;
-  const connection: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2)
-    if (raw[i]!.toLowerCase() === "connection") connection.push(raw[i + 1]!);
-  const hopByHop = hopByHopNames(connection);
-  const headers: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name.startsWith(":") || NOT_SENT.has(name) || hopByHop.has(name) || FORWARDED.includes(name))
-      continue;
-    (headers[name] ??= []).push(raw[i + 1]!);
-  }
+  const headers = endToEndFields(
+    visitor.rawHeaders,
+    (name) => name.startsWith(":") || NOT_SENT.has(name) || FORWARDED.includes(name),
+  );
   return {
     ...headers,
     "x-forwarded-method": visitor.method,

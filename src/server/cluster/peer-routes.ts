@@ -13,8 +13,11 @@ export interface PeerTarget {
 export interface PeerLookup {
   /** A peer holding an active tunnel of `domain` (normalized), or undefined. */
   find(domain: string): PeerTarget | undefined;
-  /** Resolves true once a peer announces `domain`, false after `timeoutMs` without one. */
-  waitFor(domain: string, timeoutMs: number): Promise<boolean>;
+  /**
+   * Resolves true once a peer announces `domain`, false after `timeoutMs` without one or once
+   * `signal` aborts (the wait and its timer are then gone).
+   */
+  waitFor(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
 /**
@@ -50,9 +53,14 @@ export class PeerRoutes implements PeerLookup {
     return this.#holders.has(domain);
   }
 
-  waitFor(domain: string, timeoutMs: number): Promise<boolean> {
+  waitFor(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.#holders.has(domain)) return Promise.resolve(true);
-    return this.#waiting.wait(domain, timeoutMs);
+    return this.#waiting.wait(domain, timeoutMs, signal);
+  }
+
+  /** Requests waiting for a peer to announce a domain (tests). */
+  get waiting(): number {
+    return this.#waiting.size;
   }
 
   /** Peer ids and the number of domains each announced (logs and tests). */

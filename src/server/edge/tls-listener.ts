@@ -31,7 +31,7 @@ export interface TlsListenerOptions {
    * Offered every HTTP/2 stream whose head is within `maxHeaderBytes` before node's
    * compatibility layer makes a request/response pair of it: returns true when it serves the
    * stream itself (the gRPC tunnel: the pair would live as long as the tunnel, docs/performance.md
-   * change 17), false to let it reach `onRequest` as usual.
+   * change 19), false to let it reach `onRequest` as usual.
    */
   readonly claimStream?: StreamClaim;
   readonly onUpgrade: (req: VisitorRequest, socket: Duplex, head: Buffer) => void;

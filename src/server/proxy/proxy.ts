@@ -227,11 +227,22 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
   };
 
-  /** Resolves once a local tunnel or a peer serves `domain`, or after the tunnel wait. */
-  function waitForRoute(domain: string): Promise<boolean> {
+  /**
+   * Resolves once a local tunnel or a peer serves `domain`, or after the tunnel wait. The wait
+   * that did not settle first is cancelled: no waiter or timer of it outlives the race.
+   */
+  async function waitForRoute(domain: string): Promise<boolean> {
     const waitMs = options.tunnelWaitMs();
-    const local = options.lookup.waitForTunnel(domain, waitMs);
-    return options.peers ? Promise.race([local, options.peers.waitFor(domain, waitMs)]) : local;
+    if (!options.peers) return options.lookup.waitForTunnel(domain, waitMs);
+    const loser = new AbortController();
+    try {
+      return await Promise.race([
+        options.lookup.waitForTunnel(domain, waitMs, loser.signal),
+        options.peers.waitFor(domain, waitMs, loser.signal),
+      ]);
+    } finally {
+      loser.abort();
+    }
   }
 
   /** No live tunnel for a registered domain (not merely all at their stream limit): wait for one. */

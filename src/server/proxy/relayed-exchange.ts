@@ -1,8 +1,8 @@
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import type { Duplex, Writable } from "node:stream";
 import type { HopGateErrorCode } from "../../lib/hopgate-error.js";
-import { hopByHopNames } from "../../protocol/hop-by-hop.js";
-import { isWireHeader } from "../../protocol/wire-headers.js";
+import { endToEndFields } from "../../protocol/hop-by-hop.js";
+import { emptyFieldMap, isWireHeader } from "../../protocol/wire-headers.js";
 import { PEER_FOR_HEADER } from "../cluster/peer-protocol.js";
 import type { PeerTarget } from "../cluster/peer-routes.js";
 import { accessRecordOf } from "./access-record.js";
@@ -37,7 +37,7 @@ export function relayRequest(
   const finish = (error: HopGateErrorCode | "client_abort" | undefined) => {
     if (done) return;
     done = true;
-    clearTimeout(timer);
+    relay?.disarm();
     unwatch();
     context.onFinished(
       accessRecordOf(req, context, { status, bytesIn, bytesOut, sessionId: undefined, error }),
@@ -50,15 +50,17 @@ export function relayRequest(
     req.resume();
     finish(code);
   };
-  const outgoing = openOutgoing(req, peer, context, relayedHeaders(req, context, rawHeaders, false));
-  if (!outgoing) return fail("tunnel_unavailable");
-  const timer = setTimeout(() => {
-    outgoing.destroy();
-    fail("timeout");
-  }, context.proxyTimeoutMs + HEAD_MARGIN_MS);
-  outgoing.on("error", () => fail("tunnel_closed"));
-  outgoing.on("response", (answer: IncomingMessage) => {
-    clearTimeout(timer);
+  const gone = () => {
+    if (done) return;
+    relay?.outgoing.destroy();
+    finish("client_abort");
+  };
+  res.once("close", gone);
+  const unwatch = onVisitorConnectionClosed(req, gone);
+  const relay = openWithDeadline(req, peer, context, relayedHeaders(req, context, rawHeaders, false), fail);
+  if (!relay) return fail("tunnel_unavailable");
+  relay.outgoing.on("response", (answer: IncomingMessage) => {
+    relay.disarm();
     if (done) return answer.destroy();
     status = answer.statusCode ?? 502;
     res.writeHead(status, responseHeaders(answer));
@@ -71,16 +73,9 @@ export function relayRequest(
     });
     answer.pipe(res as unknown as Writable, { end: false });
   });
-  const gone = () => {
-    if (done) return;
-    outgoing.destroy();
-    finish("client_abort");
-  };
-  res.once("close", gone);
-  const unwatch = onVisitorConnectionClosed(req, gone);
   req.on("data", (chunk: Buffer) => (bytesIn += chunk.length));
   // Never destroys `req` (on HTTP/1.1 that would take the visitor's connection with it).
-  req.pipe(outgoing);
+  req.pipe(relay.outgoing);
 }
 
 /**
@@ -101,7 +96,7 @@ export function relayUpgrade(
   const finish = (error: HopGateErrorCode | "client_abort" | undefined) => {
     if (done) return;
     done = true;
-    clearTimeout(timer);
+    relay?.disarm();
     context.onFinished(
       accessRecordOf(req, context, { status, bytesIn: 0, bytesOut: 0, sessionId: undefined, error }),
     );
@@ -116,15 +111,10 @@ export function relayUpgrade(
     }
     finish(code);
   };
-  const outgoing = openOutgoing(req, peer, context, relayedHeaders(req, context, rawHeaders, true));
-  if (!outgoing) return fail("tunnel_unavailable");
-  const timer = setTimeout(() => {
-    outgoing.destroy();
-    fail("timeout");
-  }, context.proxyTimeoutMs + HEAD_MARGIN_MS);
-  outgoing.on("error", () => fail("tunnel_closed"));
-  outgoing.on("upgrade", (answer: IncomingMessage, link: Duplex, linkHead: Buffer) => {
-    clearTimeout(timer);
+  const relay = openWithDeadline(req, peer, context, relayedHeaders(req, context, rawHeaders, true), fail);
+  if (!relay) return fail("tunnel_unavailable");
+  relay.outgoing.on("upgrade", (answer: IncomingMessage, link: Duplex, linkHead: Buffer) => {
+    relay.disarm();
     status = answer.statusCode ?? 101;
     socket.write(
       responseHead(status, {
@@ -149,8 +139,8 @@ export function relayUpgrade(
     socket.pipe(link);
     socket.resume();
   });
-  outgoing.on("response", (answer: IncomingMessage) => {
-    clearTimeout(timer);
+  relay.outgoing.on("response", (answer: IncomingMessage) => {
+    relay.disarm();
     status = answer.statusCode ?? 502;
     socket.write(responseHead(status, { ...responseHeaders(answer), connection: "close" }));
     answer.pipe(socket);
@@ -158,24 +148,36 @@ export function relayUpgrade(
   });
   socket.once("close", () => {
     if (done) return;
-    outgoing.destroy();
+    relay.outgoing.destroy();
     finish("client_abort");
   });
-  outgoing.end();
+  relay.outgoing.end();
 }
 
-/** The relayed HTTP/1.1 request on a new stream of the link, or undefined when the link is down. */
-function openOutgoing(
+interface OpenRelay {
+  readonly outgoing: http.ClientRequest;
+  /** Stops the head deadline: the answer's head came, or the exchange ended. */
+  readonly disarm: () => void;
+}
+
+/**
+ * The relayed HTTP/1.1 request on a new stream of the link, its answer head due within the
+ * holder's proxy timeout plus a margin: past it the stream is destroyed and `fail` hears
+ * "timeout"; a stream error is "tunnel_closed". Undefined when the link is down.
+ */
+function openWithDeadline(
   req: VisitorRequest,
   peer: PeerTarget,
   context: ExchangeContext,
   headers: OutgoingHttpHeaders,
-): http.ClientRequest | undefined {
+  fail: (code: HopGateErrorCode) => void,
+): OpenRelay | undefined {
   const stream = peer.openExchange({ [PEER_FOR_HEADER]: context.forwardedFor.join(", ") });
   if (!stream) return undefined;
   stream.on("error", () => {});
+  let outgoing: http.ClientRequest;
   try {
-    return http.request({
+    outgoing = http.request({
       method: req.method ?? "GET",
       path: req.url ?? "/",
       headers,
@@ -185,6 +187,12 @@ function openOutgoing(
     stream.destroy();
     return undefined;
   }
+  const timer = setTimeout(() => {
+    outgoing.destroy();
+    fail("timeout");
+  }, context.proxyTimeoutMs + HEAD_MARGIN_MS);
+  outgoing.on("error", () => fail("tunnel_closed"));
+  return { outgoing, disarm: () => clearTimeout(timer) };
 }
 
 /**
@@ -198,18 +206,13 @@ function relayedHeaders(
   raw: readonly string[],
   upgrade: boolean,
 ): OutgoingHttpHeaders {
-  const connection: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2)
-    if (raw[i]!.toLowerCase() === "connection") connection.push(raw[i + 1]!);
-  const hopByHop = hopByHopNames(connection);
-  const headers: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (name.charCodeAt(0) === 58 /* : */ || hopByHop.has(name) || isWireHeader(name)) continue;
-    if (name === "host" || name === "x-request-id") continue;
-    (headers[name] ??= []).push(raw[i + 1]!);
-  }
-  const out = singleValues(headers);
+  const out = singleValues(
+    endToEndFields(
+      raw,
+      (name) =>
+        name.charCodeAt(0) === 58 /* : */ || isWireHeader(name) || name === "host" || name === "x-request-id",
+    ),
+  );
   out.host = visitorHost(req);
   out["x-request-id"] = context.requestId;
   if (upgrade) {
@@ -224,22 +227,16 @@ function relayedHeaders(
 
 /** The holder's response headers, without its hop-by-hop fields (this hop frames its own). */
 function responseHeaders(answer: IncomingMessage): OutgoingHttpHeaders {
-  const raw = answer.rawHeaders;
-  const connection: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2)
-    if (raw[i]!.toLowerCase() === "connection") connection.push(raw[i + 1]!);
-  const hopByHop = hopByHopNames(connection);
-  const headers: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (!hopByHop.has(name)) (headers[name] ??= []).push(raw[i + 1]!);
-  }
-  return singleValues(headers);
+  return singleValues(endToEndFields(answer.rawHeaders));
 }
 
-/** Fields that occur once as plain strings (HTTP/2 refuses an array for single-value fields). */
+/**
+ * Fields that occur once as plain strings (HTTP/2 refuses an array for single-value fields), in
+ * a map that inherits nothing: on a plain object a field named "__proto__" set the prototype
+ * (or nothing) and never reached the other side.
+ */
 function singleValues(headers: Record<string, string[]>): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
+  const out: OutgoingHttpHeaders = emptyFieldMap();
   for (const name in headers) {
     const values = headers[name]!;
     out[name] = values.length === 1 ? values[0] : values;

@@ -16,8 +16,11 @@ export interface TunnelLookup {
   route(domain: string, path: string, exclude?: ReadonlySet<TunnelSession>): TunnelRoute | undefined;
   /** Whether any active session serves `domain`. */
   hasTunnel(domain: string): boolean;
-  /** Resolves true once an active session serves `domain`, false after `timeoutMs` without one. */
-  waitForTunnel(domain: string, timeoutMs: number): Promise<boolean>;
+  /**
+   * Resolves true once an active session serves `domain`, false after `timeoutMs` without one or
+   * once `signal` aborts (the wait and its timer are then gone).
+   */
+  waitForTunnel(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
 /**
@@ -84,9 +87,14 @@ export class SessionRegistry implements TunnelLookup, SessionDirectory {
     return false;
   }
 
-  waitForTunnel(domain: string, timeoutMs: number): Promise<boolean> {
+  waitForTunnel(domain: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.hasTunnel(domain)) return Promise.resolve(true);
-    return this.#waiting.wait(domain, timeoutMs);
+    return this.#waiting.wait(domain, timeoutMs, signal);
+  }
+
+  /** Requests waiting for a domain's first tunnel (tests). */
+  get waiting(): number {
+    return this.#waiting.size;
   }
 
   list(filter?: { readonly domain?: string }): SessionInfo[] {

@@ -86,7 +86,7 @@ export class TunnelSession {
   /**
    * The multiplexer's and keepalive's options and callbacks for one session, as one object with
    * methods instead of an options object and a closure per callback (a server holds one set per
-   * idle tunnel, docs/performance.md change 17). Declared in the class body to reach the
+   * idle tunnel, docs/performance.md change 19). Declared in the class body to reach the
    * session's private members.
    */
   static readonly #Hooks = class SessionHooks implements MultiplexerOptions, KeepaliveOptions {
