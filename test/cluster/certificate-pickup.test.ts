@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
-import { describe, it, type TestContext } from "node:test";
-import { issued, presented, startAcmeGateway, type TestServer } from "../helpers/acme-gateway.js";
+import { describe, it } from "node:test";
+import {
+  gatewayStores,
+  issued,
+  presented,
+  startAcmeGateway,
+  type TestServer,
+} from "../helpers/acme-gateway.js";
 import { ACME_MAIN_DOMAIN } from "../helpers/acme-server-config.js";
 import { freePort } from "../helpers/free-port.js";
 import type { LogLine } from "../helpers/log-capture.js";
 import type { RunningPebble } from "../helpers/pebble.js";
 import { pollUntil, until } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { tempDir } from "../helpers/temp-dir.js";
 
 /**
  * From A storing a certificate to B presenting it. The unprompted pick-up runs every 60 s and
@@ -16,30 +20,6 @@ import { tempDir } from "../helpers/temp-dir.js";
  */
 const PICK_UP_BOUND_MS = 2_500;
 const RENEWALS = 3;
-
-interface Backend {
-  readonly name: string;
-  readonly skip: string | false;
-  /** Flags of every server of the gateway, and its shared SQLite directory if any. */
-  store(t: TestContext): Promise<{ flags: Record<string, string>; dataDir?: string }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: "PostgreSQL (LISTEN/NOTIFY)",
-    skip: pgSkip(),
-    async store(t) {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
-      return { flags: { dbDsn: database.dsn } };
-    },
-  },
-  {
-    name: "one SQLite file (change counter polled each second)",
-    skip: false,
-    store: async (t) => ({ flags: {}, dataDir: await tempDir(t) }),
-  },
-];
 
 /** The first issued renewal of `domain` in A's log after `from` lines. */
 function renewalAfter(server: TestServer, domain: string, from: number): LogLine | undefined {
@@ -52,17 +32,17 @@ async function presentedSerial(server: TestServer, running: RunningPebble): Prom
   return (await presented(server, running, ACME_MAIN_DOMAIN))?.toUpperCase();
 }
 
-for (const backend of backends) {
+for (const backend of gatewayStores) {
   describe(
     `certificate pick-up on the store-change signal, ${backend.name}, pebble`,
     { skip: backend.skip },
     () => {
       it(`serves a certificate another server renewed within ${PICK_UP_BOUND_MS} ms, ${RENEWALS} times in a row, without ordering`, async (t) => {
-        const { flags, dataDir } = await backend.store(t);
+        const store = await backend.create(t);
         // 30 s certificates: A renews at 80 % of the lifetime left (6 s in); B at the default
         // third (20 s in), so B can only switch earlier by picking up what A stored.
-        const gw = await startAcmeGateway(t, flags, {
-          ...(dataDir ? { dataDir } : {}),
+        const gw = await startAcmeGateway(t, store.shared, {
+          ...store.options,
           certificateValiditySeconds: 30,
         });
         const aHttpPort = await freePort();

@@ -5,6 +5,7 @@ import { freePort } from "./free-port.js";
 import { lifoCleanup } from "./lifo-cleanup.js";
 import { captureLogs, type LogCapture, type LogLine } from "./log-capture.js";
 import { preparePebble, type PebbleSetup, type RunningPebble } from "./pebble.js";
+import { createTestPgDatabase, pgSkip } from "./postgres.js";
 import { startTcpFront, type TcpFront } from "./tcp-front.js";
 import { tempDir } from "./temp-dir.js";
 import { tlsHandshake } from "./tls-probe.js";
@@ -83,3 +84,28 @@ export async function presented(
   }).catch(() => undefined);
   return peer?.serialNumber;
 }
+
+/** A store that several servers of one gateway share. */
+export interface GatewayStore {
+  readonly name: string;
+  readonly skip: string | false;
+  /** `shared` flags of startAcmeGateway() and its options (a fresh store each time). */
+  create(t: TestContext): Promise<{ shared: Record<string, string>; options: { dataDir?: string } }>;
+}
+
+export const gatewayStores: readonly GatewayStore[] = [
+  {
+    name: "PostgreSQL (LISTEN/NOTIFY)",
+    skip: pgSkip(),
+    async create(t) {
+      const database = await createTestPgDatabase();
+      t.after(() => database.drop());
+      return { shared: { dbDsn: database.dsn }, options: {} };
+    },
+  },
+  {
+    name: "one SQLite file (change counter read each second)",
+    skip: false,
+    create: async (t) => ({ shared: {}, options: { dataDir: await tempDir(t) } }),
+  },
+];
