@@ -12,6 +12,8 @@ import { freePort } from "../helpers/free-port.js";
 import type { LogLine } from "../helpers/log-capture.js";
 import type { RunningPebble } from "../helpers/pebble.js";
 import { pollUntil, until } from "../helpers/poll-until.js";
+import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
 
 /**
  * From A storing a certificate to B presenting it. The unprompted pick-up runs every 60 s and
@@ -90,3 +92,61 @@ for (const backend of gatewayStores) {
     },
   );
 }
+
+describe(
+  "certificate pick-up after the store-change listener reconnects (PostgreSQL, pebble)",
+  { skip: pgSkip() },
+  () => {
+    it("serves a renewal stored while B was cut off from PostgreSQL once B's listener is back, before the next renewal or the 60 s look", async (t) => {
+      const database = await createTestPgDatabase();
+      t.after(() => database.drop());
+      const url = new URL(database.dsn);
+      const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
+        t.after(fn),
+      );
+      url.host = `127.0.0.1:${proxy.port}`;
+      // 60 s certificates: A renews every 12 s; B (through the proxy) at 40 s in, never first.
+      const gw = await startAcmeGateway(t, { dbDsn: database.dsn });
+      const aHttpPort = await freePort();
+      gw.front.switchTo(aHttpPort);
+      const a = await gw.start("A", { acmeRenewRemainingPercent: "80" }, aHttpPort);
+      await until(
+        async () => (await presentedSerial(a, gw.running)) !== undefined,
+        "A presents its first certificate",
+        60_000,
+      );
+      const b = await gw.start("B", { dbDsn: url.toString() });
+      const nextRenewal = async (from: number) => {
+        let line: LogLine | undefined;
+        await until(() => (line = renewalAfter(a, ACME_MAIN_DOMAIN, from)) !== undefined, "A renews", 30_000);
+        return { serial: String(line!.serial).toUpperCase(), storedAtMs: Date.parse(String(line!.ts)) };
+      };
+      const steady = await nextRenewal(a.logs.lines.length);
+      await until(
+        async () => (await presentedSerial(b, gw.running)) === steady.serial,
+        "B presents A's renewal",
+      );
+
+      // Cut a few seconds before A's next renewal, so that the listener's backoff stays short
+      // (under 4 s) and B is back well before the renewal after it, which B would hear of
+      // normally and serve instead.
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, steady.storedAtMs + 8_000 - Date.now())),
+      );
+      await proxy.cut();
+      const storedMeanwhile = (await nextRenewal(a.logs.lines.length)).serial;
+      const restoredAtMs = Date.now();
+      await proxy.restore();
+      const switchedAtMs = await pollUntil(
+        async () => (await presentedSerial(b, gw.running)) === storedMeanwhile,
+        10_000,
+        () => `B never presented ${storedMeanwhile}, stored while it was cut off`,
+        50,
+      );
+      t.diagnostic(
+        `listener back: B presented the renewal stored meanwhile ${switchedAtMs - restoredAtMs} ms later`,
+      );
+      assert.equal(issued(b, ACME_MAIN_DOMAIN).length, 0, "B never ordered");
+    });
+  },
+);
