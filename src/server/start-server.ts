@@ -16,7 +16,12 @@ import { advertisedHost, createAdvertisedServers } from "./cluster/advertised-se
 import { PeerRoutes } from "./cluster/peer-routes.js";
 import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
 import { DEFAULT_EXPIRY_MS, startServerRegistry } from "./cluster/server-registry.js";
-import { listenForStoreChanges, pollStoreChanges, type StoreTopic } from "./cluster/store-changes.js";
+import {
+  listenForStoreChanges,
+  pollStoreChanges,
+  type StoreChangeCause,
+  type StoreTopic,
+} from "./cluster/store-changes.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { createKyselyChallengeStore } from "./certs/acme/kysely-challenge-store.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
@@ -331,11 +336,15 @@ async function assemble(
     await registered.refresh(() => domains.allDomainKeys(), serverLogger);
     await accessPolicies.refresh(() => access.all(), serverLogger);
   });
+  // A certificate stored by another server is served here within about a second as well
+  // (docs/scale-out.md, "Shared certificates"); a resync re-reads every stored revision.
+  const acmeManager = certificates.mode === "acme" ? certificates.provider : undefined;
   const changesOptions = {
     logger: logger.child({ component: "store-changes" }),
-    onChange: (topic: StoreTopic) => {
+    onChange: (topic: StoreTopic, cause: StoreChangeCause) => {
       if (topic === "domains") reloadDomains();
       if (topic === "auth_blocks") void sharedLockout?.reloadBlocks();
+      if (topic === "certificates") acmeManager?.certificatesChanged({ full: cause === "resync" });
     },
   };
   const storeChanges =

@@ -29,6 +29,8 @@ export interface PebbleSetup {
 export interface RunningPebble {
   /** The root of the chains pebble issues (management `/roots/0`; new at every pebble start). */
   rootPem(): Promise<string>;
+  /** Orders pebble received since this start (its log line "Added order"), whatever their fate. */
+  ordersAdded(): number;
   stop(): Promise<void>;
 }
 
@@ -85,14 +87,27 @@ export async function preparePebble(cleanup: Cleanup, options: PebbleOptions): P
         stdio: ["ignore", "pipe", "pipe"],
       });
       let output = "";
-      const collect = (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-8_000));
-      child.stdout?.on("data", collect);
-      child.stderr?.on("data", collect);
+      let ordersAdded = 0;
+      const collector = () => {
+        let partialLine = "";
+        return (chunk: Buffer) => {
+          output = (output + chunk.toString()).slice(-8_000);
+          const lines = (partialLine + chunk.toString()).split("\n");
+          partialLine = lines.pop() ?? "";
+          ordersAdded += lines.filter((line) => line.includes("Added order")).length;
+        };
+      };
+      child.stdout?.on("data", collector());
+      child.stderr?.on("data", collector());
       const stop = () => stopProcess(child);
       cleanup(stop);
       await waitUntilAnswering(directoryUrl, listenerCaPem, child, () => output);
       const managementUrl = `https://127.0.0.1:${managementPort}/roots/0`;
-      return { rootPem: () => httpsGet(managementUrl, listenerCaPem).then((r) => r.body), stop };
+      return {
+        rootPem: () => httpsGet(managementUrl, listenerCaPem).then((r) => r.body),
+        ordersAdded: () => ordersAdded,
+        stop,
+      };
     },
   };
 }

@@ -5,6 +5,12 @@ export interface TcpFront {
   readonly port: number;
   /** New connections go to 127.0.0.1:`port` from now on; open ones stay where they are. */
   switchTo(port: number): void;
+  /** New connections are accepted but not forwarded (nor read) until `release()`. */
+  hold(): void;
+  /** Forwards the held connections, and new ones again. */
+  release(): void;
+  /** Connections held now. */
+  readonly held: number;
 }
 
 /**
@@ -14,7 +20,8 @@ export interface TcpFront {
 export async function startTcpFront(t: TestContext, upstreamPort: number): Promise<TcpFront> {
   let upstream = upstreamPort;
   const sockets = new Set<Socket>();
-  const server = createServer((visitor) => {
+  let waiting: Socket[] | undefined;
+  const forward = (visitor: Socket) => {
     const target = connect(upstream, "127.0.0.1");
     for (const socket of [visitor, target]) {
       sockets.add(socket);
@@ -23,6 +30,13 @@ export async function startTcpFront(t: TestContext, upstreamPort: number): Promi
       socket.on("error", () => (socket === visitor ? target : visitor).destroy());
     }
     visitor.pipe(target).pipe(visitor);
+  };
+  const server = createServer({ pauseOnConnect: true }, (visitor) => {
+    if (!waiting) return forward(visitor);
+    sockets.add(visitor);
+    visitor.on("close", () => sockets.delete(visitor));
+    visitor.on("error", () => visitor.destroy());
+    waiting.push(visitor);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   t.after(
@@ -35,5 +49,14 @@ export async function startTcpFront(t: TestContext, upstreamPort: number): Promi
   return {
     port: (server.address() as AddressInfo).port,
     switchTo: (port) => (upstream = port),
+    hold: () => void (waiting ??= []),
+    release() {
+      const held = waiting ?? [];
+      waiting = undefined;
+      for (const visitor of held) if (!visitor.destroyed) forward(visitor);
+    },
+    get held() {
+      return waiting?.filter((visitor) => !visitor.destroyed).length ?? 0;
+    },
   };
 }

@@ -1,14 +1,24 @@
 import type { Client } from "pg";
 import type { Kysely } from "kysely";
 import type { Logger } from "../../lib/logger.js";
-import { STORE_CHANGED_CHANNEL, STORE_TOPICS } from "../store/migrations/0007-shared-state.js";
+import { STORE_CHANGED_CHANNEL, SHARED_STATE_TOPICS } from "../store/migrations/0007-shared-state.js";
+import { CERTIFICATES_TOPIC } from "../store/migrations/0008-certificate-changes.js";
 import type { StoreSchema } from "../store/schema.js";
 
+/** Every topic the migrations' triggers signal. */
+export const STORE_TOPICS = [...SHARED_STATE_TOPICS, CERTIFICATES_TOPIC] as const;
 export type StoreTopic = (typeof STORE_TOPICS)[number];
+
+/**
+ * Why a topic is reported: "changed", a signal of a change; "resync", the listener (re)connected
+ * and changes signalled meanwhile were lost, so whatever is kept of the topic should be re-read
+ * in full.
+ */
+export type StoreChangeCause = "changed" | "resync";
 
 export interface StoreChangesOptions {
   /** What something in the store changed; the listener reloads what it keeps of it. */
-  readonly onChange: (topic: StoreTopic) => void;
+  readonly onChange: (topic: StoreTopic, cause: StoreChangeCause) => void;
   readonly logger: Logger;
 }
 
@@ -81,7 +91,7 @@ export function listenForStoreChanges(dsn: string, options: StoreChangesOptions)
     next.on("end", () => lose("connection closed"));
     next.on("notification", (message) => {
       if (message.channel === STORE_CHANGED_CHANNEL && message.payload && isTopic(message.payload))
-        options.onChange(message.payload);
+        options.onChange(message.payload, "changed");
     });
     try {
       await next.connect();
@@ -101,7 +111,7 @@ export function listenForStoreChanges(dsn: string, options: StoreChangesOptions)
       next.query("select 1").catch((error: Error) => lose(error.message));
     }, LISTENER_CHECK_MS).unref();
     // Whatever changed while no one listened: reload everything once.
-    for (const topic of STORE_TOPICS) options.onChange(topic);
+    for (const topic of STORE_TOPICS) options.onChange(topic, "resync");
   };
 
   void connect();
@@ -140,7 +150,7 @@ export function pollStoreChanges(
       for (const { topic, version } of rows) {
         const before = versions.get(topic);
         versions.set(topic, version);
-        if (before !== undefined && before !== version && isTopic(topic)) options.onChange(topic);
+        if (before !== undefined && before !== version && isTopic(topic)) options.onChange(topic, "changed");
       }
     } catch (error) {
       if (!failing)

@@ -104,7 +104,7 @@ export interface TunnelSessionsTable {
   bytes_from_client: ColumnType<number | string, number, number>;
 }
 
-/** A change counter per topic, bumped by triggers; SQLite's stand-in for NOTIFY (migration 0007). */
+/** A change counter per topic, bumped by triggers; SQLite's stand-in for NOTIFY (migrations 0007, 0008). */
 export interface StoreVersionsTable {
   readonly topic: string;
   version: number;

@@ -6,7 +6,7 @@ import type { CertificateProvider } from "../certificate-provider.js";
 import { generateSelfSignedCertificate } from "../self-signed-certificate.js";
 import type { AddressCheck } from "./address-check.js";
 import type { CertificateIssuer } from "./acme-issuer.js";
-import { createCertificatePickUp } from "./certificate-pickup.js";
+import { createCertificatePickUp, type CertificateLook } from "./certificate-pickup.js";
 import type { CertificateStore } from "./certificate-store.js";
 import {
   servedCertificate,
@@ -43,8 +43,9 @@ export interface AcmeCertificateManagerOptions {
    */
   readonly onDemandWaitMs?: number;
   /**
-   * How often the store is asked for certificates that other servers of the gateway obtained or
-   * renewed (certificate-pickup.ts). Default 5 s.
+   * How often the store is asked, unprompted, for certificates that other servers of the gateway
+   * obtained or renewed (certificate-pickup.ts). Default 60 s: the safety net under
+   * `certificatesChanged()`, which the store-change signal calls within about a second.
    */
   readonly pickUpIntervalMs?: number;
   /** Longest time stop() waits for orders in flight (then closes the issuer). Default 5 s. */
@@ -68,9 +69,20 @@ export interface AcmeCertificateManager extends CertificateProvider {
   forget(domain: string): void;
   /** Undefined for a domain the manager does not manage. */
   status(domain: string): CertificateStatus | undefined;
+  /**
+   * A certificate was stored (by any server sharing the store): serve it if it is newer than the
+   * one served. `full` re-reads every stored revision: signals may have been lost meanwhile.
+   */
+  certificatesChanged(look?: CertificateLook): void;
 }
 
 const FALLBACK_VALIDITY_DAYS = 365;
+/**
+ * Unprompted looks for certificates stored elsewhere. Signals are lost only while the listener
+ * is disconnected, and its reconnection asks for a full look, so this only bounds the delay after
+ * a failed look or a missed signal nobody noticed (docs/scale-out.md, "Shared certificates").
+ */
+const DEFAULT_PICK_UP_INTERVAL_MS = 60_000;
 
 /**
  * Obtains, stores, serves and renews ACME certificates for the main domain, the extra domains and
@@ -113,7 +125,7 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
 
   const pickUp = createCertificatePickUp({
     store,
-    intervalMs: options.pickUpIntervalMs ?? 5_000,
+    intervalMs: options.pickUpIntervalMs ?? DEFAULT_PICK_UP_INTERVAL_MS,
     onChanged: (domain) => pickUpStored(domain),
     logger,
   });
@@ -223,6 +235,9 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     status: (domain) => {
       const entry = entries.get(serverNameOf(domain) ?? "");
       return entry && statusOf(entry);
+    },
+    certificatesChanged(look) {
+      if (!stopped) void pickUp.poll(look);
     },
     async ensure(name) {
       const domain = serverNameOf(name);

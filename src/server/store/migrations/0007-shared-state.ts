@@ -4,8 +4,11 @@ import type { StoreDialect } from "../schema.js";
 
 /** The channel of PostgreSQL's NOTIFY for store changes; the payload is the topic. */
 export const STORE_CHANGED_CHANNEL = "hopgate_store_changed";
-/** Topics of store changes (src/server/cluster/store-changes.ts). */
-export const STORE_TOPICS = ["domains", "auth_blocks"] as const;
+/**
+ * Topics of store changes that this migration signals; later migrations add topics of their own
+ * (src/server/cluster/store-changes.ts lists them all). Fixed: the migration inserts these rows.
+ */
+export const SHARED_STATE_TOPICS = ["domains", "auth_blocks"] as const;
 
 /**
  * State that several servers on one store share (docs/scale-out.md, "Shared state"):
@@ -32,7 +35,7 @@ export function sharedStateMigration(dialect: StoreDialect): Migration {
           .addColumn("topic", "text", (c) => c.primaryKey().notNull())
           .addColumn("version", "integer", (c) => c.notNull()),
       ).execute();
-      for (const topic of STORE_TOPICS)
+      for (const topic of SHARED_STATE_TOPICS)
         await sql`insert into store_versions (topic, version) values (${topic}, 0)`.execute(db);
       await strict(
         db.schema

@@ -7,6 +7,7 @@ import { serverRegistryMigration } from "./0004-server-registry.js";
 import { peerLinkMigration } from "./0005-peer-link.js";
 import { sharedCertificatesMigration } from "./0006-shared-certificates.js";
 import { sharedStateMigration } from "./0007-shared-state.js";
+import { certificateChangesMigration } from "./0008-certificate-changes.js";
 
 /**
  * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
@@ -21,5 +22,6 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     "0005_peer_link": peerLinkMigration(dialect),
     "0006_shared_certificates": sharedCertificatesMigration(dialect),
     "0007_shared_state": sharedStateMigration(dialect),
+    "0008_certificate_changes": certificateChangesMigration(dialect),
   };
 }
