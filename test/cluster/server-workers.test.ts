@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { startBackend, echoHandler } from "../helpers/backend.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
 import { sampleLines } from "../helpers/prometheus-text.js";
 import { cleanEnv, runCli } from "../helpers/run-cli.js";
-import { startClientProcess } from "../helpers/server-process.js";
+import { spawnHopgate } from "../helpers/hopgate-process.js";
+import { MAIN_DOMAIN, startClientProcess } from "../helpers/server-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { visit } from "../helpers/visit.js";
 import { within } from "../helpers/within.js";
@@ -164,6 +166,38 @@ describe("hopgate server --workers (docs/scale-out.md)", () => {
     assert.equal(oneAddress.code, 2, oneAddress.stderr);
     assert.match(oneAddress.stderr, /HOP_SERVER_PEER_ADVERTISE_ADDR names one address/);
     assert.equal(fixedPeerPort.stdout + oneAddress.stdout, "", "nothing started");
+  });
+
+  it("exits at once with the worker's error when a worker fails at its first start", async (t) => {
+    // The primary reads no certificate: only the workers find the file missing.
+    const dir = await tempDir(t);
+    const missing = join(dir, "missing-cert.pem");
+    const server = spawnHopgate(t, [
+      "server",
+      ...["--workers", "2", "--domain", MAIN_DOMAIN, "--data-dir", join(dir, "data")],
+      ...["--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+      ...["--tls", "files", "--tls-cert", missing, "--tls-key", join(dir, "missing-key.pem")],
+    ]);
+    const code = await within(server.exited, "the primary to exit after a worker failed to start", 20_000);
+    assert.equal(code, 2, `exit code of an invalid setting: ${server.output().slice(-2000)}`);
+    const stderr = server
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("hopgate: "));
+    assert.deepEqual(stderr, [
+      `hopgate: worker 1 failed to start: cannot read HOP_SERVER_TLS_CERT file ${missing}: no such file`,
+    ]);
+    const workers = server.lines.filter((l) => l.component === "primary" && typeof l.pid === "number");
+    assert.ok(workers.length > 0, "the primary logged its worker's exit");
+    assert.deepEqual(
+      workers.map((l) => Number(l.pid)).filter(isRunning),
+      [],
+      "no worker outlives the primary",
+    );
+    assert.ok(
+      !server.lines.some((l) => l.msg === "worker died; restarting"),
+      "a worker that never listened is not restarted",
+    );
   });
 
   it("two workers on the embedded SQLite store act as two servers of one gateway", async (t) => {
