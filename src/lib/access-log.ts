@@ -21,7 +21,9 @@ export interface AccessLogEntry {
   /** Why the exchange failed (`client_abort`: the visitor left or stopped reading); absent when it did not. */
   readonly error?: string;
   /** Which rule of the domain's access policy refused the request; absent when none did. */
-  readonly accessDenied?: string;
+  readonly accessDenied?: string | undefined;
+  /** Set on the tunnel holder's line of a relayed request: the registry id of the server the visitor reached. */
+  readonly relayedBy?: string | undefined;
 }
 
 /** The access-log line's fields, named as issue 5 and the Grafana/Loki queries expect. */
@@ -40,6 +42,8 @@ export interface AccessLogFields {
   readonly error?: string;
   /** Present only when the domain's access policy refused the request. */
   readonly access_denied?: string;
+  /** Present only on the tunnel holder's line of a request another server relayed: that server's id. */
+  readonly relayed_by?: string;
 }
 
 export interface AccessLogOptions {
@@ -70,6 +74,7 @@ export function accessLogFields(
   };
   if (entry.error !== undefined) fields.error = entry.error;
   if (entry.accessDenied !== undefined) fields.access_denied = entry.accessDenied;
+  if (entry.relayedBy !== undefined) fields.relayed_by = entry.relayedBy;
   return fields;
 }
 

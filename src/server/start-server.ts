@@ -467,6 +467,7 @@ async function assemble(
       gatewaySessions: gateway,
       certificates: certificates.mode === "acme" ? certificates.provider : undefined,
       labels: leases,
+      gatewayLabels,
       logger: logger.child({ component: "admin" }),
       auth: {
         limiter: authLimiter,

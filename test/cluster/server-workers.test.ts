@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { startBackend, echoHandler } from "../helpers/backend.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
 import { sampleLines } from "../helpers/prometheus-text.js";
 import { cleanEnv, runCli } from "../helpers/run-cli.js";
-import { startClientProcess } from "../helpers/server-process.js";
+import { spawnHopgate } from "../helpers/hopgate-process.js";
+import { MAIN_DOMAIN, startClientProcess } from "../helpers/server-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { visit } from "../helpers/visit.js";
 import { within } from "../helpers/within.js";
@@ -164,6 +166,64 @@ describe("hopgate server --workers (docs/scale-out.md)", () => {
     assert.equal(oneAddress.code, 2, oneAddress.stderr);
     assert.match(oneAddress.stderr, /HOP_SERVER_PEER_ADVERTISE_ADDR names one address/);
     assert.equal(fixedPeerPort.stdout + oneAddress.stdout, "", "nothing started");
+  });
+
+  it("exits at once with the worker's error when a worker fails at its first start", async (t) => {
+    const dir = await tempDir(t);
+    const missing = join(dir, "missing-cert.pem");
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const takenPort = (taken.address() as AddressInfo).port;
+    const cases = [
+      {
+        // The primary reads no certificate: only the workers find the file missing.
+        what: "a certificate file only the worker reads",
+        args: [
+          "--https-listen",
+          "127.0.0.1:0",
+          "--tls",
+          "files",
+          "--tls-cert",
+          missing,
+          "--tls-key",
+          missing,
+        ],
+        code: 2,
+        stderr: `hopgate: worker 1 failed to start: cannot read HOP_SERVER_TLS_CERT file ${missing}: no such file`,
+      },
+      {
+        what: "a port the worker cannot bind",
+        args: ["--https-listen", `127.0.0.1:${takenPort}`],
+        code: 1,
+        stderr: `hopgate: worker 1 failed to start: bind EADDRINUSE 127.0.0.1:${takenPort}`,
+      },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const server = spawnHopgate(t, [
+        "server",
+        ...["--workers", "2", "--domain", MAIN_DOMAIN, "--data-dir", join(dir, `data-${i}`), "--debug"],
+        ...["--http-listen", "127.0.0.1:0", ...c.args],
+      ]);
+      const code = await within(server.exited, `the primary to exit after ${c.what}`, 20_000);
+      assert.equal(code, c.code, `${c.what}: ${server.output().slice(-2000)}`);
+      const stderr = server
+        .output()
+        .split("\n")
+        .filter((line) => line.startsWith("hopgate: "));
+      assert.deepEqual(stderr, [c.stderr], c.what);
+      const workers = server.lines.filter((l) => l.component === "primary" && typeof l.pid === "number");
+      assert.ok(workers.length > 0, `${c.what}: the primary logged its worker's exit`);
+      assert.deepEqual(
+        workers.map((l) => Number(l.pid)).filter(isRunning),
+        [],
+        `${c.what}: no worker outlives the primary`,
+      );
+      assert.ok(
+        !server.lines.some((l) => l.msg === "worker died; restarting"),
+        `${c.what}: a worker that never listened is not restarted`,
+      );
+    }
   });
 
   it("two workers on the embedded SQLite store act as two servers of one gateway", async (t) => {

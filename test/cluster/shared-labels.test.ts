@@ -4,6 +4,7 @@ import { GrpcCode } from "../../src/protocol/grpc-status.js";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { HostilePeer } from "../helpers/hostile-peer.js";
+import { sendRequest } from "../helpers/http-request.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startServerProcess } from "../helpers/server-process.js";
@@ -81,6 +82,50 @@ describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, 
     assert.match(seventh.message, /across the gateway/);
   });
 
+  it("a wildcard's admin status on either server lists every label of the gateway with the server holding it", async (t) => {
+    const database = await createTestPgDatabase();
+    t.after(() => database.drop());
+    const adminApiKey = "shared-labels-admin-key-0123456789";
+    const a = await startGateway(t, {
+      dbDsn: database.dsn,
+      adminApiKey,
+      advertiseAddr: "a.gateway.test:443",
+    });
+    const b = await startGateway(t, { dbDsn: database.dsn, adminApiKey });
+    const key = await a.register(WILDCARD);
+    assert.deepEqual(await tunnel(t, a.port, "alpha.example.test", key, "one"), {
+      accepted: "alpha.example.test",
+    });
+    assert.deepEqual(await tunnel(t, b.port, "beta.example.test", key, "two"), {
+      accepted: "beta.example.test",
+    });
+    const status = async (port: number) => {
+      const answer = await sendRequest(
+        `https://127.0.0.1:${port}/api/v1/admin/domains/status?domain=${encodeURIComponent(WILDCARD)}`,
+        { ca: tlsFixture().cert, headers: { host: "gateway.test", authorization: `Bearer ${adminApiKey}` } },
+      );
+      assert.equal(answer.status, 200, answer.text);
+      return answer.json<Record<string, unknown>>();
+    };
+    const holders = [
+      {
+        hostname: "alpha.example.test",
+        server: { id: a.server.serverId, advertise_address: "a.gateway.test:443" },
+      },
+      { hostname: "beta.example.test", server: { id: b.server.serverId, advertise_address: null } },
+    ];
+    for (const [name, server] of [
+      ["a", a],
+      ["b", b],
+    ] as const) {
+      const answer = await status(server.port);
+      assert.deepEqual(answer.labels, ["alpha.example.test", "beta.example.test"], `labels on ${name}`);
+      assert.deepEqual(answer.label_holders, holders, `label_holders on ${name}`);
+      // The local fields stay this server's: one tunnel each.
+      assert.equal(answer.live_sessions, 1, `live_sessions on ${name}`);
+    }
+  });
+
   it("a label held through a server killed with SIGKILL becomes free once that server expires from the registry", async (t) => {
     const database = await createTestPgDatabase();
     t.after(() => database.drop());
@@ -143,6 +188,22 @@ describe("wildcard labels across the workers of one host (embedded SQLite)", () 
       const other = await tunnel(t, workers.httpsPort, label, key, "second");
       assert.ok("refused" in other && other.refused === GrpcCode.alreadyExists, JSON.stringify(other));
       assert.deepEqual(await tunnel(t, workers.httpsPort, label, key, "first"), { accepted: label });
+    }
+    // Either worker's admin status lists the label and the worker holding it, from the store.
+    for (let i = 0; i < 4; i++) {
+      const status = await workers.admin(`/domains/status?domain=${encodeURIComponent(WILDCARD)}`);
+      assert.equal(status.status, 200, status.text);
+      const body = status.json<{
+        labels: string[];
+        label_holders: Array<{ hostname: string; server: { id: string } }>;
+      }>();
+      assert.deepEqual(body.labels, [label]);
+      // The one instance may hold it through both workers: a row per worker.
+      assert.ok(body.label_holders.length > 0, "a holder is listed");
+      for (const holder of body.label_holders) {
+        assert.equal(holder.hostname, label);
+        assert.ok(workers.serverIds().includes(holder.server.id), `${holder.server.id} is a worker's id`);
+      }
     }
   });
 });

@@ -40,6 +40,7 @@ function contextFor(records: AccessRecord[]): ExchangeContext {
     proxyTimeoutMs: 30_000,
     remoteAddress: "127.0.0.1",
     forwardedFor: ["127.0.0.1"],
+    relayedBy: undefined,
     sendTimeoutMs: 30_000,
     bodyTimeoutMs: 0,
     maxBodyBytes: 0,

@@ -12,7 +12,12 @@ import type { AccessRepository } from "../store/access-repository.js";
 import { addAccessRoutes } from "./access-routes.js";
 import { adminAuth, type AdminAuthOptions } from "./admin-auth.js";
 import { errorResponse } from "./admin-error.js";
-import { addDomainRoutes, type CertificateDirectory, type LabelDirectory } from "./domain-routes.js";
+import {
+  addDomainRoutes,
+  type CertificateDirectory,
+  type GatewayLabelDirectory,
+  type LabelDirectory,
+} from "./domain-routes.js";
 import { adminBodyLimit, requireJsonBody } from "./request-guards.js";
 import { errorResponses, jsonResponse } from "./route-helpers.js";
 import type { GatewaySessions } from "../cluster/server-registry.js";
@@ -35,6 +40,8 @@ export interface AdminApiOptions {
   readonly certificates?: CertificateDirectory;
   /** Labels held under wildcard domains, shown by /domains/status of a wildcard. */
   readonly labels?: LabelDirectory;
+  /** The labels of every server of the gateway (shared store); absent: `labels` alone. */
+  readonly gatewayLabels?: GatewayLabelDirectory;
   readonly logger: Logger;
   /** Failed-login limit per address and its events (metrics); none: no limit. */
   readonly auth?: AdminAuthOptions;
@@ -94,6 +101,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     sessions: options.sessions,
     certificates: options.certificates,
     labels: options.labels,
+    gatewayLabels: options.gatewayLabels,
     mainDomain,
     logger,
   });

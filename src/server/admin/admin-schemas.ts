@@ -75,6 +75,16 @@ export const domainJson = z
   })
   .openapi("Domain");
 
+const serverJson = z
+  .object({
+    id: z.string().openapi({ format: "uuid" }),
+    advertise_address: z
+      .string()
+      .nullable()
+      .openapi({ description: "HOP_SERVER_ADVERTISE_ADDR; null: unset" }),
+  })
+  .openapi("GatewayServer");
+
 export const sessionJson = z
   .object({
     id: z.string(),
@@ -87,14 +97,7 @@ export const sessionJson = z
     in_flight_streams: z.number().int(),
     bytes_to_client: z.number().int(),
     bytes_from_client: z.number().int(),
-    server: z
-      .object({
-        id: z.string().openapi({ format: "uuid" }),
-        advertise_address: z
-          .string()
-          .nullable()
-          .openapi({ description: "HOP_SERVER_ADVERTISE_ADDR; null: unset" }),
-      })
+    server: serverJson
       .optional()
       .openapi({ description: "The server of the gateway holding the session (PostgreSQL store only)" }),
   })
@@ -120,10 +123,17 @@ export const statusResponse = z
     ...domainJson.partial().shape,
     live_sessions: z.number().int().optional().openapi({ description: "Tunnels connected now" }),
     sessions: z.array(sessionJson).optional(),
-    labels: z
-      .array(z.string())
+    labels: z.array(z.string()).optional().openapi({
+      description:
+        "Of a wildcard domain: the labels held now (or kept for a reconnect), on every server of the gateway when servers share the store (PostgreSQL, or --workers), else on this server",
+    }),
+    label_holders: z
+      .array(z.object({ hostname: z.string(), server: serverJson }))
       .optional()
-      .openapi({ description: "Of a wildcard domain: the labels held now (or kept for a reconnect)" }),
+      .openapi({
+        description:
+          "Of a wildcard domain when servers share the store: which server holds each label (a label held on two servers by one client is listed once per server)",
+      }),
     certificate: certificateJson.optional().openapi({
       description: "ACME certificate of the domain (absent with self-signed or file certificates)",
     }),

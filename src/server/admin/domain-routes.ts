@@ -3,6 +3,7 @@ import type { Logger } from "../../lib/logger.js";
 import { isWildcardPattern } from "../../lib/wildcard-domain.js";
 import type { CertificateStatus } from "../certs/acme/managed-domain.js";
 import type { DomainRepository } from "../store/domain-repository.js";
+import type { LabelHold } from "../subdomains/gateway-labels.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
 import {
   bodyObject,
@@ -29,11 +30,18 @@ export interface LabelDirectory {
   hostnamesOf(pattern: string): string[];
 }
 
+/** Where the admin API reads the labels held under a wildcard across the gateway (the shared store). */
+export interface GatewayLabelDirectory {
+  holdsOf(pattern: string): Promise<LabelHold[]>;
+}
+
 export interface DomainRoutesOptions {
   readonly domains: DomainRepository;
   readonly sessions?: SessionDirectory;
   readonly certificates?: CertificateDirectory;
   readonly labels?: LabelDirectory;
+  /** Set when servers share the store: a wildcard's status lists the labels of every server. */
+  readonly gatewayLabels?: GatewayLabelDirectory;
   /** Normalized main domain of the server; it cannot be registered. */
   readonly mainDomain: string;
   readonly logger: Logger;
@@ -82,6 +90,8 @@ function domainRouteDefinitions(mainDomain: string) {
       method: "get",
       path: "/domains/status",
       summary: "A domain's record and live tunnel sessions (exists=false when unknown, as the original)",
+      description:
+        "`live_sessions` and `sessions` are this server's. A wildcard's `labels` are those held on every server of the gateway when servers share the store (PostgreSQL, or --workers), each server in `label_holders`; 503 while the store does not answer. Otherwise this server's.",
       request: { query: domainQuery },
       responses: { 200: jsonResponse(statusResponse, "Status"), ...errorResponses(400) },
     }),
@@ -127,7 +137,7 @@ function domainRouteDefinitions(mainDomain: string) {
 
 /** The domain routes of the admin API (original four plus list, rotate-key and revoke). */
 export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions): void {
-  const { domains, sessions, certificates, labels, logger } = options;
+  const { domains, sessions, certificates, labels, gatewayLabels, logger } = options;
   const routes = domainRouteDefinitions(options.mainDomain);
 
   app.openapi(routes.register, async (c) => {
@@ -153,10 +163,13 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
     const record = await domains.find(c.req.valid("query").domain);
     if (!record) return c.json({ success: true as const, exists: false }, 200);
     // A wildcard's tunnels are those of its labels.
-    const held = isWildcardPattern(record.domain) ? (labels?.hostnamesOf(record.domain) ?? []) : undefined;
+    const wildcard = isWildcardPattern(record.domain);
+    const held = wildcard ? (labels?.hostnamesOf(record.domain) ?? []) : undefined;
     const live = held
       ? sessions && held.flatMap((hostname) => sessions.list({ domain: hostname }))
       : sessions?.list({ domain: record.domain });
+    const holds = wildcard ? await gatewayLabels?.holdsOf(record.domain) : undefined;
+    const allLabels = held && [...new Set([...held, ...(holds ?? []).map((hold) => hold.hostname)])];
     const certificate = certificates?.status(record.domain);
     return c.json(
       {
@@ -164,7 +177,8 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
         exists: true,
         ...toDomainJson(record),
         ...(live && { live_sessions: live.length, sessions: live.map(toSessionJson) }),
-        ...(held && { labels: held.sort() }),
+        ...(allLabels && { labels: allLabels.sort() }),
+        ...(holds && { label_holders: holds.map(toLabelHolderJson) }),
         ...(certificate && { certificate: toCertificateJson(certificate) }),
       },
       200,
@@ -197,6 +211,13 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
     logger.info({ domain }, "domain revoked");
     return c.json({ success: true as const }, 200);
   });
+}
+
+function toLabelHolderJson(hold: LabelHold) {
+  return {
+    hostname: hold.hostname,
+    server: { id: hold.server.id, advertise_address: hold.server.advertiseAddress },
+  };
 }
 
 function toCertificateJson(status: CertificateStatus) {

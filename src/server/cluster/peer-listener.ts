@@ -108,7 +108,11 @@ export async function startPeerListener(options: PeerListenerOptions): Promise<P
         const chain = chainOf(headers[PEER_FOR_HEADER]);
         if (!chain) return refuse(stream, 400);
         stream.respond({ ":status": 200 });
-        visitors.set(stream, { address: chain[0] === UNKNOWN_VISITOR ? undefined : chain[0], chain });
+        visitors.set(stream, {
+          address: chain[0] === UNKNOWN_VISITOR ? undefined : chain[0],
+          chain,
+          relayedBy: id,
+        });
         sendBuffersOnly(stream);
         inner.emit("connection", stream);
         return;

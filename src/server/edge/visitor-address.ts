@@ -16,6 +16,11 @@ export interface VisitorAddress {
    * `unknown` in `address`'s place when a trusted proxy named no address.
    */
   readonly chain: readonly string[];
+  /**
+   * Set on the tunnel holder's side of a peer relay: the registry id of the gateway server the
+   * visitor reached, which counts the request (docs/scale-out.md, counting relayed requests).
+   */
+  readonly relayedBy?: string;
 }
 
 /** What VisitorAddressOf reads of a request: its connection's peer and its field lines. */

@@ -10,18 +10,26 @@ export interface ProxyObserverOptions {
 
 /**
  * The proxy's `onFinished` sink: one access-log line, the request series, the proxy error (if
- * any) and the body bytes of every finished request.
+ * any) and the body bytes of every finished request. A request relayed between two servers of
+ * the gateway is counted once (docs/scale-out.md): the server the visitor reached counts it in
+ * the request series and bytes like any other; the tunnel holder counts its part in the relayed
+ * series only, and a failure only where it happened (its tunnel's; the visitor leaving is the
+ * other server's). Both write an access-log line, the holder's with `relayed_by`.
  */
 export function createProxyObserver(options: ProxyObserverOptions): AccessSink {
   const { metrics, accessLog } = options;
   return (record: AccessRecord) => {
-    metrics.requestFinished(record);
-    if (record.error) {
+    const relayed = record.relayedBy !== undefined;
+    if (relayed) metrics.relayedRequestServed(record);
+    else metrics.requestFinished(record);
+    if (record.error && !(relayed && record.error === "client_abort")) {
       const type = proxyErrorTypeOf(record.error);
       if (type) metrics.proxyError(type);
     }
-    metrics.proxyBytes("to_client", record.bytesIn);
-    metrics.proxyBytes("from_client", record.bytesOut);
+    if (!relayed) {
+      metrics.proxyBytes("to_client", record.bytesIn);
+      metrics.proxyBytes("from_client", record.bytesOut);
+    }
     const queryAt = record.url.indexOf("?");
     accessLog.write({
       requestId: record.requestId,
@@ -37,6 +45,7 @@ export function createProxyObserver(options: ProxyObserverOptions): AccessSink {
       sessionId: record.sessionId,
       error: record.error,
       accessDenied: record.accessDenied,
+      relayedBy: record.relayedBy,
     });
   };
 }

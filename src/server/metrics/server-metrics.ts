@@ -38,8 +38,13 @@ export interface ServerMetricsOptions {
  * never throws on odd input (a NaN duration is dropped, not thrown).
  */
 export interface ServerMetrics {
-  /** One proxied request finished (also one answered with an error page). */
+  /**
+   * One visitor request finished on the server the visitor reached (also one answered with an
+   * error page, and one relayed to a peer): each visitor request is counted once in the gateway.
+   */
   requestFinished(request: FinishedRequest): void;
+  /** This server's tunnel served a request a peer relayed here (the peer counted the request). */
+  relayedRequestServed(request: FinishedRequest): void;
   proxyError(type: ProxyErrorType): void;
   /** Body bytes as they pass through a tunnel; call per chunk, long streams count as they flow. */
   proxyBytes(direction: ProxyDirection, bytes: number): void;
@@ -94,6 +99,20 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     duration: {
       name: "hopgate_http_request_duration_seconds",
       help: "Time from request received to response finished, by method and registered domain",
+      buckets: REQUEST_DURATION_BUCKETS_SECONDS,
+    },
+  });
+
+  const relayed = createRequestSeries({
+    registers,
+    isRegisteredDomain: options.isRegisteredDomain,
+    total: {
+      name: "hopgate_peer_relayed_requests_total",
+      help: "Requests another server of the gateway relayed here and this server's tunnel served, by method, status code and registered domain (counted in hopgate_http_requests_total by that server)",
+    },
+    duration: {
+      name: "hopgate_peer_relayed_request_duration_seconds",
+      help: "This server's part of relayed requests: relayed request received to response finished, by method and registered domain",
       buckets: REQUEST_DURATION_BUCKETS_SECONDS,
     },
   });
@@ -208,6 +227,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
 
   return {
     requestFinished: requests.record,
+    relayedRequestServed: relayed.record,
     proxyError: (type) => proxyErrorChildren.get(type)?.inc(),
     proxyBytes(direction, bytes) {
       if (bytes > 0) pendingBytes[direction] += bytes;
@@ -236,7 +256,10 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     setSessionSource(source) {
       sessionSource = source;
     },
-    forgetDomain: requests.forget,
+    forgetDomain(domain) {
+      requests.forget(domain);
+      relayed.forget(domain);
+    },
   };
 
   function labelledCounter(name: string, help: string, label: string): Counter {

@@ -20,6 +20,11 @@ export interface AccessRecord {
   readonly error: HopGateErrorCode | "client_abort" | undefined;
   /** Set when the domain's access policy refused the request (docs/access.md). */
   readonly accessDenied?: AccessDenialReason;
+  /**
+   * Set on the tunnel holder's side of a peer relay: the registry id of the server the visitor
+   * reached. That server counts the request; this record is the holder's part of it.
+   */
+  readonly relayedBy?: string | undefined;
 }
 
 export type AccessSink = (record: AccessRecord) => void;
@@ -36,6 +41,7 @@ export function accessRecordOf(
     readonly domain: string;
     readonly startedAtMs: number;
     readonly remoteAddress: string;
+    readonly relayedBy: string | undefined;
   },
   outcome: Pick<AccessRecord, "status" | "bytesIn" | "bytesOut" | "sessionId" | "error">,
 ): AccessRecord {
@@ -46,6 +52,7 @@ export function accessRecordOf(
     url: req.url ?? "/",
     durationMs: Date.now() - context.startedAtMs,
     remoteAddress: context.remoteAddress,
+    relayedBy: context.relayedBy,
     ...outcome,
   };
 }

@@ -25,6 +25,8 @@ export interface ExchangeContext {
   readonly remoteAddress: string;
   /** The forwarding chain for the backend: the visitor first, the TCP peer last (visitor-address.ts). */
   readonly forwardedFor: readonly string[];
+  /** Set when a peer relayed the request here: the registry id of the server the visitor reached. */
+  readonly relayedBy: string | undefined;
   /** A response write pending this long with none finishing: the visitor is given up (the idle timeout). */
   readonly sendTimeoutMs: number;
   /** No request-body bytes this long mid-body: the exchange is given up (nginx `client_body_timeout`); 0 = none. */

@@ -107,6 +107,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       bodyTimeoutMs: upgrade ? 0 : (options.bodyTimeoutMs ?? 0),
       remoteAddress: visitor.address ?? "unknown",
       forwardedFor: visitor.chain,
+      relayedBy: visitor.relayedBy,
       maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
       onLimited,

@@ -9,6 +9,17 @@ export type GatewayClaim =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: "label_taken" | "label_limit"; readonly message: string };
 
+/** One server's hold on a label (a label held on two servers by one client is two holds). */
+export interface LabelHold {
+  readonly hostname: string;
+  readonly server: {
+    /** Its id in the server registry. */
+    readonly id: string;
+    /** HOP_SERVER_ADVERTISE_ADDR of that server; null when it has none or its row is not written yet. */
+    readonly advertiseAddress: string | null;
+  };
+}
+
 /**
  * Labels under wildcard domains across the servers of a gateway (PostgreSQL, or the workers of
  * one host on SQLite): a label is held by
@@ -26,6 +37,12 @@ export interface GatewayLabels {
    * is never granted without it (two servers could otherwise give one label to two clients).
    */
   claim(hostname: string, pattern: string, holder: string): Promise<GatewayClaim>;
+  /**
+   * Every live hold under `pattern` in the gateway (this server's included), by hostname then
+   * server id; a dead server's rows are left out as a claim treats them. Throws a StoreError
+   * when the store does not answer.
+   */
+  holdsOf(pattern: string): Promise<LabelHold[]>;
   /** This server freed `hostname` (grace over, or dropped): its row goes (best effort). */
   released(hostname: string): void;
   stop(): void;
@@ -84,6 +101,32 @@ export function createGatewayLabels(options: GatewayLabelsOptions): GatewayLabel
     dialect === "postgres"
       ? sql`(select id::text from servers where last_seen_at >= now() - make_interval(secs => ${expirySeconds}))`
       : sql`(select id from servers where last_seen_at >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ${`-${expirySeconds} seconds`}))`;
+
+  const listHolds = async (pattern: string): Promise<LabelHold[]> => {
+    const rows = await db
+      .selectFrom("subdomain_labels")
+      .select(["hostname", "server_id"])
+      .where("pattern", "=", pattern)
+      .where((eb) =>
+        eb.or([
+          sql<boolean>`server_id in ${liveServers}`,
+          eb("claimed_ms", ">=", sql<number>`${now} - ${options.serverExpiryMs}`),
+        ]),
+      )
+      .orderBy("hostname")
+      .orderBy("server_id")
+      .execute();
+    const ids = [...new Set(rows.map((row) => row.server_id))];
+    const servers =
+      ids.length === 0
+        ? []
+        : await db.selectFrom("servers").select(["id", "advertise_addr"]).where("id", "in", ids).execute();
+    const advertised = new Map(servers.map((row) => [String(row.id), row.advertise_addr]));
+    return rows.map((row) => ({
+      hostname: row.hostname,
+      server: { id: row.server_id, advertiseAddress: advertised.get(row.server_id) ?? null },
+    }));
+  };
 
   const claimInStore = async (hostname: string, pattern: string, holder: string): Promise<GatewayClaim> =>
     db.transaction().execute(async (tx) => {
@@ -172,6 +215,13 @@ export function createGatewayLabels(options: GatewayLabelsOptions): GatewayLabel
           `cannot claim ${hostname} while the store is unavailable (labels already held keep serving); retry shortly`,
           { cause: failure },
         );
+      }
+    },
+    async holdsOf(pattern) {
+      try {
+        return await listHolds(pattern);
+      } catch (error) {
+        throw toStoreError(error, "list the gateway's subdomain labels");
       }
     },
     released(hostname) {

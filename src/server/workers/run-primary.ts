@@ -1,12 +1,18 @@
 import cluster, { type Worker } from "node:cluster";
 import { isSea } from "node:sea";
 import type { ServerConfig } from "../../config/server-settings.js";
+import { HopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import { createMetricsListener, type MetricsListener } from "../../lib/metrics-listener.js";
 import { createReadinessProbe } from "../../lib/readiness.js";
 import { openDatabase } from "../store/database.js";
 import { aggregatedWorkerMetrics } from "./worker-metrics.js";
-import { isReadyMessage, WORKER_INDEX_VARIABLE, type StopMessage } from "./worker-messages.js";
+import {
+  isFailedMessage,
+  isReadyMessage,
+  WORKER_INDEX_VARIABLE,
+  type StopMessage,
+} from "./worker-messages.js";
 import { planRestart } from "./restart-backoff.js";
 
 /** After the drain time, how long the primary waits for workers to exit before SIGKILL. */
@@ -26,10 +32,14 @@ interface Slot {
 /**
  * The primary of `hopgate server --workers N` (node:cluster; docs/scale-out.md): applies the
  * store's migrations once, forks N workers (worker 1 first, the others once it listens) that share the listening ports (the primary accepts
- * and hands connections round-robin), restarts a worker that dies (backoff from 0.5 s doubling
- * to 30 s; logged), serves the workers' summed metrics on HOP_METRICS_LISTEN, and on the first
- * SIGTERM/SIGINT asks every worker to drain and stop. Resolves with the exit code: 0 when every
- * worker stopped cleanly, 1 when one failed to start, failed to stop, or had to be killed.
+ * and hands connections round-robin), restarts a worker that dies after it was listening (backoff
+ * from 0.5 s doubling to 30 s; logged), serves the workers' summed metrics on HOP_METRICS_LISTEN,
+ * and on the first SIGTERM/SIGINT asks every worker to drain and stop. A worker that fails or
+ * exits before its first "ready" is not retried: a setting it rejects or a port it cannot bind
+ * would fail again, so every worker is stopped and the start rejects with a HopGateError naming
+ * the worker and its error ("config_invalid" when the worker's was). Otherwise resolves with the
+ * exit code: 0 when every worker stopped cleanly, 1 when a signal came during the start, or a
+ * worker failed to stop or had to be killed.
  */
 export async function runPrimary(config: ServerConfig, logger: Logger, count: number): Promise<number> {
   const log = logger.child({ component: "primary" });
@@ -79,6 +89,13 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
     slot.worker = worker;
     worker.on("message", (message: unknown) => {
+      if (isFailedMessage(message)) {
+        const failure = `worker ${slot.index} failed to start: ${message.message}`;
+        if (firstStart)
+          firstStart.reject(new HopGateError(message.configInvalid ? "config_invalid" : "internal", failure));
+        else log.error({ slot: slot.index, pid: worker.process.pid, error: message.message }, failure);
+        return;
+      }
       if (!isReadyMessage(message)) return;
       slot.ready = true;
       ports ??= { https: message.httpsPort, http: message.httpPort };
@@ -100,12 +117,15 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
           slot.ready = false;
           if (stopping) {
             if (code !== 0) failed = true;
-            log.info({ slot: slot.index, code, signal }, "worker exited");
+            log.info({ slot: slot.index, pid: worker.process.pid, code, signal }, "worker exited");
             return;
           }
           if (firstStart && !wasReady) {
             firstStart.reject(
-              new Error(`worker ${slot.index} exited (${signal ?? code}) before it was listening`),
+              new HopGateError(
+                "internal",
+                `worker ${slot.index} exited (${signal ?? code}) before it was listening`,
+              ),
             );
             return;
           }
@@ -164,6 +184,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   } catch (error) {
     log.error({ err: error }, "workers failed to start; stopping the others");
     await stopWorkers();
+    if (error instanceof HopGateError) throw error;
     return 1;
   }
   firstStart = undefined;

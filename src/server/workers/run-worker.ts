@@ -1,7 +1,8 @@
 import type { ServerConfig } from "../../config/server-settings.js";
+import { isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
-import { startServer } from "../start-server.js";
-import { isStopMessage, type ReadyMessage } from "./worker-messages.js";
+import { startServer, type ServerHandle } from "../start-server.js";
+import { isStopMessage, type FailedMessage, type ReadyMessage } from "./worker-messages.js";
 
 /** A worker whose primary is gone (killed) stops with at most this drain. */
 const ORPHAN_DRAIN_MS = 5_000;
@@ -12,7 +13,8 @@ const ORPHAN_DRAIN_MS = 5_000;
  * with a drain of `shutdownTimeoutSeconds` on the primary's stop message or its own first
  * SIGTERM/SIGINT (systemd and a terminal signal the whole process group); a second signal exits
  * at once. A worker whose primary disappears stops too: it cannot be sent new connections.
- * Resolves with the process exit code.
+ * A server that fails to start is reported to the primary ("failed", with the error's message)
+ * instead of "ready". Resolves with the process exit code.
  */
 export async function runWorker(config: ServerConfig, logger: Logger, index: number): Promise<number> {
   const log = logger.child({ component: "worker" });
@@ -34,7 +36,18 @@ export async function runWorker(config: ServerConfig, logger: Logger, index: num
       resolve(Math.min(drainMs, ORPHAN_DRAIN_MS));
     });
   });
-  const server = await startServer(config, logger, { worker: { index } });
+  let server: ServerHandle;
+  try {
+    server = await startServer(config, logger, { worker: { index } });
+  } catch (error) {
+    log.error({ err: error }, "worker failed to start");
+    await reportFailure({
+      type: "hopgate:failed",
+      message: error instanceof Error ? error.message : String(error),
+      configInvalid: isHopGateError(error, "config_invalid"),
+    });
+    return 1;
+  }
   const ready: ReadyMessage = {
     type: "hopgate:ready",
     httpsPort: server.httpsPort,
@@ -51,4 +64,12 @@ export async function runWorker(config: ServerConfig, logger: Logger, index: num
     log.error({ err: error }, "shutdown failed");
     return 1;
   }
+}
+
+/** Sends `failed` to the primary and waits until it is written: the worker exits right after. */
+function reportFailure(failed: FailedMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    process.send(failed, undefined, {}, () => resolve());
+  });
 }

@@ -12,6 +12,15 @@ export interface ReadyMessage {
   readonly serverId: string | undefined;
 }
 
+/** Worker → primary: its server failed to start (before "ready"); the worker exits next. */
+export interface FailedMessage {
+  readonly type: "hopgate:failed";
+  /** The start error's message, for the primary's log and stderr. */
+  readonly message: string;
+  /** Whether it was an invalid setting (the primary then exits 2, as a single process would). */
+  readonly configInvalid: boolean;
+}
+
 /** Primary → worker: drain and stop, as on SIGTERM. */
 export interface StopMessage {
   readonly type: "hopgate:stop";
@@ -23,6 +32,15 @@ export const WORKER_INDEX_VARIABLE = "HOPGATE_WORKER_INDEX";
 export function isReadyMessage(message: unknown): message is ReadyMessage {
   return (
     typeof message === "object" && message !== null && (message as ReadyMessage).type === "hopgate:ready"
+  );
+}
+
+export function isFailedMessage(message: unknown): message is FailedMessage {
+  return (
+    typeof message === "object" &&
+    message !== null &&
+    (message as FailedMessage).type === "hopgate:failed" &&
+    typeof (message as FailedMessage).message === "string"
   );
 }
 
