@@ -100,7 +100,14 @@ describe("server registry (docs/scale-out.md)", { skip: pgSkip() }, () => {
     ).json<{ components: { schemas: Record<string, z.core.JSONSchema.JSONSchema> } }>();
     const sessionSchema = document.components.schemas.Session!;
     assert.ok(sessionSchema.properties?.server, "the Session schema has a server field");
-    const parsed = z.array(z.fromJSONSchema(sessionSchema)).safeParse(await adminSessions(b));
+    // The schema's references point into the document's components: resolve them as $defs.
+    const withDefinitions = JSON.parse(
+      JSON.stringify({ ...sessionSchema, $defs: document.components.schemas }).replaceAll(
+        "#/components/schemas/",
+        "#/$defs/",
+      ),
+    ) as z.core.JSONSchema.JSONSchema;
+    const parsed = z.array(z.fromJSONSchema(withDefinitions)).safeParse(await adminSessions(b));
     assert.ok(parsed.success, parsed.error?.message);
     // The domain filter applies to other servers' sessions too.
     const filtered = await sendRequest(

@@ -74,7 +74,9 @@ function exchange(session: ClientHttp2Session, kind: Kind, path: string, abort: 
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("error", () => {});
     stream.on("close", () => {
-      const complete = stream.rstCode === http2.constants.NGHTTP2_NO_ERROR && stream.readableEnded;
+      // A stream its session's end closed before any response came was not answered (status 0).
+      const complete =
+        status !== 0 && stream.rstCode === http2.constants.NGHTTP2_NO_ERROR && stream.readableEnded;
       resolve(complete ? { t: "answered", status, body: Buffer.concat(chunks), requestId } : { t: "gone" });
     });
     if (abort) setImmediate(() => stream.close(http2.constants.NGHTTP2_CANCEL));
