@@ -11,6 +11,12 @@ interface DomainJson {
   readonly updated_at: string;
 }
 
+/** One entry of a wildcard's `label_holders`: the server of the gateway holding that label. */
+interface LabelHolderJson {
+  hostname: string;
+  server: { id: string; advertise_address: string | null };
+}
+
 interface SessionJson {
   readonly id: string;
   readonly domain: string;
@@ -46,6 +52,13 @@ export function domainStatusText(body: Json, domain: string): string {
   ];
   if (Array.isArray(body.labels)) {
     lines.push(`  labels:  ${body.labels.length === 0 ? "-" : body.labels.join(", ")}`);
+  }
+  if (Array.isArray(body.label_holders) && body.label_holders.length > 0) {
+    lines.push("  label holders:");
+    for (const hold of body.label_holders as LabelHolderJson[]) {
+      const where = hold.server.advertise_address ? ` (${hold.server.advertise_address})` : "";
+      lines.push(`    ${hold.hostname} on server ${hold.server.id}${where}`);
+    }
   }
   if (Array.isArray(body.sessions)) {
     lines.push(`  live sessions: ${body.sessions.length}`);
