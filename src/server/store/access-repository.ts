@@ -1,7 +1,7 @@
 import { HopGateError } from "../../lib/hopgate-error.js";
 import { parseStoredPolicy, type PolicyEntry, type StoredAccessPolicy } from "../access/stored-policy.js";
 import type { Database } from "./database.js";
-import { toStoreError } from "./store-error.js";
+import { storeCall } from "./store-error.js";
 
 /** Emitted after a policy change is committed; the server puts it in force at once. */
 export interface AccessPolicyChange {
@@ -31,15 +31,8 @@ export function createAccessRepository(
   options: { onChange?: (change: AccessPolicyChange) => void } = {},
 ): AccessRepository {
   const { db } = database;
-  const run = async <T>(action: string, body: () => Promise<T>): Promise<T> => {
-    try {
-      return await body();
-    } catch (error) {
-      throw toStoreError(error, action);
-    }
-  };
   const write = async (domain: string, policy: StoredAccessPolicy | undefined, action: string) => {
-    await run(action, async () => {
+    await storeCall(action, async () => {
       const result = await db
         .updateTable("domains")
         .set({
@@ -56,7 +49,7 @@ export function createAccessRepository(
 
   return {
     get: (domain) =>
-      run("get access policy", async () => {
+      storeCall("get access policy", async () => {
         const row = await db
           .selectFrom("domains")
           .select("access_policy")
@@ -68,7 +61,7 @@ export function createAccessRepository(
     put: (domain, policy) => write(domain, policy, "put access policy"),
     clear: (domain) => write(domain, undefined, "clear access policy"),
     all: () =>
-      run("list access policies", async () => {
+      storeCall("list access policies", async () => {
         const rows = await db
           .selectFrom("domains")
           .select(["domain", "access_policy"])

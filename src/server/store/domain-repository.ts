@@ -4,7 +4,7 @@ import { HopGateError } from "../../lib/hopgate-error.js";
 import type { StoredDomain } from "../registered-domains.js";
 import type { Database } from "./database.js";
 import { toDomainRecord, type DomainRecord } from "./domain-record.js";
-import { isUniqueViolation, toStoreError } from "./store-error.js";
+import { isUniqueViolation, storeCall } from "./store-error.js";
 
 export type { DomainRecord } from "./domain-record.js";
 
@@ -60,13 +60,6 @@ export function createDomainRepository(
 ): DomainRepository {
   const { db } = database;
   const notify = (type: DomainChange["type"], domain: string) => options.onChange?.({ type, domain });
-  const run = async <T>(action: string, body: () => Promise<T>): Promise<T> => {
-    try {
-      return await body();
-    } catch (error) {
-      throw toStoreError(error, action);
-    }
-  };
   const findRow = (domain: string) =>
     db
       .selectFrom("domains")
@@ -79,7 +72,7 @@ export function createDomainRepository(
       const clientApiKey = generateApiKey();
       const now = new Date().toISOString();
       const row = { id: randomUUID(), domain, memo, created_at: now, updated_at: now };
-      await run("register", async () => {
+      await storeCall("register", async () => {
         try {
           await db
             .insertInto("domains")
@@ -97,7 +90,7 @@ export function createDomainRepository(
     },
 
     async unregister(domain, clientApiKey) {
-      await run("unregister", async () => {
+      await storeCall("unregister", async () => {
         const row = await findRow(domain);
         if (!row) throw new HopGateError("not_found", `domain ${domain} is not registered`);
         if (!apiKeyMatchesDigest(clientApiKey, row.client_api_key)) {
@@ -117,7 +110,7 @@ export function createDomainRepository(
     },
 
     async revoke(domain) {
-      await run("revoke", async () => {
+      await storeCall("revoke", async () => {
         const result = await db.deleteFrom("domains").where("domain", "=", domain).executeTakeFirst();
         if (result.numDeletedRows === 0n)
           throw new HopGateError("not_found", `domain ${domain} is not registered`);
@@ -127,7 +120,7 @@ export function createDomainRepository(
 
     async rotateKey(domain) {
       const clientApiKey = generateApiKey();
-      await run("rotate key", async () => {
+      await storeCall("rotate key", async () => {
         const result = await db
           .updateTable("domains")
           .set({ client_api_key: digestApiKey(clientApiKey), updated_at: new Date().toISOString() })
@@ -141,7 +134,7 @@ export function createDomainRepository(
     },
 
     find: (domain) =>
-      run("find", async () => {
+      storeCall("find", async () => {
         const row = await db
           .selectFrom("domains")
           .select(RECORD_COLUMNS)
@@ -151,7 +144,7 @@ export function createDomainRepository(
       }),
 
     list: ({ limit, after }) =>
-      run("list", async () => {
+      storeCall("list", async () => {
         if (!Number.isInteger(limit) || limit < 1)
           throw new HopGateError("invalid_input", "limit must be a positive integer");
         let query = db
@@ -166,14 +159,14 @@ export function createDomainRepository(
       }),
 
     authenticate: (domain, clientApiKey) =>
-      run("authenticate", async () => {
+      storeCall("authenticate", async () => {
         const row = await findRow(domain);
         const matches = apiKeyMatchesDigest(clientApiKey, row?.client_api_key ?? ABSENT_DIGEST);
         return row && matches ? toDomainRecord(row) : undefined;
       }),
 
     findWildcardByKey: (clientApiKey) =>
-      run("find wildcard", async () => {
+      storeCall("find wildcard", async () => {
         // Wildcard patterns start with "*." and sort (byte order) before "*/".
         const rows = await db
           .selectFrom("domains")
@@ -189,13 +182,13 @@ export function createDomainRepository(
       }),
 
     allDomains: () =>
-      run("list all", async () => {
+      storeCall("list all", async () => {
         const rows = await db.selectFrom("domains").select("domain").orderBy("domain").execute();
         return rows.map((row) => row.domain);
       }),
 
     allDomainKeys: () =>
-      run("list all", async () => {
+      storeCall("list all", async () => {
         const rows = await db.selectFrom("domains").select(["domain", "client_api_key"]).execute();
         return rows.map((row) => ({ domain: row.domain, keyDigest: row.client_api_key }));
       }),

@@ -13,6 +13,15 @@ export function toStoreError(error: unknown, action: string): HopGateError {
   return new HopGateError("internal", `store failed (${action}): ${detail}`, { cause: error });
 }
 
+/** Runs one store action: any error `body` throws leaves as toStoreError's, naming `action`. */
+export async function storeCall<T>(action: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    throw toStoreError(error, action);
+  }
+}
+
 /** A UNIQUE or PRIMARY KEY violation on either backend. */
 export function isUniqueViolation(error: unknown): boolean {
   const { code, errcode } = fields(error);

@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { createKeyedLock } from "../../../lib/keyed-lock.js";
 import type { Database } from "../../store/database.js";
 import { withLeaseLock } from "../../store/lease-lock.js";
-import { toStoreError } from "../../store/store-error.js";
+import { storeCall, toStoreError } from "../../store/store-error.js";
 import { HopGateError } from "../../../lib/hopgate-error.js";
 import { describeCertificate } from "../certificate-pair.js";
 import type { AcmeAccount, CertificateStore, StoredCertificate } from "./certificate-store.js";
@@ -24,13 +24,6 @@ const LOCK_WAIT_MS = 10 * 60 * 1000;
 export function createKyselyCertificateStore(database: Database): CertificateStore {
   const { db } = database;
   const local = createKeyedLock();
-  const run = async <T>(action: string, body: () => Promise<T>): Promise<T> => {
-    try {
-      return await body();
-    } catch (error) {
-      throw toStoreError(error, action);
-    }
-  };
   const toCertificate = (row: { domain: string; certificate_pem: string; private_key_pem: string }) => ({
     domain: row.domain,
     certificatePem: row.certificate_pem,
@@ -39,7 +32,7 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
 
   return {
     loadCertificate: (domain) =>
-      run("load certificate", async () => {
+      storeCall("load certificate", async () => {
         const row = await db
           .selectFrom("certificates")
           .select(["domain", "certificate_pem", "private_key_pem"])
@@ -48,7 +41,7 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
         return row && toCertificate(row);
       }),
     loadAllCertificates: () =>
-      run("load certificates", async () =>
+      storeCall("load certificates", async () =>
         (
           await db
             .selectFrom("certificates")
@@ -57,7 +50,7 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
         ).map(toCertificate),
       ),
     saveCertificate: (certificate: StoredCertificate) =>
-      run("save certificate", async () => {
+      storeCall("save certificate", async () => {
         const now = new Date().toISOString();
         const values = {
           certificate_pem: certificate.certificatePem,
@@ -72,11 +65,11 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
           .execute();
       }),
     deleteCertificate: (domain) =>
-      run("delete certificate", async () => {
+      storeCall("delete certificate", async () => {
         await db.deleteFrom("certificates").where("domain", "=", domain).execute();
       }),
     certificateRevisions: (sinceMs) =>
-      run("list certificate revisions", async () => {
+      storeCall("list certificate revisions", async () => {
         let query = db.selectFrom("certificates").select(["domain", "updated_at"]);
         if (sinceMs !== undefined) query = query.where("updated_at", ">=", new Date(sinceMs).toISOString());
         return (await query.execute()).map((row) => ({
@@ -85,7 +78,7 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
         }));
       }),
     loadAccount: (directoryUrl) =>
-      run("load ACME account", async () => {
+      storeCall("load ACME account", async () => {
         const row = await db
           .selectFrom("acme_accounts")
           .select(["directory_url", "account_key_pem", "account_url", "email"])
@@ -101,7 +94,7 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
         return account;
       }),
     saveAccount: (account) =>
-      run("save ACME account", async () => {
+      storeCall("save ACME account", async () => {
         const now = new Date().toISOString();
         const values = {
           account_key_pem: account.accountKeyPem,

@@ -1,5 +1,5 @@
 import type { Database } from "../../store/database.js";
-import { toStoreError } from "../../store/store-error.js";
+import { storeCall } from "../../store/store-error.js";
 import type { SharedChallengeStore } from "./challenge-tokens.js";
 
 /** More pending challenges than this means something is wrong; a read never returns more. */
@@ -12,16 +12,9 @@ const MAX_PENDING = 1_000;
  */
 export function createKyselyChallengeStore(database: Database): SharedChallengeStore {
   const { db } = database;
-  const run = async <T>(action: string, body: () => Promise<T>): Promise<T> => {
-    try {
-      return await body();
-    } catch (error) {
-      throw toStoreError(error, action);
-    }
-  };
   return {
     put: (token, keyAuthorization, expiresAtMs) =>
-      run("save ACME challenge", async () => {
+      storeCall("save ACME challenge", async () => {
         const expires_at = new Date(expiresAtMs).toISOString();
         await db.deleteFrom("acme_challenges").where("expires_at", "<", new Date().toISOString()).execute();
         await db
@@ -33,11 +26,11 @@ export function createKyselyChallengeStore(database: Database): SharedChallengeS
           .execute();
       }),
     remove: (token) =>
-      run("delete ACME challenge", async () => {
+      storeCall("delete ACME challenge", async () => {
         await db.deleteFrom("acme_challenges").where("token", "=", token).execute();
       }),
     pending: (nowMs) =>
-      run("read ACME challenges", async () => {
+      storeCall("read ACME challenges", async () => {
         const rows = await db
           .selectFrom("acme_challenges")
           .select(["token", "key_authorization"])
