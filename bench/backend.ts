@@ -9,6 +9,9 @@ const MiB = 1024 * KiB;
 const BODY_1K = Buffer.alloc(KiB, "a");
 const BODY_1M = Buffer.alloc(MiB, "b");
 const CHUNK = Buffer.alloc(64 * KiB, "c");
+/** Long polls waiting for their answer now, and the most at once since `/polls?reset`. */
+let pollsWaiting = 0;
+let pollsWaitingPeak = 0;
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? "/", "http://backend");
@@ -37,9 +40,32 @@ const server = http.createServer((req, res) => {
     }
     case "/poll": {
       // A long poll: the answer comes after `ms`, as a chat or notification endpoint would give it.
-      const timer = setTimeout(() => send(res, BODY_1K), Number(url.searchParams.get("ms") ?? "1000"));
-      res.once("close", () => clearTimeout(timer));
+      pollsWaiting++;
+      pollsWaitingPeak = Math.max(pollsWaitingPeak, pollsWaiting);
+      let waiting = true;
+      const stopWaiting = () => {
+        if (waiting) pollsWaiting--;
+        waiting = false;
+      };
+      const timer = setTimeout(
+        () => {
+          stopWaiting();
+          send(res, BODY_1K);
+        },
+        Number(url.searchParams.get("ms") ?? "1000"),
+      );
+      res.once("close", () => {
+        stopWaiting();
+        clearTimeout(timer);
+      });
       return;
+    }
+    case "/polls": {
+      // The long polls waiting now and the most at once since `?reset` (the polls really in flight
+      // through the tunnel); `?reset` starts the next count.
+      const body = Buffer.from(JSON.stringify({ waiting: pollsWaiting, peak: pollsWaitingPeak }));
+      if (url.searchParams.has("reset")) pollsWaitingPeak = pollsWaiting;
+      return send(res, body);
     }
     case "/sse":
       return events(

@@ -2,13 +2,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { HEAP_PROBE_FLAGS, heapFigures } from "./heap-figure.js";
 import type { HeapFigures } from "./heap-probe.js";
 import { median } from "./measure.js";
 import { removeOnStop, startProcess, type BenchProcess } from "./processes.js";
 import { ADMIN_KEY, register, serverArgs, writeCerts } from "./stack.js";
-
-/** V8 flags that load bench/heap-probe.ts into a process, for heapFigures(). */
-const HEAP_PROBE_FLAGS: readonly string[] = ["--import", join(import.meta.dirname, "heap-probe.ts")];
 
 /** One configuration measured: `domains` domains served by `clientProcesses` client processes. */
 export interface DomainCost {
@@ -83,16 +81,6 @@ function configFile(port: number, caFile: string, names: readonly string[], keys
       `  - { domain: ${name}, api_key: ${keys.get(name)}, services: [{ name: web, url: "http://127.0.0.1:9" }] }`,
   );
   return [`server: https://127.0.0.1:${port}`, `ca_file: ${caFile}`, "domains:", ...entries, ""].join("\n");
-}
-
-const seen = new WeakSet<object>();
-
-/** What bench/heap-probe.ts reports for `process_` now (after a full GC). */
-async function heapFigures(process_: BenchProcess): Promise<HeapFigures> {
-  process_.child.kill("SIGUSR2");
-  const line = await process_.waitForLine((l) => l.heapProbe !== undefined && !seen.has(l), 10_000);
-  seen.add(line);
-  return line.heapProbe as HeapFigures;
 }
 
 function sum(figures: readonly HeapFigures[]): HeapFigures {

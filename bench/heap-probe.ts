@@ -1,5 +1,5 @@
 // Loaded with `--import` into server and client by the bench's `domains` case (Node runs it with
-// its built-in type stripping: erasable syntax only). On SIGUSR2 it runs a full GC (the product's
+// its built-in type stripping: erasable syntax only). On SIGWINCH (heap-figure.ts) it runs a full GC (the product's
 // flags include --expose-gc) and prints one JSON line on stdout, `{"heapProbe": HeapFigures}`:
 // what is live then, a steadier figure than RSS for small differences.
 import { getHeapSpaceStatistics, getHeapStatistics } from "node:v8";
@@ -24,7 +24,7 @@ const CODE_SPACES = new Set([
   "trusted_large_object_space",
 ]);
 
-process.on("SIGUSR2", () => {
+process.on("SIGWINCH", () => {
   (globalThis as { gc?: () => void }).gc?.();
   const memory = process.memoryUsage();
   const figures: HeapFigures = {

@@ -17,8 +17,20 @@ export interface Results {
     ok: number;
     errors: number;
     count: number;
+    /** The most polls the backend held at once: the divisor of the per-stream figures. */
+    peakInFlight: number;
     serverPerStreamKiB: number;
     clientPerStreamKiB: number;
+    serverInFlightPerStreamKiB?: number;
+    clientInFlightPerStreamKiB?: number;
+    /** The second pass: V8 heap in use plus external after a full GC, every poll in flight. */
+    live: {
+      ok: number;
+      errors: number;
+      peakInFlight: number;
+      serverPerStreamKiB?: number;
+      clientPerStreamKiB?: number;
+    };
   };
   /** --memory-only: one fresh server per round. */
   freshServers: FreshServer[];
@@ -131,9 +143,21 @@ export function printTable(report: { medians: Record<string, Record<string, numb
     const p = results.longPolls;
     single(`${p.count} long polls: ok/errors`, `${p.ok}/${p.errors}`, "0 errors");
     single(
-      "per in-flight stream KiB (server/client)",
+      `per in-flight stream KiB (server/client; ${p.peakInFlight} at the peak)`,
       `${fmt(p.serverPerStreamKiB)}/${fmt(p.clientPerStreamKiB)}`,
       "<= 10 KiB",
+    );
+    const allInFlight = (server: number | undefined, client: number | undefined) =>
+      server === undefined ? "not every poll in flight at once" : `${fmt(server)}/${fmt(client)}`;
+    single(
+      "  RSS once every poll is in flight, per stream KiB",
+      allInFlight(p.serverInFlightPerStreamKiB, p.clientInFlightPerStreamKiB),
+      "",
+    );
+    single(
+      `  live after a full GC, per stream KiB (2nd pass: ${p.live.ok}/${p.live.errors} ok/errors)`,
+      allInFlight(p.live.serverPerStreamKiB, p.live.clientPerStreamKiB),
+      "",
     );
   }
   results.freshServers.forEach((fresh, i) => {

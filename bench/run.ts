@@ -26,6 +26,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { HOPGATE_NODE_FLAGS } from "../src/lib/node-flags.js";
 import { measureDomainCost, printDomainCosts, type DomainCost } from "./domains.js";
 import { GC_PROBE_FLAGS, gcPerRequest, gcSnapshot } from "./gc-figure.js";
+import { HEAP_PROBE_FLAGS } from "./heap-figure.js";
 import { withCpuSeconds, withOtherLoad } from "./machine-load.js";
 import { downloads, generator, median, wrk, type LoadResult, type Target } from "./measure.js";
 import { stopAll, withPeakRss } from "./processes.js";
@@ -174,7 +175,7 @@ process.stdout.write(`\nwritten to ${file}\n`);
 async function loadRounds(): Promise<void> {
   const stack = await startStack(
     resolve(args.cli),
-    only.has("gc") ? [...nodeFlags, ...GC_PROBE_FLAGS] : nodeFlags,
+    [...nodeFlags, ...HEAP_PROBE_FLAGS, ...(only.has("gc") ? GC_PROBE_FLAGS : [])],
     { ...FLOOD_SERVER_ENV, ...serverEnv },
   );
   await sleep(2000);

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { heapFigures } from "./heap-figure.js";
 import { generator } from "./measure.js";
 import { startProcess, withPeakRss, type BenchProcess } from "./processes.js";
 import { TENANT, type Stack } from "./stack.js";
@@ -54,32 +55,98 @@ export async function measureHeldConnections(
 }
 
 /**
- * `count` long polls (each answered by the backend after 10 s) in flight at once through the one
- * tunnel, from HTTP/2 visitors: errors, and the memory each in-flight stream costs server and client.
+ * `count` long polls (each answered by the backend after 10 s) sent at once through the one
+ * tunnel, from HTTP/2 visitors, twice: errors, and the memory each in-flight stream costs server
+ * and client, divided by the most polls the backend held at once (`peakInFlight`).
+ * - First pass, as before 2026-12-07: peak RSS over the whole exchange less the RSS before.
+ *   Garbage and allocator slack count, and it depends on what the allocator kept from earlier load
+ *   (glibc keeps more, and then needs less). Also the RSS once every poll is in flight.
+ * - Second pass: live, V8 heap in use plus external memory after a full GC, taken once every poll
+ *   is in flight, less the same before (the stack's processes load bench/heap-probe.ts): what
+ *   HopGate holds per stream.
  */
 export async function measureLongPolls(stack: Stack, count: number) {
   await sleep(3000); // the idle tunnels' connections are gone
-  const before = [stack.server.rssBytes(), stack.client.rssBytes()];
-  const { result, peakBytes } = await withPeakRss([stack.server, stack.client], () =>
-    generator("poll", {
-      url: `https://127.0.0.1:${stack.httpsPort}/poll?ms=10000`,
-      host: TENANT,
-      http2: true,
-      connections: 20,
-      count,
+  const processes = [stack.server, stack.client];
+  const before = processes.map((p) => p.rssBytes());
+  let inFlightBytes: number[] | undefined;
+  const { result: first, peakBytes } = await withPeakRss(processes, () =>
+    pollsInFlight(stack, count, () => {
+      inFlightBytes = processes.map((p) => p.rssBytes());
     }),
   );
-  const perStream = (i: number) => ((peakBytes[i] ?? 0) - (before[i] ?? 0)) / count / KiB;
+  await sleep(3000);
+  const liveBefore = await Promise.all(processes.map(liveBytes));
+  let liveWith: number[] | undefined;
+  const second = await pollsInFlight(stack, count, async () => {
+    liveWith = await Promise.all(processes.map(liveBytes));
+  });
+  const perStream = (peakInFlight: number, bytes: number) => bytes / Math.max(1, peakInFlight) / KiB;
+  const growth = (figures: number[] | undefined, from: number[], i: number) =>
+    figures === undefined ? undefined : perStream(first.peakInFlight, (figures[i] ?? 0) - (from[i] ?? 0));
   return {
     count,
-    ok: result.ok,
-    errors: result.errors,
-    elapsedMs: result.elapsedMs,
+    ok: first.result.ok,
+    errors: first.result.errors,
+    elapsedMs: first.result.elapsedMs,
+    peakInFlight: first.peakInFlight,
     serverBeforeBytes: before[0],
     serverPeakBytes: peakBytes[0],
     clientBeforeBytes: before[1],
     clientPeakBytes: peakBytes[1],
-    serverPerStreamKiB: perStream(0),
-    clientPerStreamKiB: perStream(1),
+    serverPerStreamKiB: growth(peakBytes, before, 0) ?? 0,
+    clientPerStreamKiB: growth(peakBytes, before, 1) ?? 0,
+    /** Undefined (also the live ones) when the polls were never all in flight at once. */
+    serverInFlightPerStreamKiB: growth(inFlightBytes, before, 0),
+    clientInFlightPerStreamKiB: growth(inFlightBytes, before, 1),
+    live: {
+      ok: second.result.ok,
+      errors: second.result.errors,
+      peakInFlight: second.peakInFlight,
+      serverPerStreamKiB:
+        liveWith && perStream(second.peakInFlight, (liveWith[0] ?? 0) - (liveBefore[0] ?? 0)),
+      clientPerStreamKiB:
+        liveWith && perStream(second.peakInFlight, (liveWith[1] ?? 0) - (liveBefore[1] ?? 0)),
+    },
   };
+}
+
+/**
+ * Sends `count` long polls at once and, the moment every one waits at the backend (each is
+ * answered 10 s after it arrived), runs `whenAllWait` once; resolves with the generator's result
+ * and the most polls the backend held at once.
+ */
+async function pollsInFlight(stack: Stack, count: number, whenAllWait: () => void | Promise<void>) {
+  await polls(stack.backendPort, true); // starts the count
+  const sent = generator("poll", {
+    url: `https://127.0.0.1:${stack.httpsPort}/poll?ms=10000`,
+    host: TENANT,
+    http2: true,
+    connections: 20,
+    count,
+  });
+  let finished = false;
+  void sent.finally(() => (finished = true));
+  while (!finished) {
+    if ((await polls(stack.backendPort)).waiting === count) {
+      await whenAllWait();
+      break;
+    }
+    await sleep(100);
+  }
+  const result = await sent;
+  return { result, peakInFlight: (await polls(stack.backendPort)).peak };
+}
+
+/** V8 heap in use plus external memory after a full GC (bench/heap-probe.ts). */
+async function liveBytes(process_: BenchProcess): Promise<number> {
+  const figures = await heapFigures(process_);
+  return figures.usedHeapBytes + figures.externalBytes;
+}
+
+/** The long polls the bench backend holds now and the most at once since the last reset (bench/backend.ts). */
+async function polls(backendPort: number, reset = false): Promise<{ waiting: number; peak: number }> {
+  const answer = await fetch(`http://127.0.0.1:${backendPort}/polls${reset ? "?reset" : ""}`);
+  if (!answer.ok) throw new Error(`bench backend /polls: ${answer.status}`);
+  return (await answer.json()) as { waiting: number; peak: number };
 }
