@@ -65,7 +65,7 @@ function readElement(scan: Scan): ForwardedFor | "empty" | undefined {
   let sawSemicolon = false;
   for (;;) {
     skipWhitespace(scan);
-    if (TOKEN_CHAR.test(scan.text[scan.at] ?? "")) {
+    if (isTokenChar(scan.text.charCodeAt(scan.at))) {
       const name = readToken(scan).toLowerCase();
       if (scan.text[scan.at] !== "=") return undefined;
       scan.at++;
@@ -85,12 +85,19 @@ function readElement(scan: Scan): ForwardedFor | "empty" | undefined {
   return node === undefined ? { t: "none" } : { t: "for", node };
 }
 
-/** RFC 9110 §5.6.2 tchar. */
-const TOKEN_CHAR = /^[!#$%&'*+.^_`|~0-9A-Za-z-]$/;
+/** RFC 9110 §5.6.2 tchar, by character code. */
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
+
+/** NaN (past the end) and non-ASCII are no tchar. */
+function isTokenChar(code: number): boolean {
+  return TOKEN_CHARS[code] === 1;
+}
 
 function readToken(scan: Scan): string {
   const start = scan.at;
-  while (TOKEN_CHAR.test(scan.text[scan.at] ?? "")) scan.at++;
+  while (isTokenChar(scan.text.charCodeAt(scan.at))) scan.at++;
   return scan.text.slice(start, scan.at);
 }
 
@@ -99,23 +106,29 @@ function readToken(scan: Scan): string {
  * undone, or undefined when it does not close or holds a character qdtext does not allow.
  */
 function readQuoted(scan: Scan): string | undefined {
+  const { text } = scan;
   let value = "";
-  for (scan.at++; scan.at < scan.text.length; scan.at++) {
-    let code = scan.text.charCodeAt(scan.at);
+  let from = ++scan.at;
+  for (; scan.at < text.length; scan.at++) {
+    const code = text.charCodeAt(scan.at);
     if (code === 0x22) {
-      scan.at++;
+      value += text.slice(from, scan.at++);
       return value;
     }
     if (code === 0x5c) {
-      scan.at++;
-      code = scan.text.charCodeAt(scan.at);
-      if (!(code === 0x09 || (code >= 0x20 && code !== 0x7f && code <= 0xff))) return undefined;
-    } else if (!(code === 0x09 || (code >= 0x20 && code !== 0x7f && code <= 0xff))) {
+      value += text.slice(from, scan.at++);
+      from = scan.at;
+      if (!isQuotedText(text.charCodeAt(scan.at))) return undefined;
+    } else if (!isQuotedText(code)) {
       return undefined;
     }
-    value += scan.text[scan.at]!;
   }
   return undefined;
+}
+
+/** What qdtext and quoted-pair allow besides `"` and `\`: HTAB, SP, VCHAR, obs-text. */
+function isQuotedText(code: number): boolean {
+  return code === 0x09 || (code >= 0x20 && code <= 0xff && code !== 0x7f);
 }
 
 /** RFC 9110 §5.6.3 OWS. */

@@ -25,11 +25,15 @@ export const forwardingHops: Record<TrustedProxyHeader, ForwardingHops> = {
       if (entries[i]!.trim() !== "") yield forwardedForEntryAddress(entries[i]!);
     }
   },
+  // Lines parse independently (a broken one spoils only itself): an earlier one is parsed only
+  // when the walk gets to it.
   *forwarded(lines) {
-    const elements = lines.flatMap(forwardedElements);
-    for (let i = elements.length - 1; i >= 0; i--) {
-      const element = elements[i]!;
-      yield element.t === "for" ? forwardedNodeAddress(element.node) : undefined;
+    for (let line = lines.length - 1; line >= 0; line--) {
+      const elements = forwardedElements(lines[line]!);
+      for (let i = elements.length - 1; i >= 0; i--) {
+        const element = elements[i]!;
+        yield element.t === "for" ? forwardedNodeAddress(element.node) : undefined;
+      }
     }
   },
 };
