@@ -15,8 +15,8 @@ export interface VisitorAddress {
   readonly address: string | undefined;
   /**
    * The forwarding chain for the backend's X-Forwarded-For and Forwarded: `address` first,
-   * then each trusted hop the request passed, the TCP peer last. Just `[address]` when the peer is not trusted;
-   * `unknown` in `address`'s place when a trusted proxy named no address.
+   * then each trusted hop the request passed, the TCP peer last. Just `[address]` when the peer
+   * is not trusted; `unknown` in `address`'s place when a trusted proxy named no address.
    */
   readonly chain: readonly string[];
   /**
