@@ -1,4 +1,5 @@
-import { boolean, cidrBlock, integer, integerOrAuto, list } from "./parsers.js";
+import { TRUSTED_PROXY_HEADERS } from "../server/edge/forwarding-header.js";
+import { boolean, cidrBlock, integer, integerOrAuto, list, oneOf } from "./parsers.js";
 import { setting } from "./setting.js";
 
 /**
@@ -126,10 +127,20 @@ export const visitorSettings = {
     flag: "--trusted-proxies",
     kind: "list",
     description:
-      "Front proxies (load balancer, CDN, nginx) whose X-Forwarded-For is believed: from such a peer the visitor is the rightmost untrusted X-Forwarded-For address (docs/access.md, Behind a front proxy); empty = trust nothing, the TCP peer is the visitor",
+      "Front proxies (load balancer, CDN, nginx) whose forwarding header is believed: from such a peer the visitor is the rightmost untrusted address in it (docs/access.md, Behind a front proxy); empty = trust nothing, the TCP peer is the visitor",
     expected: "comma-separated IPv4 or IPv6 addresses or CIDR blocks (10.0.0.0/8, 2001:db8::/32)",
     default: "",
     schema: list(cidrBlock()),
+  }),
+  trustedProxyHeader: setting({
+    env: "HOP_SERVER_TRUSTED_PROXY_HEADER",
+    flag: "--trusted-proxy-header",
+    kind: "value",
+    description:
+      "The one header the trusted proxies name the visitor in: X-Forwarded-For, or RFC 7239 Forwarded (its for= parameters); the other is never read",
+    expected: "x-forwarded-for or forwarded",
+    default: "x-forwarded-for",
+    schema: oneOf(TRUSTED_PROXY_HEADERS),
   }),
   bodyTimeoutSeconds: setting({
     env: "HOP_SERVER_BODY_TIMEOUT_SECONDS",

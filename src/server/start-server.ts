@@ -355,7 +355,7 @@ async function assemble(
   const shutdown = new AbortController();
   let draining = false;
   const visitorLimits = createVisitorLimits(config);
-  const visitorAddress = createVisitorAddressOf(config.trustedProxies);
+  const visitorAddress = createVisitorAddressOf(config.trustedProxies, config.trustedProxyHeader);
   cleanup.push("visitor limits", () => visitorLimits.stop());
   const proxyOptions: ProxyOptions = {
     lookup: registry,

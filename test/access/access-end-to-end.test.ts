@@ -8,6 +8,11 @@ import { WebSocket, WebSocketServer } from "ws";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { namelessEntry, spelled } from "../helpers/forwarded-for-spellings.js";
+import {
+  forwardedElement,
+  malformedForwardedElement,
+  namelessForwardedElement,
+} from "../helpers/forwarded-spellings.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
@@ -348,6 +353,116 @@ describe("visitor access policy, end to end", () => {
             } else {
               assert.equal(received.length, before, `refused, yet the backend saw ${what}`);
             }
+          },
+        ),
+        { numRuns: 60 },
+      );
+      assert.equal(seen.length, received.length);
+      assert.ok(runs >= 60);
+    },
+  );
+
+  it(
+    "behind trusted front proxies that write Forwarded, lets through exactly the visitors the allow list holds, ignores X-Forwarded-For and forwards only the trusted chain, over HTTP/1.1 and HTTP/2",
+    { skip: IPV6_LOOPBACK ? false : "no IPv6 loopback (::1) on this machine" },
+    async (t) => {
+      const { seen, received, admin, get } = await accessSetup(t, "[::]:0", {
+        trustedProxies: "127.0.0.1,::1,10.0.0.0/8,2001:db8:ff::/48",
+        trustedProxyHeader: "forwarded",
+      });
+      const allow = [
+        "198.51.100.0/24",
+        "2001:db8:aa::/48",
+        "10.0.0.0/8",
+        "2001:db8:ff::/48",
+        "127.0.0.1",
+        "::1",
+      ];
+      assert.equal((await admin("PUT", { allow })).status, 200);
+      const allowed = (address: string | undefined) =>
+        address !== undefined && (address.startsWith("198.51.100.") || address.startsWith("2001:db8:aa:"));
+
+      const octet = fc.integer({ min: 1, max: 254 });
+      const group = fc.integer({ min: 1, max: 0xffff }).map((n) => n.toString(16));
+      const visitorAddress = fc.oneof(
+        octet.map((n) => `198.51.100.${n}`),
+        octet.map((n) => `::ffff:198.51.100.${n}`),
+        group.map((g) => `2001:db8:aa::${g}`),
+        octet.map((n) => `203.0.113.${n}`),
+        group.map((g) => `2001:db9::${g}`),
+      );
+      const proxyAddress = fc.oneof(
+        fc.tuple(octet, octet).map(([a, b]) => `10.0.${a}.${b}`),
+        group.map((g) => `2001:db8:ff::${g}`),
+      );
+      const element = (address: fc.Arbitrary<string>) =>
+        address.chain((a) => forwardedElement(a).map((text) => ({ address: a, text })));
+      const canonical = (address: string) => address.replace(/^::ffff:/, "");
+      // RFC 7239 §6: what the backend's Forwarded says of each hop.
+      const node = (hop: string) => (hop.includes(":") ? `"[${hop}]"` : hop);
+      let runs = 0;
+
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            http2: fc.boolean(),
+            ipv6Peer: fc.boolean(),
+            // What the visitor wrote itself: elements for addresses the allow list holds, nameless
+            // ones, and a line of its own that breaks the grammar.
+            injected: fc.array(
+              fc.oneof(element(visitorAddress), element(proxyAddress), namelessForwardedElement),
+              {
+                maxLength: 3,
+              },
+            ),
+            brokenLine: fc.option(malformedForwardedElement, { nil: undefined }),
+            // The element the outermost trusted proxy appended, or one naming no address.
+            visitor: fc.oneof(
+              { weight: 4, arbitrary: element(visitorAddress) },
+              {
+                weight: 1,
+                arbitrary: namelessForwardedElement.map((text) => ({ address: undefined, text })),
+              },
+            ),
+            hops: fc.array(element(proxyAddress), { maxLength: 3 }),
+            oneLinePerElement: fc.boolean(),
+          }),
+          async ({ http2, ipv6Peer, injected, brokenLine, visitor, hops, oneLinePerElement }) => {
+            runs += 1;
+            const elements = [...injected.map((e) => (typeof e === "string" ? e : e.text)), visitor.text];
+            elements.push(...hops.map((hop) => hop.text));
+            const lines = oneLinePerElement ? elements : [elements.join(", ")];
+            if (brokenLine !== undefined) lines.unshift(brokenLine);
+            // X-Forwarded-For and X-Real-IP name an allowed visitor: never read in this mode.
+            const headers = {
+              forwarded: lines,
+              "x-forwarded-for": "198.51.100.9, 10.0.0.1",
+              "x-real-ip": "198.51.100.9",
+            };
+            const before = received.length;
+            const response = await get("/", { http2, headers, ...(ipv6Peer && { address: "::1" }) });
+            const expected = visitor.address === undefined ? undefined : canonical(visitor.address);
+            const what = `${expected ?? "unknown"} via ${JSON.stringify(lines)} over ${http2 ? "h2" : "h1"}`;
+            assert.equal(response.status, allowed(expected) ? 200 : 403, what);
+            if (response.status !== 200) {
+              assert.equal(received.length, before, `refused, yet the backend saw ${what}`);
+              return;
+            }
+            assert.equal(received.length, before + 1);
+            const got = received.at(-1)!;
+            const chain = [
+              expected!,
+              ...hops.map((hop) => canonical(hop.address)),
+              ipv6Peer ? "::1" : "127.0.0.1",
+            ];
+            assert.equal(got["x-real-ip"], expected, what);
+            assert.equal(got["x-forwarded-for"], chain.join(", "), what);
+            // Only HopGate's own elements: none the visitor wrote, each proxy's other parameters dropped.
+            assert.equal(
+              got.forwarded,
+              `${chain.map((hop) => `for=${node(hop)}`).join(", ")};host=${DOMAIN};proto=https`,
+              what,
+            );
           },
         ),
         { numRuns: 60 },

@@ -24,6 +24,17 @@ describe("loadConfig", () => {
     const env = { HOP_SERVER_TRUSTED_PROXIES: " 10.0.0.0/8, 2001:DB8::/32,127.0.0.1,::ffff:192.0.2.0/120" };
     const config = loadConfig(serverSettings, { env, dotenvDir: null });
     assert.deepEqual(config.trustedProxies, ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1/32", "192.0.2.0/24"]);
+    assert.equal(config.trustedProxyHeader, "x-forwarded-for", "X-Forwarded-For unless told otherwise");
+  });
+
+  it("reads which header the trusted proxies name the visitor in", () => {
+    const env = { HOP_SERVER_TRUSTED_PROXY_HEADER: " Forwarded " };
+    assert.equal(loadConfig(serverSettings, { env, dotenvDir: null }).trustedProxyHeader, "forwarded");
+    const flags = { trustedProxyHeader: "x-forwarded-for" };
+    assert.equal(
+      loadConfig(serverSettings, { env, flags, dotenvDir: null }).trustedProxyHeader,
+      "x-forwarded-for",
+    );
   });
 
   it("lets the environment win over .env and flags win over both", async (t) => {
@@ -104,6 +115,16 @@ describe("loadConfig", () => {
       "a trusted proxy that is no CIDR block",
       { HOP_SERVER_TRUSTED_PROXIES: "10.0.0.0/8,10.0.0.0/33" },
       /HOP_SERVER_TRUSTED_PROXIES=.*10\.0\.0\.0\/33: the prefix length must be a number from 0 to 32/,
+    ],
+    [
+      "a trusted proxy header that is neither X-Forwarded-For nor Forwarded",
+      { HOP_SERVER_TRUSTED_PROXY_HEADER: "x-real-ip" },
+      /HOP_SERVER_TRUSTED_PROXY_HEADER="x-real-ip".*expected x-forwarded-for or forwarded/,
+    ],
+    [
+      "a trusted proxy header naming both",
+      { HOP_SERVER_TRUSTED_PROXY_HEADER: "x-forwarded-for,forwarded" },
+      /HOP_SERVER_TRUSTED_PROXY_HEADER="x-forwarded-for,forwarded".*expected x-forwarded-for or forwarded/,
     ],
     [
       "a trusted proxy that is a host name",

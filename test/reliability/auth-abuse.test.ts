@@ -302,40 +302,53 @@ describe("authentication abuse", () => {
     },
   );
 
-  it(
-    "behind a trusted front proxy, blocks the tunnel client its X-Forwarded-For names, not the proxy",
-    TEST_DEADLINE,
-    async (t) => {
-      const gateway = await limitedGateway(t, { trustedProxies: "127.0.0.1" });
-      const key = await gateway.register(DOMAIN);
-      const handshake = (client: string, apiKey: string) =>
-        startV1GoClientTo(t, gateway, {
-          domain: DOMAIN,
-          apiKey,
-          localTarget: "127.0.0.1:9",
-          proxyHeaders: { "x-forwarded-for": client },
+  // HOP_SERVER_TRUSTED_PROXY_HEADER: each mode reads its own header; the other, naming the
+  // proxy's other client, is sent along and must not count.
+  for (const [header, spell, other] of [
+    ["X-Forwarded-For", (client: string) => client, { forwarded: "for=198.51.100.7" }],
+    ["Forwarded", (client: string) => `for=${client};proto=https`, { "x-forwarded-for": "198.51.100.7" }],
+  ] as const) {
+    it(
+      `behind a trusted front proxy, blocks the tunnel client its ${header} names, not the proxy`,
+      TEST_DEADLINE,
+      async (t) => {
+        const gateway = await limitedGateway(t, {
+          trustedProxies: "127.0.0.1",
+          trustedProxyHeader: header.toLowerCase(),
         });
-      for (let i = 0; i < 3; i++) {
-        const end = await within(handshake("203.0.113.9", `wrong-${i}-${"0".repeat(58)}`).ended, "a refusal");
-        assert.equal(end.grpcStatus, GrpcCode.permissionDenied, end.grpcMessage);
-      }
-      const blocked = await within(handshake("203.0.113.9", key).ended, "the blocked client's refusal");
-      assert.equal(
-        blocked.grpcStatus,
-        GrpcCode.resourceExhausted,
-        "the guesser is blocked, right key or not",
-      );
+        const key = await gateway.register(DOMAIN);
+        const handshake = (client: string, apiKey: string) =>
+          startV1GoClientTo(t, gateway, {
+            domain: DOMAIN,
+            apiKey,
+            localTarget: "127.0.0.1:9",
+            proxyHeaders: { [header.toLowerCase()]: spell(client), ...other },
+          });
+        for (let i = 0; i < 3; i++) {
+          const end = await within(
+            handshake("203.0.113.9", `wrong-${i}-${"0".repeat(58)}`).ended,
+            "a refusal",
+          );
+          assert.equal(end.grpcStatus, GrpcCode.permissionDenied, end.grpcMessage);
+        }
+        const blocked = await within(handshake("203.0.113.9", key).ended, "the blocked client's refusal");
+        assert.equal(
+          blocked.grpcStatus,
+          GrpcCode.resourceExhausted,
+          "the guesser is blocked, right key or not",
+        );
 
-      handshake("198.51.100.7", key);
-      await until(
-        () => gateway.server.registry.hasTunnel(DOMAIN),
-        "the proxy's other client's tunnel",
-        30_000,
-      );
-      const [session] = gateway.server.registry.all();
-      assert.equal(session?.remoteAddress, "198.51.100.7", "the session shows the client, not the proxy");
-    },
-  );
+        handshake("198.51.100.7", key);
+        await until(
+          () => gateway.server.registry.hasTunnel(DOMAIN),
+          "the proxy's other client's tunnel",
+          30_000,
+        );
+        const [session] = gateway.server.registry.all();
+        assert.equal(session?.remoteAddress, "198.51.100.7", "the session shows the client, not the proxy");
+      },
+    );
+  }
 
   it("never blocks with HOP_AUTH_MAX_FAILURES=0", TEST_DEADLINE, async (t) => {
     const gateway = await limitedGateway(t, { authMaxFailures: "0" });

@@ -1,8 +1,11 @@
 import type { Http2ServerRequest } from "node:http2";
 import { canonicalAddress, compileIpRules, type IpRules } from "../access/ip-rules.js";
-import { forwardedForEntryAddress } from "./forwarded-for-entry.js";
+import { forwardingHops, type TrustedProxyHeader } from "./forwarding-header.js";
 
-/** Who sent a request, as far as the trusted front proxies (HOP_SERVER_TRUSTED_PROXIES) tell. */
+/**
+ * Who sent a request, as far as the trusted front proxies (HOP_SERVER_TRUSTED_PROXIES) tell in
+ * the header HOP_SERVER_TRUSTED_PROXY_HEADER names.
+ */
 export interface VisitorAddress {
   /**
    * The visitor's address: canonical (an IPv4-mapped IPv6 address as IPv4), or the peer as the
@@ -11,9 +14,9 @@ export interface VisitorAddress {
    */
   readonly address: string | undefined;
   /**
-   * The forwarding chain for the backend's X-Forwarded-For: `address` first, then each trusted
-   * hop the request passed, the TCP peer last. Just `[address]` when the peer is not trusted;
-   * `unknown` in `address`'s place when a trusted proxy named no address.
+   * The forwarding chain for the backend's X-Forwarded-For and Forwarded: `address` first,
+   * then each trusted hop the request passed, the TCP peer last. Just `[address]` when the peer
+   * is not trusted; `unknown` in `address`'s place when a trusted proxy named no address.
    */
   readonly chain: readonly string[];
   /**
@@ -38,35 +41,33 @@ const UNKNOWN_HOP = "unknown";
 export type VisitorAddressOf = (req: AddressedRequest) => VisitorAddress;
 
 /**
- * The visitor's address given the TCP peer, the request's X-Forwarded-For field lines (in the
- * order received) and the trusted proxies, as nginx's realip module with `real_ip_recursive on`
- * does: an untrusted peer is the visitor and its X-Forwarded-For is ignored; a trusted peer's
- * X-Forwarded-For is walked from the right (the entries its own proxies appended), skipping
+ * The visitor's address given the TCP peer, the field lines of the trusted proxies' forwarding
+ * header (in the order received) and the trusted proxies, as nginx's realip module with
+ * `real_ip_recursive on` does: an untrusted peer is the visitor and its headers are ignored; a
+ * trusted peer's header is walked from the right (the hops its own proxies appended), skipping
  * trusted addresses, and the first untrusted one is the visitor. Everything left of it was
- * written by the visitor and is never looked at. An entry is read for the address it names, a
- * port or brackets around it (forwarded-for-entry.ts). When every entry is trusted, the leftmost
- * is the visitor.
+ * written by the visitor and is never looked at. `header` says which header the lines are and
+ * how a hop is read (forwarding-header.ts): `X-Forwarded-For` entries with a port or brackets
+ * (forwarded-for-entry.ts), or the `for` of RFC 7239 `Forwarded` elements (forwarded-element.ts).
+ * When every hop is trusted, the leftmost is the visitor.
  *
- * An entry that names no address (`unknown`, `_hidden`, a host name) is an untrusted hop whose
- * address a trusted proxy did not tell: the walk stops there and the visitor is unknown
- * (`address` undefined, `unknown` first in the chain), so it passes no IP allow list and is
- * refused by any deny list. nginx would take the last trusted hop instead, which lets every such
- * visitor through an allow list that holds the proxies' own addresses.
+ * A hop that names no address (`unknown`, `_hidden`, a host name, a `Forwarded` element without
+ * `for` or that does not parse) is an untrusted hop whose address a trusted proxy did not tell:
+ * the walk stops there and the visitor is unknown (`address` undefined, `unknown` first in the
+ * chain), so it passes no IP allow list and is refused by any deny list. nginx would take the
+ * last trusted hop instead, which lets every such visitor through an allow list that holds the
+ * proxies' own addresses.
  */
 export function visitorAddress(
   peer: string | undefined,
-  forwardedFor: readonly string[],
+  lines: readonly string[],
   trusted: IpRules,
+  header: TrustedProxyHeader = "x-forwarded-for",
 ): VisitorAddress {
   if (peer === undefined || peer === "") return { address: undefined, chain: [] };
   const hops = [canonicalAddress(peer)?.address ?? peer];
   if (trusted.size === 0 || !trusted.matches(peer)) return { address: hops[0], chain: hops };
-  const entries = forwardedFor.flatMap((line) => line.split(","));
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = entries[i]!.trim();
-    // RFC 9110 §5.6.1: empty list elements are ignored.
-    if (entry === "") continue;
-    const hop = forwardedForEntryAddress(entry);
+  for (const hop of forwardingHops[header](lines)) {
     if (hop === undefined) return { address: undefined, chain: [UNKNOWN_HOP, ...hops] };
     hops.unshift(hop);
     if (!trusted.matches(hop)) break;
@@ -79,10 +80,14 @@ export function visitorAddress(
  * nothing. Trusting nothing, the answer depends on the TCP peer alone: it is computed once per
  * connection (per HTTP/2 session) and shared by the connection's requests, which must not change it.
  */
-export function createVisitorAddressOf(trustedProxies: readonly string[]): VisitorAddressOf {
+export function createVisitorAddressOf(
+  trustedProxies: readonly string[],
+  header: TrustedProxyHeader = "x-forwarded-for",
+): VisitorAddressOf {
   const trusted = compileIpRules(trustedProxies);
   if (trusted.size > 0)
-    return (req) => visitorAddress(req.socket.remoteAddress, forwardedForLines(req.rawHeaders), trusted);
+    return (req) =>
+      visitorAddress(req.socket.remoteAddress, fieldLines(req.rawHeaders, header), trusted, header);
   const byConnection = new WeakMap<object, VisitorAddress>();
   return (req) => {
     // HTTP/2: the session, not `req.socket`, which node's compatibility API makes anew per stream.
@@ -97,12 +102,12 @@ export function createVisitorAddressOf(trustedProxies: readonly string[]): Visit
   };
 }
 
-/** Every X-Forwarded-For field line, in order (node's `headers` joins them, HTTP/2 or not alike). */
-function forwardedForLines(raw: readonly string[]): string[] {
+/** Every field line named `name` (lowercase), in order (node's `headers` joins them, HTTP/2 or not alike). */
+function fieldLines(raw: readonly string[], name: string): string[] {
   const lines: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 15 && name.toLowerCase() === "x-forwarded-for") lines.push(raw[i + 1]!);
+    const field = raw[i]!;
+    if (field.length === name.length && field.toLowerCase() === name) lines.push(raw[i + 1]!);
   }
   return lines;
 }
