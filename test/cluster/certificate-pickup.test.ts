@@ -5,6 +5,7 @@ import {
   issued,
   presented,
   startAcmeGateway,
+  type AcmeGateway,
   type TestServer,
 } from "../helpers/acme-gateway.js";
 import { ACME_MAIN_DOMAIN } from "../helpers/acme-server-config.js";
@@ -33,6 +34,22 @@ async function presentedSerial(server: TestServer, running: RunningPebble): Prom
   return (await presented(server, running, ACME_MAIN_DOMAIN))?.toUpperCase();
 }
 
+/**
+ * Server A, answering pebble's HTTP-01 challenges and renewing at 80 % of the lifetime left;
+ * resolves once it presents its first certificate.
+ */
+async function startRenewingA(gw: AcmeGateway): Promise<TestServer> {
+  const aHttpPort = await freePort();
+  gw.front.switchTo(aHttpPort);
+  const a = await gw.start("A", { acmeRenewRemainingPercent: "80" }, aHttpPort);
+  await until(
+    async () => (await presentedSerial(a, gw.running)) !== undefined,
+    "A presents its first certificate",
+    60_000,
+  );
+  return a;
+}
+
 for (const backend of gatewayStores) {
   describe(
     `certificate pick-up on the store-change signal, ${backend.name}, pebble`,
@@ -46,14 +63,7 @@ for (const backend of gatewayStores) {
           ...store.options,
           certificateValiditySeconds: 30,
         });
-        const aHttpPort = await freePort();
-        gw.front.switchTo(aHttpPort);
-        const a = await gw.start("A", { acmeRenewRemainingPercent: "80" }, aHttpPort);
-        await until(
-          async () => (await presentedSerial(a, gw.running)) !== undefined,
-          "A presents its first certificate",
-          60_000,
-        );
+        const a = await startRenewingA(gw);
         const b = await gw.start("B");
         await until(
           async () => (await presentedSerial(b, gw.running)) === (await presentedSerial(a, gw.running)),
@@ -100,14 +110,7 @@ describe(
       const database = await cuttablePgDatabase(t);
       // 60 s certificates: A renews every 12 s; B (through the proxy) at 40 s in, never first.
       const gw = await startAcmeGateway(t, { dbDsn: database.dsn });
-      const aHttpPort = await freePort();
-      gw.front.switchTo(aHttpPort);
-      const a = await gw.start("A", { acmeRenewRemainingPercent: "80" }, aHttpPort);
-      await until(
-        async () => (await presentedSerial(a, gw.running)) !== undefined,
-        "A presents its first certificate",
-        60_000,
-      );
+      const a = await startRenewingA(gw);
       const b = await gw.start("B", { dbDsn: database.cuttableDsn });
       const nextRenewal = async (from: number) => {
         let line: LogLine | undefined;
