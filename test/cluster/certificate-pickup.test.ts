@@ -5,6 +5,7 @@ import {
   issued,
   presented,
   startAcmeGateway,
+  type AcmeGateway,
   type TestServer,
 } from "../helpers/acme-gateway.js";
 import { ACME_MAIN_DOMAIN } from "../helpers/acme-server-config.js";
@@ -12,8 +13,7 @@ import { freePort } from "../helpers/free-port.js";
 import type { LogLine } from "../helpers/log-capture.js";
 import type { RunningPebble } from "../helpers/pebble.js";
 import { pollUntil, until } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 
 /**
  * From A storing a certificate to B presenting it. The unprompted pick-up runs every 60 s and
@@ -34,6 +34,22 @@ async function presentedSerial(server: TestServer, running: RunningPebble): Prom
   return (await presented(server, running, ACME_MAIN_DOMAIN))?.toUpperCase();
 }
 
+/**
+ * Server A, answering pebble's HTTP-01 challenges and renewing at 80 % of the lifetime left;
+ * resolves once it presents its first certificate.
+ */
+async function startRenewingA(gw: AcmeGateway): Promise<TestServer> {
+  const aHttpPort = await freePort();
+  gw.front.switchTo(aHttpPort);
+  const a = await gw.start("A", { acmeRenewRemainingPercent: "80" }, aHttpPort);
+  await until(
+    async () => (await presentedSerial(a, gw.running)) !== undefined,
+    "A presents its first certificate",
+    60_000,
+  );
+  return a;
+}
+
 for (const backend of gatewayStores) {
   describe(
     `certificate pick-up on the store-change signal, ${backend.name}, pebble`,
@@ -47,14 +63,7 @@ for (const backend of gatewayStores) {
           ...store.options,
           certificateValiditySeconds: 30,
         });
-        const aHttpPort = await freePort();
-        gw.front.switchTo(aHttpPort);
-        const a = await gw.start("A", { acmeRenewRemainingPercent: "80" }, aHttpPort);
-        await until(
-          async () => (await presentedSerial(a, gw.running)) !== undefined,
-          "A presents its first certificate",
-          60_000,
-        );
+        const a = await startRenewingA(gw);
         const b = await gw.start("B");
         await until(
           async () => (await presentedSerial(b, gw.running)) === (await presentedSerial(a, gw.running)),
@@ -98,24 +107,11 @@ describe(
   { skip: pgSkip() },
   () => {
     it("serves a renewal stored while B was cut off from PostgreSQL once B's listener is back, before the next renewal or the 60 s look", async (t) => {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
-      const url = new URL(database.dsn);
-      const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-        t.after(fn),
-      );
-      url.host = `127.0.0.1:${proxy.port}`;
+      const database = await cuttablePgDatabase(t);
       // 60 s certificates: A renews every 12 s; B (through the proxy) at 40 s in, never first.
       const gw = await startAcmeGateway(t, { dbDsn: database.dsn });
-      const aHttpPort = await freePort();
-      gw.front.switchTo(aHttpPort);
-      const a = await gw.start("A", { acmeRenewRemainingPercent: "80" }, aHttpPort);
-      await until(
-        async () => (await presentedSerial(a, gw.running)) !== undefined,
-        "A presents its first certificate",
-        60_000,
-      );
-      const b = await gw.start("B", { dbDsn: url.toString() });
+      const a = await startRenewingA(gw);
+      const b = await gw.start("B", { dbDsn: database.cuttableDsn });
       const nextRenewal = async (from: number) => {
         let line: LogLine | undefined;
         await until(() => (line = renewalAfter(a, ACME_MAIN_DOMAIN, from)) !== undefined, "A renews", 30_000);
@@ -133,10 +129,10 @@ describe(
       await new Promise((resolve) =>
         setTimeout(resolve, Math.max(0, steady.storedAtMs + 8_000 - Date.now())),
       );
-      await proxy.cut();
+      await database.cut();
       const storedMeanwhile = (await nextRenewal(a.logs.lines.length)).serial;
       const restoredAtMs = Date.now();
-      await proxy.restore();
+      await database.restore();
       const switchedAtMs = await pollUntil(
         async () => (await presentedSerial(b, gw.running)) === storedMeanwhile,
         10_000,

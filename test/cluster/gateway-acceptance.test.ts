@@ -10,9 +10,8 @@ import { freePort } from "../helpers/free-port.js";
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { preparePebble, type PebbleSetup } from "../helpers/pebble.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startTcpFront } from "../helpers/tcp-front.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { within } from "../helpers/within.js";
 
@@ -145,15 +144,9 @@ describe(
   { skip: pgSkip() },
   () => {
     it("three servers, one database, pebble: every server serves every domain with one certificate order, survivors answer after kill -9, a server added later serves without restarts or a new order, a PostgreSQL outage keeps requests flowing and fails admin writes with 503", async (t) => {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
       // The servers reach PostgreSQL through a forwarder that the test cuts for the outage.
-      const url = new URL(database.dsn);
-      const pgProxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-        t.after(fn),
-      );
-      url.host = `127.0.0.1:${pgProxy.port}`;
-      const dsn = url.toString();
+      const database = await cuttablePgDatabase(t);
+      const dsn = database.cuttableDsn;
 
       // pebble validates HTTP-01 through a front switched to one server's plain HTTP port; the
       // others' orders are answered from the store by that server (shared certificates).
@@ -377,7 +370,7 @@ describe(
         assert.equal(server.process.child.exitCode, null, `${server.name} still runs`);
 
       // PostgreSQL unreachable: requests keep flowing; an admin write fails clearly (503).
-      await pgProxy.cut();
+      await database.cut();
       const cutAtMs = Date.now();
       for (let round = 0; round < 3; round++)
         for (const server of [b, c, d])
@@ -401,7 +394,7 @@ describe(
         `admin write refused with 503 in ${Date.now() - writeStartedAtMs} ms, ${Date.now() - cutAtMs} ms into the outage`,
       );
 
-      await pgProxy.restore();
+      await database.restore();
       let last = "";
       await pollUntil(
         async () => {

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
 import https from "node:https";
 import { describe, it } from "node:test";
-import { startBackend } from "../helpers/backend.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { startClientProcess } from "../helpers/server-process.js";
+import { pgSkip } from "../helpers/postgres.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
-import { visit } from "../helpers/visit.js";
-import { startPeerServer } from "./peer-cluster.js";
+import { startRelayPair } from "./peer-cluster.js";
 
 const DOMAIN = "aborts.example.test";
 const VISITORS = 36;
@@ -127,10 +124,8 @@ async function relayedLoad(port: number): Promise<{ wrong: string[]; answered: n
 
 describe("visitors aborting relayed requests (docs/scale-out.md)", { skip: pgSkip() }, () => {
   it("a visitor closing its connection mid-request fails no other visitor's relayed request, and is logged as client_abort on both servers", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
     const reached = arrivals();
-    const backend = await startBackend(t, (req, res) => {
+    const { a, b } = await startRelayPair(t, DOMAIN, (req, res) => {
       if (req.url === "/") return res.end("ready");
       if (req.url?.startsWith("/load/")) return res.end(loadBody(req.url));
       reached.arrived(req.url ?? "");
@@ -140,21 +135,6 @@ describe("visitors aborting relayed requests (docs/scale-out.md)", { skip: pgSki
         res.end(`answer to ${req.url}`);
       }, BACKEND_DELAY_MS);
     });
-    const a = await startPeerServer(t, database.dsn);
-    const b = await startPeerServer(t, database.dsn);
-    startClientProcess(t, {
-      serverPort: a.httpsPort,
-      caFile: a.caFile,
-      domain: DOMAIN,
-      apiKey: await a.register(DOMAIN),
-      backendUrl: backend.url,
-    });
-    await pollUntil(
-      async () => (await visit(b.httpsPort, DOMAIN, "/").catch(() => undefined))?.status === 200,
-      30_000,
-      () => "B never relayed to A",
-      200,
-    );
 
     for (let round = 0; round < 3; round++) {
       const results = await Promise.all(
@@ -196,24 +176,7 @@ describe("visitors aborting relayed requests (docs/scale-out.md)", { skip: pgSki
   });
 
   it("under keep-alive load with visitors leaving mid-request, every other relayed request answers 200 with its own body", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
-    const backend = await startBackend(t, (req, res) => res.end(loadBody(req.url ?? "/")));
-    const a = await startPeerServer(t, database.dsn);
-    const b = await startPeerServer(t, database.dsn);
-    startClientProcess(t, {
-      serverPort: a.httpsPort,
-      caFile: a.caFile,
-      domain: DOMAIN,
-      apiKey: await a.register(DOMAIN),
-      backendUrl: backend.url,
-    });
-    await pollUntil(
-      async () => (await visit(b.httpsPort, DOMAIN, "/").catch(() => undefined))?.status === 200,
-      30_000,
-      () => "B never relayed to A",
-      200,
-    );
+    const { b } = await startRelayPair(t, DOMAIN, (req, res) => res.end(loadBody(req.url ?? "/")));
     const { wrong, answered } = await relayedLoad(b.httpsPort);
     assert.ok(answered > 1000, `only ${answered} relayed requests answered`);
     assert.deepEqual(wrong, [], `${wrong.length} of ${answered} relayed requests went wrong`);

@@ -5,23 +5,16 @@ import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { captureLogs } from "../helpers/log-capture.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { visit } from "../helpers/visit.js";
 
 describe("server registry during a PostgreSQL outage", { skip: pgSkip() }, () => {
   it("tunnels and requests go on undelayed, failed writes are logged once and counted, and the session mirror is rewritten when the store returns", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
-    const url = new URL(database.dsn);
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-      t.after(fn),
-    );
-    url.host = `127.0.0.1:${proxy.port}`;
+    const database = await cuttablePgDatabase(t);
     const logs = captureLogs();
     const gateway = await startGateway(
       t,
-      { dbDsn: url.toString(), advertiseAddr: "a.gateway.test:443" },
+      { dbDsn: database.cuttableDsn, advertiseAddr: "a.gateway.test:443" },
       logs.logger,
     );
     const names = ["stays.example.test", "leaves.example.test"];
@@ -49,7 +42,7 @@ describe("server registry during a PostgreSQL outage", { skip: pgSkip() }, () =>
         100,
       );
 
-      await proxy.cut();
+      await database.cut();
       const before = logs.lines.length;
       // A tunnel closing during the outage: its removal cannot be written now.
       await (await leaves.handle).stop();
@@ -74,7 +67,7 @@ describe("server registry during a PostgreSQL outage", { skip: pgSkip() }, () =>
       assert.equal(logs.since(before, "server registry write failed").length, 1);
       assert.equal(await mirrored(), [...names].sort().join(), "the mirror still holds the closed session");
 
-      await proxy.restore();
+      await database.restore();
       await pollUntil(
         async () => (await mirrored()) === names[0],
         15_000,

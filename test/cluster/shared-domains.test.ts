@@ -5,8 +5,7 @@ import pg from "pg";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { createTestPgDatabase, cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { visit } from "../helpers/visit.js";
 
@@ -24,19 +23,25 @@ const PROPAGATION_LIMIT_MS = 5_000;
 async function checkPropagation(t: TestContext, a: Gateway, b: Gateway): Promise<void> {
   const backend = await startBackend(t, (req, res) => res.end(`served ${req.headers.host}`));
   const domain = "shared.example.test";
-  const servedOnB = async () => (await visit(b.port, domain, "/", { timeoutMs: 5_000 })).status === 200;
-  assert.equal(await servedOnB(), false, "not served before it is registered");
+  const statusOnB = async (name: string) => (await visit(b.port, name, "/", { timeoutMs: 5_000 })).status;
+  /** Resolves with the time B first answered `status` for `name`. */
+  const untilStatusOnB = (name: string, status: number, never: string) =>
+    pollUntil(
+      async () => (await statusOnB(name)) === status,
+      PROPAGATION_LIMIT_MS,
+      () => never,
+      25,
+    );
+  /** Registers `name` through A, connects its client to B; resolves with the time B serves it. */
+  const serveOnB = async (name: string, never: string) => {
+    const client = startTestClient(t, b, name, await a.register(name), [`web=${backend.url}`]);
+    await client.connected;
+    return untilStatusOnB(name, 200, never);
+  };
+  assert.notEqual(await statusOnB(domain), 200, "not served before it is registered");
 
   const registeredAtMs = Date.now();
-  const key = await a.register(domain);
-  const client = startTestClient(t, b, domain, key, [`web=${backend.url}`]);
-  await client.connected;
-  const servedAtMs = await pollUntil(
-    servedOnB,
-    PROPAGATION_LIMIT_MS,
-    () => "B never served the domain registered on A",
-    25,
-  );
+  const servedAtMs = await serveOnB(domain, "B never served the domain registered on A");
   t.diagnostic(
     `registration on A served on B after ${servedAtMs - registeredAtMs} ms (with the client's connection)`,
   );
@@ -44,48 +49,53 @@ async function checkPropagation(t: TestContext, a: Gateway, b: Gateway): Promise
   // An access policy set through A: B refuses the visitor it denies.
   const policyAtMs = Date.now();
   await a.server.access.put(domain, { basic_auth: [], allow: [], deny: ["127.0.0.0/8"] });
-  const deniedAtMs = await pollUntil(
-    async () => (await visit(b.port, domain, "/", { timeoutMs: 5_000 })).status === 403,
-    PROPAGATION_LIMIT_MS,
-    () => "B never enforced the policy set on A",
-    25,
-  );
+  const deniedAtMs = await untilStatusOnB(domain, 403, "B never enforced the policy set on A");
   t.diagnostic(`access policy set on A enforced on B after ${deniedAtMs - policyAtMs} ms`);
   await a.server.access.clear(domain);
-  await pollUntil(servedOnB, PROPAGATION_LIMIT_MS, () => "B never lifted the policy cleared on A", 25);
+  await untilStatusOnB(domain, 200, "B never lifted the policy cleared on A");
 
   // The key rotated through A: B ends the tunnel that authenticated with the old key.
-  const rotatedAtMs = Date.now();
-  await a.server.domains.rotateKey(domain);
-  const closedAtMs = await pollUntil(
-    () => !b.server.registry.hasTunnel(domain),
-    PROPAGATION_LIMIT_MS,
-    () => "B kept the tunnel of a key rotated on A",
-    10,
+  const rotatedMs = await msUntilTunnelClosed(
+    b,
+    domain,
+    () => a.server.domains.rotateKey(domain),
+    "B kept the tunnel of a key rotated on A",
   );
-  t.diagnostic(`key rotated on A: tunnel on B closed after ${closedAtMs - rotatedAtMs} ms`);
+  t.diagnostic(`key rotated on A: tunnel on B closed after ${rotatedMs} ms`);
 
   // Registered again with a client on B, then removed through A: tunnel closed, visitors refused.
   const other = "removed.example.test";
-  const otherKey = await a.register(other);
-  const second = startTestClient(t, b, other, otherKey, [`web=${backend.url}`]);
-  await second.connected;
-  await pollUntil(
-    async () => (await visit(b.port, other, "/", { timeoutMs: 5_000 })).status === 200,
-    PROPAGATION_LIMIT_MS,
-    () => "B never served the second domain",
-    25,
+  await serveOnB(other, "B never served the second domain");
+  const removedMs = await msUntilTunnelClosed(
+    b,
+    other,
+    () => a.server.domains.revoke(other),
+    "B kept the tunnel of a domain removed on A",
   );
-  const removedAtMs = Date.now();
-  await a.server.domains.revoke(other);
-  const droppedAtMs = await pollUntil(
-    () => !b.server.registry.hasTunnel(other),
-    PROPAGATION_LIMIT_MS,
-    () => "B kept the tunnel of a domain removed on A",
+  t.diagnostic(`domain removed on A: tunnel on B closed after ${removedMs} ms`);
+  assert.equal(await statusOnB(other), 404, "B refuses its visitors");
+}
+
+/**
+ * Makes `change`, then resolves with the ms from its start until `server` holds no tunnel of
+ * `domain`; fails with `never` past `timeoutMs`.
+ */
+async function msUntilTunnelClosed(
+  server: Gateway,
+  domain: string,
+  change: () => Promise<unknown>,
+  never: string,
+  timeoutMs = PROPAGATION_LIMIT_MS,
+): Promise<number> {
+  const changedAtMs = Date.now();
+  await change();
+  const closedAtMs = await pollUntil(
+    () => !server.server.registry.hasTunnel(domain),
+    timeoutMs,
+    () => never,
     10,
   );
-  t.diagnostic(`domain removed on A: tunnel on B closed after ${droppedAtMs - removedAtMs} ms`);
-  assert.equal((await visit(b.port, other, "/", { timeoutMs: 5_000 })).status, 404, "B refuses its visitors");
+  return closedAtMs - changedAtMs;
 }
 
 describe("domain changes across the servers of a gateway", () => {
@@ -134,15 +144,13 @@ describe("domain changes across the servers of a gateway", () => {
       await client.connected;
       assert.equal(b.server.registry.hasTunnel(domain), true);
 
-      const removedAtMs = Date.now();
-      await a.server.domains.revoke(domain);
-      const closedAtMs = await pollUntil(
-        () => !b.server.registry.hasTunnel(domain),
-        PROPAGATION_LIMIT_MS,
-        () => "B kept the tunnel of a domain it learned of only from the tunnel's login",
-        10,
+      const closedMs = await msUntilTunnelClosed(
+        b,
+        domain,
+        () => a.server.domains.revoke(domain),
+        "B kept the tunnel of a domain it learned of only from the tunnel's login",
       );
-      t.diagnostic(`domain removed on A: tunnel on B closed after ${closedAtMs - removedAtMs} ms`);
+      t.diagnostic(`domain removed on A: tunnel on B closed after ${closedMs} ms`);
     },
   );
 
@@ -150,38 +158,29 @@ describe("domain changes across the servers of a gateway", () => {
     "PostgreSQL: a change made while B's listener was cut off reaches B once it reconnects, not 30 s later",
     { skip: pgSkip() },
     async (t) => {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
-      const url = new URL(database.dsn);
-      const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-        t.after(fn),
-      );
-      url.host = `127.0.0.1:${proxy.port}`;
+      const database = await cuttablePgDatabase(t);
       const a = await startGateway(t, { dbDsn: database.dsn });
-      const b = await startGateway(t, { dbDsn: url.toString() });
+      const b = await startGateway(t, { dbDsn: database.cuttableDsn });
       const backend = await startBackend(t, (_req, res) => res.end("ok"));
       const domain = "cut-off.example.test";
       const client = startTestClient(t, b, domain, await a.register(domain), [`web=${backend.url}`]);
       await client.connected;
 
-      await proxy.cut();
+      await database.cut();
       await a.server.domains.revoke(domain);
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       assert.equal(b.server.registry.hasTunnel(domain), true, "B cannot know while cut off");
-      const restoredAtMs = Date.now();
-      await proxy.restore();
-      const closedAtMs = await pollUntil(
-        () => !b.server.registry.hasTunnel(domain),
+      const closedMs = await msUntilTunnelClosed(
+        b,
+        domain,
+        () => database.restore(),
+        "B did not reload after its listener reconnected",
         // The listener retries with a doubling backoff that grew during the cut (up to 4 s
         // here), then reloads through a pool whose connections were cut too; under the 30 s
         // refresh, so the refresh alone would mostly not pass.
         15_000,
-        () => "B did not reload after its listener reconnected",
-        25,
       );
-      t.diagnostic(
-        `listener back: tunnel of the domain removed meanwhile closed after ${closedAtMs - restoredAtMs} ms`,
-      );
+      t.diagnostic(`listener back: tunnel of the domain removed meanwhile closed after ${closedMs} ms`);
     },
   );
 });

@@ -6,9 +6,8 @@ import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { HostilePeer } from "../helpers/hostile-peer.js";
 import { sendRequest } from "../helpers/http-request.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { createTestPgDatabase, cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startServerProcess } from "../helpers/server-process.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { startWorkersProcess } from "../helpers/workers-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
@@ -155,20 +154,14 @@ describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, 
   });
 
   it("while PostgreSQL does not answer, a held label keeps serving and a new claim fails as unavailable", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
-    const url = new URL(database.dsn);
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-      t.after(fn),
-    );
-    url.host = `127.0.0.1:${proxy.port}`;
-    const gateway = await startGateway(t, { dbDsn: url.toString() });
+    const database = await cuttablePgDatabase(t);
+    const gateway = await startGateway(t, { dbDsn: database.cuttableDsn });
     const key = await gateway.register(WILDCARD);
     const backend = await startBackend(t, (req, res) => res.end(`served ${req.headers.host}`));
     const client = startTestClient(t, gateway, "kept.example.test", key, [`web=${backend.url}`]);
     await client.connected;
 
-    await proxy.cut();
+    await database.cut();
     const served = await visit(gateway.port, "kept.example.test", "/", { timeoutMs: 5_000 });
     assert.equal(served.status, 200);
     assert.equal(served.body.toString(), "served kept.example.test");

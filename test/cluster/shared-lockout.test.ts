@@ -4,8 +4,7 @@ import { describe, it, type TestContext } from "node:test";
 import { GrpcCode } from "../../src/protocol/grpc-status.js";
 import { startGateway, type Gateway } from "../helpers/gateway.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { createTestPgDatabase, cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { startV1GoClientTo } from "../helpers/v1-go-client.js";
 import { visit } from "../helpers/visit.js";
 import { within } from "../helpers/within.js";
@@ -79,16 +78,10 @@ describe("failed-authentication lockout across the servers of a gateway", { skip
   });
 
   it("while PostgreSQL does not answer, each server's own limiter still blocks, and nobody else is blocked", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
-    const url = new URL(database.dsn);
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-      t.after(fn),
-    );
-    url.host = `127.0.0.1:${proxy.port}`;
-    const a = await startGateway(t, { dbDsn: url.toString(), ...FLAGS });
+    const database = await cuttablePgDatabase(t);
+    const a = await startGateway(t, { dbDsn: database.cuttableDsn, ...FLAGS });
     await a.register(DOMAIN);
-    await proxy.cut();
+    await database.cut();
 
     for (let i = 0; i < 3; i++) assert.equal(await adminStatus(a, GUESSER, `wrong-${i}`), 401);
     assert.equal(await adminStatus(a, GUESSER, ADMIN_KEY), 429, "the local limiter blocks without the store");
@@ -96,7 +89,7 @@ describe("failed-authentication lockout across the servers of a gateway", { skip
     const other = await adminStatus(a, OTHER, ADMIN_KEY);
     assert.ok(other !== 429 && other !== 401, `another address is not refused: ${other}`);
 
-    await proxy.restore();
+    await database.restore();
     await pollUntil(
       async () => (await adminStatus(a, OTHER, ADMIN_KEY)) === 200,
       15_000,

@@ -12,8 +12,7 @@ import {
   type DomainRepository,
 } from "../../src/server/store/domain-repository.js";
 import { openTestDatabase, storeBackends, suiteCleanup } from "../helpers/store-backends.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { runStoreProcess } from "../helpers/store-process.js";
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -178,17 +177,11 @@ describe("DomainRepository when the store is unreachable", () => {
   });
 
   it("reports lost PostgreSQL connections as unavailable", { skip: pgSkip() }, async (t) => {
-    const pg = await createTestPgDatabase();
-    t.after(() => pg.drop());
-    const url = new URL(pg.dsn);
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (fn) =>
-      t.after(fn),
-    );
-    url.host = `127.0.0.1:${proxy.port}`;
-    const database = await openTestDatabase((fn) => t.after(fn), { dsn: url.toString(), dataDir: "" });
+    const pg = await cuttablePgDatabase(t);
+    const database = await openTestDatabase((fn) => t.after(fn), { dsn: pg.cuttableDsn, dataDir: "" });
     const domains = createDomainRepository(database);
     await domains.register("before.example.com", "");
-    await proxy.cut();
+    await pg.cut();
     await assert.rejects(domains.find("before.example.com"), rejectsWith("unavailable"));
     await assert.rejects(database.ping(), rejectsWith("unavailable"));
   });
