@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { compileIpRules } from "../../src/server/access/ip-rules.js";
 import { forwardedForEntryAddress } from "../../src/server/edge/forwarded-for-entry.js";
-import { visitorAddress } from "../../src/server/edge/visitor-address.js";
+import { MAX_TRUSTED_HOPS, visitorAddress } from "../../src/server/edge/visitor-address.js";
 import { requestHeaderMap } from "../../src/server/proxy/request-head.js";
 import { namelessEntry, spelled } from "../helpers/forwarded-for-spellings.js";
 
@@ -182,6 +182,48 @@ describe("visitorAddress", () => {
     for (const [name, peer, lines, address, chain] of cases) {
       assert.deepEqual(visitorAddress(peer, lines, trusted), { address, chain }, name);
     }
+  });
+
+  it("walks at most MAX_TRUSTED_HOPS trusted hops: a longer trusted chain makes the visitor unknown, whatever precedes it", () => {
+    const hopsOf = (n: number) => Array.from({ length: n }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);
+    fc.assert(
+      fc.property(
+        fc.array(visitorEntry, { maxLength: 6 }),
+        fc.integer({ min: 0, max: MAX_TRUSTED_HOPS * 4 }),
+        fc.constantFrom("x-forwarded-for" as const, "forwarded" as const),
+        (injected, count, header) => {
+          const hops = hopsOf(count);
+          const entries = header === "forwarded" ? hops.map((hop) => `for="[${hop}]"`) : hops;
+          const prefix = header === "forwarded" ? [] : injected;
+          const result = visitorAddress("127.0.0.1", [[...prefix, ...entries].join(",")], trusted, header);
+          if (count <= MAX_TRUSTED_HOPS) {
+            // Short enough: every hop is walked and what the visitor wrote left of them decides.
+            assert.ok(result.chain.length >= count + 1);
+            if (injected.length === 0 || header === "forwarded")
+              assert.equal(result.address, count === 0 ? "127.0.0.1" : "2001:db8::1");
+          } else {
+            assert.equal(result.address, undefined);
+            assert.equal(result.chain[0], "unknown");
+            assert.equal(result.chain.length, MAX_TRUSTED_HOPS + 3);
+          }
+        },
+      ),
+    );
+    // Exactly MAX_TRUSTED_HOPS trusted hops and nothing else: the leftmost, as nginx would say.
+    const all = hopsOf(MAX_TRUSTED_HOPS);
+    assert.equal(visitorAddress("127.0.0.1", [all.join(",")], trusted).address, "2001:db8::1");
+    // One more, or an untrusted visitor behind MAX_TRUSTED_HOPS + 1: unknown.
+    const more = hopsOf(MAX_TRUSTED_HOPS + 1);
+    assert.equal(visitorAddress("127.0.0.1", [more.join(",")], trusted).address, undefined);
+    assert.equal(
+      visitorAddress("127.0.0.1", [["203.0.113.9", ...more].join(",")], trusted).address,
+      undefined,
+    );
+    // An untrusted visitor right behind MAX_TRUSTED_HOPS trusted hops is still found.
+    assert.equal(
+      visitorAddress("127.0.0.1", [["203.0.113.9", ...all].join(",")], trusted).address,
+      "203.0.113.9",
+    );
   });
 });
 
