@@ -42,6 +42,7 @@ export async function beforeDeadline<T>(
 ): Promise<T> {
   const first = await Promise.race([start, deadline.passed]);
   if (first !== "late") return first;
-  start.then(onLate, () => {});
+  // Its failure was the start's, already reported as the deadline's error; the process is ending.
+  start.then(onLate).catch(() => {});
   throw deadline.error(detail);
 }
