@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { WORKER_INDEX_VARIABLE } from "../../src/server/workers/worker-messages.js";
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
@@ -61,27 +62,54 @@ function startServerProcess(t: TestContext, dir: string, args: string[]): Hopgat
     ...["--shutdown-timeout-seconds", "2", "--debug"],
     ...args,
   ]);
-  const seen = new Set<number>();
-  const watch = setInterval(() => childPids(server.child.pid!).forEach((pid) => seen.add(pid)), 20);
+  // Workers by pid and start time, so that a pid reused by another process is never killed.
+  const workers = new Map<number, string | undefined>();
+  const watch = setInterval(() => {
+    for (const pid of childPids(server.child.pid!))
+      if (!workers.has(pid) && workerSlot(pid) !== undefined) workers.set(pid, startTime(pid));
+  }, 20);
   t.after(() => {
     clearInterval(watch);
-    for (const pid of seen)
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
+    for (const [pid, started] of workers)
+      if (started !== undefined && startTime(pid) === started) process.kill(pid, "SIGKILL");
   });
   return server;
 }
 
-/** The first worker of `server` once forked, stopped (SIGSTOP) at once: it hangs before listening. */
+/** The slot number in a process's environment: set for a worker of `--workers`, else undefined. */
+function workerSlot(pid: number): number | undefined {
+  try {
+    const entry = readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .find((e) => e.startsWith(`${WORKER_INDEX_VARIABLE}=`));
+    return entry === undefined ? undefined : Number(entry.slice(WORKER_INDEX_VARIABLE.length + 1));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22), undefined once gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Worker 1 of `server` once forked (a child whose environment carries its slot number: the
+ * process starts other short-lived children before it), stopped (SIGSTOP) at once: it hangs
+ * before listening.
+ */
 async function stopFirstWorker(server: HopgateProcess): Promise<number> {
+  const isWorkerOne = (pid: number) => workerSlot(pid) === 1;
   let worker: number | undefined;
   await pollUntil(
-    () => (worker = childPids(server.child.pid!)[0]) !== undefined,
+    () => (worker = childPids(server.child.pid!).find(isWorkerOne)) !== undefined,
     30_000,
-    () => `the primary never forked a worker: ${server.output().slice(-2000)}`,
+    () => `the primary never forked worker 1: ${server.output().slice(-2000)}`,
     5,
   );
   process.kill(worker!, "SIGSTOP");
