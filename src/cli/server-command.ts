@@ -46,12 +46,13 @@ export function serverCommand(): Command {
         logger.info({ exit_code: process.exitCode }, "HopGate server stopped");
       } else {
         const { startServer } = await import("../server/start-server.js");
-        const { beforeDeadline, startDeadline } = await import("../server/start-deadline.js");
+        const { beforeDeadline, startDeadline, stepReport } = await import("../server/start-deadline.js");
         const deadline = startDeadline(config.startTimeoutSeconds);
+        let lastStep: string | undefined;
         const server = await beforeDeadline(
-          startServer(config, root),
+          startServer(config, root, { onStepDone: (step) => (lastStep = step) }),
           deadline,
-          "the server is not listening (its log lines above say how far it got)",
+          () => `the server is not listening (${stepReport(lastStep)})`,
           (late) => late.stop(),
         ).finally(() => deadline.clear());
         await runUntilSignal(

@@ -30,6 +30,11 @@ export function startDeadline(timeoutSeconds: number): StartDeadline {
   };
 }
 
+/** How far a start got, for the deadline's error: the last step it reported done. */
+export function stepReport(lastStep: string | undefined): string {
+  return lastStep === undefined ? "no start step done" : `last start step done: ${lastStep}`;
+}
+
 /**
  * `start`'s result, or the deadline's error once it passed first; a start that finishes after
  * its deadline is handed to `onLate` (to stop what it started).
@@ -37,12 +42,12 @@ export function startDeadline(timeoutSeconds: number): StartDeadline {
 export async function beforeDeadline<T>(
   start: Promise<T>,
   deadline: StartDeadline,
-  detail: string,
+  detail: () => string,
   onLate: (late: T) => unknown,
 ): Promise<T> {
   const first = await Promise.race([start, deadline.passed]);
   if (first !== "late") return first;
   // Its failure was the start's, already reported as the deadline's error; the process is ending.
   start.then(onLate).catch(() => {});
-  throw deadline.error(detail);
+  throw deadline.error(detail());
 }

@@ -78,6 +78,11 @@ export interface StartServerOptions {
    * file), and opens no metrics listener; its metrics go to the primary, which serves the sum.
    */
   readonly worker?: { readonly index: number };
+  /**
+   * Hears the name of each start step done (a component up, e.g. "store", "certificates"), so
+   * that a start past its deadline can say how far it got.
+   */
+  readonly onStepDone?: (step: string) => void;
 }
 
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
@@ -97,7 +102,7 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<ServerHandle> {
   const serverLogger = logger.child({ component: "server" });
-  const cleanup = new CleanupStack();
+  const cleanup = new CleanupStack(options.onStepDone);
   try {
     return await assemble(config, options, logger, serverLogger, cleanup);
   } catch (error) {

@@ -132,7 +132,7 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
     ]);
     assert.equal(await within(server.exited, "the server to exit", 30_000), 1, server.output().slice(-2000));
     assert.deepEqual(hopgateLines(server), [
-      `hopgate: not ready within ${DEADLINE_SECONDS} s (HOP_SERVER_START_TIMEOUT_SECONDS): the server is not listening (its log lines above say how far it got)`,
+      `hopgate: not ready within ${DEADLINE_SECONDS} s (HOP_SERVER_START_TIMEOUT_SECONDS): the server is not listening (no start step done)`,
     ]);
   });
 
@@ -164,7 +164,7 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
     assert.match(
       line ?? "",
       new RegExp(
-        `^hopgate: not ready within ${DEADLINE_SECONDS} s \\(HOP_SERVER_START_TIMEOUT_SECONDS\\): worker 1 \\(pid ${hung}\\) is not listening [0-9.]+ s after it was started; worker 2 was not started \\(it starts once worker 1 listens\\)$`,
+        `^hopgate: not ready within ${DEADLINE_SECONDS} s \\(HOP_SERVER_START_TIMEOUT_SECONDS\\): worker 1 \\(pid ${hung}\\) is not listening [0-9.]+ s after it was started \\(no start step done\\); worker 2 was not started \\(it starts once worker 1 listens\\)$`,
       ),
     );
     const killed = server.lines.find(
@@ -172,6 +172,36 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
     );
     assert.deepEqual(killed?.not_ready, [{ slot: 1, pid: hung }]);
     assert.equal(isRunning(hung), false, "the hung worker is gone");
+  });
+
+  it("names the last start step a worker reported before it hung", async (t) => {
+    // Wide enough for worker 1 to open the store on a busy machine first.
+    const server = startServerProcess(t, await tempDir(t), [
+      ...["--workers", "2", "--start-timeout-seconds", "15"],
+    ]);
+    const line = await server.waitForLine((l) => l.worker === 1 && l.msg === "store ready", 15_000);
+    const hung = childPids(server.child.pid!).find((pid) => workerSlot(pid) === 1)!;
+    process.kill(hung, "SIGSTOP");
+    assert.ok(line);
+    const exited = await within(server.exited, "the primary to exit", 30_000).catch((error: unknown) => {
+      const early = server.lines.some((l) => l.msg === "worker listening" && l.pid === hung);
+      throw early ? new Error("worker 1 was listening before the test stopped it: rerun") : error;
+    });
+    assert.equal(exited, 1, server.output().slice(-2000));
+    const [reported] = hopgateLines(server);
+    t.diagnostic(reported ?? "");
+    // "store" at least (reported right after the line above), maybe a few more.
+    assert.match(
+      reported ?? "",
+      new RegExp(
+        `^hopgate: not ready within 15 s \\(HOP_SERVER_START_TIMEOUT_SECONDS\\): worker 1 \\(pid ${hung}\\) is not listening [0-9.]+ s after it was started \\(last start step done: [a-z ]+\\); worker 2 was not started`,
+      ),
+    );
+    const killed = server.lines.find(
+      (l) => l.msg === "workers not listening by the start deadline; killing them",
+    );
+    const [entry] = (killed?.not_ready ?? []) as Array<{ last_step?: string }>;
+    assert.ok(entry?.last_step, `the log names the last step: ${JSON.stringify(killed)}`);
   });
 
   it("still starts a worker that is slow but listens within the deadline", async (t) => {

@@ -5,11 +5,12 @@ import { HopGateError, isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import { createMetricsListener, type MetricsListener } from "../../lib/metrics-listener.js";
 import { createReadinessProbe } from "../../lib/readiness.js";
-import { beforeDeadline, startDeadline } from "../start-deadline.js";
+import { beforeDeadline, startDeadline, stepReport } from "../start-deadline.js";
 import { openDatabase } from "../store/database.js";
 import { aggregatedWorkerMetrics } from "./worker-metrics.js";
 import {
   isFailedMessage,
+  isProgressMessage,
   isReadyMessage,
   WORKER_INDEX_VARIABLE,
   type StopMessage,
@@ -24,6 +25,8 @@ interface Slot {
   worker: Worker | undefined;
   ready: boolean;
   startedAtMs: number;
+  /** The last step of its server's start it reported done (until it is ready). */
+  lastStep: string | undefined;
   /** Consecutive exits soon after starting (the restart backoff's exponent). */
   quickExits: number;
   restarts: number;
@@ -70,7 +73,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     const store = await beforeDeadline(
       openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger }),
       deadline,
-      "the store did not open (migrations), no worker was started",
+      () => "the store did not open (migrations), no worker was started",
       (late) => late.close(),
     );
     await store.close();
@@ -84,6 +87,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     worker: undefined,
     ready: false,
     startedAtMs: 0,
+    lastStep: undefined,
     quickExits: 0,
     restarts: 0,
     restartTimer: undefined,
@@ -101,6 +105,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     slot.restartTimer = undefined;
     slot.ready = false;
     slot.startedAtMs = Date.now();
+    slot.lastStep = undefined;
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
     slot.worker = worker;
     // A message sent to a worker that just died (EPIPE) must not end the primary: its exit follows.
@@ -108,6 +113,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
       log.warn({ slot: slot.index, pid: worker.process.pid, err: error.message }, "cannot reach a worker"),
     );
     worker.on("message", (message: unknown) => {
+      if (isProgressMessage(message)) return void (slot.lastStep = message.step);
       if (isFailedMessage(message)) {
         const failure = `worker ${slot.index} failed to start: ${message.message}`;
         if (firstStart)
@@ -206,7 +212,9 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
       // A worker that hangs would not answer the stop message either.
       const late = slots.filter((s) => !s.ready && s.worker);
       log.error(
-        { not_ready: late.map((s) => ({ slot: s.index, pid: s.worker?.process.pid })) },
+        {
+          not_ready: late.map((s) => ({ slot: s.index, pid: s.worker?.process.pid, last_step: s.lastStep })),
+        },
         "workers not listening by the start deadline; killing them",
       );
       for (const slot of late) slot.worker?.process.kill("SIGKILL");
@@ -266,7 +274,7 @@ function notReady(slots: readonly Slot[]): string {
     .filter((slot) => !slot.ready)
     .map((slot) =>
       slot.worker
-        ? `worker ${slot.index} (pid ${slot.worker.process.pid}) is not listening ${((now - slot.startedAtMs) / 1000).toFixed(1)} s after it was started`
+        ? `worker ${slot.index} (pid ${slot.worker.process.pid}) is not listening ${((now - slot.startedAtMs) / 1000).toFixed(1)} s after it was started (${stepReport(slot.lastStep)})`
         : `worker ${slot.index} was not started (it starts once worker 1 listens)`,
     )
     .join("; ");
