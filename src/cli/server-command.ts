@@ -3,12 +3,16 @@ import { Command } from "commander";
 import { loadConfig } from "../config/load-config.js";
 import { serverSettings } from "../config/server-settings.js";
 import { lokiOptionsFromConfig } from "../config/logging-settings.js";
+import { isHopGateError } from "../lib/hopgate-error.js";
 import { createLogging } from "../lib/logging.js";
 import { workerConfig } from "../server/workers/worker-config.js";
 import { resolveWorkerCount } from "../server/workers/worker-count.js";
 import { WORKER_INDEX_VARIABLE } from "../server/workers/worker-messages.js";
 import { runUntilSignal } from "./run-until-signal.js";
 import { addSettingOptions, settingFlags } from "./settings-options.js";
+
+/** After a start deadline passed and was reported, the longest the process may linger. */
+const FORCED_EXIT_MS = 1_000;
 
 export function serverCommand(): Command {
   const command = addSettingOptions(
@@ -42,13 +46,26 @@ export function serverCommand(): Command {
         logger.info({ exit_code: process.exitCode }, "HopGate server stopped");
       } else {
         const { startServer } = await import("../server/start-server.js");
-        const server = await startServer(config, root);
+        const { beforeDeadline, startDeadline, stepReport } = await import("../server/start-deadline.js");
+        const deadline = startDeadline(config.startTimeoutSeconds);
+        let lastStep: string | undefined;
+        const server = await beforeDeadline(
+          startServer(config, root, { onStepDone: (step) => (lastStep = step) }),
+          deadline,
+          () => `the server is not listening (${stepReport(lastStep)})`,
+          (late) => late.stop(),
+        ).finally(() => deadline.clear());
         await runUntilSignal(
           () => server.stop(config.shutdownTimeoutSeconds * 1000),
           (error) => logger.error({ err: error }, "shutdown failed"),
         );
         logger.info("HopGate server stopped");
       }
+    } catch (error) {
+      // A start past its deadline may still hold a socket or a timer: once the error is
+      // reported (by main), the process ends whatever still runs.
+      if (isHopGateError(error, "timeout")) setTimeout(() => process.exit(), FORCED_EXIT_MS).unref();
+      throw error;
     } finally {
       await logging.close();
     }

@@ -170,6 +170,16 @@ export const serverSettings = defineSettings({
     default: "1",
     schema: integerOrAuto(1, 256),
   }),
+  startTimeoutSeconds: setting({
+    env: "HOP_SERVER_START_TIMEOUT_SECONDS",
+    flag: "--start-timeout-seconds",
+    kind: "value",
+    description:
+      "Longest wait for the server to listen (with --workers: the store's migrations and every worker); past it, what is not ready is logged and killed and the command exits 1",
+    expected: "a whole number of seconds from 1 to 3600",
+    default: "60",
+    schema: integer(1, 3600),
+  }),
   dataDir: setting({
     env: "HOP_DATA_DIR",
     flag: "--data-dir",

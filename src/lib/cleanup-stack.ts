@@ -6,8 +6,12 @@
 export class CleanupStack {
   readonly #steps: Array<{ name: string; run: () => unknown }> = [];
 
+  /** `onPush` hears each step's name as it is pushed: how far a start got. */
+  constructor(private readonly onPush?: (name: string) => void) {}
+
   push(name: string, run: () => unknown): void {
     this.#steps.push({ name, run });
+    this.onPush?.(name);
   }
 
   /** Runs every step once, newest first; errors are collected, not allowed to skip later steps. */

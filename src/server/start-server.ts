@@ -16,12 +16,8 @@ import { advertisedHost, createAdvertisedServers } from "./cluster/advertised-se
 import { PeerRoutes } from "./cluster/peer-routes.js";
 import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
 import { DEFAULT_EXPIRY_MS, startServerRegistry } from "./cluster/server-registry.js";
-import {
-  listenForStoreChanges,
-  pollStoreChanges,
-  type StoreChangeCause,
-  type StoreTopic,
-} from "./cluster/store-changes.js";
+import { createStoreChangeRouter } from "./cluster/store-change-router.js";
+import { listenForStoreChanges, pollStoreChanges } from "./cluster/store-changes.js";
 import { createChallengeTokens } from "./certs/acme/challenge-tokens.js";
 import { createKyselyChallengeStore } from "./certs/acme/kysely-challenge-store.js";
 import { createOrderBudget } from "./certs/acme/order-budget.js";
@@ -82,6 +78,11 @@ export interface StartServerOptions {
    * file), and opens no metrics listener; its metrics go to the primary, which serves the sum.
    */
   readonly worker?: { readonly index: number };
+  /**
+   * Hears the name of each start step done (a component up, e.g. "store", "certificates"), so
+   * that a start past its deadline can say how far it got.
+   */
+  readonly onStepDone?: (step: string) => void;
 }
 
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
@@ -101,7 +102,7 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<ServerHandle> {
   const serverLogger = logger.child({ component: "server" });
-  const cleanup = new CleanupStack();
+  const cleanup = new CleanupStack(options.onStepDone);
   try {
     return await assemble(config, options, logger, serverLogger, cleanup);
   } catch (error) {
@@ -121,6 +122,21 @@ async function assemble(
 ): Promise<ServerHandle> {
   const database = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
   cleanup.push("store", () => database.close());
+  // Changes made through another server sharing the store arrive within about a second
+  // (docs/scale-out.md, "Shared state"). Listened for before anything is loaded, each component
+  // attached once loaded: a change committed between a first load and the first signal (the
+  // SQLite counter's first read) would otherwise wait for the periodic refresh.
+  const storeChangeRouter = createStoreChangeRouter();
+  const changesOptions = {
+    logger: logger.child({ component: "store-changes" }),
+    onChange: storeChangeRouter.onChange,
+  };
+  const storeChanges =
+    database.dialect === "postgres" && config.dbDsn
+      ? listenForStoreChanges(config.dbDsn, changesOptions)
+      : pollStoreChanges(database.db, changesOptions);
+  cleanup.push("store changes", () => storeChanges.stop());
+  await storeChanges.ready;
 
   // Changes made elsewhere (another server on the store), found by a reload: applied like ours.
   const registered = new RegisteredDomains({
@@ -330,28 +346,20 @@ async function assemble(
   accessPolicies.replaceAll(await access.all());
   accessPolicies.startRefreshing(() => access.all(), DOMAIN_REFRESH_INTERVAL_MS, serverLogger);
   cleanup.push("access policies", () => accessPolicies.stop());
-  // Changes made through another server sharing the store arrive within about a second
-  // (docs/scale-out.md, "Shared state"); the periodic refreshes above stay as the safety net.
+  // The store-change signals (listened for since the store opened); the periodic refreshes
+  // above stay as the safety net.
   const reloadDomains = coalescedTask(async () => {
     await registered.refresh(() => domains.allDomainKeys(), serverLogger);
     await accessPolicies.refresh(() => access.all(), serverLogger);
   });
+  storeChangeRouter.attach("domains", () => reloadDomains());
+  storeChangeRouter.attach("auth_blocks", () => void sharedLockout?.reloadBlocks());
   // A certificate stored by another server is served here within about a second as well
   // (docs/scale-out.md, "Shared certificates"); a resync re-reads every stored revision.
   const acmeManager = certificates.mode === "acme" ? certificates.provider : undefined;
-  const changesOptions = {
-    logger: logger.child({ component: "store-changes" }),
-    onChange: (topic: StoreTopic, cause: StoreChangeCause) => {
-      if (topic === "domains") reloadDomains();
-      if (topic === "auth_blocks") void sharedLockout?.reloadBlocks();
-      if (topic === "certificates") acmeManager?.certificatesChanged({ full: cause === "resync" });
-    },
-  };
-  const storeChanges =
-    database.dialect === "postgres" && config.dbDsn
-      ? listenForStoreChanges(config.dbDsn, changesOptions)
-      : pollStoreChanges(database.db, changesOptions);
-  cleanup.push("store changes", () => storeChanges.stop());
+  storeChangeRouter.attach("certificates", (cause) =>
+    acmeManager?.certificatesChanged({ full: cause === "resync" }),
+  );
   const shutdown = new AbortController();
   let draining = false;
   const visitorLimits = createVisitorLimits(config);

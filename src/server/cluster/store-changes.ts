@@ -23,6 +23,13 @@ export interface StoreChangesOptions {
 }
 
 export interface StoreChanges {
+  /**
+   * Settles once changes committed from now on are signalled: PostgreSQL's first LISTEN is
+   * established (or its first attempt failed: the reconnection's "resync" covers the gap), SQLite's
+   * counters are read. Never rejects. Load from the store only after it, so that nothing written
+   * between the load and the first signal waits for a periodic refresh.
+   */
+  readonly ready: Promise<void>;
   /** Stops listening or polling; idempotent. */
   stop(): Promise<void>;
 }
@@ -114,8 +121,9 @@ export function listenForStoreChanges(dsn: string, options: StoreChangesOptions)
     for (const topic of STORE_TOPICS) options.onChange(topic, "resync");
   };
 
-  void connect();
+  const ready = connect();
   return {
+    ready,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -162,8 +170,8 @@ export function pollStoreChanges(
   };
   const timer = setInterval(() => void poll(), options.pollMs ?? DEFAULT_POLL_MS);
   timer.unref();
-  void poll();
   return {
+    ready: poll(),
     stop() {
       clearInterval(timer);
       return Promise.resolve();

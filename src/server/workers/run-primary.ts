@@ -1,14 +1,16 @@
 import cluster, { type Worker } from "node:cluster";
 import { isSea } from "node:sea";
 import type { ServerConfig } from "../../config/server-settings.js";
-import { HopGateError } from "../../lib/hopgate-error.js";
+import { HopGateError, isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import { createMetricsListener, type MetricsListener } from "../../lib/metrics-listener.js";
 import { createReadinessProbe } from "../../lib/readiness.js";
+import { beforeDeadline, startDeadline, stepReport } from "../start-deadline.js";
 import { openDatabase } from "../store/database.js";
 import { aggregatedWorkerMetrics } from "./worker-metrics.js";
 import {
   isFailedMessage,
+  isProgressMessage,
   isReadyMessage,
   WORKER_INDEX_VARIABLE,
   type StopMessage,
@@ -23,6 +25,8 @@ interface Slot {
   worker: Worker | undefined;
   ready: boolean;
   startedAtMs: number;
+  /** The last step of its server's start it reported done (until it is ready). */
+  lastStep: string | undefined;
   /** Consecutive exits soon after starting (the restart backoff's exponent). */
   quickExits: number;
   restarts: number;
@@ -37,7 +41,10 @@ interface Slot {
  * and on the first SIGTERM/SIGINT asks every worker to drain and stop. A worker that fails or
  * exits before its first "ready" is not retried: a setting it rejects or a port it cannot bind
  * would fail again, so every worker is stopped and the start rejects with a HopGateError naming
- * the worker and its error ("config_invalid" when the worker's was). Otherwise resolves with the
+ * the worker and its error ("config_invalid" when the worker's was). The store's migrations and
+ * every worker's start share one deadline (HOP_SERVER_START_TIMEOUT_SECONDS): past it the workers
+ * not listening are killed, the others stopped, and the start rejects with a HopGateError
+ * "timeout" naming each worker not listening. Otherwise resolves with the
  * exit code: 0 when every worker stopped cleanly, 1 when a signal came during the start, or a
  * worker failed to stop or had to be killed.
  */
@@ -61,14 +68,26 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   process.on("SIGTERM", onSignal);
 
   // Migrations once, before any worker opens the store (each worker's own check is then a no-op).
-  const store = await openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger });
-  await store.close();
+  const deadline = startDeadline(config.startTimeoutSeconds);
+  try {
+    const store = await beforeDeadline(
+      openDatabase({ dsn: config.dbDsn, dataDir: config.dataDir, logger }),
+      deadline,
+      () => "the store did not open (migrations), no worker was started",
+      (late) => late.close(),
+    );
+    await store.close();
+  } catch (error) {
+    deadline.clear();
+    throw error;
+  }
 
   const slots: Slot[] = Array.from({ length: count }, (_, i) => ({
     index: i + 1,
     worker: undefined,
     ready: false,
     startedAtMs: 0,
+    lastStep: undefined,
     quickExits: 0,
     restarts: 0,
     restartTimer: undefined,
@@ -86,9 +105,15 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     slot.restartTimer = undefined;
     slot.ready = false;
     slot.startedAtMs = Date.now();
+    slot.lastStep = undefined;
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
     slot.worker = worker;
+    // A message sent to a worker that just died (EPIPE) must not end the primary: its exit follows.
+    worker.on("error", (error) =>
+      log.warn({ slot: slot.index, pid: worker.process.pid, err: error.message }, "cannot reach a worker"),
+    );
     worker.on("message", (message: unknown) => {
+      if (isProgressMessage(message)) return void (slot.lastStep = message.step);
       if (isFailedMessage(message)) {
         const failure = `worker ${slot.index} failed to start: ${message.message}`;
         if (firstStart)
@@ -180,12 +205,26 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     await Promise.race([
       allReady,
       stopRequested.then(() => Promise.reject(new Error("stopped while starting"))),
+      deadline.passed.then(() => Promise.reject(deadline.error(notReady(slots)))),
     ]);
   } catch (error) {
+    if (isHopGateError(error, "timeout")) {
+      // A worker that hangs would not answer the stop message either.
+      const late = slots.filter((s) => !s.ready && s.worker);
+      log.error(
+        {
+          not_ready: late.map((s) => ({ slot: s.index, pid: s.worker?.process.pid, last_step: s.lastStep })),
+        },
+        "workers not listening by the start deadline; killing them",
+      );
+      for (const slot of late) slot.worker?.process.kill("SIGKILL");
+    }
     log.error({ err: error }, "workers failed to start; stopping the others");
     await stopWorkers();
     if (error instanceof HopGateError) throw error;
     return 1;
+  } finally {
+    deadline.clear();
   }
   firstStart = undefined;
   try {
@@ -226,4 +265,17 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   log.info({ workers: count }, "stopping workers");
   await stopWorkers();
   return failed ? 1 : 0;
+}
+
+/** What the start deadline found: each worker not listening, and why when the primary knows. */
+function notReady(slots: readonly Slot[]): string {
+  const now = Date.now();
+  return slots
+    .filter((slot) => !slot.ready)
+    .map((slot) =>
+      slot.worker
+        ? `worker ${slot.index} (pid ${slot.worker.process.pid}) is not listening ${((now - slot.startedAtMs) / 1000).toFixed(1)} s after it was started (${stepReport(slot.lastStep)})`
+        : `worker ${slot.index} was not started (it starts once worker 1 listens)`,
+    )
+    .join("; ");
 }

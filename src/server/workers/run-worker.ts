@@ -2,7 +2,12 @@ import type { ServerConfig } from "../../config/server-settings.js";
 import { isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import { startServer, type ServerHandle } from "../start-server.js";
-import { isStopMessage, type FailedMessage, type ReadyMessage } from "./worker-messages.js";
+import {
+  isStopMessage,
+  type FailedMessage,
+  type ProgressMessage,
+  type ReadyMessage,
+} from "./worker-messages.js";
 
 /** A worker whose primary is gone (killed) stops with at most this drain. */
 const ORPHAN_DRAIN_MS = 5_000;
@@ -38,7 +43,13 @@ export async function runWorker(config: ServerConfig, logger: Logger, index: num
   });
   let server: ServerHandle;
   try {
-    server = await startServer(config, logger, { worker: { index } });
+    server = await startServer(config, logger, {
+      worker: { index },
+      onStepDone: (step) => {
+        const progress: ProgressMessage = { type: "hopgate:progress", step };
+        if (process.connected) process.send?.(progress);
+      },
+    });
   } catch (error) {
     log.error({ err: error }, "worker failed to start");
     await reportFailure({

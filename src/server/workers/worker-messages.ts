@@ -21,6 +21,12 @@ export interface FailedMessage {
   readonly configInvalid: boolean;
 }
 
+/** Worker → primary: a step of its server's start is done (for the start deadline's report). */
+export interface ProgressMessage {
+  readonly type: "hopgate:progress";
+  readonly step: string;
+}
+
 /** Primary → worker: drain and stop, as on SIGTERM. */
 export interface StopMessage {
   readonly type: "hopgate:stop";
@@ -41,6 +47,15 @@ export function isFailedMessage(message: unknown): message is FailedMessage {
     message !== null &&
     (message as FailedMessage).type === "hopgate:failed" &&
     typeof (message as FailedMessage).message === "string"
+  );
+}
+
+export function isProgressMessage(message: unknown): message is ProgressMessage {
+  return (
+    typeof message === "object" &&
+    message !== null &&
+    (message as ProgressMessage).type === "hopgate:progress" &&
+    typeof (message as ProgressMessage).step === "string"
   );
 }
 

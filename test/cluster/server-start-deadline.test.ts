@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Socket } from "node:net";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { WORKER_INDEX_VARIABLE } from "../../src/server/workers/worker-messages.js";
+import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
+import { pollUntil } from "../helpers/poll-until.js";
+import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { MAIN_DOMAIN } from "../helpers/server-process.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { tempDir } from "../helpers/temp-dir.js";
+import { within } from "../helpers/within.js";
+
+/** Far below the store's 10 s connection timeout, so that only the start deadline can end these starts. */
+const DEADLINE_SECONDS = 3;
+
+/** A TCP port that accepts connections and never answers: a database host behind a black hole. */
+async function blackHole(t: TestContext): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    socket.resume(); // read and drop
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Pids of `pid`'s child processes (Linux /proc): a primary's workers, before any has logged. */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(" ").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `hopgate server` on free ports (no metrics listener) with the embedded store in `dir` and extra
+ * `args`; every worker it forked is killed at the end.
+ */
+function startServerProcess(t: TestContext, dir: string, args: string[]): HopgateProcess {
+  const server = spawnHopgate(t, [
+    "server",
+    ...["--domain", MAIN_DOMAIN, "--https-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+    ...["--data-dir", join(dir, "data"), "--metrics-listen", "off"],
+    ...["--shutdown-timeout-seconds", "2", "--debug"],
+    ...args,
+  ]);
+  // Workers by pid and start time, so that a pid reused by another process is never killed.
+  const workers = new Map<number, string | undefined>();
+  const watch = setInterval(() => {
+    for (const pid of childPids(server.child.pid!))
+      if (!workers.has(pid) && workerSlot(pid) !== undefined) workers.set(pid, startTime(pid));
+  }, 20);
+  t.after(() => {
+    clearInterval(watch);
+    for (const [pid, started] of workers)
+      if (started !== undefined && startTime(pid) === started) process.kill(pid, "SIGKILL");
+  });
+  return server;
+}
+
+/** The slot number in a process's environment: set for a worker of `--workers`, else undefined. */
+function workerSlot(pid: number): number | undefined {
+  try {
+    const entry = readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .find((e) => e.startsWith(`${WORKER_INDEX_VARIABLE}=`));
+    return entry === undefined ? undefined : Number(entry.slice(WORKER_INDEX_VARIABLE.length + 1));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's start time in clock ticks since boot (/proc/<pid>/stat field 22), undefined once gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Worker 1 of `server` once forked (a child whose environment carries its slot number: the
+ * process starts other short-lived children before it), stopped (SIGSTOP) at once: it hangs
+ * before listening.
+ */
+async function stopFirstWorker(server: HopgateProcess): Promise<number> {
+  const isWorkerOne = (pid: number) => workerSlot(pid) === 1;
+  let worker: number | undefined;
+  await pollUntil(
+    () => (worker = childPids(server.child.pid!).find(isWorkerOne)) !== undefined,
+    30_000,
+    () => `the primary never forked worker 1: ${server.output().slice(-2000)}`,
+    5,
+  );
+  process.kill(worker!, "SIGSTOP");
+  return worker!;
+}
+
+function hopgateLines(server: HopgateProcess): string[] {
+  return server
+    .output()
+    .split("\n")
+    .filter((line) => line.startsWith("hopgate: "));
+}
+
+describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS)", () => {
+  it("ends a single server whose store never answers with a clear error, not a wait", async (t) => {
+    const port = await blackHole(t);
+    const server = startServerProcess(t, await tempDir(t), [
+      ...["--db-dsn", `postgres://hopgate@127.0.0.1:${port}/hopgate`],
+      ...["--start-timeout-seconds", String(DEADLINE_SECONDS)],
+    ]);
+    assert.equal(await within(server.exited, "the server to exit", 30_000), 1, server.output().slice(-2000));
+    assert.deepEqual(hopgateLines(server), [
+      `hopgate: not ready within ${DEADLINE_SECONDS} s (HOP_SERVER_START_TIMEOUT_SECONDS): the server is not listening (no start step done)`,
+    ]);
+  });
+
+  it("ends a primary whose store never answers before it starts any worker", async (t) => {
+    const port = await blackHole(t);
+    const server = startServerProcess(t, await tempDir(t), [
+      ...["--workers", "2", "--db-dsn", `postgres://hopgate@127.0.0.1:${port}/hopgate`],
+      ...["--start-timeout-seconds", String(DEADLINE_SECONDS)],
+    ]);
+    assert.equal(await within(server.exited, "the primary to exit", 30_000), 1, server.output().slice(-2000));
+    assert.deepEqual(hopgateLines(server), [
+      `hopgate: not ready within ${DEADLINE_SECONDS} s (HOP_SERVER_START_TIMEOUT_SECONDS): the store did not open (migrations), no worker was started`,
+    ]);
+    assert.ok(!server.lines.some((l) => l.msg === "starting workers"), "no worker was forked");
+  });
+
+  it("kills a worker that hangs before it listens, names it, and exits 1", async (t) => {
+    const server = startServerProcess(t, await tempDir(t), [
+      ...["--workers", "2", "--start-timeout-seconds", String(DEADLINE_SECONDS)],
+    ]);
+    const hung = await stopFirstWorker(server);
+    const exited = await within(server.exited, "the primary to exit", 30_000).catch((error: unknown) => {
+      const early = server.lines.some((l) => l.msg === "worker listening" && l.pid === hung);
+      throw early ? new Error("worker 1 was listening before the test stopped it: rerun") : error;
+    });
+    assert.equal(exited, 1, server.output().slice(-2000));
+    const [line, ...more] = hopgateLines(server);
+    assert.deepEqual(more, []);
+    assert.match(
+      line ?? "",
+      new RegExp(
+        `^hopgate: not ready within ${DEADLINE_SECONDS} s \\(HOP_SERVER_START_TIMEOUT_SECONDS\\): worker 1 \\(pid ${hung}\\) is not listening [0-9.]+ s after it was started \\(no start step done\\); worker 2 was not started \\(it starts once worker 1 listens\\)$`,
+      ),
+    );
+    const killed = server.lines.find(
+      (l) => l.msg === "workers not listening by the start deadline; killing them",
+    );
+    assert.deepEqual(killed?.not_ready, [{ slot: 1, pid: hung }]);
+    assert.equal(isRunning(hung), false, "the hung worker is gone");
+  });
+
+  it("names the last start step a worker reported before it hung", async (t) => {
+    // Wide enough for worker 1 to open the store on a busy machine first.
+    const server = startServerProcess(t, await tempDir(t), [
+      ...["--workers", "2", "--start-timeout-seconds", "15"],
+    ]);
+    const line = await server.waitForLine((l) => l.worker === 1 && l.msg === "store ready", 15_000);
+    const hung = childPids(server.child.pid!).find((pid) => workerSlot(pid) === 1)!;
+    process.kill(hung, "SIGSTOP");
+    assert.ok(line);
+    const exited = await within(server.exited, "the primary to exit", 30_000).catch((error: unknown) => {
+      const early = server.lines.some((l) => l.msg === "worker listening" && l.pid === hung);
+      throw early ? new Error("worker 1 was listening before the test stopped it: rerun") : error;
+    });
+    assert.equal(exited, 1, server.output().slice(-2000));
+    const [reported] = hopgateLines(server);
+    t.diagnostic(reported ?? "");
+    // "store" at least (reported right after the line above), maybe a few more.
+    assert.match(
+      reported ?? "",
+      new RegExp(
+        `^hopgate: not ready within 15 s \\(HOP_SERVER_START_TIMEOUT_SECONDS\\): worker 1 \\(pid ${hung}\\) is not listening [0-9.]+ s after it was started \\(last start step done: [a-z ]+\\); worker 2 was not started`,
+      ),
+    );
+    const killed = server.lines.find(
+      (l) => l.msg === "workers not listening by the start deadline; killing them",
+    );
+    const [entry] = (killed?.not_ready ?? []) as Array<{ last_step?: string }>;
+    assert.ok(entry?.last_step, `the log names the last step: ${JSON.stringify(killed)}`);
+  });
+
+  it("still starts a worker that is slow but listens within the deadline", async (t) => {
+    const server = startServerProcess(t, await tempDir(t), [
+      ...["--workers", "2", "--start-timeout-seconds", "60"],
+    ]);
+    const slow = await stopFirstWorker(server);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    process.kill(slow, "SIGCONT");
+    await server.waitForLine((l) => l.msg === "HopGate workers listening", 50_000);
+    server.child.kill("SIGTERM");
+    assert.equal(await within(server.exited, "the primary to exit after SIGTERM"), 0);
+  });
+
+  describe("on PostgreSQL", { skip: pgSkip() }, () => {
+    it("kills a worker whose store went silent after the primary's migrations", async (t) => {
+      const database = await createTestPgDatabase();
+      t.after(() => database.drop());
+      const url = new URL(database.dsn);
+      const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (f) =>
+        t.after(f),
+      );
+      url.host = `127.0.0.1:${proxy.port}`;
+      const server = startServerProcess(t, await tempDir(t), [
+        ...["--workers", "2", "--db-dsn", url.toString()],
+        ...["--start-timeout-seconds", String(DEADLINE_SECONDS + 2)],
+      ]);
+      // The primary migrated and closed its connections; the workers' connections go nowhere.
+      await server.waitForLine((l) => l.msg === "starting workers", 30_000);
+      proxy.stall();
+      assert.equal(
+        await within(server.exited, "the primary to exit", 30_000),
+        1,
+        server.output().slice(-2000),
+      );
+      const [line] = hopgateLines(server);
+      assert.match(
+        line ?? "",
+        /^hopgate: not ready within 5 s \(HOP_SERVER_START_TIMEOUT_SECONDS\): worker 1 \(pid \d+\) is not listening/,
+      );
+      const killed = server.lines.find(
+        (l) => l.msg === "workers not listening by the start deadline; killing them",
+      );
+      const pids = (killed?.not_ready as Array<{ pid: number }> | undefined)?.map((w) => w.pid) ?? [];
+      assert.equal(pids.length, 1, JSON.stringify(killed));
+      assert.deepEqual(pids.filter(isRunning), [], "no worker outlives the primary");
+    });
+  });
+});
