@@ -16,6 +16,8 @@ import {
 import type { BackendAgents } from "./backend-agents.js";
 import { isReplayable, type BackendRequestHead } from "./backend-request.js";
 import { withHost } from "./host-header.js";
+import { forwardTrailers } from "./backend-trailers.js";
+import { rawFieldMap } from "../protocol/trailer-fields.js";
 
 export interface BackendExchangeRecord {
   readonly service: string;
@@ -186,12 +188,21 @@ export class BackendExchange implements StreamSink {
       tap.response(this.#status, response.rawHeaders);
       response.on("data", (chunk: Buffer) => tap.responseChunk(chunk));
     }
-    pumpIntoStream(response, stream, "backend: response aborted", () => {
-      this.#finish(undefined);
-      // The response is complete: the rest of a request body is of no use to anyone. (v1
-      // servers get no second StreamClose for a stream they may consider finished.)
-      if (!stream.closed && this.#options.version === 2) stream.abort("response complete");
-    });
+    pumpIntoStream(
+      response,
+      stream,
+      "backend: response aborted",
+      () => {
+        this.#finish(undefined);
+        // The response is complete: the rest of a request body is of no use to anyone. (v1
+        // servers get no second StreamClose for a stream they may consider finished.)
+        if (!stream.closed && this.#options.version === 2) stream.abort("response complete");
+      },
+      () => {
+        // A chunked HTTP/1.1 body's trailer section, read by now (node parses it before `end`).
+        if (response.rawTrailers.length > 0) forwardTrailers(stream, rawFieldMap(response.rawTrailers));
+      },
+    );
     this.#response = response;
     response.once("error", this.#responseErrorListener);
   }

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import http from "node:http";
 import https from "node:https";
 import { connect as connectHttp2, constants as http2Constants } from "node:http2";
 import { createServer, type AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TunnelConnection } from "../../src/client/tunnel-connection.js";
+import { createBackendAgents } from "../../src/client/backend-agents.js";
 import { frame } from "../../src/protocol/frames.js";
 import type { Envelope } from "../../src/protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { encodeAccept } from "../../src/protocol/handshake.js";
@@ -608,7 +608,7 @@ describe("v1 compatibility: the HopGate client and a v1 server (TypeScript emula
     const backend = await startBackend(t, echoHandler);
     const apiKey = randomBytes(32).toString("hex");
     const server = await startV1GoServer(t, { credentials: { [DOMAIN]: apiKey } });
-    const agents = { http: new http.Agent(), https: new https.Agent() };
+    const agents = createBackendAgents();
     const connection = new TunnelConnection({
       serverUrl: `https://127.0.0.1:${server.port}`,
       domain: DOMAIN,
@@ -625,6 +625,7 @@ describe("v1 compatibility: the HopGate client and a v1 server (TypeScript emula
       connection.close("test over");
       await connection.done;
       agents.http.destroy();
+      agents.http2.destroy();
     });
     const tunnel = await server.nextTunnel();
     assert.equal((await tunnel.forward({ method: "GET", url: "/", host: "a.test" })).status, 200);

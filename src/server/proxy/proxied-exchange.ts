@@ -14,6 +14,8 @@ import {
   type DeliveryFailure,
 } from "./response-delivery.js";
 import { parseResponseHead } from "./response-head.js";
+import { trailerFields } from "../../protocol/trailer-fields.js";
+import { acceptsTrailers } from "./visitor-trailers.js";
 import type { VisitorRequest, VisitorResponse } from "./visitor.js";
 
 export interface ExchangeContext {
@@ -40,7 +42,13 @@ export interface ExchangeContext {
 type Phase =
   | { readonly t: "awaiting_head"; readonly timer: NodeJS.Timeout }
   // bodyBytesLeft: what the declared Content-Length still allows (undefined: none declared, or no body).
-  | { readonly t: "streaming"; readonly status: number; bodyBytesLeft: number | undefined }
+  // trailers: whether the visitor can take trailer fields (visitor-trailers.ts).
+  | {
+      readonly t: "streaming";
+      readonly status: number;
+      bodyBytesLeft: number | undefined;
+      readonly trailers: boolean;
+    }
   | { readonly t: "discarding"; readonly status: number } // v1 client's own 502: its body is replaced by ours
   | { readonly t: "done" };
 
@@ -118,6 +126,7 @@ export class ProxiedExchange implements StreamSink {
       t: "streaming",
       status: head.status,
       bodyBytesLeft: hasBody ? head.contentLength : undefined,
+      trailers: acceptsTrailers(this.#req, head.headers),
     };
     this.#res.strictContentLength = true;
     this.#res.writeHead(head.status, head.headers);
@@ -135,6 +144,19 @@ export class ProxiedExchange implements StreamSink {
       phase.bodyBytesLeft -= chunk.length;
     }
     this.#delivery.deliver(this.#res, chunk, this.#stream);
+  }
+
+  /**
+   * The response's trailer fields (capability "trailers"): validated like a head, a malformed
+   * section aborting the stream; sent with the end of the response when the visitor can take
+   * them, else dropped (visitor-trailers.ts).
+   */
+  trailers(header: HeaderMap): void {
+    const phase = this.#phase;
+    if (phase.t !== "streaming") return;
+    const trailers = trailerFields(header);
+    if (!trailers.ok) return this.#session.streamViolation(this.#stream, this, trailers.problem);
+    if (phase.trailers && trailers.count > 0) this.#res.addTrailers(trailers.fields);
   }
 
   end(): void {
