@@ -14,6 +14,7 @@ import { encodeAccept } from "../../src/protocol/handshake.js";
 import { canonicalHeaderName, headerValues, type HeaderMap } from "../../src/protocol/wire-headers.js";
 import { echoed, echoHandler, startBackend, type BackendHandler, type Echo } from "../helpers/backend.js";
 import { startGateway, startTestClient, testLogger } from "../helpers/gateway.js";
+import { grpcFrame, grpcMessages, startGrpcBackend } from "../helpers/grpc-backend.js";
 import { GrpcStatus } from "../helpers/grpc-message.js";
 import { payload, payloadDigest, sha256 } from "../helpers/payload.js";
 import { until } from "../helpers/poll-until.js";
@@ -530,6 +531,31 @@ describe("v1 compatibility: the HopGate client and a v1 server (TypeScript emula
 
     await (await client.handle).stop();
     await tunnel.closed;
+    assertNoV2Frames(tunnel.received);
+  });
+
+  it("never sends a v1 server StreamTrailers: a backend's trailers are dropped, its response completes", async (t) => {
+    const backend = await startBackend(t, (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.addTrailers({ "x-checksum": "abc" });
+      res.end("chunked body");
+    });
+    const grpc = await startGrpcBackend(t);
+    const { tunnel } = await clientWithV1Server(t, [`web=${backend.url}`, `grpc:/test.Echo=${grpc.url}`]);
+    const plain = await tunnel.forward({ method: "GET", url: "/", host: "a.test" });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.toString(), "chunked body");
+    assert.equal(plain.error, "");
+    const call = await tunnel.forward({
+      method: "POST",
+      url: "/test.Echo/Unary",
+      host: "a.test",
+      header: { "Content-Type": ["application/grpc"] },
+      body: grpcFrame("v1"),
+    });
+    assert.equal(call.status, 200);
+    assert.deepEqual(grpcMessages(call.body), ["echo:v1"]);
+    assert.equal(call.error, "");
     assertNoV2Frames(tunnel.received);
   });
 
