@@ -105,7 +105,7 @@ export function parseTarget(input: string): URL | string {
     return `target "${input}" is not a port, host:port or http(s) origin`;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:")
-    return `target "${input}" must be http, https (or h2c, h2 for a service)`;
+    return `target "${input}" must be http or https (a service may also be h2c or h2)`;
   if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
     return `target "${input}" must be an origin only (no path, query or credentials)`;
   }
