@@ -38,7 +38,7 @@ describe("parseServiceSpec HTTP/2 services", () => {
     ];
     for (const [input, origin, http2] of cases) {
       const spec = parseServiceSpec(input);
-      assert.ok(typeof spec !== "string", `${input}: ${String(spec)}`);
+      assert.ok(typeof spec !== "string", `${input}: ${JSON.stringify(spec)}`);
       assert.equal(spec.target.origin, origin, input);
       assert.equal(spec.http2 === true, http2, input);
     }
@@ -53,7 +53,7 @@ describe("parseServiceSpec HTTP/2 services", () => {
     ]) {
       const spec = parseServiceSpec(input);
       assert.equal(typeof spec, "string", input);
-      assert.doesNotMatch(spec as string, /"https?:\/\//, `${input}: ${String(spec)}`);
+      assert.doesNotMatch(spec as string, /"https?:\/\//, `${input}: ${JSON.stringify(spec)}`);
     }
   });
 });
