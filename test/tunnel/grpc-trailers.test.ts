@@ -6,6 +6,7 @@ import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { grpcFrame, grpcMessages, startGrpcBackend } from "../helpers/grpc-backend.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { within } from "../helpers/within.js";
+import { freePort } from "../helpers/free-port.js";
 
 const DOMAIN = "grpc.example.test";
 
@@ -98,5 +99,21 @@ describe("gRPC through the tunnel (HTTP/2 service, response trailers)", () => {
       "20 concurrent calls",
     );
     ends.forEach((end, i) => assert.equal(end.trailers?.["grpc-status"], i % 2 ? "0" : "5", `call ${i}`));
+  });
+
+  it("answers 502 for an HTTP/2 service that is down, without harm to the client", async (t) => {
+    const gateway = await startGateway(t);
+    const port = await freePort();
+    const key = await gateway.register(DOMAIN);
+    await within(
+      startTestClient(t, gateway, DOMAIN, key, [`grpc=h2c://127.0.0.1:${port}`]).connected,
+      "the client to connect",
+    );
+    const visitor = await connectVisitor(t, gateway.port);
+    const down = await within(grpcCall(visitor, "Unary", "x"), "the call to a service that is down");
+    assert.equal(down.headers[":status"], 502);
+    assert.equal(down.trailers, undefined);
+    const again = await within(grpcCall(visitor, "Unary", "y"), "a second call");
+    assert.equal(again.headers[":status"], 502, "the client still serves its tunnel");
   });
 });
