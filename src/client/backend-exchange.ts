@@ -17,7 +17,7 @@ import type { BackendAgents } from "./backend-agents.js";
 import { isReplayable, type BackendRequestHead } from "./backend-request.js";
 import { withHost } from "./host-header.js";
 import { forwardTrailers } from "./backend-trailers.js";
-import { rawFieldMap } from "../protocol/trailer-fields.js";
+import { rawFieldMap, trailerFields } from "../protocol/trailer-fields.js";
 
 export interface BackendExchangeRecord {
   readonly service: string;
@@ -154,6 +154,20 @@ export class BackendExchange implements StreamSink {
       this.#request ?? this.#start([...this.#options.head.headers, "Transfer-Encoding", "chunked"]);
     this.#bodyStarted = true;
     return deliverChunk(request, chunk, stream, version);
+  }
+
+  /**
+   * The visitor's request trailers (StreamTrailers from the server), validated again here: an
+   * HTTP/1.1 backend gets them only in a chunked body (node writes them with its last chunk).
+   */
+  trailers(header: HeaderMap): void {
+    const trailers = trailerFields(header);
+    if (!trailers.ok || trailers.count === 0 || this.#options.head.upgrade) return;
+    if (this.#options.head.framing.t === "length") return;
+    const request =
+      this.#request ?? this.#start([...this.#options.head.headers, "Transfer-Encoding", "chunked"]);
+    this.#bodyStarted = true;
+    request.addTrailers(trailers.fields);
   }
 
   end(): void {

@@ -15,6 +15,7 @@ import {
 } from "../protocol/wire-headers.js";
 import type { BackendExchangeOptions, BackendExchangeRecord } from "./backend-exchange.js";
 import { forwardTrailers } from "./backend-trailers.js";
+import { trailerFields } from "../protocol/trailer-fields.js";
 
 /**
  * RFC 9113 §8.2.2: connection-specific fields have no place in HTTP/2 (node refuses to send
@@ -45,6 +46,7 @@ export class Http2BackendExchange implements StreamSink {
   readonly #startedAtMs = Date.now();
   #status = 0;
   #trailers: HeaderMap | undefined;
+  #requestTrailers: Record<string, string[]> | undefined;
   #done = false;
 
   constructor(options: BackendExchangeOptions) {
@@ -83,7 +85,8 @@ export class Http2BackendExchange implements StreamSink {
     headers[":authority"] = service.hostHeader ?? authority;
     let request: ClientHttp2Stream;
     try {
-      request = this.#options.agents.http2.session(service).request(headers);
+      // Request trailers, if the visitor sends any, go last (the "wantTrailers" event below).
+      request = this.#options.agents.http2.session(service).request(headers, { waitForTrailers: true });
     } catch (error) {
       // A connection already failing, or headers node refuses: as an unreachable service.
       queueMicrotask(() => this.#onError(error as NodeJS.ErrnoException));
@@ -102,6 +105,8 @@ export class Http2BackendExchange implements StreamSink {
     request.once("response", (responseHeaders) => this.#onResponse(request, responseHeaders));
     request.once("trailers", (trailers: IncomingHttpHeaders) => (this.#trailers = fieldMapOf(trailers)));
     request.on("error", (error: NodeJS.ErrnoException) => this.#onError(error));
+    // An empty section ends the stream as node's own compatibility API does for every response.
+    request.once("wantTrailers", () => request.sendTrailers(this.#requestTrailers ?? {}));
     return request;
   }
 
@@ -114,6 +119,12 @@ export class Http2BackendExchange implements StreamSink {
     const request = this.#request;
     if (!request) return;
     return deliverChunk(request, chunk, this.#options.stream, this.#options.version);
+  }
+
+  /** The visitor's request trailers (StreamTrailers from the server), validated again here. */
+  trailers(header: HeaderMap): void {
+    const trailers = trailerFields(header);
+    if (trailers.ok && trailers.count > 0) this.#requestTrailers = trailers.fields;
   }
 
   end(): void {

@@ -27,6 +27,8 @@ export interface GrpcBackend {
   readonly url: string;
   /** Request heads the backend received, in order. */
   readonly requests: IncomingHttpHeaders[];
+  /** Request trailer sections the backend received, in order. */
+  readonly requestTrailers: IncomingHttpHeaders[];
 }
 
 /**
@@ -40,10 +42,12 @@ export interface GrpcBackend {
  */
 export async function startGrpcBackend(t: TestContext): Promise<GrpcBackend> {
   const requests: IncomingHttpHeaders[] = [];
+  const requestTrailers: IncomingHttpHeaders[] = [];
   const server = http2.createServer();
   server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     requests.push(headers);
     stream.on("error", () => undefined);
+    stream.on("trailers", (trailers: IncomingHttpHeaders) => requestTrailers.push(trailers));
     const chunks: Buffer[] = [];
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("end", () => answer(stream, String(headers[":path"]), grpcMessages(Buffer.concat(chunks))));
@@ -59,7 +63,7 @@ export async function startGrpcBackend(t: TestContext): Promise<GrpcBackend> {
   t.after(() => {
     for (const session of sessions) session.destroy();
   });
-  return { url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+  return { url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, requestTrailers };
 }
 
 function answer(stream: ServerHttp2Stream, path: string, messages: string[]): void {

@@ -24,15 +24,24 @@ async function connectVisitor(t: TestContext, port: number): Promise<ClientHttp2
   return session;
 }
 
-function grpcCall(session: ClientHttp2Session, method: string, message: string): Promise<GrpcCallEnd> {
+function grpcCall(
+  session: ClientHttp2Session,
+  method: string,
+  message: string,
+  requestTrailers?: Record<string, string>,
+): Promise<GrpcCallEnd> {
   return new Promise((resolve, reject) => {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": `/test.Echo/${method}`,
-      ":authority": DOMAIN,
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
+    const stream = session.request(
+      {
+        ":method": "POST",
+        ":path": `/test.Echo/${method}`,
+        ":authority": DOMAIN,
+        "content-type": "application/grpc",
+        te: "trailers",
+      },
+      { waitForTrailers: requestTrailers !== undefined },
+    );
+    if (requestTrailers) stream.once("wantTrailers", () => stream.sendTrailers(requestTrailers));
     let headers: IncomingHttpHeaders = {};
     let trailers: IncomingHttpHeaders | undefined;
     const chunks: Buffer[] = [];
@@ -69,6 +78,7 @@ describe("gRPC through the tunnel (HTTP/2 service, response trailers)", () => {
     assert.equal(end.trailers["set-cookie"], undefined, "set-cookie is never a trailer");
     assert.equal(end.trailers["x-hopgate-status"], undefined, "tunnel metadata is never a trailer");
     assert.equal(backend.requests[0]?.te, "trailers", "the backend is told trailers are accepted");
+    assert.deepEqual(backend.requestTrailers, [], "no trailer section is made up for a request without one");
   });
 
   it("delivers a server-streaming call's replies in order, then its trailers", async (t) => {
@@ -115,5 +125,20 @@ describe("gRPC through the tunnel (HTTP/2 service, response trailers)", () => {
     assert.equal(down.trailers, undefined);
     const again = await within(grpcCall(visitor, "Unary", "y"), "a second call");
     assert.equal(again.headers[":status"], 502, "the client still serves its tunnel");
+  });
+
+  it("carries an HTTP/2 visitor's request trailers to the service, validated", async (t) => {
+    const { visitor, backend } = await grpcGateway(t);
+    const end = await within(
+      grpcCall(visitor, "Unary", "with trailers", {
+        "x-request-checksum": "r1",
+        authorization: "Bearer late",
+      }),
+      "the call with request trailers",
+    );
+    assert.equal(end.trailers?.["grpc-status"], "0");
+    assert.equal(backend.requestTrailers.length, 1);
+    assert.equal(backend.requestTrailers[0]?.["x-request-checksum"], "r1");
+    assert.equal(backend.requestTrailers[0]?.authorization, undefined, "authorization is never a trailer");
   });
 });

@@ -183,4 +183,42 @@ describe("trailers from a hostile tunnel client", () => {
     );
     await stillServes();
   });
+
+  it("sends a visitor's request trailers only to a client that announced the capability; the exchange completes either way", async (t) => {
+    for (const capabilities of [[], ["trailers"]]) {
+      const { peer, gateway } = await setup(t, capabilities);
+      const visitor = http2.connect(`https://127.0.0.1:${gateway.port}`, {
+        ca: tlsFixture().cert,
+        servername: DOMAIN,
+      });
+      t.after(() => visitor.destroy());
+      const call = visitor.request(
+        { ":method": "POST", ":path": "/up", ":authority": DOMAIN },
+        { waitForTrailers: true },
+      );
+      call.once("wantTrailers", () => call.sendTrailers({ "x-digest": "d1" }));
+      call.on("error", () => undefined);
+      let body = "";
+      call.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+      const closed = once(call, "close");
+      call.end("payload");
+      const request = await within(peer.nextRequest(), "the request on the tunnel");
+      assert.equal((await within(request.body, "the request body")).toString(), "payload");
+      const trailerFrames = peer.received.filter((e) => e.payload.case === "streamTrailers");
+      if (capabilities.length === 0)
+        assert.deepEqual(trailerFrames, [], "an older client never gets StreamTrailers");
+      else {
+        assert.equal(trailerFrames.length, 1);
+        const value = trailerFrames[0]?.payload.value as { id: string; header: HeaderMap };
+        assert.equal(value.id, request.id);
+        assert.deepEqual(value.header["x-digest"]?.values, ["d1"]);
+      }
+      peer.send(responseHead(request.id, "200"));
+      peer.send(frame.data(request.id, 0n, Buffer.from("done")));
+      peer.send(frame.close(request.id));
+      await within(closed, "the visitor's response");
+      assert.equal(body, "done");
+      assert.equal(call.rstCode, 0);
+    }
+  });
 });

@@ -14,7 +14,7 @@ import {
   type DeliveryFailure,
 } from "./response-delivery.js";
 import { parseResponseHead } from "./response-head.js";
-import { trailerFields } from "../../protocol/trailer-fields.js";
+import { rawFieldMap, trailerFields, trailerHeaderMap } from "../../protocol/trailer-fields.js";
 import { acceptsTrailers } from "./visitor-trailers.js";
 import type { VisitorRequest, VisitorResponse } from "./visitor.js";
 
@@ -99,7 +99,9 @@ export class ProxiedExchange implements StreamSink {
     // the stream: the backend sees an aborted request, never a truncated one that looks whole.
     if (this.#context.maxBodyBytes > 0) this.#countBody(this.#context.maxBodyBytes);
     if (this.#context.bodyTimeoutMs > 0) this.#watchBodyIdle(this.#context.bodyTimeoutMs);
-    pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body");
+    pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body", undefined, () =>
+      this.#sendRequestTrailers(),
+    );
     const gone = () => {
       if (this.#phase.t === "done") return;
       this.#stream.abort("canceled: visitor went away");
@@ -192,6 +194,19 @@ export class ProxiedExchange implements StreamSink {
     } else if (phase.t === "discarding") {
       this.#finish(phase.status, "backend_failed");
     }
+  }
+
+  /**
+   * The visitor's request trailers (an HTTP/2 trailers block, an HTTP/1.1 chunked trailer
+   * section), validated as response trailers are; sent only to a client that speaks the
+   * "trailers" capability (TunnelStream.sendTrailers), dropped otherwise or when malformed (node
+   * has parsed them already; the body is complete).
+   */
+  #sendRequestTrailers(): void {
+    const raw = this.#req.rawTrailers;
+    if (raw.length === 0) return;
+    const trailers = trailerFields(rawFieldMap(raw));
+    if (trailers.ok && trailers.count > 0) this.#stream.sendTrailers(trailerHeaderMap(trailers.fields));
   }
 
   #countBody(maxBodyBytes: number): void {
