@@ -29,6 +29,8 @@ export interface GrpcBackend {
   readonly requests: IncomingHttpHeaders[];
   /** Request trailer sections the backend received, in order. */
   readonly requestTrailers: IncomingHttpHeaders[];
+  /** Resolves when a `/test.Echo/Forever` call's stream closes, with its RST_STREAM code. */
+  foreverClosed(): Promise<number>;
 }
 
 /**
@@ -43,27 +45,44 @@ export interface GrpcBackend {
 export async function startGrpcBackend(t: TestContext): Promise<GrpcBackend> {
   const requests: IncomingHttpHeaders[] = [];
   const requestTrailers: IncomingHttpHeaders[] = [];
+  const { promise: foreverCode, resolve: foreverClosed } = Promise.withResolvers<number>();
   const server = http2.createServer();
   server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     requests.push(headers);
     stream.on("error", () => undefined);
     stream.on("trailers", (trailers: IncomingHttpHeaders) => requestTrailers.push(trailers));
+    if (String(headers[":path"]).endsWith("/Forever")) {
+      // A server-streaming call that never ends by itself: one reply every 20 ms until cancelled.
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      const timer = setInterval(() => stream.write(grpcFrame("tick")), 20);
+      stream.once("close", () => {
+        clearInterval(timer);
+        foreverClosed(stream.rstCode ?? 0);
+      });
+      return;
+    }
     const chunks: Buffer[] = [];
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("end", () => answer(stream, String(headers[":path"]), grpcMessages(Buffer.concat(chunks))));
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
+  // Sessions first: close() waits for them, and a failed test may leave a stream running.
   t.after(() => {
     for (const session of sessions) session.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}`, requests, requestTrailers };
+  return {
+    url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    requestTrailers,
+    foreverClosed: () => foreverCode,
+  };
 }
 
 function answer(stream: ServerHttp2Stream, path: string, messages: string[]): void {

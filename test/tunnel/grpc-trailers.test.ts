@@ -141,4 +141,21 @@ describe("gRPC through the tunnel (HTTP/2 service, response trailers)", () => {
     assert.equal(backend.requestTrailers[0]?.["x-request-checksum"], "r1");
     assert.equal(backend.requestTrailers[0]?.authorization, undefined, "authorization is never a trailer");
   });
+
+  it("cancels the service's stream when the visitor cancels a streaming call", async (t) => {
+    const { visitor, backend } = await grpcGateway(t);
+    const call = visitor.request({
+      ":method": "POST",
+      ":path": "/test.Echo/Forever",
+      ":authority": DOMAIN,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    call.on("error", () => undefined);
+    call.end(grpcFrame("start"));
+    await within(once(call, "data"), "the first reply");
+    call.close(http2.constants.NGHTTP2_CANCEL);
+    const code = await within(backend.foreverClosed(), "the service's stream to be cancelled");
+    assert.equal(code, http2.constants.NGHTTP2_CANCEL);
+  });
 });
