@@ -16,6 +16,8 @@ import {
 import type { BackendAgents } from "./backend-agents.js";
 import { isReplayable, type BackendRequestHead } from "./backend-request.js";
 import { withHost } from "./host-header.js";
+import { forwardTrailers } from "./backend-trailers.js";
+import { rawFieldMap, trailerFields } from "../protocol/trailer-fields.js";
 
 export interface BackendExchangeRecord {
   readonly service: string;
@@ -154,6 +156,20 @@ export class BackendExchange implements StreamSink {
     return deliverChunk(request, chunk, stream, version);
   }
 
+  /**
+   * The visitor's request trailers (StreamTrailers from the server), validated again here: an
+   * HTTP/1.1 backend gets them only in a chunked body (node writes them with its last chunk).
+   */
+  trailers(header: HeaderMap): void {
+    const trailers = trailerFields(header);
+    if (!trailers.ok || trailers.count === 0 || this.#options.head.upgrade) return;
+    if (this.#options.head.framing.t === "length") return;
+    const request =
+      this.#request ?? this.#start([...this.#options.head.headers, "Transfer-Encoding", "chunked"]);
+    this.#bodyStarted = true;
+    request.addTrailers(trailers.fields);
+  }
+
   end(): void {
     if (this.#socket) return void this.#socket.end();
     if (this.#options.head.upgrade) return;
@@ -186,12 +202,21 @@ export class BackendExchange implements StreamSink {
       tap.response(this.#status, response.rawHeaders);
       response.on("data", (chunk: Buffer) => tap.responseChunk(chunk));
     }
-    pumpIntoStream(response, stream, "backend: response aborted", () => {
-      this.#finish(undefined);
-      // The response is complete: the rest of a request body is of no use to anyone. (v1
-      // servers get no second StreamClose for a stream they may consider finished.)
-      if (!stream.closed && this.#options.version === 2) stream.abort("response complete");
-    });
+    pumpIntoStream(
+      response,
+      stream,
+      "backend: response aborted",
+      () => {
+        this.#finish(undefined);
+        // The response is complete: the rest of a request body is of no use to anyone. (v1
+        // servers get no second StreamClose for a stream they may consider finished.)
+        if (!stream.closed && this.#options.version === 2) stream.abort("response complete");
+      },
+      () => {
+        // A chunked HTTP/1.1 body's trailer section, read by now (node parses it before `end`).
+        if (response.rawTrailers.length > 0) forwardTrailers(stream, rawFieldMap(response.rawTrailers));
+      },
+    );
     this.#response = response;
     response.once("error", this.#responseErrorListener);
   }

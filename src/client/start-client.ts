@@ -75,6 +75,7 @@ export async function startClient(
   cleanup.push("backend agents", () => {
     agents.http.destroy();
     agents.https.destroy();
+    agents.http2.destroy();
   });
   const registry = new Registry();
   const serviceNames = [...new Set(target.domains.flatMap((d) => d.services.map((s) => s.name)))];

@@ -10,7 +10,7 @@ import {
   RETRY_PUSHBACK_MS,
   type GrpcStatus,
 } from "../protocol/grpc-status.js";
-import { encodeHello } from "../protocol/handshake.js";
+import { CAPABILITIES, encodeHello } from "../protocol/handshake.js";
 import { startKeepalive, type Keepalive } from "../protocol/keepalive.js";
 import { DEFAULT_TUNNEL_LIMITS, MAX_TUNNEL_MESSAGE_BYTES } from "../protocol/limits.js";
 import { Multiplexer } from "../protocol/multiplexer.js";
@@ -18,6 +18,7 @@ import { OutboundQueue } from "../protocol/outbound-queue.js";
 import type { TunnelStream } from "../protocol/tunnel-stream.js";
 import type { BackendAgents } from "./backend-agents.js";
 import { BackendExchange, type BackendExchangeRecord, type ExchangeTap } from "./backend-exchange.js";
+import { Http2BackendExchange } from "./http2-backend-exchange.js";
 import { backendRequestHead, type BackendRequestHead } from "./backend-request.js";
 import { selectService } from "./service-selector.js";
 import { runTunnelCall } from "./tunnel-call.js";
@@ -249,15 +250,17 @@ export class TunnelConnection {
       stream.abort(`refused: ${problem}`);
       return;
     }
-    new BackendExchange({
+    const exchange = {
       stream,
       service,
       head,
       version,
       agents: this.#options.agents,
-      onFinished: (record) => this.#options.onRequestFinished?.(record),
+      onFinished: (record: BackendExchangeRecord) => this.#options.onRequestFinished?.(record),
       tap: this.#options.tapExchange?.(head, service),
-    });
+    };
+    if (service.http2) new Http2BackendExchange(exchange);
+    else new BackendExchange(exchange);
   }
 
   #onControl(envelope: Envelope): void {
@@ -267,11 +270,15 @@ export class TunnelConnection {
         const accept = payload.value;
         if (
           this.#versionKnown ||
-          !this.#mux.upgrade({
-            ...DEFAULT_TUNNEL_LIMITS,
-            windowBytes: accept.initialWindowBytes || DEFAULT_TUNNEL_LIMITS.windowBytes,
-            maxChunkBytes: accept.maxChunkBytes || DEFAULT_TUNNEL_LIMITS.maxChunkBytes,
-          })
+          !this.#mux.upgrade(
+            {
+              ...DEFAULT_TUNNEL_LIMITS,
+              windowBytes: accept.initialWindowBytes || DEFAULT_TUNNEL_LIMITS.windowBytes,
+              maxChunkBytes: accept.maxChunkBytes || DEFAULT_TUNNEL_LIMITS.maxChunkBytes,
+            },
+            // Only what this build announced: a server naming more is not believed.
+            accept.capabilities.filter((c) => CAPABILITIES.includes(c)),
+          )
         )
           return;
         this.#versionKnown = true;

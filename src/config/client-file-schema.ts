@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isFieldValue } from "../protocol/http-syntax.js";
 import { domainName } from "./domain-schema.js";
-import { parseTarget, pathPrefixProblem } from "./service-spec.js";
+import { parseServiceTarget, pathPrefixProblem } from "./service-spec.js";
 
 const SERVICE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
 
@@ -15,7 +15,7 @@ const serviceSchema = z.strictObject({
     })
     .default("/"),
   url: z.string().transform((value, ctx) => {
-    const target = parseTarget(value.trim());
+    const target = parseServiceTarget(value.trim());
     if (typeof target === "string") {
       ctx.addIssue({ code: "custom", message: target });
       return z.NEVER;

@@ -143,10 +143,10 @@ function resolveFile(path: string, doc: Document, lines: LineCounter, input: Cli
       return {
         name: s.name,
         pathPrefix: s.prefix,
-        target: s.url,
+        ...s.url,
         ...(s.host_header === undefined ? {} : { hostHeader: s.host_header }),
         // A file's https service is verified unless it says otherwise (cloudflared's noTLSVerify).
-        ...(s.url.protocol === "https:"
+        ...(s.url.target.protocol === "https:"
           ? {
               backendTls: {
                 rejectUnauthorized: s.tls_skip_verify !== true,

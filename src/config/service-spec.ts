@@ -20,6 +20,11 @@ export interface ServiceSpec {
   readonly backendTls?: BackendTls;
   /** Longest wait for the service's response head; undefined waits as long as the visitor. */
   readonly responseTimeoutMs?: number;
+  /**
+   * The service speaks HTTP/2 (gRPC servers): written `h2c://` (cleartext, prior knowledge;
+   * `target` is then http:) or `h2://` (TLS; `target` is https:). Undefined: HTTP/1.1.
+   */
+  readonly http2?: true;
 }
 
 export interface BackendTls {
@@ -40,9 +45,25 @@ export function parseServiceSpec(input: string): ServiceSpec | string {
   if (!NAME.test(name)) return `service name "${name}" must be letters, digits, '-' or '_'`;
   const prefixProblem = pathPrefixProblem(pathPrefix);
   if (prefixProblem !== undefined) return `path prefix "${pathPrefix}" ${prefixProblem}`;
-  const target = parseTarget(input.slice(eq + 1).trim());
+  const target = parseServiceTarget(input.slice(eq + 1).trim());
   if (typeof target === "string") return target;
-  return { name, pathPrefix, target };
+  return { name, pathPrefix, ...target };
+}
+
+/**
+ * A service's URL: what `parseTarget` reads, or `h2c://host:port` / `h2://host:port` for an
+ * HTTP/2 service, kept as its http: / https: origin and `http2`.
+ */
+export function parseServiceTarget(input: string): { target: URL; http2?: true } | string {
+  const h2 = /^(h2c?):\/\//i.exec(input);
+  if (!h2) {
+    const target = parseTarget(input);
+    return typeof target === "string" ? target : { target };
+  }
+  const scheme = h2[1]!.toLowerCase() === "h2c" ? "http" : "https";
+  const target = parseTarget(`${scheme}://${input.slice(h2[0].length)}`);
+  if (typeof target === "string") return target.replace(`${scheme}://`, `${h2[1]}://`);
+  return { target, http2: true };
 }
 
 /**
@@ -83,7 +104,8 @@ export function parseTarget(input: string): URL | string {
   } catch {
     return `target "${input}" is not a port, host:port or http(s) origin`;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return `target "${input}" must be http or https`;
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return `target "${input}" must be http or https (a service may also be h2c or h2)`;
   if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
     return `target "${input}" must be an origin only (no path, query or credentials)`;
   }

@@ -9,6 +9,7 @@ import {
   type StreamCredit,
   type StreamData,
   type StreamOpen,
+  type StreamTrailers,
 } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 
 /**
@@ -18,8 +19,8 @@ import {
 export type DecodedStreamData = StreamData & { readonly more?: readonly Uint8Array[] };
 
 /**
- * Parses one Envelope. The traffic frames (StreamOpen, StreamData, StreamCredit, StreamClose and
- * batches of them) are read field by field, with body bytes as views into `bytes` (no copy); any other
+ * Parses one Envelope. The traffic frames (StreamOpen, StreamData, StreamCredit, StreamClose,
+ * StreamTrailers and batches of them) are read field by field, with body bytes as views into `bytes` (no copy); any other
  * envelope goes to protobuf-es's `fromBinary`, so that every field the schema knows is read the
  * same way. A batch inside a batch is returned empty, without decoding it: the multiplexer
  * reports it as a violation, and nesting cannot make the decoder recurse. Throws on malformed
@@ -39,6 +40,7 @@ export function decodeEnvelope(bytes: Uint8Array, nested = false): Envelope {
     else if (field === 5) payload = { case: "streamClose", value: streamClose(bytes, start, end) };
     else if (field === 9) payload = { case: "streamCredit", value: streamCredit(bytes, start, end) };
     else if (field === 8) payload = { case: "batch", value: batch(bytes, start, end, nested) };
+    else if (field === 14) payload = { case: "streamTrailers", value: streamTrailers(bytes, start, end) };
     else return fromBinary(EnvelopeSchema, bytes);
     reader.at = end;
   }
@@ -118,6 +120,20 @@ function headerEntry(reader: WireReader, header: StreamOpen["header"]): void {
     $typeName: "hopgate.protocol.v1.HeaderValues",
     values: values ?? (first === undefined ? [] : [first]),
   };
+}
+
+/** Read here, not by `fromBinary`: its header map must inherit nothing, like StreamOpen's. */
+function streamTrailers(bytes: Uint8Array, start: number, end: number): StreamTrailers {
+  const reader = new WireReader(bytes, start, end);
+  const header: StreamTrailers["header"] = emptyFieldMap();
+  const value: StreamTrailers = { $typeName: "hopgate.protocol.v1.StreamTrailers", id: "", header };
+  while (reader.more()) {
+    const tag = reader.varint();
+    if (tag === ((1 << 3) | 2)) value.id = reader.string();
+    else if (tag === ((2 << 3) | 2)) headerEntry(reader, header);
+    else reader.skip(tag);
+  }
+  return value;
 }
 
 function streamClose(bytes: Uint8Array, start: number, end: number): StreamClose {

@@ -25,6 +25,13 @@ export const frame = {
       value: { $typeName: "hopgate.protocol.v1.StreamClose", id, error },
     });
   },
+  /** v2 with the "trailers" capability only (docs/protocol.md). */
+  trailers(id: string, header: HeaderMap): Envelope {
+    return envelope({
+      case: "streamTrailers",
+      value: { $typeName: "hopgate.protocol.v1.StreamTrailers", id, header },
+    });
+  },
   credit(id: string, bytes: number): Envelope {
     return envelope({
       case: "streamCredit",

@@ -17,6 +17,19 @@ export const CONTROL_SERVICE = "control";
 /** Service name of every request in v1 mode, and of the single service a v1 client has. */
 export const DEFAULT_SERVICE = "web";
 
+/**
+ * Optional v2 features, announced by the client (WireHeader.capability) and confirmed by the
+ * server (TunnelAccept.capabilities): a frame of a feature is sent only when both named it, so
+ * that older v2 peers and the v1 Go peers never receive one (docs/protocol.md).
+ */
+export const Capability = {
+  /** StreamTrailers frames (HTTP trailers, e.g. gRPC's grpc-status). */
+  trailers: "trailers",
+} as const;
+
+/** Every capability this build speaks, on either side. */
+export const CAPABILITIES: readonly string[] = [Capability.trailers];
+
 export interface ServiceRoute {
   readonly name: string;
   /** Path prefix starting with "/"; the longest match wins. */
@@ -34,6 +47,8 @@ export interface ClientHello {
   readonly clientVersion: string;
   /** WireHeader.instance: the client process's random id; "" when absent (v1, older clients). */
   readonly instanceId: string;
+  /** The capabilities the client announced that this build speaks too; none on v1. */
+  readonly capabilities: readonly string[];
 }
 
 export type HelloResult =
@@ -46,8 +61,13 @@ const MAX_FIELD_CHARS = 512;
 
 /** The client's first Envelope: a v1 control-0 StreamOpen, with the v2 announcement in its headers. */
 export function encodeHello(
-  hello: Omit<ClientHello, "protocolVersion" | "instanceId"> & { readonly instanceId?: string },
+  hello: Omit<ClientHello, "protocolVersion" | "instanceId" | "capabilities"> & {
+    readonly instanceId?: string;
+    /** Defaults to every capability this build speaks. */
+    readonly capabilities?: readonly string[];
+  },
 ): Envelope {
+  const capabilities = hello.capabilities ?? CAPABILITIES;
   const header: HeaderMap = {
     [WireHeader.domain]: headerValues([hello.domain]),
     [WireHeader.apiKey]: headerValues([hello.apiKey]),
@@ -56,6 +76,7 @@ export function encodeHello(
     [WireHeader.service]: headerValues(hello.services.map((s) => `${s.name}=${s.pathPrefix}`)),
     [WireHeader.clientVersion]: headerValues([hello.clientVersion]),
     ...(hello.instanceId && { [WireHeader.instance]: headerValues([hello.instanceId]) }),
+    ...(capabilities.length > 0 && { [WireHeader.capability]: headerValues([...capabilities]) }),
   };
   return create(EnvelopeSchema, {
     payload: {
@@ -99,6 +120,9 @@ export function decodeHello(envelope: Envelope): HelloResult {
         firstValue(open.header, WireHeader.clientVersion) ?? (announced ? "unknown" : "v1")
       ).slice(0, 64),
       instanceId: announced ? (firstValue(open.header, WireHeader.instance) ?? "").slice(0, 64) : "",
+      capabilities: announced
+        ? CAPABILITIES.filter((c) => open.header[WireHeader.capability]?.values.includes(c))
+        : [],
     },
   };
 }
@@ -126,16 +150,21 @@ function parseServices(entries: readonly string[]): ServiceRoute[] | string {
 }
 
 export function encodeAccept(
-  accept: Omit<TunnelAccept, "$typeName" | "$unknown" | "hostname" | "servers"> & {
+  accept: Omit<TunnelAccept, "$typeName" | "$unknown" | "hostname" | "servers" | "capabilities"> & {
     readonly hostname?: string;
     readonly servers?: readonly string[];
+    readonly capabilities?: readonly string[];
   },
 ): Envelope {
-  const { servers, ...rest } = accept;
+  const { servers, capabilities, ...rest } = accept;
   return create(EnvelopeSchema, {
     payload: {
       case: "tunnelAccept",
-      value: create(TunnelAcceptSchema, { ...rest, ...(servers && { servers: [...servers] }) }),
+      value: create(TunnelAcceptSchema, {
+        ...rest,
+        ...(servers && { servers: [...servers] }),
+        ...(capabilities && { capabilities: [...capabilities] }),
+      }),
     },
   });
 }

@@ -3,6 +3,8 @@ import { frame } from "./frames.js";
 import type { Envelope, HeaderValues, StreamOpen } from "./gen/hopgate/protocol/v1/tunnel_pb.js";
 import type { OutboundQueue } from "./outbound-queue.js";
 import { TunnelStream, type StreamHost } from "./tunnel-stream.js";
+import { Capability } from "./handshake.js";
+import type { HeaderMap } from "./wire-headers.js";
 
 export interface MultiplexerLimits {
   /** Streams open at once; a peer opening more has the extra ones refused. */
@@ -11,9 +13,9 @@ export interface MultiplexerLimits {
   readonly maxChunkBytes: number;
   /** Per-stream credit in each direction (v2). */
   readonly windowBytes: number;
-  /** Sum of name and value lengths in one StreamOpen header map. */
+  /** Sum of name and value lengths in one StreamOpen (or StreamTrailers) header map. */
   readonly maxHeaderBytes: number;
-  /** Entries (name, value pairs) in one StreamOpen header map. */
+  /** Entries (name, value pairs) in one StreamOpen (or StreamTrailers) header map. */
   readonly maxHeaderCount: number;
 }
 
@@ -54,6 +56,7 @@ export class Multiplexer implements StreamHost {
   #limits: MultiplexerLimits;
   readonly #streams = new Map<string, TunnelStream>();
   #version: 1 | 2;
+  #trailers = false;
   #bytesSent = 0;
   #bytesReceived = 0;
 
@@ -66,6 +69,11 @@ export class Multiplexer implements StreamHost {
 
   get version(): 1 | 2 {
     return this.#version;
+  }
+
+  /** Both sides announced the "trailers" capability (v2 only; set by `upgrade`). */
+  get trailers(): boolean {
+    return this.#trailers;
   }
 
   get maxChunkBytes(): number {
@@ -84,12 +92,21 @@ export class Multiplexer implements StreamHost {
     return this.#bytesReceived;
   }
 
-  /** Switches to v2 with the limits the server announced; only before any stream exists. */
-  upgrade(limits: MultiplexerLimits): boolean {
+  /**
+   * Switches to v2 with the limits the server announced and the capabilities both sides speak;
+   * only before any stream exists.
+   */
+  upgrade(limits: MultiplexerLimits, capabilities: readonly string[] = []): boolean {
     if (this.#streams.size > 0 || this.#version === 2) return false;
     this.#version = 2;
     this.#limits = limits;
+    this.#trailers = capabilities.includes(Capability.trailers);
     return true;
+  }
+
+  /** The server's side of `upgrade`: a session made as v2 with the agreed capabilities. */
+  enableCapabilities(capabilities: readonly string[]): void {
+    if (this.#version === 2) this.#trailers = capabilities.includes(Capability.trailers);
   }
 
   /** Opens a stream from this side; undefined when the id is taken or the stream limit is reached. */
@@ -164,6 +181,20 @@ export class Multiplexer implements StreamHost {
         if (stream && problem) this.#violate(stream, problem);
         return;
       }
+      case "streamTrailers": {
+        const { id, header } = payload.value;
+        const stream = this.#streams.get(id);
+        if (!this.#trailers) {
+          // A peer that was never told it may send them: a rule broken, whatever the stream.
+          if (stream) return this.#violate(stream, "StreamTrailers without the trailers capability");
+          this.#options.onViolation("StreamTrailers without the trailers capability", undefined);
+          return;
+        }
+        if (!stream) return;
+        const problem = checkHeader(header, this.#limits) ?? stream.receiveTrailers(header);
+        if (problem) this.#violate(stream, problem);
+        return;
+      }
       case "streamAck":
         return; // v1 acknowledgements carry nothing HopGate uses (PROTOCOL.md).
       case "batch":
@@ -185,7 +216,7 @@ export class Multiplexer implements StreamHost {
 
   #receiveOpen(open: StreamOpen): void {
     const existing = this.#streams.get(open.id);
-    const headerProblem = checkHeader(open, this.#limits);
+    const headerProblem = checkHeader(open.header, this.#limits);
     if (existing) {
       const problem = headerProblem ?? existing.receiveOpen(open);
       if (problem) this.#violate(existing, problem);
@@ -222,10 +253,9 @@ export class Multiplexer implements StreamHost {
  * A name without values still counts as one entry of its length: otherwise a map of a hundred
  * thousand empty names would pass both limits and be walked by every consumer.
  */
-function checkHeader(open: StreamOpen, limits: MultiplexerLimits): string | undefined {
+function checkHeader(header: HeaderMap, limits: MultiplexerLimits): string | undefined {
   let count = 0;
   let bytes = 0;
-  const header = open.header;
   // for-in, not Object.entries: no array per entry on every request.
   for (const name in header) {
     const values = (header[name] as HeaderValues).values;

@@ -4,7 +4,7 @@ import type { TunnelStream } from "./tunnel-stream.js";
 /**
  * Copies a Readable into a tunnel stream's outgoing side, reading only as fast as the stream
  * may send (credit and tunnel backpressure). Ends the stream cleanly after the source's last
- * chunk (then calls `onEnded`) and aborts it with `abortReason` when the source fails or
+ * chunk (calling `beforeEnd` first, for its trailers, then `onEnded`) and aborts it with `abortReason` when the source fails or
  * closes early. Never destroys `source`:
  * on HTTP/1.1 that would take the visitor's whole connection with it.
  */
@@ -13,6 +13,7 @@ export function pumpIntoStream(
   stream: TunnelStream,
   abortReason: string,
   onEnded?: () => void,
+  beforeEnd?: () => void,
 ): void {
   let finished = false;
   // At most one write waits for credit or the queue (the source is paused meanwhile); the end
@@ -37,6 +38,7 @@ export function pumpIntoStream(
     finished = true;
     detach();
     const end = () => {
+      beforeEnd?.();
       stream.end();
       onEnded?.();
     };

@@ -14,6 +14,11 @@ export type AbortCause = "peer" | "tunnel_closed" | "violation";
 export interface StreamSink {
   head(open: StreamOpen): void;
   data(chunk: Uint8Array): void | Promise<void>;
+  /**
+   * The trailer fields of the peer's direction (StreamTrailers), unvalidated but within the
+   * header limits; `end` follows. A sink without it drops them.
+   */
+  trailers?(header: HeaderMap): void;
   /** The peer finished its direction cleanly. */
   end(): void;
   /** The stream is gone: the peer aborted it, the tunnel died, or a limit was broken. */
@@ -26,6 +31,8 @@ export interface StreamHost {
   readonly maxChunkBytes: number;
   /** Protocol version at the time of the call: credit exists only in v2. */
   readonly version: 1 | 2;
+  /** Both sides announced the "trailers" capability: StreamTrailers may be sent. */
+  readonly trailers: boolean;
   countSent(bytes: number): void;
   finished(stream: TunnelStream): void;
 }
@@ -48,6 +55,8 @@ export class TunnelStream {
   #sentClose = false;
   #gotOpen = false;
   #gotClose = false;
+  #gotTrailers = false;
+  #sentTrailers = false;
   #aborted = false;
   /** Body bytes this side sent and received on this stream. */
   sentBytes = 0;
@@ -122,6 +131,24 @@ export class TunnelStream {
     return offset;
   }
 
+  /**
+   * Sends this side's trailer fields (already validated), once, before `end`. Returns false,
+   * sending nothing, when the peer did not announce the "trailers" capability (an older v2 peer
+   * or a v1 Go peer, which must never see the frame), when it holds nothing, or when too late.
+   */
+  sendTrailers(header: HeaderMap): boolean {
+    if (!this.#host.trailers || this.#aborted || this.#sentClose || this.#sentTrailers) return false;
+    let empty = true;
+    for (const _ in header) {
+      empty = false;
+      break;
+    }
+    if (empty) return false;
+    this.#sentTrailers = true;
+    this.#host.outbound.push(frame.trailers(this.id, header), headerMapBytes(header));
+    return true;
+  }
+
   /** Ends this side's body cleanly. */
   end(): void {
     if (this.#aborted || this.#sentClose) return;
@@ -178,6 +205,7 @@ export class TunnelStream {
     // A body before its head (a response before the client's StreamOpen) has no message to belong to.
     if (!this.#gotOpen) return "StreamData before StreamOpen";
     if (this.#gotClose) return "StreamData after StreamClose";
+    if (this.#gotTrailers) return "StreamData after StreamTrailers";
     if (this.#host.version === 2) {
       if (seq !== this.#expectSeq) return `StreamData seq ${seq} where ${this.#expectSeq} was expected`;
       if (length > this.#host.maxChunkBytes) return `StreamData of ${length} bytes exceeds the chunk limit`;
@@ -189,6 +217,15 @@ export class TunnelStream {
     if (!sink) return undefined;
     if (!more) return sink.data(data) ?? undefined;
     return deliverPieces(sink, [data, ...more], 0) ?? undefined;
+  }
+
+  receiveTrailers(header: HeaderMap): string | undefined {
+    if (!this.#gotOpen) return "StreamTrailers before StreamOpen";
+    if (this.#gotClose) return "StreamTrailers after StreamClose";
+    if (this.#gotTrailers) return "duplicate StreamTrailers";
+    this.#gotTrailers = true;
+    this.#sink?.trailers?.(header);
+    return undefined;
   }
 
   receiveClose(error: string): void {

@@ -23,6 +23,11 @@ export const WireHeader = {
    * held under a wildcard domain is given back to it when it reconnects within the grace period.
    */
   instance: "X-HopGate-Instance",
+  /**
+   * v2: optional features the client speaks, one per value (e.g. "trailers"); the server answers
+   * with those it speaks too in TunnelAccept.capabilities. Peers that predate it ignore it.
+   */
+  capability: "X-HopGate-Capability",
   /** v2: request id the server assigned, forwarded to the backend as X-Request-ID. */
   requestId: "X-HopGate-Request-ID",
 } as const;

@@ -26,3 +26,34 @@ describe("parseServiceSpec path prefixes", () => {
     }
   });
 });
+
+describe("parseServiceSpec HTTP/2 services", () => {
+  it("reads h2c:// and h2:// as HTTP/2 on an http: or https: origin, and nothing else as HTTP/2", () => {
+    const cases: Array<[string, string, boolean]> = [
+      ["grpc=h2c://127.0.0.1:50051", "http://127.0.0.1:50051", true],
+      ["grpc=H2C://localhost:50051", "http://localhost:50051", true],
+      ["grpc=h2://[::1]:8443", "https://[::1]:8443", true],
+      ["web=http://127.0.0.1:8080", "http://127.0.0.1:8080", false],
+      ["web=8080", "http://127.0.0.1:8080", false],
+    ];
+    for (const [input, origin, http2] of cases) {
+      const spec = parseServiceSpec(input);
+      assert.ok(typeof spec !== "string", `${input}: ${JSON.stringify(spec)}`);
+      assert.equal(spec.target.origin, origin, input);
+      assert.equal(spec.http2 === true, http2, input);
+    }
+  });
+
+  it("refuses an h2c or h2 target with a path, credentials or a bad port, naming it as written", () => {
+    for (const input of [
+      "grpc=h2c://127.0.0.1:50051/x",
+      "grpc=h2://user@host:1",
+      "grpc=h2c://host:0",
+      "grpc=h2c://",
+    ]) {
+      const spec = parseServiceSpec(input);
+      assert.equal(typeof spec, "string", input);
+      assert.doesNotMatch(spec as string, /"https?:\/\//, `${input}: ${JSON.stringify(spec)}`);
+    }
+  });
+});

@@ -24,6 +24,8 @@ export interface HostilePeerOptions {
   readonly version: 1 | 2;
   /** v2 only: the client instance id (X-HopGate-Instance); none when omitted. */
   readonly instanceId?: string;
+  /** v2 only: the capabilities announced (X-HopGate-Capability); every one HopGate speaks when omitted. */
+  readonly capabilities?: readonly string[];
 }
 
 /** One request the server opened on the tunnel: its StreamOpen and, once complete, its body. */
@@ -86,6 +88,7 @@ export class HostilePeer {
             services: [{ name: "web", pathPrefix: "/" }],
             clientVersion: "hostile/0",
             instanceId: options.instanceId,
+            ...(options.capabilities && { capabilities: options.capabilities }),
           });
     this.send(hello);
     const { promise: accepted, resolve: accept } = Promise.withResolvers<TunnelAccept | undefined>();

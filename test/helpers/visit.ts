@@ -8,6 +8,8 @@ export interface Visit {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
+  /** The trailer fields that ended the response; empty without any. */
+  readonly trailers: IncomingHttpHeaders;
 }
 
 export interface VisitOptions {
@@ -53,7 +55,12 @@ function visitHttp1(port: number, host: string, path: string, options: VisitOpti
       res.on("error", reject);
       res.on("aborted", () => reject(new Error("response aborted")));
       res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          trailers: res.trailers,
+        }),
       );
     });
     void sendBody(req, options.body);
@@ -76,7 +83,9 @@ function visitHttp2(port: number, host: string, path: string, options: VisitOpti
     req.setTimeout(options.timeoutMs ?? 30_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
     const chunks: Buffer[] = [];
     let headers: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders = {};
     req.on("response", (h) => (headers = h as IncomingHttpHeaders));
+    req.on("trailers", (h: IncomingHttpHeaders) => (trailers = h));
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("error", (error: Error) => {
       session.close();
@@ -86,7 +95,7 @@ function visitHttp2(port: number, host: string, path: string, options: VisitOpti
       session.close();
       if (req.rstCode !== http2.constants.NGHTTP2_NO_ERROR)
         return reject(new Error(`stream reset ${req.rstCode}`));
-      resolve({ status: Number(headers[":status"]), headers, body: Buffer.concat(chunks) });
+      resolve({ status: Number(headers[":status"]), headers, body: Buffer.concat(chunks), trailers });
     });
     void sendBody(req, options.body);
   });

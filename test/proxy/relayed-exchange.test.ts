@@ -79,12 +79,14 @@ function linkTo(t: TestContext, holder: http.Server): PeerTarget {
   };
 }
 
-/** Fields this hop sets itself on the relayed request: Host, X-Request-ID, its framing and `Connection: close`. */
+/** Fields this hop sets itself on the relayed request: Host, X-Request-ID, its framing, `Connection: close` and `TE: trailers`. */
 const setByRelay = (name: string, text: string) =>
   name === "host" ||
   name === "x-request-id" ||
   FRAMING.has(name) ||
-  (name === "connection" && text === "close");
+  (name === "connection" && text === "close") ||
+  // This hop takes the holder's response trailers (relayTrailers); TE itself is hop-by-hop.
+  (name === "te" && text === "trailers");
 /** Fields the visitor's HTTP/1.1 server adds to any response. */
 const setByEdge = (name: string, text: string) =>
   name === "date" ||

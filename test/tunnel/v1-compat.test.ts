@@ -1,19 +1,20 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import http from "node:http";
 import https from "node:https";
 import { connect as connectHttp2, constants as http2Constants } from "node:http2";
 import { createServer, type AddressInfo } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TunnelConnection } from "../../src/client/tunnel-connection.js";
+import { createBackendAgents } from "../../src/client/backend-agents.js";
 import { frame } from "../../src/protocol/frames.js";
 import type { Envelope } from "../../src/protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { encodeAccept } from "../../src/protocol/handshake.js";
 import { canonicalHeaderName, headerValues, type HeaderMap } from "../../src/protocol/wire-headers.js";
 import { echoed, echoHandler, startBackend, type BackendHandler, type Echo } from "../helpers/backend.js";
 import { startGateway, startTestClient, testLogger } from "../helpers/gateway.js";
+import { grpcFrame, grpcMessages, startGrpcBackend } from "../helpers/grpc-backend.js";
 import { GrpcStatus } from "../helpers/grpc-message.js";
 import { payload, payloadDigest, sha256 } from "../helpers/payload.js";
 import { until } from "../helpers/poll-until.js";
@@ -533,6 +534,31 @@ describe("v1 compatibility: the HopGate client and a v1 server (TypeScript emula
     assertNoV2Frames(tunnel.received);
   });
 
+  it("never sends a v1 server StreamTrailers: a backend's trailers are dropped, its response completes", async (t) => {
+    const backend = await startBackend(t, (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.addTrailers({ "x-checksum": "abc" });
+      res.end("chunked body");
+    });
+    const grpc = await startGrpcBackend(t);
+    const { tunnel } = await clientWithV1Server(t, [`web=${backend.url}`, `grpc:/test.Echo=${grpc.url}`]);
+    const plain = await tunnel.forward({ method: "GET", url: "/", host: "a.test" });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.toString(), "chunked body");
+    assert.equal(plain.error, "");
+    const call = await tunnel.forward({
+      method: "POST",
+      url: "/test.Echo/Unary",
+      host: "a.test",
+      header: { "Content-Type": ["application/grpc"] },
+      body: grpcFrame("v1"),
+    });
+    assert.equal(call.status, 200);
+    assert.deepEqual(grpcMessages(call.body), ["echo:v1"]);
+    assert.equal(call.error, "");
+    assertNoV2Frames(tunnel.received);
+  });
+
   it("stays v1 when a TunnelAccept arrives after the first request", async (t) => {
     const backend = await startBackend(t, echoHandler);
     const { client, tunnel } = await clientWithV1Server(t, [`web=${backend.url}`]);
@@ -608,7 +634,7 @@ describe("v1 compatibility: the HopGate client and a v1 server (TypeScript emula
     const backend = await startBackend(t, echoHandler);
     const apiKey = randomBytes(32).toString("hex");
     const server = await startV1GoServer(t, { credentials: { [DOMAIN]: apiKey } });
-    const agents = { http: new http.Agent(), https: new https.Agent() };
+    const agents = createBackendAgents();
     const connection = new TunnelConnection({
       serverUrl: `https://127.0.0.1:${server.port}`,
       domain: DOMAIN,
@@ -625,6 +651,7 @@ describe("v1 compatibility: the HopGate client and a v1 server (TypeScript emula
       connection.close("test over");
       await connection.done;
       agents.http.destroy();
+      agents.http2.destroy();
     });
     const tunnel = await server.nextTunnel();
     assert.equal((await tunnel.forward({ method: "GET", url: "/", host: "a.test" })).status, 200);

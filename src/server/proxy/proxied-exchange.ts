@@ -14,6 +14,8 @@ import {
   type DeliveryFailure,
 } from "./response-delivery.js";
 import { parseResponseHead } from "./response-head.js";
+import { rawFieldMap, trailerFields, trailerHeaderMap } from "../../protocol/trailer-fields.js";
+import { acceptsTrailers } from "./visitor-trailers.js";
 import type { VisitorRequest, VisitorResponse } from "./visitor.js";
 
 export interface ExchangeContext {
@@ -40,7 +42,13 @@ export interface ExchangeContext {
 type Phase =
   | { readonly t: "awaiting_head"; readonly timer: NodeJS.Timeout }
   // bodyBytesLeft: what the declared Content-Length still allows (undefined: none declared, or no body).
-  | { readonly t: "streaming"; readonly status: number; bodyBytesLeft: number | undefined }
+  // trailers: whether the visitor can take trailer fields (visitor-trailers.ts).
+  | {
+      readonly t: "streaming";
+      readonly status: number;
+      bodyBytesLeft: number | undefined;
+      readonly trailers: boolean;
+    }
   | { readonly t: "discarding"; readonly status: number } // v1 client's own 502: its body is replaced by ours
   | { readonly t: "done" };
 
@@ -91,7 +99,9 @@ export class ProxiedExchange implements StreamSink {
     // the stream: the backend sees an aborted request, never a truncated one that looks whole.
     if (this.#context.maxBodyBytes > 0) this.#countBody(this.#context.maxBodyBytes);
     if (this.#context.bodyTimeoutMs > 0) this.#watchBodyIdle(this.#context.bodyTimeoutMs);
-    pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body");
+    pumpIntoStream(this.#req, this.#stream, "canceled: visitor aborted the request body", undefined, () =>
+      this.#sendRequestTrailers(),
+    );
     const gone = () => {
       if (this.#phase.t === "done") return;
       this.#stream.abort("canceled: visitor went away");
@@ -118,6 +128,7 @@ export class ProxiedExchange implements StreamSink {
       t: "streaming",
       status: head.status,
       bodyBytesLeft: hasBody ? head.contentLength : undefined,
+      trailers: acceptsTrailers(this.#req, head.headers),
     };
     this.#res.strictContentLength = true;
     this.#res.writeHead(head.status, head.headers);
@@ -135,6 +146,19 @@ export class ProxiedExchange implements StreamSink {
       phase.bodyBytesLeft -= chunk.length;
     }
     this.#delivery.deliver(this.#res, chunk, this.#stream);
+  }
+
+  /**
+   * The response's trailer fields (capability "trailers"): validated like a head, a malformed
+   * section aborting the stream; sent with the end of the response when the visitor can take
+   * them, else dropped (visitor-trailers.ts).
+   */
+  trailers(header: HeaderMap): void {
+    const phase = this.#phase;
+    if (phase.t !== "streaming") return;
+    const trailers = trailerFields(header);
+    if (!trailers.ok) return this.#session.streamViolation(this.#stream, this, trailers.problem);
+    if (phase.trailers && trailers.count > 0) this.#res.addTrailers(trailers.fields);
   }
 
   end(): void {
@@ -170,6 +194,19 @@ export class ProxiedExchange implements StreamSink {
     } else if (phase.t === "discarding") {
       this.#finish(phase.status, "backend_failed");
     }
+  }
+
+  /**
+   * The visitor's request trailers (an HTTP/2 trailers block, an HTTP/1.1 chunked trailer
+   * section), validated as response trailers are; sent only to a client that speaks the
+   * "trailers" capability (TunnelStream.sendTrailers), dropped otherwise or when malformed (node
+   * has parsed them already; the body is complete).
+   */
+  #sendRequestTrailers(): void {
+    const raw = this.#req.rawTrailers;
+    if (raw.length === 0) return;
+    const trailers = trailerFields(rawFieldMap(raw));
+    if (trailers.ok && trailers.count > 0) this.#stream.sendTrailers(trailerHeaderMap(trailers.fields));
   }
 
   #countBody(maxBodyBytes: number): void {

@@ -10,6 +10,8 @@ import { errorPage, sendErrorPage } from "./error-response.js";
 import type { ExchangeContext } from "./proxied-exchange.js";
 import { onVisitorConnectionClosed } from "./response-delivery.js";
 import { responseHead } from "./upgrade-exchange.js";
+import { rawFieldMap, trailerFields } from "../../protocol/trailer-fields.js";
+import { acceptsTrailers } from "./visitor-trailers.js";
 import { hasBodyOfUnknownLength, visitorHost, type VisitorRequest, type VisitorResponse } from "./visitor.js";
 
 /** Past the holder's own proxy timeout, how long a relayed response head may still take. */
@@ -63,11 +65,13 @@ export function relayRequest(
     relay.disarm();
     if (done) return answer.destroy();
     status = answer.statusCode ?? 502;
-    res.writeHead(status, responseHeaders(answer));
+    const headers = responseHeaders(answer);
+    res.writeHead(status, headers);
     answer.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
     answer.on("error", () => fail("tunnel_closed"));
     answer.on("aborted", () => fail("tunnel_closed"));
     answer.on("end", () => {
+      relayTrailers(req, res, headers, answer.rawTrailers);
       res.end();
       finish(undefined);
     });
@@ -221,8 +225,27 @@ function relayedHeaders(
   } else {
     out.connection = "close";
     if (hasBodyOfUnknownLength(req)) out["transfer-encoding"] = "chunked";
+    // This hop takes the holder's response trailers (relayTrailers), whatever the visitor's TE.
+    out.te = "trailers";
   }
   return out;
+}
+
+/**
+ * The holder's trailer section (a chunked answer to `TE: trailers`), validated as a tunnel
+ * client's are (trailer-fields.ts) and passed on when this visitor can take them
+ * (visitor-trailers.ts). A malformed section is dropped: the body is complete by now, and the
+ * holder validated the section already.
+ */
+function relayTrailers(
+  req: VisitorRequest,
+  res: VisitorResponse,
+  headers: OutgoingHttpHeaders,
+  rawTrailers: readonly string[],
+): void {
+  if (rawTrailers.length === 0 || !acceptsTrailers(req, headers)) return;
+  const trailers = trailerFields(rawFieldMap(rawTrailers));
+  if (trailers.ok && trailers.count > 0) res.addTrailers(trailers.fields);
 }
 
 /** The holder's response headers, without its hop-by-hop fields (this hop frames its own). */

@@ -12,6 +12,8 @@ export interface VisitorResponse {
   /** HTTP/1.1: fail a write or end that disagrees with Content-Length. */
   strictContentLength?: boolean;
   writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  /** Sent after the body: HTTP/1.1 only in a chunked body (visitor-trailers.ts), HTTP/2 always. */
+  addTrailers(headers: OutgoingHttpHeaders): void;
   write(chunk: Uint8Array, callback: (error?: Error | null) => void): boolean;
   end(): unknown;
   end(body: string | Uint8Array): unknown;

@@ -80,6 +80,7 @@ export class TunnelSession {
     });
     const hooks = new TunnelSession.#Hooks(this);
     this.#mux = new Multiplexer(hooks);
+    this.#mux.enableCapabilities(options.hello.capabilities);
     this.#keepalive = startKeepalive(hooks);
   }
 
@@ -152,6 +153,11 @@ export class TunnelSession {
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  /** The capabilities both sides speak (TunnelAccept.capabilities); none on v1. */
+  get capabilities(): readonly string[] {
+    return this.version === 2 ? this.#options.hello.capabilities : [];
   }
 
   get inFlight(): number {

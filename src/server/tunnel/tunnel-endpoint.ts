@@ -226,6 +226,7 @@ function openSession(
         maxConcurrentStreams: options.limits.maxStreams,
         hostname: session.domain,
         servers: options.advertisedServers?.current(),
+        capabilities: session.capabilities,
       }),
     );
     unsubscribe = options.advertisedServers?.subscribe((servers) =>
