@@ -83,6 +83,52 @@ for (const backend of storeBackends) {
       });
     });
 
+    it("stores and shows forward auth with the ambiguous path forms it lets through, none by default", async () => {
+      const auth = { url: "https://sso.example.com/oauth2/auth", copy_headers: ["X-Auth-Request-User"] };
+      const shown = (forms: string[]) => ({
+        success: true,
+        domain: "app.example.com",
+        access: {
+          basic_auth: [],
+          allow: [],
+          deny: [],
+          forward_auth: {
+            url: auth.url,
+            copy_headers: ["x-auth-request-user"],
+            timeout_ms: 5000,
+            allow_ambiguous_paths: forms,
+          },
+        },
+      });
+      const put = await call("PUT", "/domains/app.example.com/access", {
+        forward_auth: { ...auth, allow_ambiguous_paths: ["semicolon", "encoded_slash"] },
+      });
+      assert.equal(put.status, 200, put.text);
+      assert.deepEqual(put.json(), shown(["semicolon", "encoded_slash"]));
+      assert.deepEqual(
+        (await call("GET", "/domains/app.example.com/access")).json(),
+        shown(["semicolon", "encoded_slash"]),
+      );
+      assert.deepEqual(changes.at(-1)?.policy?.forward_auth?.allow_ambiguous_paths, [
+        "semicolon",
+        "encoded_slash",
+      ]);
+
+      // Left out: refused as before; a policy stored before the field existed reads the same.
+      assert.equal(
+        (await call("PUT", "/domains/app.example.com/access", { forward_auth: auth })).status,
+        200,
+      );
+      assert.deepEqual((await call("GET", "/domains/app.example.com/access")).json(), shown([]));
+      const row = await database.db
+        .selectFrom("domains")
+        .select("access_policy")
+        .where("domain", "=", "app.example.com")
+        .executeTakeFirstOrThrow();
+      assert.ok(!row.access_policy?.includes("allow_ambiguous_paths"), row.access_policy ?? "");
+      await call("DELETE", "/domains/app.example.com/access");
+    });
+
     it("answers 404 for an unregistered domain and 400 naming the field for a bad policy", async () => {
       const unknown = await call("PUT", "/domains/nope.example.com/access", { allow: [] });
       assert.equal(unknown.status, 404);
@@ -114,6 +160,32 @@ for (const backend of storeBackends) {
         [
           { forward_auth: { url: "https://auth.example.com/", copy_headers: ["Host"] } },
           /a field the gateway or the visitor owns/,
+        ],
+        [
+          {
+            forward_auth: {
+              url: "https://auth.example.com/",
+              allow_ambiguous_paths: ["encoded_slash", "%2F"],
+            },
+          },
+          /forward_auth\.allow_ambiguous_paths\.1: "%2F" is not a path form: one of encoded_slash, encoded_backslash, double_encoded, semicolon/,
+        ],
+        [
+          { forward_auth: { url: "https://auth.example.com/", allow_ambiguous_paths: "semicolon" } },
+          /forward_auth\.allow_ambiguous_paths must be an array of encoded_slash/,
+        ],
+        [
+          {
+            forward_auth: {
+              url: "https://auth.example.com/",
+              allow_ambiguous_paths: ["semicolon", "semicolon"],
+            },
+          },
+          /names a form twice/,
+        ],
+        [
+          { forward_auth: { url: "https://auth.example.com/", allow_ambiguous_path: ["semicolon"] } },
+          /forward_auth has no field allow_ambiguous_path/,
         ],
       ];
       for (const [body, message] of bad) {
@@ -155,6 +227,14 @@ for (const backend of storeBackends) {
         "rate_limit_per_second",
         "secret_header",
       ]);
+      const forwardAuth = (schema: string) =>
+        JSON.stringify(doc.components.schemas[schema]?.properties?.forward_auth ?? {});
+      for (const schema of ["AccessPolicyInput", "AccessPolicy"])
+        assert.match(
+          forwardAuth(schema),
+          /"allow_ambiguous_paths":\{.*"enum":\["encoded_slash","encoded_backslash","double_encoded","semicolon"\]/,
+          schema,
+        );
     });
   });
 }

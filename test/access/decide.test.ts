@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { accessPolicyInput, toPublicPolicy, toStoredPolicy } from "../../src/server/access/access-policy.js";
-import type { PolicyEntry, StoredAccessPolicy } from "../../src/server/access/stored-policy.js";
+import {
+  parseStoredPolicy,
+  type PolicyEntry,
+  type StoredAccessPolicy,
+} from "../../src/server/access/stored-policy.js";
+import type { AmbiguousPathForm } from "../../src/protocol/ambiguous-path.js";
 import type { VisitorRequest } from "../../src/server/proxy/visitor.js";
 import { silentLogger } from "../../src/lib/logger.js";
 import { AccessPolicies } from "../../src/server/access/access-policies.js";
@@ -342,6 +347,67 @@ describe("decide: forward auth", () => {
       assert.equal(outcome(await decide(compiled(), at(uri), counting)), expected, uri);
       assert.equal(asked - before, expected === "allow" ? 1 : 0, uri);
     }
+  });
+
+  it("asks about the forms the policy allows, with the path as it is, and still refuses the others", async () => {
+    const told: string[] = [];
+    const telling: PasswordCheck = {
+      ...withService({ t: "allow", copied: [] }),
+      forwardAuth: (_spec, request) => {
+        told.push(request.uri);
+        return Promise.resolve({ t: "allow", copied: [] });
+      },
+    };
+    const at = (uri: string) => ({
+      ...visitor,
+      forwardAuthRequest: () => ({ ...visitor.forwardAuthRequest(), uri }),
+    });
+    const allowing = (forms: AmbiguousPathForm[]) =>
+      compiled({
+        forward_auth: { url: spec.url, copy_headers: [], timeout_ms: 1000, allow_ambiguous_paths: forms },
+      });
+    const cases: Array<[AmbiguousPathForm[], string, string]> = [
+      [["encoded_slash"], "/api/v4/projects/group%2Fproject", "allow"],
+      [["encoded_slash"], "/api/v4/projects/group%2fproject?x=1", "allow"],
+      [["encoded_slash"], "/admin%5Csecret", "400 ambiguous_path"],
+      [["encoded_slash"], "/admin%252Fsecret", "400 ambiguous_path"],
+      [["encoded_slash"], "/admin%2Fsecret;x", "400 ambiguous_path"],
+      [["semicolon"], "/app;jsessionid=1/page;v=2", "allow"],
+      [["semicolon"], "/app;x%2Fy", "400 ambiguous_path"],
+      [["encoded_backslash"], "/a%5Cb", "allow"],
+      [["encoded_backslash"], "/a%2Fb", "400 ambiguous_path"],
+      [["double_encoded"], "/a%252Fb/%252E%252E/%25255C", "allow"],
+      [["double_encoded"], "/a%2Fb", "400 ambiguous_path"],
+      [["encoded_slash", "semicolon"], "/a%2Fb;c", "allow"],
+      [["encoded_slash", "semicolon"], "/a%2Fb;c%255C", "400 ambiguous_path"],
+      [[], "/a%2Fb", "400 ambiguous_path"],
+    ];
+    for (const [forms, uri, expected] of cases) {
+      const before = told.length;
+      assert.equal(
+        outcome(await decide(allowing(forms), at(uri), telling)),
+        expected,
+        `${uri} ${forms.join()}`,
+      );
+      assert.deepEqual(told.slice(before), expected === "allow" ? [uri] : [], uri);
+    }
+  });
+
+  it("reads a stored policy that allows a form this server does not know as invalid: nobody gets in", () => {
+    const text = JSON.stringify({
+      basic_auth: [],
+      allow: [],
+      deny: [],
+      forward_auth: {
+        url: spec.url,
+        copy_headers: [],
+        timeout_ms: 1000,
+        allow_ambiguous_paths: ["everything"],
+      },
+    });
+    assert.equal(parseStoredPolicy(text), "invalid");
+    const known = JSON.parse(text.replace("everything", "semicolon")) as StoredAccessPolicy;
+    assert.deepEqual(parseStoredPolicy(JSON.stringify(known)), known);
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
+import { AMBIGUOUS_PATH_FORMS } from "../../protocol/ambiguous-path.js";
 import { parseCidr } from "./ip-rules.js";
 import { hashPassword } from "./password-hash.js";
 import type { StoredAccessPolicy } from "./stored-policy.js";
@@ -67,6 +68,27 @@ const headerName = z
   .regex(TOKEN, "secret_header.name must be an HTTP field name")
   .transform((value) => value.toLowerCase())
   .refine((value) => !RESERVED_HEADERS.has(value), "secret_header.name is a field the gateway itself uses");
+
+const FORMS = AMBIGUOUS_PATH_FORMS.join(", ");
+
+/** Forward auth's opt-out of the ambiguous-path refusal (ambiguous-path.ts, docs/access.md). */
+const allowAmbiguousPaths = z
+  .array(
+    z.enum(AMBIGUOUS_PATH_FORMS, {
+      error: (issue) => `${JSON.stringify(issue.input)} is not a path form: one of ${FORMS}`,
+    }),
+    { error: `forward_auth.allow_ambiguous_paths must be an array of ${FORMS}` },
+  )
+  .refine(
+    (forms) => new Set(forms).size === forms.length,
+    "forward_auth.allow_ambiguous_paths names a form twice",
+  )
+  .default([])
+  .openapi({
+    description:
+      "Path forms let through to the auth service and the backend, as the backend gets them, instead of refused with 400: encoded_slash (%2F), encoded_backslash (%5C), double_encoded (%252F, %255C, %252E, also deeper), semicolon (;). Only for a backend that routes on the path as sent, never on a decoded or parameter-stripped one",
+    example: ["encoded_slash"],
+  });
 
 /** The body of `PUT /api/v1/admin/domains/{domain}/access`. Every rule that is set must pass. */
 export const accessPolicyInput = z
@@ -154,8 +176,15 @@ export const accessPolicyInput = z
               .min(100, "forward_auth.timeout_ms is at least 100")
               .max(60_000, "forward_auth.timeout_ms is at most 60000")
               .default(5000),
+            allow_ambiguous_paths: allowAmbiguousPaths,
           },
-          { error: "forward_auth must be an object with url" },
+          {
+            // A misspelt option must not read as a missing url.
+            error: (issue) =>
+              issue.code === "unrecognized_keys"
+                ? `forward_auth has no field ${issue.keys.join(", ")}`
+                : "forward_auth must be an object with url",
+          },
         )
         .strict()
         .optional()
@@ -188,7 +217,12 @@ export const publicAccessPolicy = z
     secret_header: z.object({ name: z.string() }).optional(),
     rate_limit_per_second: z.number().optional(),
     forward_auth: z
-      .object({ url: z.string(), copy_headers: z.array(z.string()), timeout_ms: z.number().int() })
+      .object({
+        url: z.string(),
+        copy_headers: z.array(z.string()),
+        timeout_ms: z.number().int(),
+        allow_ambiguous_paths: z.array(z.enum(AMBIGUOUS_PATH_FORMS)),
+      })
       .optional(),
   })
   .openapi("AccessPolicy");
@@ -213,7 +247,7 @@ export async function toStoredPolicy(input: AccessPolicyInput): Promise<StoredAc
       secret_header: { name: input.secret_header.name, sha256: digestSecret(input.secret_header.value) },
     }),
     ...(input.rate_limit_per_second !== undefined && { rate_limit_per_second: input.rate_limit_per_second }),
-    ...(input.forward_auth && { forward_auth: input.forward_auth }),
+    ...(input.forward_auth && { forward_auth: storedForwardAuth(input.forward_auth) }),
   };
 }
 
@@ -226,5 +260,25 @@ export function toPublicPolicy(policy: StoredAccessPolicy): PublicAccessPolicy {
     ...(policy.rate_limit_per_second !== undefined && {
       rate_limit_per_second: policy.rate_limit_per_second,
     }),
+    ...(policy.forward_auth && {
+      forward_auth: {
+        url: policy.forward_auth.url,
+        copy_headers: policy.forward_auth.copy_headers,
+        timeout_ms: policy.forward_auth.timeout_ms,
+        allow_ambiguous_paths: policy.forward_auth.allow_ambiguous_paths ?? [],
+      },
+    }),
   };
+}
+
+/**
+ * Stored without `allow_ambiguous_paths` when it is empty, so that a server of an older release
+ * sharing the store reads the same policy; one that is not empty it drops (it does not know
+ * the field), which refuses those paths: closed, not open.
+ */
+function storedForwardAuth(
+  input: NonNullable<AccessPolicyInput["forward_auth"]>,
+): NonNullable<StoredAccessPolicy["forward_auth"]> {
+  const { allow_ambiguous_paths: forms, ...rest } = input;
+  return forms.length === 0 ? rest : { ...rest, allow_ambiguous_paths: forms };
 }

@@ -38,6 +38,7 @@ export function compilePolicy(policy: StoredAccessPolicy, now: () => number = Da
       url: policy.forward_auth.url,
       copyHeaders: policy.forward_auth.copy_headers.map((name) => name.toLowerCase()),
       timeoutMs: policy.forward_auth.timeout_ms,
+      allowAmbiguousPaths: new Set(policy.forward_auth.allow_ambiguous_paths),
     },
   };
 }

@@ -115,7 +115,8 @@ export function decide(
 /**
  * Forward auth: the service's 2xx admits (with its copied headers), any other answer is the
  * visitor's. The service may decide by path, so it is never asked about a path the backend could
- * read as another (ambiguous-path.ts: `/admin%2Fsecret` told, `/admin/secret` served): 400.
+ * read as another (ambiguous-path.ts: `/admin%2Fsecret` told, `/admin/secret` served): 400,
+ * but for the forms the operator allowed; the service is then told the path the backend gets.
  */
 async function askService(
   spec: ForwardAuthSpec,
@@ -123,7 +124,7 @@ async function askService(
   check: PasswordCheck,
 ): Promise<AccessDecision> {
   const request = visitor.forwardAuthRequest?.();
-  if (request && isAmbiguousPath(request.uri.split("?", 1)[0]!))
+  if (request && isAmbiguousPath(request.uri.split("?", 1)[0]!, spec.allowAmbiguousPaths))
     return refuse("ambiguous_path", "invalid_input", 400);
   let outcome: ForwardAuthOutcome = { t: "failed", reason: "forward auth is not available here" };
   try {

@@ -5,6 +5,7 @@ import {
   type OutgoingHttpHeaders,
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { AmbiguousPathForm } from "../../protocol/ambiguous-path.js";
 import { endToEndFields } from "../../protocol/hop-by-hop.js";
 
 /** Where to ask and what to copy (docs/access.md, Forward auth). */
@@ -14,12 +15,17 @@ export interface ForwardAuthSpec {
   /** Lowercased names of auth-response headers to copy to the backend request (e.g. x-auth-request-user). */
   readonly copyHeaders: readonly string[];
   readonly timeoutMs: number;
+  /**
+   * Ambiguous path forms (ambiguous-path.ts) the operator declared the backend reads literally:
+   * such paths are asked about, as the backend will get them, instead of refused with 400.
+   */
+  readonly allowAmbiguousPaths: ReadonlySet<AmbiguousPathForm>;
 }
 
 /** The visitor's request as the auth service is told about it. */
 export interface ForwardAuthRequest {
   readonly method: string;
-  /** Path and query as the visitor sent them. */
+  /** Path and query as the backend gets them (the path normalized, path-normalization.ts). */
   readonly uri: string;
   /** The routed domain. */
   readonly host: string;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AMBIGUOUS_PATH_FORMS } from "../../protocol/ambiguous-path.js";
 import { parseCidr } from "./ip-rules.js";
 import { parsePasswordHash } from "./password-hash.js";
 
@@ -23,6 +24,8 @@ export const storedAccessPolicy = z.object({
       url: z.string().refine((url) => URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)),
       copy_headers: z.array(z.string()),
       timeout_ms: z.number().int().positive(),
+      /** Absent in policies stored before it existed: nothing allowed. A form this server does not know makes the policy invalid (closed). */
+      allow_ambiguous_paths: z.array(z.enum(AMBIGUOUS_PATH_FORMS)).optional(),
     })
     .optional(),
 });
