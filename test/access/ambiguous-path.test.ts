@@ -5,11 +5,12 @@ import type { Socket } from "node:net";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { WebSocketServer } from "ws";
-import { normalizePath } from "../../src/protocol/path-normalization.js";
+import { AMBIGUOUS_PATH_FORMS, type AmbiguousPathForm } from "../../src/protocol/ambiguous-path.js";
+import { normalizePath, normalizePathAndQuery } from "../../src/protocol/path-normalization.js";
 import { startBackend } from "../helpers/backend.js";
 import { backendReadings, isUnder } from "../helpers/backend-path-readings.js";
 import { encodedPath } from "../helpers/encoded-paths.js";
-import { startGateway, startTestClient } from "../helpers/gateway.js";
+import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { visit } from "../helpers/visit.js";
 
@@ -122,4 +123,88 @@ describe("paths a backend could read as another, behind forward auth", () => {
       "the auth service was told an ambiguous path",
     );
   });
+
+  it("with forms allowed, tells the auth service exactly the path and query the backend receives, and still refuses the forms not allowed, over HTTP/1.1, HTTP/2 and WebSocket", async (t) => {
+    const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
+    const told: string[] = [];
+    const auth = await startBackend(t, (req, res) => {
+      told.push(String(req.headers["x-forwarded-uri"]));
+      res.writeHead(204);
+      res.end();
+    });
+    const seen: string[] = [];
+    const backend = await startBackend(t, (req, res) => {
+      seen.push(req.url ?? "");
+      res.end("backend");
+    });
+    const wss = new WebSocketServer({ server: backend.server });
+    wss.on("connection", (_socket, req) => seen.push(req.url ?? ""));
+    t.after(() => wss.close());
+    const key = await gateway.register(DOMAIN);
+    await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
+
+    // GitLab-, Tomcat- and file-name-like parts, each with the forms it holds (labelled by hand,
+    // so the expectation does not come from the predicate under test).
+    const part = fc.constantFrom<[string, AmbiguousPathForm[]]>(
+      ["/api/v4/projects/group%2Fproject", ["encoded_slash"]],
+      ["/repository/files/dir%2fa.txt", ["encoded_slash"]],
+      ["/100%25%2F", ["encoded_slash"]],
+      ["/app;jsessionid=0123", ["semicolon"]],
+      ["/page;v=2;w", ["semicolon"]],
+      ["/win%5Cpath", ["encoded_backslash"]],
+      ["/name%252Fwith%25252fpercent", ["double_encoded"]],
+      ["/%252E%252E", ["double_encoded"]],
+      ["/dir%2F..%5C;x", ["encoded_slash", "encoded_backslash", "semicolon"]],
+      ["/plain", []],
+      ["/%61dmin/./x/..", []],
+      ["//twice", []],
+    );
+    const target = fc.tuple(
+      fc.array(part, { minLength: 1, maxLength: 4 }),
+      fc.constantFrom("", "?next=%2Fa;b", "?q=%5C%252F"),
+    );
+    const forms = fc.subarray([...AMBIGUOUS_PATH_FORMS]);
+    const transport = fc.constantFrom("h1", "h2", "ws");
+    let passed = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(target, forms, transport, async ([parts, query], allowed, via) => {
+        const sent = parts.map(([text]) => text).join("") + query;
+        const held = new Set(parts.flatMap(([, held]) => held));
+        await putForwardAuth(gateway, auth.url, allowed);
+        const [toldBefore, seenBefore] = [told.length, seen.length];
+        const status =
+          via === "ws"
+            ? await upgrade(gateway.port, sent)
+            : (await visit(gateway.port, DOMAIN, sent, { http2: via === "h2" })).status;
+        const what = `${sent} allowing [${allowed.join()}] over ${via}: ${status}`;
+        const normalized = normalizePathAndQuery(sent);
+        assert.ok(normalized.ok, what);
+        if ([...held].some((form) => !allowed.includes(form))) {
+          refused += 1;
+          assert.equal(status, 400, what);
+          assert.deepEqual(told.slice(toldBefore), [], `the auth service was asked: ${what}`);
+          assert.deepEqual(seen.slice(seenBefore), [], `the backend was reached: ${what}`);
+          return;
+        }
+        passed += 1;
+        assert.equal(status, via === "ws" ? 101 : 200, what);
+        // The one path the service judged is the one the backend served: byte for byte.
+        assert.deepEqual(told.slice(toldBefore), [normalized.path], `told: ${what}`);
+        assert.deepEqual(seen.slice(seenBefore), [normalized.path], `received: ${what}`);
+      }),
+      { numRuns: 150 },
+    );
+    assert.ok(passed >= 20 && refused >= 20, `${passed} passed, ${refused} refused`);
+  });
 });
+
+/** Sets DOMAIN's policy to forward auth at `authUrl` letting `forms` through. */
+async function putForwardAuth(gateway: Gateway, authUrl: string, forms: readonly string[]): Promise<void> {
+  const put = await visit(gateway.port, "gateway.test", `/api/v1/admin/domains/${DOMAIN}/access`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ forward_auth: { url: `${authUrl}/verify`, allow_ambiguous_paths: forms } }),
+  });
+  assert.equal(put.status, 200, put.body.toString());
+}
