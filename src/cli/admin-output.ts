@@ -105,6 +105,12 @@ interface AccessJson {
   readonly deny: readonly string[];
   readonly secret_header?: { readonly name: string };
   readonly rate_limit_per_second?: number;
+  readonly forward_auth?: {
+    readonly url: string;
+    readonly copy_headers: readonly string[];
+    readonly timeout_ms: number;
+    readonly allow_ambiguous_paths: readonly string[];
+  };
 }
 
 /** A domain's access policy as GET/PUT /domains/{domain}/access return it (no secrets in it). */
@@ -121,5 +127,16 @@ export function accessPolicyText(body: Json, domain: string): string {
     `  deny: ${list(policy.deny)}`,
     `  secret header: ${policy.secret_header?.name ?? "(none)"}`,
     `  rate limit: ${policy.rate_limit_per_second === undefined ? "(none)" : `${policy.rate_limit_per_second} requests/s`}`,
+    ...forwardAuthLines(policy.forward_auth),
   ].join("\n");
+}
+
+function forwardAuthLines(forward: AccessJson["forward_auth"]): string[] {
+  if (!forward) return ["  forward auth: (none)"];
+  const forms = forward.allow_ambiguous_paths;
+  return [
+    `  forward auth: ${forward.url} (timeout ${forward.timeout_ms} ms)`,
+    `    copied headers: ${forward.copy_headers.length === 0 ? "(none)" : forward.copy_headers.join(", ")}`,
+    `    ambiguous paths let through: ${forms.length === 0 ? "(none: refused with 400)" : forms.join(", ")}`,
+  ];
 }

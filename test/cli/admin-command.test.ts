@@ -155,6 +155,35 @@ describe("hopgate admin", () => {
     assert.deepEqual((JSON.parse(shown.stdout) as { access: { basic_auth: unknown } }).access.basic_auth, [
       { username: "alice" },
     ]);
+    assert.match(set.stdout, /forward auth: \(none\)/);
+
+    await writeFile(
+      file,
+      JSON.stringify({
+        forward_auth: {
+          url: "https://sso.example.com/oauth2/auth",
+          copy_headers: ["X-Auth-Request-User"],
+          allow_ambiguous_paths: ["encoded_slash", "semicolon"],
+        },
+      }),
+    );
+    const forward = await admin(["domains", "access", "access.example.com", "--set", file]);
+    assert.equal(forward.code, 0, forward.stderr);
+    assert.match(
+      forward.stdout,
+      /forward auth: https:\/\/sso\.example\.com\/oauth2\/auth \(timeout 5000 ms\)\n\s+copied headers: x-auth-request-user\n\s+ambiguous paths let through: encoded_slash, semicolon/,
+    );
+    await writeFile(
+      file,
+      JSON.stringify({ forward_auth: { url: "https://sso.example.com/", allow_ambiguous_paths: ["%2F"] } }),
+    );
+    const unknownForm = await admin(["domains", "access", "access.example.com", "--set", file]);
+    assert.equal(unknownForm.code, 1);
+    assert.match(unknownForm.stderr, /"%2F" is not a path form: one of encoded_slash/);
+    await writeFile(file, JSON.stringify({ forward_auth: { url: "https://sso.example.com/" } }));
+    const refusing = await admin(["domains", "access", "access.example.com", "--set", file]);
+    assert.match(refusing.stdout, /ambiguous paths let through: \(none: refused with 400\)/);
+
     const cleared = await admin(["domains", "access", "access.example.com", "--clear"]);
     assert.equal(cleared.code, 0, cleared.stderr);
     const none = await admin(["domains", "access", "access.example.com"]);
