@@ -4,7 +4,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import { describe, it, type TestContext } from "node:test";
 import fc from "fast-check";
 import { WebSocket, WebSocketServer } from "ws";
-import { echoed, echoHandler, type Echo } from "../helpers/backend.js";
+import { echoed, echoHandler, startBackend, type Echo } from "../helpers/backend.js";
 import { spelled } from "../helpers/hostile-headers.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { pgSkip } from "../helpers/postgres.js";
@@ -29,9 +29,13 @@ async function twoServers(t: TestContext, env: Record<string, string> = {}) {
   return { a, b, wss };
 }
 
-function openWebSocket(server: PeerServer, headers: Record<string, string> = {}): WebSocket {
+function openWebSocket(
+  server: PeerServer,
+  headers: Record<string, string> = {},
+  path = "/socket",
+): WebSocket {
   const tlsOptions = { servername: DOMAIN, ca: tlsFixture().cert };
-  return new WebSocket(`wss://127.0.0.1:${server.httpsPort}/socket`, {
+  return new WebSocket(`wss://127.0.0.1:${server.httpsPort}${path}`, {
     headers: { host: DOMAIN, ...headers },
     ...tlsOptions,
   });
@@ -142,5 +146,45 @@ describe("relayed visitors (docs/scale-out.md, docs/security.md)", { skip: pgSki
       10_000,
       () => "the backend's WebSocket outlived the visitor's",
     );
+  });
+
+  it("with forward auth letting path forms through, the auth service asked by the relaying server is told the path the backend behind the other server receives; other forms are refused", async (t) => {
+    const { b, wss } = await twoServers(t);
+    const told: string[] = [];
+    const auth = await startBackend(t, (req, res) => {
+      told.push(String(req.headers["x-forwarded-uri"]));
+      res.writeHead(204);
+      res.end();
+    });
+    const upgraded: string[] = [];
+    wss.on("connection", (_socket, req) => upgraded.push(req.url ?? ""));
+    await putAccess(b, {
+      forward_auth: { url: `${auth.url}/verify`, allow_ambiguous_paths: ["encoded_slash", "semicolon"] },
+    });
+    const allowed = ["/api/v4/projects/group%2Fproject?ref=a%2Fb", "/app;jsessionid=1/page;v=2%2Fx"] as const;
+    for (const path of allowed)
+      for (const http2 of [false, true]) {
+        const before = told.length;
+        const answer = await visit(b.httpsPort, DOMAIN, path, { http2, timeoutMs: 10_000 });
+        assert.equal(answer.status, 200, `${path}: ${answer.body.toString()}`);
+        const received = (JSON.parse(answer.body.toString()) as Echo).url;
+        assert.deepEqual([told.slice(before), received], [[path], path], path);
+      }
+    const socket = openWebSocket(b, {}, allowed[1]);
+    t.after(() => socket.terminate());
+    await within(once(socket, "open"), "the upgrade");
+    assert.deepEqual([told.at(-1), upgraded], [allowed[1], [allowed[1]]]);
+    // Closed here: the backend's server cannot close while the relayed WebSocket lives.
+    socket.terminate();
+    await pollUntil(
+      () => wss.clients.size === 0,
+      10_000,
+      () => "the backend's WebSocket outlived the visitor's",
+    );
+    for (const path of ["/a%5Cb", "/a%252Fb", "/a%2Fb%255C;x"]) {
+      const before = told.length;
+      assert.equal((await visit(b.httpsPort, DOMAIN, path, { timeoutMs: 10_000 })).status, 400, path);
+      assert.equal(told.length, before, path);
+    }
   });
 });
