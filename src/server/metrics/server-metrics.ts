@@ -151,7 +151,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
   const visitorLimitedChildren = childrenOf(visitorLimited, VISITOR_LIMIT_REASONS);
   const accessDenied = labelledCounter(
     "hopgate_access_denied_total",
-    "Visitor requests refused by their domain's access policy: ip_denied, ip_not_allowed, secret_header (403), basic_auth (401), rate, auth_blocked (429), busy (503), forward_auth (the auth service's answer), forward_auth_failed (503), ambiguous_path (400: forward auth is not asked about a path a backend could read as another)",
+    "Visitor requests refused by their domain's access policy: ip_denied, ip_not_allowed, secret_header (403), basic_auth (401), rate, auth_blocked (429), busy (503), forward_auth (the auth service's answer), forward_auth_failed (503), ambiguous_path (400: forward auth is not asked about a path a backend could read as another, unless the domain's forward_auth.allow_ambiguous_paths lets that form through)",
     "reason",
   );
   const accessDeniedChildren = childrenOf(accessDenied, ACCESS_DENIAL_REASONS);
