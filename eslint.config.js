@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["eslint.config.js", "bin/*.js"] },
+        projectService: { allowDefaultProject: ["eslint.config.js", "bin/*.js", "bench/*.mjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -30,7 +30,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["eslint.config.js", "bin/*.js"],
+    files: ["eslint.config.js", "bin/*.js", "bench/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
   },
 );

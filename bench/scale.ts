@@ -62,7 +62,7 @@ export async function measureHeldConnections(
  *   Garbage and allocator slack count, and it depends on what the allocator kept from earlier load
  *   (glibc keeps more, and then needs less). Also the RSS once every poll is in flight.
  * - Second pass: live, V8 heap in use plus external memory after a full GC, taken once every poll
- *   is in flight, less the same before (the stack's processes load bench/heap-probe.ts): what
+ *   is in flight, less the same before (the stack's processes load bench/heap-probe.mjs): what
  *   HopGate holds per stream.
  */
 export async function measureLongPolls(stack: Stack, count: number) {
@@ -138,7 +138,7 @@ async function pollsInFlight(stack: Stack, count: number, whenAllWait: () => voi
   return { result, peakInFlight: (await polls(stack.backendPort)).peak };
 }
 
-/** V8 heap in use plus external memory after a full GC (bench/heap-probe.ts). */
+/** V8 heap in use plus external memory after a full GC (bench/heap-probe.mjs). */
 async function liveBytes(process_: BenchProcess): Promise<number> {
   const figures = await heapFigures(process_);
   return figures.usedHeapBytes + figures.externalBytes;
