@@ -1,6 +1,7 @@
 import { Command } from "commander";
+// The config file's reader (and its YAML parser) is imported when a client reads a file, so
+// that every other command, the server above all, does not load it (test/cli/lazy-modules.test.ts).
 import type { ClientFile } from "../config/client-file.js";
-import { loadClientFile } from "../config/client-file.js";
 import { clientProcessSettings, fileDeclaredFlags } from "../config/client-process-settings.js";
 import { clientSettings } from "../config/client-settings.js";
 import { ConfigError } from "../config/config-error.js";
@@ -21,7 +22,7 @@ export function clientCommand(): Command {
   );
   return command.action(async () => {
     const flags = settingFlags(command, clientSettings);
-    const config = startConfig(flags);
+    const config = await startConfig(flags);
     const level = config.debug && config.logLevel === "info" ? "debug" : config.logLevel;
     const output = clientOutput({
       format: config.logFormat,
@@ -58,7 +59,9 @@ export function clientCommand(): Command {
 }
 
 /** Flags and environment alone, or with `--config` (HOP_CLIENT_CONFIG) the file for the domains. */
-function startConfig(flags: Record<string, string | string[] | boolean | undefined>): ClientStartConfig {
+async function startConfig(
+  flags: Record<string, string | string[] | boolean | undefined>,
+): Promise<ClientStartConfig> {
   const path = loadConfig({ config: clientSettings.config }, { flags }).config;
   if (path === undefined) return loadConfig(clientSettings, { flags });
   const env = process.env;
@@ -73,6 +76,7 @@ function startConfig(flags: Record<string, string | string[] | boolean | undefin
       );
     }
   }
+  const { loadClientFile } = await import("../config/client-file.js");
   return { ...loadConfig(clientProcessSettings, { flags }), file: loadClientFile(path, env) };
 }
 
@@ -89,6 +93,7 @@ function reloadOnHangup(
   const onHangup = () => {
     reloading = reloading.then(async () => {
       try {
+        const { loadClientFile } = await import("../config/client-file.js");
         const summary = await client.reload(loadClientFile(path, process.env));
         logger.info({ config_file: path, ...summary }, "config file reloaded");
       } catch (error) {

@@ -19,6 +19,7 @@ const HEAVY = [
   { name: "the gateway CA", source: /src\/server\/cluster\/gateway-ca\.ts$/ },
   { name: "the peer relay", source: /src\/server\/cluster\/peer-relay\.ts$/ },
   { name: "the admin API", source: /src\/server\/admin\/admin-api\.ts$/ },
+  { name: "the client's config file reader (YAML)", source: /node_modules\/yaml\// },
 ];
 
 /**
@@ -56,7 +57,7 @@ async function sourcesLoaded(t: TestContext, tls: Record<string, string>): Promi
 }
 
 describe("modules a server does not need are not loaded", () => {
-  it("a server with certificate files, the embedded store and no peers loads no X.509, ACME, PostgreSQL, peer or admin code", async (t) => {
+  it("a server with certificate files, the embedded store and no peers loads no X.509, ACME, PostgreSQL, peer, admin or YAML code", async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, "cert.pem"), tlsFixture().cert);
     await writeFile(join(dir, "key.pem"), tlsFixture().key);
