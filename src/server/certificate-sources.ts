@@ -9,6 +9,7 @@ import { advertisedHost } from "./cluster/advertised-servers.js";
 import { createFileProvider } from "./certs/file-provider.js";
 import { createSelfSignedProvider } from "./certs/self-signed-provider.js";
 import type { OrderBudget } from "./certs/acme/order-budget.js";
+import type { RenewalPolicy } from "./certs/acme/renewal-policy.js";
 import type { Database } from "./store/database.js";
 import type { DomainRepository } from "./store/domain-repository.js";
 
@@ -24,7 +25,12 @@ export interface CertificateSourceContext {
   /** Labels held under wildcard domains: they get certificates on demand, within `labelOrders`. */
   readonly labels?: { holds(domain: string): boolean };
   readonly labelOrders?: OrderBudget;
+  /** StartServerOptions.acmeRetry: the retry schedule after failed orders (renewal-policy.ts). */
+  readonly acmeRetry?: AcmeRetrySchedule;
 }
+
+/** The retry schedule's parts that an in-process caller may shorten (tests); defaults otherwise. */
+export type AcmeRetrySchedule = Partial<Pick<RenewalPolicy, "firstRetryDelayMs" | "maxRetryDelayMs">>;
 
 export type CertificateSource =
   | { readonly mode: "self-signed" | "files"; readonly provider: CertificateProvider }
@@ -52,7 +58,8 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
         mode: "files",
         provider: createFileProvider({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, logger }),
       }),
-    acme: async ({ config, database, domains, challenges, logger, onOrder, labels, labelOrders }) => {
+    acme: async (context) => {
+      const { config, database, domains, challenges, logger, onOrder, labels, labelOrders } = context;
       const [
         { createAcmeCertificateManager },
         { createAcmeIssuer },
@@ -92,9 +99,12 @@ const certificateSources: Record<TlsMode, (context: CertificateSourceContext) =>
             acme.expectedIps.length > 0 ? createAddressCheck({ expectedIps: acme.expectedIps }) : undefined,
           onOrder,
           // A held label is never a registered domain (registering one ends the label).
-          ...(config.acmeRenewRemainingPercent === undefined
-            ? {}
-            : { policy: { renewAtRemainingFraction: config.acmeRenewRemainingPercent / 100 } }),
+          policy: {
+            ...context.acmeRetry,
+            ...(config.acmeRenewRemainingPercent === undefined
+              ? {}
+              : { renewAtRemainingFraction: config.acmeRenewRemainingPercent / 100 }),
+          },
           orderGate: (domain) => (labels?.holds(domain) ? labelOrders?.take() : undefined),
           logger,
         }),

@@ -14,7 +14,7 @@ import { AccessPolicies } from "./access/access-policies.js";
 import { createAdminApiOnDemand } from "./admin/admin-on-demand.js";
 import { advertisedHost, createAdvertisedServers } from "./cluster/advertised-servers.js";
 import { PeerRoutes } from "./cluster/peer-routes.js";
-import { createCertificateSource, tlsModeOf } from "./certificate-sources.js";
+import { createCertificateSource, tlsModeOf, type AcmeRetrySchedule } from "./certificate-sources.js";
 import { DEFAULT_EXPIRY_MS, startServerRegistry } from "./cluster/server-registry.js";
 import { createStoreChangeRouter } from "./cluster/store-change-router.js";
 import { listenForStoreChanges, pollStoreChanges } from "./cluster/store-changes.js";
@@ -83,6 +83,8 @@ export interface StartServerOptions {
    * that a start past its deadline can say how far it got.
    */
   readonly onStepDone?: (step: string) => void;
+  /** With ACME: a shorter retry schedule after failed orders than the default (tests only). */
+  readonly acmeRetry?: AcmeRetrySchedule;
 }
 
 const DOMAIN_REFRESH_INTERVAL_MS = 30_000;
@@ -233,6 +235,7 @@ async function assemble(
     challenges,
     logger,
     onOrder: (event) => metrics.acmeOrder(event.result),
+    ...(options.acmeRetry ? { acmeRetry: options.acmeRetry } : {}),
     labels: leases,
     labelOrders: createOrderBudget([
       {

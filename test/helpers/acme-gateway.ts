@@ -1,5 +1,5 @@
 import type { TestContext } from "node:test";
-import { startServer, type ServerHandle } from "../../src/server/start-server.js";
+import { startServer, type ServerHandle, type StartServerOptions } from "../../src/server/start-server.js";
 import { acmeServerConfig } from "./acme-server-config.js";
 import { freePort } from "./free-port.js";
 import { lifoCleanup } from "./lifo-cleanup.js";
@@ -23,7 +23,12 @@ export interface AcmeGateway {
   /** Where pebble's HTTP-01 validation goes: switched to one chosen server. */
   readonly front: TcpFront;
   /** Starts a server whose plain HTTP listener is on `httpPort` (a free one when absent). */
-  start(name: string, flags?: Record<string, string>, httpPort?: number): Promise<TestServer>;
+  start(
+    name: string,
+    flags?: Record<string, string>,
+    httpPort?: number,
+    serverOptions?: StartServerOptions,
+  ): Promise<TestServer>;
 }
 
 /**
@@ -48,7 +53,7 @@ export async function startAcmeGateway(
     pebble,
     running,
     front,
-    async start(name, flags = {}, chosenHttpPort) {
+    async start(name, flags = {}, chosenHttpPort, serverOptions) {
       const dir = await tempDir(t);
       const httpPort = chosenHttpPort ?? (await freePort());
       const logs = captureLogs();
@@ -58,7 +63,7 @@ export async function startAcmeGateway(
         ...shared,
         ...flags,
       });
-      const handle = await startServer(config, logs.logger);
+      const handle = await startServer(config, logs.logger, serverOptions);
       cleanup(() => handle.stop());
       return { name, handle, logs, httpPort };
     },

@@ -29,7 +29,14 @@ export type OrderOrigin = "handshake" | "background";
 /** The manager's record of one domain; owned by acme-certificate-manager.ts. */
 export interface ManagedDomain {
   served?: ServedCertificate;
-  failure?: { readonly reason: string; readonly nextRetryMs: number; readonly count: number };
+  /** Consecutive failures since the last certificate was served (renewal-policy.ts). */
+  failure?: {
+    readonly reason: string;
+    readonly nextRetryMs: number;
+    readonly count: number;
+    /** When recent orders that reached the CA failed, oldest first (at most `maxFailuresPerHour`). */
+    readonly recentMs: readonly number[];
+  };
   order?: { readonly done: Promise<void>; readonly origin: OrderOrigin; readonly startedMs: number };
   /** Renewal or retry timer. */
   timer?: NodeJS.Timeout;

@@ -8,7 +8,7 @@ import {
   type OrderOrigin,
   type ServedCertificate,
 } from "./managed-domain.js";
-import { renewAtMs, retryDelayMs, type RenewalPolicy } from "./renewal-policy.js";
+import { nextRetryAtMs, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
 
 /** One finished order, for `hopgate_acme_orders_total{result}`. */
 export interface AcmeOrderEvent {
@@ -109,15 +109,21 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
     } catch (error) {
       if (!isCurrent(domain, entry)) return;
       const reason = error instanceof Error ? error.message : String(error);
+      const nowMs = Date.now();
       const count = (entry.failure?.count ?? 0) + 1;
+      const refused = error instanceof OrderRefused;
+      // Only orders that reached the CA count against its failed-validation limit.
+      const recentMs = [...(entry.failure?.recentMs ?? []), ...(refused ? [] : [nowMs])].slice(
+        -policy.maxFailuresPerHour,
+      );
       const nextRetryMs =
-        error instanceof OrderRefused && error.retryAtMs !== undefined
+        refused && error.retryAtMs !== undefined
           ? error.retryAtMs
-          : Date.now() + retryDelayMs(count, policy);
-      entry.failure = { reason, nextRetryMs, count };
+          : nextRetryAtMs(count, recentMs, nowMs, policy);
+      entry.failure = { reason, nextRetryMs, count, recentMs };
       schedule(domain, entry, nextRetryMs);
-      const result = error instanceof OrderRefused ? "refused" : "failed";
-      report({ domain, result, durationMs: Date.now() - startedMs, reason }, nextRetryMs);
+      const result = refused ? "refused" : "failed";
+      report({ domain, result, durationMs: nowMs - startedMs, reason }, { nextRetryMs, failures: count });
     }
   }
 
@@ -147,15 +153,28 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
     return { t: "issued", served };
   }
 
-  /** One log line per order (domain, result, duration_ms) and the metrics hook. */
-  function report(event: AcmeOrderEvent, nextRetryMs?: number, extra: Record<string, string> = {}): void {
+  /**
+   * One log line per order (domain, result, duration_ms; after a failure the consecutive
+   * `failures`, `next_retry` and `retry_in_ms`) and the metrics hook.
+   */
+  function report(
+    event: AcmeOrderEvent,
+    retry?: { readonly nextRetryMs: number; readonly failures: number },
+    extra: Record<string, string> = {},
+  ): void {
     const fields = {
       ...extra,
       domain: event.domain,
       result: event.result,
       duration_ms: event.durationMs,
       ...(event.reason === undefined ? {} : { reason: event.reason }),
-      ...(nextRetryMs === undefined ? {} : { next_retry: new Date(nextRetryMs).toISOString() }),
+      ...(retry === undefined
+        ? {}
+        : {
+            failures: retry.failures,
+            next_retry: new Date(retry.nextRetryMs).toISOString(),
+            retry_in_ms: Math.max(0, retry.nextRetryMs - Date.now()),
+          }),
     };
     if (event.result === "issued") logger.info(fields, "acme order");
     else logger.warn(fields, "acme order");
