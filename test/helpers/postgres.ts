@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { TestContext } from "node:test";
 import pg from "pg";
 import type { Cleanup } from "./store-backends.js";
-import { startTcpProxy } from "./tcp-proxy.js";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 /** Set by CI; PostgreSQL suites run only when it is set, and then must not skip. */
 export const PG_DSN_VARIABLE = "HOPGATE_TEST_PG_DSN";
@@ -40,22 +40,15 @@ export async function createTestPgDatabase(owner: TestContext | Cleanup): Promis
   return { dsn: url.toString() };
 }
 
-export interface CuttablePgDatabase {
+/**
+ * `cut`, `stall`, `restore` and `openConnections` act on the way in of `cuttableDsn` (a TCP proxy),
+ * as TcpProxy documents them; `dsn` is left alone.
+ */
+export interface CuttablePgDatabase extends Pick<TcpProxy, "cut" | "stall" | "restore" | "openConnections"> {
   /** DSN of a fresh database, reached directly: what the cut leaves alone. */
   readonly dsn: string;
-  /** DSN of the same database through a TCP proxy that `cut` takes away. */
+  /** DSN of the same database through the TCP proxy. */
   readonly cuttableDsn: string;
-  /** Closes every connection made through `cuttableDsn` and refuses new ones: PostgreSQL gone. */
-  cut(): Promise<void>;
-  /**
-   * Silent network death on `cuttableDsn`: its connections stop carrying bytes and new ones are
-   * accepted but never forwarded, with no close or reset either way.
-   */
-  stall(): void;
-  /** Accepts connections through `cuttableDsn` again, on the same port (resetting stalled ones). */
-  restore(): Promise<void>;
-  /** Connections made through `cuttableDsn` and not closed yet. */
-  readonly openConnections: number;
 }
 
 /**
