@@ -71,8 +71,7 @@ const cases: StartCase[] = [
     name: "PostgreSQL (LISTEN/NOTIFY)",
     skip: pgSkip(),
     async flags(t) {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
+      const database = await createTestPgDatabase(t);
       return { dbDsn: database.dsn };
     },
     writer(flags) {

@@ -100,8 +100,7 @@ async function msUntilServed(server: GatewayServer, sinceMs: number): Promise<st
 
 describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () => {
   it("a client given one server's address holds a tunnel to every live server: each serves the domain from its own tunnel, survivors answer at once after SIGKILL of one, a server joining later is used without restart, a server stopped cleanly is let go", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const backend = await startBackend(t, echoHandler);
     const a = await startGatewayServer(t, database.dsn);
     // Registered before B and C start, so that the test does not depend on how fast a
@@ -217,8 +216,7 @@ describe("multi-tunnel v2 clients (docs/scale-out.md)", { skip: pgSkip() }, () =
   });
 
   it("--domain auto: every server serves the label the first one assigned, from its own tunnel", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const backend = await startBackend(t, echoHandler);
     const a = await startGatewayServer(t, database.dsn);
     const key = await a.register("*.example.test");

@@ -48,8 +48,7 @@ export async function startRelayPair(
   handler: BackendHandler,
   env: Record<string, string> = {},
 ): Promise<RelayPair> {
-  const database = await createTestPgDatabase();
-  t.after(() => database.drop());
+  const database = await createTestPgDatabase(t);
   const backend = await startBackend(t, handler);
   const a = await startPeerServer(t, database.dsn, env);
   const b = await startPeerServer(t, database.dsn, env);

@@ -17,8 +17,7 @@ async function status(server: PeerServer): Promise<number> {
 
 describe("relay when the holder dies (docs/scale-out.md)", { skip: pgSkip() }, () => {
   it("kill -9 of the server holding the tunnel: relays fail fast; once the client reconnects through the round-robin front, every survivor answers 200", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const backend = await startBackend(t, echoHandler);
     const first = await startPeerServer(t, database.dsn);
     // Registered before the others start, so that each knows it as registered: a domain

@@ -65,8 +65,7 @@ describe("peer link outages (docs/scale-out.md)", { skip: pgSkip() }, () => {
   });
 
   it("a peer that stops answering (the network between them stalls) loses its routes after the PING timeout: relays answer 502 instead of hanging", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     // A's peer listener is reached only through a TCP hop the test can stall.
     const peerPort = await freePort();
     const hop = await startTcpProxy({ host: "127.0.0.1", port: peerPort }, (fn) => t.after(fn));

@@ -33,8 +33,7 @@ function capturedLogger(): {
 
 describe("counting relayed requests (docs/scale-out.md)", { skip: pgSkip() }, () => {
   it("a request relayed from B to the tunnel on A counts once in hopgate_http_requests_total summed over both; A logs it as relayed by B", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const backend = await startBackend(t, echoHandler);
     const flags = { dbDsn: database.dsn, peerListen: "127.0.0.1:0" };
     const logA = capturedLogger();

@@ -28,8 +28,7 @@ function* chunks(count: number, bytes: number): Generator<Buffer> {
 
 describe("peer link and relay (docs/scale-out.md)", { skip: pgSkip() }, () => {
   it("three servers on one database, one client on A: B and C answer over h1 and h2 with streamed bodies; a killed non-holder costs nothing; a server added later serves", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const backend = await startBackend(t, echoHandler);
     const a = await startPeerServer(t, database.dsn);
     const b = await startPeerServer(t, database.dsn);

@@ -76,8 +76,7 @@ function routeStatus(
 
 describe("peer link security (docs/security.md)", { skip: pgSkip() }, () => {
   it("the peer port refuses no client certificate, a foreign CA's, and the gateway CA's naming no live server; it serves one naming a live server", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const a = await startPeerServer(t, database.dsn);
     const client = await sqlClient(t, database.dsn);
     const ca = await gatewayCa(client);
@@ -103,8 +102,7 @@ describe("peer link security (docs/security.md)", { skip: pgSkip() }, () => {
   });
 
   it("a registry row forged without the CA key gets no link, no route and no request", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const a = await startPeerServer(t, database.dsn, { HOP_SERVER_TUNNEL_WAIT_SECONDS: "0" });
     const domain = "forged.example.test";
     await a.register(domain);

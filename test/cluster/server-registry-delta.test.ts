@@ -12,8 +12,7 @@ const HEARTBEATS_MS = 5_000;
 
 describe("server registry heartbeat (docs/scale-out.md, limits)", { skip: pgSkip() }, () => {
   it("rewrites only the session rows that changed: an idle session's row is left alone, a busy one's is updated", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const gateway = await startGateway(t, { dbDsn: database.dsn, pingIntervalSeconds: "300" });
     const backend = await startBackend(t, (_req, res) => res.end("ok"));
     const names = ["idle.example.test", "busy.example.test"];

@@ -50,8 +50,7 @@ async function startPgServer(t: TestContext, dsn: string, advertise: string): Pr
 
 describe("server registry (docs/scale-out.md)", { skip: pgSkip() }, () => {
   it("two servers on one PostgreSQL database: admin sessions on either lists both clients with the server holding each; a server killed with SIGKILL leaves the list after the expiry; one started later joins it", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const backend = await startBackend(t, echoHandler);
     const a = await startPgServer(t, database.dsn, "a.gateway.test:8443");
     const b = await startPgServer(t, database.dsn, "b.gateway.test:8443");

@@ -6,9 +6,8 @@ import { describe, it, type TestContext } from "node:test";
 import { WORKER_INDEX_VARIABLE } from "../../src/server/workers/worker-messages.js";
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
+import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { MAIN_DOMAIN } from "../helpers/server-process.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { within } from "../helpers/within.js";
 
@@ -218,20 +217,14 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
 
   describe("on PostgreSQL", { skip: pgSkip() }, () => {
     it("kills a worker whose store went silent after the primary's migrations", async (t) => {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
-      const url = new URL(database.dsn);
-      const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, (f) =>
-        t.after(f),
-      );
-      url.host = `127.0.0.1:${proxy.port}`;
+      const database = await cuttablePgDatabase(t);
       const server = startServerProcess(t, await tempDir(t), [
-        ...["--workers", "2", "--db-dsn", url.toString()],
+        ...["--workers", "2", "--db-dsn", database.cuttableDsn],
         ...["--start-timeout-seconds", String(DEADLINE_SECONDS + 2)],
       ]);
       // The primary migrated and closed its connections; the workers' connections go nowhere.
       await server.waitForLine((l) => l.msg === "starting workers", 30_000);
-      proxy.stall();
+      database.stall();
       assert.equal(
         await within(server.exited, "the primary to exit", 30_000),
         1,

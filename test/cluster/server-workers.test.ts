@@ -232,8 +232,7 @@ describe("hopgate server --workers (docs/scale-out.md)", () => {
 
   describe("on PostgreSQL", { skip: pgSkip() }, () => {
     it("two workers on one PostgreSQL database act as two servers of one gateway", async (t) => {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
+      const database = await createTestPgDatabase(t);
       await twoWorkersScenario(t, { HOP_DB_DSN: database.dsn });
     });
   });

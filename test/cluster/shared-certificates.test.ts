@@ -47,8 +47,7 @@ function exchange(socket: TLSSocket, host: string): Promise<string> {
 
 describe("certificates shared by the servers of one gateway (PostgreSQL, pebble)", { skip: pgSkip() }, () => {
   it("orders once per domain, answers the CA from a server that did not order, every server presents the certificate, and a renewal is ordered once and picked up by every server", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     // A and B renew at 80 % of the lifetime left (12 s into pebble's 60 s); C at the default third
     // (40 s in), so C can only switch earlier by picking up what A or B stored.
     const gw = await startAcmeGateway(t, { dbDsn: database.dsn });

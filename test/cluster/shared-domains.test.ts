@@ -103,8 +103,7 @@ describe("domain changes across the servers of a gateway", () => {
     "PostgreSQL (LISTEN/NOTIFY): a change made through A is in force on B within a second or two",
     { skip: pgSkip() },
     async (t) => {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
+      const database = await createTestPgDatabase(t);
       const a = await startGateway(t, { dbDsn: database.dsn });
       const b = await startGateway(t, { dbDsn: database.dsn });
       await checkPropagation(t, a, b);
@@ -122,8 +121,7 @@ describe("domain changes across the servers of a gateway", () => {
     "PostgreSQL: a tunnel B accepted for a domain it had not reloaded yet closes when the domain is removed",
     { skip: pgSkip() },
     async (t) => {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
+      const database = await createTestPgDatabase(t);
       const a = await startGateway(t, { dbDsn: database.dsn });
       const b = await startGateway(t, { dbDsn: database.dsn });
       const backend = await startBackend(t, (_req, res) => res.end("ok"));

@@ -42,8 +42,7 @@ const accepted = (outcome: Outcome) => "accepted" in outcome;
 
 describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, () => {
   it("two instances racing for one label on two servers: exactly one wins; the same instance holds it on both; the limit counts the whole gateway", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const flags = { dbDsn: database.dsn, subdomainMaxLabels: "6" };
     const a = await startGateway(t, flags);
     const b = await startGateway(t, flags);
@@ -82,8 +81,7 @@ describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, 
   });
 
   it("a wildcard's admin status on either server lists every label of the gateway with the server holding it", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const adminApiKey = "shared-labels-admin-key-0123456789";
     const a = await startGateway(t, {
       dbDsn: database.dsn,
@@ -126,8 +124,7 @@ describe("wildcard labels across the servers of a gateway", { skip: pgSkip() }, 
   });
 
   it("a label held through a server killed with SIGKILL becomes free once that server expires from the registry", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     // A long grace: the label is freed by the holder's server's death, not by the grace.
     const env = { HOP_DB_DSN: database.dsn, HOP_SUBDOMAIN_GRACE_SECONDS: "600" };
     const holder = await startServerProcess(t, await tempDir(t), env);

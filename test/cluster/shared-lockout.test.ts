@@ -46,8 +46,7 @@ async function handshakeStatus(t: TestContext, gateway: Gateway, from: string, a
 
 describe("failed-authentication lockout across the servers of a gateway", { skip: pgSkip() }, () => {
   it("failures spread over A and B add up in the store; the block holds on both; other addresses are unaffected", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
+    const database = await createTestPgDatabase(t);
     const a = await startGateway(t, { dbDsn: database.dsn, ...FLAGS });
     const b = await startGateway(t, { dbDsn: database.dsn, ...FLAGS });
     await a.register(DOMAIN);

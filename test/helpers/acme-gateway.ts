@@ -103,8 +103,7 @@ export const gatewayStores: readonly GatewayStore[] = [
     name: "PostgreSQL (LISTEN/NOTIFY)",
     skip: pgSkip(),
     async create(t) {
-      const database = await createTestPgDatabase();
-      t.after(() => database.drop());
+      const database = await createTestPgDatabase(t);
       return { shared: { dbDsn: database.dsn }, options: {} };
     },
   },

@@ -41,8 +41,7 @@ export const storeBackends: readonly StoreBackend[] = [
     name: "postgres",
     skip: pgSkip(),
     location: async (cleanup) => {
-      const database = await createTestPgDatabase();
-      cleanup(() => database.drop());
+      const database = await createTestPgDatabase(cleanup);
       return { dsn: database.dsn, dataDir: await scratchDir(cleanup) };
     },
   },

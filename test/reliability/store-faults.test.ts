@@ -14,8 +14,7 @@ import type { HopgateProcess } from "../helpers/hopgate-process.js";
 import { sendRequest } from "../helpers/http-request.js";
 import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { pollUntil } from "../helpers/poll-until.js";
-import { createTestPgDatabase, pgSkip } from "../helpers/postgres.js";
-import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { startClientProcess } from "../helpers/server-process.js";
 import { visit } from "../helpers/visit.js";
@@ -97,16 +96,9 @@ function retriesOf(client: HopgateProcess): Retry[] {
 
 describe("faults of the store", { skip: pgSkip() }, () => {
   it("with PostgreSQL unreachable (cut, then silent), tunnels keep serving, handshakes fail retryably, the admin API answers 503, and all recovers by itself", async (t) => {
-    const database = await createTestPgDatabase();
-    t.after(() => database.drop());
-    const url = new URL(database.dsn);
-    const proxy: TcpProxy = await startTcpProxy(
-      { host: url.hostname, port: Number(url.port || 5432) },
-      (fn) => t.after(fn),
-    );
-    url.host = `127.0.0.1:${proxy.port}`;
+    const postgres = await cuttablePgDatabase(t);
     const gateway = await startGateway(t, {
-      dbDsn: url.toString(),
+      dbDsn: postgres.cuttableDsn,
       adminApiKey: ADMIN_KEY,
       handshakeTimeoutSeconds: "3",
     });
@@ -125,8 +117,8 @@ describe("faults of the store", { skip: pgSkip() }, () => {
     ] as const) {
       const domain = names[index]!;
       const key = keys.get(domain)!;
-      if (phase === "cut") await proxy.cut();
-      else proxy.stall();
+      if (phase === "cut") await postgres.cut();
+      else postgres.stall();
       const outageAtMs = Date.now();
 
       for (let i = 0; i < 5; i++) {
@@ -179,7 +171,7 @@ describe("faults of the store", { skip: pgSkip() }, () => {
             .join(", ")} ms`,
       );
 
-      await proxy.restore();
+      await postgres.restore();
       const restoredAtMs = Date.now();
       const [acceptedMs, adminBackMs, readyBackMs] = await Promise.all([
         client.waitForLine((line) => line.msg === "tunnel accepted", 40_000).then(() => Date.now()),
@@ -204,13 +196,9 @@ describe("faults of the store", { skip: pgSkip() }, () => {
   });
   it("fails a query on a silently dead PostgreSQL connection within the query timeout and closes that connection", async (t) => {
     const cleanup = lifoCleanup(t);
-    const database = await createTestPgDatabase();
-    cleanup(() => database.drop());
-    const url = new URL(database.dsn);
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, cleanup);
-    url.host = `127.0.0.1:${proxy.port}`;
+    const postgres = await cuttablePgDatabase(cleanup);
     const store = await openDatabase({
-      dsn: url.toString(),
+      dsn: postgres.cuttableDsn,
       dataDir: "",
       logger: silentLogger(),
       queryTimeoutMs: 500,
@@ -218,9 +206,9 @@ describe("faults of the store", { skip: pgSkip() }, () => {
     cleanup(() => store.close());
     const domains = createDomainRepository(store);
     await domains.register("dead-line.example.test", "");
-    assert.equal(proxy.openConnections, 1, "one pooled connection");
+    assert.equal(postgres.openConnections, 1, "one pooled connection");
 
-    proxy.stall();
+    postgres.stall();
     const startedAtMs = Date.now();
     await assert.rejects(domains.find("dead-line.example.test"), (error) =>
       isHopGateError(error, "unavailable"),
@@ -229,12 +217,12 @@ describe("faults of the store", { skip: pgSkip() }, () => {
     t.diagnostic(`the query failed ${failedMs} ms into the stall (query timeout 500 ms)`);
     assert.ok(failedMs < 3_000, `failed after ${failedMs} ms`);
     await pollUntil(
-      () => proxy.openConnections === 0,
+      () => postgres.openConnections === 0,
       2_000,
       () => "the dead connection was not closed",
     );
 
-    await proxy.restore();
+    await postgres.restore();
     assert.equal((await domains.find("dead-line.example.test"))?.domain, "dead-line.example.test");
   });
 });
