@@ -67,6 +67,18 @@ export function parseServiceTarget(input: string): { target: URL; http2?: true }
 }
 
 /**
+ * The service's origin as a person wrote it: `h2c://host:port` or `h2://host:port` for an
+ * HTTP/2 service (an `http://` origin would hide that it is called over HTTP/2).
+ */
+export function serviceOrigin(service: Pick<ServiceSpec, "target" | "http2">): string {
+  const origin = service.target.origin;
+  if (!service.http2) return origin;
+  return (
+    (service.target.protocol === "https:" ? "h2:" : "h2c:") + origin.slice(service.target.protocol.length)
+  );
+}
+
+/**
  * Why a service's path prefix can never match, or undefined. Requests are routed on normalized
  * paths (path-normalization.ts), so a prefix must be normalized itself: `/%61pi` or `/a/../b`
  * would silently serve nothing.
