@@ -140,9 +140,10 @@ export function serviceSpec() {
   });
 }
 
-export function targetUrl() {
+/** A service's URL (`parseServiceTarget`): http(s) origins, host:port, a port, h2c:// or h2://. */
+export function serviceTarget() {
   return z.string().transform((value, ctx) => {
-    const parsed = parseTarget(value.trim());
+    const parsed = parseServiceTarget(value.trim());
     if (typeof parsed === "string") {
       ctx.addIssue({ code: "custom", message: parsed });
       return z.NEVER;
