@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
+import { describe, it, type TestContext } from "node:test";
+import { startGateway, startTestClient } from "../helpers/gateway.js";
+import { grpcFrame, grpcMessages, startGrpcBackend } from "../helpers/grpc-backend.js";
+import { tlsFixture } from "../helpers/tls-fixture.js";
+import { within } from "../helpers/within.js";
+
+const DOMAIN = "grpc-inspect.example.test";
+
+interface Detail {
+  id: number;
+  status: number | null;
+  error: string | null;
+  replay_of: number | null;
+  request: { trailers: Array<[string, string]> };
+  response: {
+    headers: Array<[string, string]>;
+    body: { kind: string; hex?: string };
+    trailers: Array<[string, string]>;
+  };
+}
+
+/** One gRPC call from a visitor (HTTP/2 over TLS to the edge); resolves with its trailers. */
+function grpcCall(
+  session: ClientHttp2Session,
+  message: string,
+  requestTrailers?: Record<string, string>,
+): Promise<IncomingHttpHeaders | undefined> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(
+      {
+        ":method": "POST",
+        ":path": "/test.Echo/Unary",
+        ":authority": DOMAIN,
+        "content-type": "application/grpc",
+        te: "trailers",
+      },
+      { waitForTrailers: requestTrailers !== undefined },
+    );
+    if (requestTrailers) stream.once("wantTrailers", () => stream.sendTrailers(requestTrailers));
+    let trailers: IncomingHttpHeaders | undefined;
+    stream.on("trailers", (fields: IncomingHttpHeaders) => (trailers = fields));
+    stream.resume();
+    stream.on("error", reject);
+    stream.on("close", () => resolve(trailers));
+    stream.end(grpcFrame(message));
+  });
+}
+
+async function setUp(t: TestContext) {
+  const gateway = await startGateway(t);
+  const backend = await startGrpcBackend(t);
+  const key = await gateway.register(DOMAIN);
+  const client = startTestClient(t, gateway, DOMAIN, key, [`grpc=${backend.url}`], {
+    inspect: "127.0.0.1:0",
+  });
+  await within(client.connected, "the client to connect");
+  const base = (await client.handle).inspectorUrl ?? "";
+  const visitor = http2.connect(`https://127.0.0.1:${gateway.port}`, {
+    ca: tlsFixture().cert,
+    servername: DOMAIN,
+  });
+  t.after(() => visitor.destroy());
+  await once(visitor, "connect");
+  return { backend, base, visitor };
+}
+
+async function replay(
+  base: string,
+  id: number,
+): Promise<{ status: number; body: Detail & { error: string } }> {
+  const response = await fetch(new URL(`/api/requests/${id}/replay`, base), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  return { status: response.status, body: (await response.json()) as Detail & { error: string } };
+}
+
+describe("request inspector, HTTP/2 (h2c) service", () => {
+  it("replays a gRPC call over HTTP/2 and shows its reply and trailers", async (t) => {
+    const { backend, base, visitor } = await setUp(t);
+    const trailers = await within(grpcCall(visitor, "hello"), "the gRPC call");
+    assert.equal(trailers?.["grpc-status"], "0");
+    const listed = (await (await fetch(new URL("/api/requests", base))).json()) as { requests: Detail[] };
+    const original = listed.requests[0];
+    assert.ok(original, "the call is listed");
+
+    const replayed = await within(replay(base, original.id), "the replay");
+    assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
+    assert.equal(replayed.body.replay_of, original.id);
+    assert.equal(replayed.body.error, null);
+    assert.equal(replayed.body.status, 200);
+    assert.ok(
+      replayed.body.response.headers.some(([n, v]) => n === "content-type" && v === "application/grpc"),
+    );
+    assert.deepEqual(grpcMessages(Buffer.from(replayed.body.response.body.hex ?? "", "hex")), ["echo:hello"]);
+    const shown = new Map(replayed.body.response.trailers);
+    assert.equal(shown.get("grpc-status"), "0");
+    assert.equal(shown.get("x-trailer-method"), "Unary");
+
+    // The backend is an HTTP/2-only server: it saw the replay as a second HTTP/2 stream.
+    assert.equal(backend.requests.length, 2);
+    const again = backend.requests[1] ?? {};
+    assert.equal(again[":method"], "POST");
+    assert.equal(again[":path"], "/test.Echo/Unary");
+    assert.equal(again["content-type"], "application/grpc");
+    assert.equal(again.te, "trailers");
+    // The original's response trailers are shown as well.
+    const originalDetail = (await (
+      await fetch(new URL(`/api/requests/${original.id}`, base))
+    ).json()) as Detail;
+    assert.equal(new Map(originalDetail.response.trailers).get("grpc-status"), "0");
+  });
+
+  it("refuses, saying why, to replay a request that ended with trailers", async (t) => {
+    const { backend, base, visitor } = await setUp(t);
+    await within(grpcCall(visitor, "hello", { "x-checksum": "abc" }), "the gRPC call");
+    const listed = (await (await fetch(new URL("/api/requests", base))).json()) as { requests: Detail[] };
+    const original = listed.requests[0];
+    assert.ok(original, "the call is listed");
+    const detail = (await (await fetch(new URL(`/api/requests/${original.id}`, base))).json()) as Detail;
+    assert.deepEqual(detail.request.trailers, [["x-checksum", "abc"]]);
+
+    const refused = await replay(base, original.id);
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.error, /ended with trailers \(x-checksum\); the inspector cannot replay/);
+    assert.equal(backend.requests.length, 1, "nothing was sent");
+  });
+});
