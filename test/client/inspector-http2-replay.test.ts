@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
 import { describe, it, type TestContext } from "node:test";
+import { openBrowserPage } from "../helpers/browser.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { grpcFrame, grpcMessages, startGrpcBackend } from "../helpers/grpc-backend.js";
+import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { within } from "../helpers/within.js";
 
@@ -128,5 +130,28 @@ describe("request inspector, HTTP/2 (h2c) service", () => {
     assert.equal(refused.status, 409);
     assert.match(refused.body.error, /ended with trailers \(x-checksum\); the inspector cannot replay/);
     assert.equal(backend.requests.length, 1, "nothing was sent");
+  });
+  it("the page shows a replayed gRPC call's trailers (Chromium)", async (t) => {
+    const cleanup = lifoCleanup(t);
+    const { backend, base, visitor } = await setUp(t);
+    const page = await openBrowserPage(cleanup);
+    await page.goto(base);
+    await page.getByText("live").waitFor({ timeout: 60_000 });
+    await within(grpcCall(visitor, "hello"), "the gRPC call");
+    const row = page.locator("tr.row", { hasText: "/test.Echo/Unary" });
+    await row.waitFor({ timeout: 60_000 });
+    await row.click();
+    await page.getByRole("heading", { name: "Response trailers" }).waitFor({ timeout: 60_000 });
+    await page.locator("#replay").click();
+    await page.locator("#detail-status", { hasText: "replay of #1" }).waitFor({ timeout: 60_000 });
+    assert.match(await page.locator("#detail-status").innerText(), /Status 200/);
+    const trailers = page
+      .getByRole("heading", { name: "Response trailers" })
+      .locator("xpath=following-sibling::pre[1]");
+    const shown = await trailers.innerText();
+    assert.match(shown, /^grpc-status: 0$/m);
+    assert.match(shown, /^x-trailer-method: Unary$/m);
+    assert.match(shown, /^set-cookie: ••••••$/m, "credentials in trailers are masked too");
+    assert.equal(backend.requests.length, 2, "the replay reached the HTTP/2 backend");
   });
 });
