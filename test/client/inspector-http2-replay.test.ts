@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
 import { describe, it, type TestContext } from "node:test";
+import { startBackend } from "../helpers/backend.js";
 import { openBrowserPage } from "../helpers/browser.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { grpcFrame, grpcMessages, startGrpcBackend } from "../helpers/grpc-backend.js";
@@ -81,7 +82,7 @@ async function replay(
   return { status: response.status, body: (await response.json()) as Detail & { error: string } };
 }
 
-describe("request inspector, HTTP/2 (h2c) service", () => {
+describe("request inspector: HTTP/2 services and trailers", () => {
   it("replays a gRPC call over HTTP/2 and shows its reply and trailers", async (t) => {
     const { backend, base, visitor } = await setUp(t);
     const trailers = await within(grpcCall(visitor, "hello"), "the gRPC call");
@@ -153,5 +154,40 @@ describe("request inspector, HTTP/2 (h2c) service", () => {
     assert.match(shown, /^x-trailer-method: Unary$/m);
     assert.match(shown, /^set-cookie: ••••••$/m, "credentials in trailers are masked too");
     assert.equal(backend.requests.length, 2, "the replay reached the HTTP/2 backend");
+  });
+  it("records an HTTP/1.1 service's trailers both ways, and refuses that replay too", async (t) => {
+    const gateway = await startGateway(t);
+    const got: Array<Record<string, string>> = [];
+    const backend = await startBackend(t, (req, res) => {
+      req.resume();
+      req.on("end", () => {
+        got.push({ ...req.trailers } as Record<string, string>);
+        res.writeHead(200, { "content-type": "text/plain", trailer: "x-sum" });
+        res.write("ok");
+        res.addTrailers({ "x-sum": "42" });
+        res.end();
+      });
+    });
+    const key = await gateway.register(DOMAIN);
+    const client = startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`], {
+      inspect: "127.0.0.1:0",
+    });
+    await within(client.connected, "the client to connect");
+    const base = (await client.handle).inspectorUrl ?? "";
+    const visitor = http2.connect(`https://127.0.0.1:${gateway.port}`, {
+      ca: tlsFixture().cert,
+      servername: DOMAIN,
+    });
+    t.after(() => visitor.destroy());
+    await once(visitor, "connect");
+    await within(grpcCall(visitor, "hello", { "x-checksum": "abc" }), "the call");
+    assert.deepEqual(got, [{ "x-checksum": "abc" }], "the HTTP/1.1 service got the request trailers");
+    const listed = (await (await fetch(new URL("/api/requests", base))).json()) as { requests: Detail[] };
+    const id = listed.requests[0]?.id ?? 0;
+    const detail = (await (await fetch(new URL(`/api/requests/${id}`, base))).json()) as Detail;
+    assert.deepEqual(detail.request.trailers, [["x-checksum", "abc"]]);
+    assert.deepEqual(detail.response.trailers, [["x-sum", "42"]]);
+    assert.equal((await replay(base, id)).status, 409);
+    assert.equal(got.length, 1, "nothing was sent");
   });
 });
