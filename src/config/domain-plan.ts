@@ -52,6 +52,7 @@ function planKey(plan: DomainPlan): unknown {
       s.backendTls?.rejectUnauthorized,
       s.backendTls?.ca,
       s.responseTimeoutMs,
+      s.http2,
     ]),
   ];
 }
