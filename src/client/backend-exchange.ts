@@ -16,7 +16,7 @@ import {
 import type { BackendAgents } from "./backend-agents.js";
 import { isReplayable, type BackendRequestHead } from "./backend-request.js";
 import { withHost } from "./host-header.js";
-import { forwardTrailers } from "./backend-trailers.js";
+import { flatFields, forwardTrailers } from "./backend-trailers.js";
 import { rawFieldMap, trailerFields } from "../protocol/trailer-fields.js";
 
 export interface BackendExchangeRecord {
@@ -47,6 +47,10 @@ export interface ExchangeTap {
   requestChunk(chunk: Uint8Array): void;
   response(status: number, rawHeaders: readonly string[]): void;
   responseChunk(chunk: Uint8Array): void;
+  /** The request's trailer fields as sent to the service, flat name/value. */
+  requestTrailers(flat: readonly string[]): void;
+  /** The response's trailer fields (gRPC's grpc-status), flat name/value. */
+  responseTrailers(flat: readonly string[]): void;
   finished(record: BackendExchangeRecord): void;
 }
 
@@ -168,6 +172,7 @@ export class BackendExchange implements StreamSink {
       this.#request ?? this.#start([...this.#options.head.headers, "Transfer-Encoding", "chunked"]);
     this.#bodyStarted = true;
     request.addTrailers(trailers.fields);
+    this.#options.tap?.requestTrailers(flatFields(trailers.fields));
   }
 
   end(): void {
@@ -214,7 +219,9 @@ export class BackendExchange implements StreamSink {
       },
       () => {
         // A chunked HTTP/1.1 body's trailer section, read by now (node parses it before `end`).
-        if (response.rawTrailers.length > 0) forwardTrailers(stream, rawFieldMap(response.rawTrailers));
+        if (response.rawTrailers.length === 0) return;
+        forwardTrailers(stream, rawFieldMap(response.rawTrailers));
+        this.#options.tap?.responseTrailers(response.rawTrailers);
       },
     );
     this.#response = response;

@@ -14,3 +14,10 @@ export function forwardTrailers(stream: TunnelStream, header: HeaderMap): string
   if (trailers.count > 0) stream.sendTrailers(trailerHeaderMap(trailers.fields));
   return undefined;
 }
+
+/** Validated trailer fields as a flat name/value list, as the inspector keeps heads. */
+export function flatFields(fields: Readonly<Record<string, readonly string[]>>): string[] {
+  const flat: string[] = [];
+  for (const name in fields) for (const value of fields[name] ?? []) flat.push(name, value);
+  return flat;
+}

@@ -14,7 +14,7 @@ import {
   type HeaderMap,
 } from "../protocol/wire-headers.js";
 import type { BackendExchangeOptions, BackendExchangeRecord } from "./backend-exchange.js";
-import { forwardTrailers } from "./backend-trailers.js";
+import { flatFields, forwardTrailers } from "./backend-trailers.js";
 import { trailerFields } from "../protocol/trailer-fields.js";
 
 /**
@@ -124,7 +124,9 @@ export class Http2BackendExchange implements StreamSink {
   /** The visitor's request trailers (StreamTrailers from the server), validated again here. */
   trailers(header: HeaderMap): void {
     const trailers = trailerFields(header);
-    if (trailers.ok && trailers.count > 0) this.#requestTrailers = trailers.fields;
+    if (!trailers.ok || trailers.count === 0) return;
+    this.#requestTrailers = trailers.fields;
+    this.#options.tap?.requestTrailers(flatFields(trailers.fields));
   }
 
   end(): void {
@@ -170,7 +172,11 @@ export class Http2BackendExchange implements StreamSink {
         if (!stream.closed && version === 2) stream.abort("response complete");
       },
       () => {
-        if (this.#trailers) forwardTrailers(stream, this.#trailers);
+        if (!this.#trailers) return;
+        forwardTrailers(stream, this.#trailers);
+        this.#options.tap?.responseTrailers(
+          flatFields(Object.fromEntries(Object.entries(this.#trailers).map(([n, v]) => [n, v.values]))),
+        );
       },
     );
   }

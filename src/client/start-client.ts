@@ -5,6 +5,7 @@ import type { ClientFile } from "../config/client-file.js";
 import type { ClientProcessConfig } from "../config/client-process-settings.js";
 import { clientSettings, type ClientConfig } from "../config/client-settings.js";
 import { domainPlanFromSettings, type DomainPlan } from "../config/domain-plan.js";
+import { serviceOrigin } from "../config/service-spec.js";
 import { CleanupStack } from "../lib/cleanup-stack.js";
 import { createGcPacer } from "../lib/gc-pacer.js";
 import { compactHeap } from "../lib/heap-compaction.js";
@@ -194,7 +195,7 @@ export async function startClient(
         ...(target.file === undefined ? {} : { config_file: target.file }),
         domains: target.domains.map((d) => d.domain),
         services: target.domains.flatMap((d) =>
-          d.services.map((s) => `${d.domain}:${s.name}:${s.pathPrefix}=${s.target.origin}`),
+          d.services.map((s) => `${d.domain}:${s.name}:${s.pathPrefix}=${serviceOrigin(s)}`),
         ),
         metrics_port: listener?.port,
         inspector: inspector?.url ?? "off",

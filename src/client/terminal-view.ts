@@ -1,4 +1,5 @@
 import type { DomainPlan } from "../config/domain-plan.js";
+import { serviceOrigin } from "../config/service-spec.js";
 import type { LogRecord } from "../lib/pretty-log-stream.js";
 import { clockTime, terminalSafe, type Colour, type TerminalPaint } from "../lib/terminal-text.js";
 import type { BackendExchangeRecord } from "./backend-exchange.js";
@@ -45,7 +46,7 @@ export class TerminalView {
     const forwarding = summary.domains.flatMap((plan) =>
       plan.services.map((service) => {
         const publicUrl = `https://${plan.domain}${service.pathPrefix === "/" ? "" : service.pathPrefix}`;
-        return `${paint("bold", publicUrl)} -> ${service.target.origin}`;
+        return `${paint("bold", publicUrl)} -> ${serviceOrigin(service)}`;
       }),
     );
     const lines = [

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { domainName } from "./domain-schema.js";
 import { loggingSettings } from "./logging-settings.js";
 import { boolean, integer, list, listenAddressOrOff, oneOf, text } from "./parsers.js";
-import { serviceSpec, targetUrl } from "./service-spec.js";
+import { serviceSpec, serviceTarget } from "./service-spec.js";
 import { defineSettings, setting, type ConfigOf } from "./setting.js";
 
 /** Every setting of `hopgate client`; the original HopGate client's variable names are kept. */
@@ -54,9 +54,9 @@ export const clientSettings = defineSettings({
     flag: "--local-target",
     kind: "value",
     description:
-      "Single local service (port, host:port or http(s) origin; a port alone is 127.0.0.1:PORT); same as --service web=URL",
-    expected: "a port, host:port or an http(s) origin",
-    schema: targetUrl().optional(),
+      "Single local service (port, host:port, http(s) origin, or h2c:// / h2:// for an HTTP/2 service such as gRPC; a port alone is 127.0.0.1:PORT); same as --service web=URL",
+    expected: "a port, host:port, an http(s) origin or an h2c:// / h2:// origin",
+    schema: serviceTarget().optional(),
   }),
   services: setting({
     env: "HOP_CLIENT_SERVICES",

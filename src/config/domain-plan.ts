@@ -13,7 +13,7 @@ export function domainPlanFromSettings(config: {
   readonly domain: string;
   readonly apiKey: string;
   readonly services: readonly ServiceSpec[];
-  readonly localTarget: URL | undefined;
+  readonly localTarget: { readonly target: URL; readonly http2?: true } | undefined;
 }): DomainPlan {
   const services = [...config.services];
   if (config.localTarget) {
@@ -22,7 +22,7 @@ export function domainPlanFromSettings(config: {
         'HOP_CLIENT_LOCAL_TARGET conflicts with a --service named "web": use one of them',
       );
     }
-    services.push({ name: "web", pathPrefix: "/", target: config.localTarget });
+    services.push({ name: "web", pathPrefix: "/", ...config.localTarget });
   }
   if (services.length === 0) {
     throw new ConfigError("no local service: set HOP_CLIENT_LOCAL_TARGET (host:port) or --service name=URL");
@@ -52,6 +52,7 @@ function planKey(plan: DomainPlan): unknown {
       s.backendTls?.rejectUnauthorized,
       s.backendTls?.ca,
       s.responseTimeoutMs,
+      s.http2,
     ]),
   ];
 }

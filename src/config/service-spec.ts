@@ -67,6 +67,18 @@ export function parseServiceTarget(input: string): { target: URL; http2?: true }
 }
 
 /**
+ * The service's origin as a person wrote it: `h2c://host:port` or `h2://host:port` for an
+ * HTTP/2 service (an `http://` origin would hide that it is called over HTTP/2).
+ */
+export function serviceOrigin(service: Pick<ServiceSpec, "target" | "http2">): string {
+  const origin = service.target.origin;
+  if (!service.http2) return origin;
+  return (
+    (service.target.protocol === "https:" ? "h2:" : "h2c:") + origin.slice(service.target.protocol.length)
+  );
+}
+
+/**
  * Why a service's path prefix can never match, or undefined. Requests are routed on normalized
  * paths (path-normalization.ts), so a prefix must be normalized itself: `/%61pi` or `/a/../b`
  * would silently serve nothing.
@@ -128,9 +140,10 @@ export function serviceSpec() {
   });
 }
 
-export function targetUrl() {
+/** A service's URL (`parseServiceTarget`): http(s) origins, host:port, a port, h2c:// or h2://. */
+export function serviceTarget() {
   return z.string().transform((value, ctx) => {
-    const parsed = parseTarget(value.trim());
+    const parsed = parseServiceTarget(value.trim());
     if (typeof parsed === "string") {
       ctx.addIssue({ code: "custom", message: parsed });
       return z.NEVER;

@@ -3,7 +3,9 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { echoHandler, startBackend } from "../helpers/backend.js";
+import { freePort } from "../helpers/free-port.js";
 import { startGateway, type Gateway } from "../helpers/gateway.js";
+import { startGrpcBackend } from "../helpers/grpc-backend.js";
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { runCli } from "../helpers/run-cli.js";
 import { tempDir } from "../helpers/temp-dir.js";
@@ -70,6 +72,25 @@ describe("the client's output on stdout", () => {
     assert.match(text, /\n\d\d:\d\d:\d\d GET +\/hello\?x=1 +200 +\d+ ms\n/);
     assert.deepEqual(jsonLines(output), [], "no JSON line on a terminal");
     assert.ok(output.includes(`${ESC}[32m200${ESC}[0m`), "the status is coloured");
+  });
+
+  it("names an HTTP/2 service by its scheme (h2c://, h2://) in the status and the start-up log", async (t) => {
+    const { args, backendUrl } = await setUp(t);
+    const grpc = await startGrpcBackend(t);
+    const h2 = `h2://127.0.0.1:${await freePort()}`;
+    const withH2 = [...args, "--service", `grpc:/grpc=${grpc.url}`, "--service", `tls:/tls=${h2}`];
+    const pretty = spawnHopgate(t, withH2, { HOP_CLIENT_LOG_FORMAT: "pretty" });
+    const text = await pretty.waitForOutput((output) => output.includes(`${DOMAIN} online`));
+    assert.match(text, new RegExp(`\\nForwarding +https://${DOMAIN} -> ${backendUrl}\\n`));
+    assert.ok(text.includes(`https://${DOMAIN}/grpc -> ${grpc.url}\n`), text);
+    assert.ok(text.includes(`https://${DOMAIN}/tls -> ${h2}\n`), text);
+    const json = spawnHopgate(t, withH2);
+    const started = await json.waitForLine((line) => line.msg === "starting HopGate client");
+    assert.deepEqual(started.services, [
+      `${DOMAIN}:web:/=${backendUrl}`,
+      `${DOMAIN}:grpc:/grpc=${grpc.url}`,
+      `${DOMAIN}:tls:/tls=${h2}`,
+    ]);
   });
 
   it("honours NO_COLOR on a terminal", async (t) => {

@@ -193,7 +193,7 @@ describe("loadConfig", () => {
     });
     assert.equal(config.serverAddr, "https://gw.example.com");
     assert.equal(config.domain, "app.example.com");
-    assert.equal(config.localTarget?.origin, "http://127.0.0.1:8080");
+    assert.equal(config.localTarget?.target.origin, "http://127.0.0.1:8080");
     assert.deepEqual(
       config.services.map((s) => [s.name, s.pathPrefix, s.target.origin]),
       [

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { clientSettings } from "../../src/config/client-settings.js";
 import { ConfigError } from "../../src/config/config-error.js";
+import { domainPlanFromSettings } from "../../src/config/domain-plan.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import { parseTarget } from "../../src/config/service-spec.js";
 
@@ -12,9 +13,15 @@ const REQUIRED = {
   HOP_CLIENT_API_KEY: "client-key-0123456789",
 };
 
+function settings(value: string) {
+  return loadConfig(clientSettings, {
+    env: { ...REQUIRED, HOP_CLIENT_LOCAL_TARGET: value },
+    dotenvDir: null,
+  });
+}
+
 function localTarget(value: string): URL | undefined {
-  return loadConfig(clientSettings, { env: { ...REQUIRED, HOP_CLIENT_LOCAL_TARGET: value }, dotenvDir: null })
-    .localTarget;
+  return settings(value).localTarget?.target;
 }
 
 describe("--local-target / HOP_CLIENT_LOCAL_TARGET", () => {
@@ -36,6 +43,26 @@ describe("--local-target / HOP_CLIENT_LOCAL_TARGET", () => {
     assert.equal(localTarget("http://10.0.0.5")?.href, "http://10.0.0.5/");
   });
 
+  it('reads h2c:// and h2:// as --service does: the "web" service is then called over HTTP/2', () => {
+    for (const [value, origin] of [
+      ["h2c://127.0.0.1:50051", "http://127.0.0.1:50051"],
+      ["H2C://localhost:50051", "http://localhost:50051"],
+      ["h2://grpc.internal:8443", "https://grpc.internal:8443"],
+    ] as const) {
+      const config = settings(value);
+      assert.deepEqual(
+        { origin: config.localTarget?.target.origin, http2: config.localTarget?.http2 },
+        { origin, http2: true },
+        value,
+      );
+      const plan = domainPlanFromSettings(config);
+      assert.deepEqual(plan.services, [
+        { name: "web", pathPrefix: "/", target: new URL(origin), http2: true },
+      ]);
+    }
+    assert.equal(settings("http://127.0.0.1:8080").localTarget?.http2, undefined, "http:// stays HTTP/1.1");
+  });
+
   it("refuses at start-up anything that is not a port, host:port or http(s) origin", () => {
     for (const value of [
       "0",
@@ -49,6 +76,9 @@ describe("--local-target / HOP_CLIENT_LOCAL_TARGET", () => {
       "http://host:3000/path",
       "http://user:pw@host:3000",
       "http://host:0",
+      "h2c://host:0",
+      "h2c://127.0.0.1:50051/path",
+      "h3://host:443",
     ]) {
       assert.throws(() => localTarget(value), ConfigError, value);
       assert.throws(() => localTarget(value), /HOP_CLIENT_LOCAL_TARGET=/, value);

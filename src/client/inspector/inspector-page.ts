@@ -110,8 +110,10 @@ async function select(id, reveal) {
     el("div", {}, replay, copy, revealButton),
     el("h3", { textContent: "Request headers" }), headerBlock(r.request.headers),
     el("h3", { textContent: "Request body" }), bodyBlock(r.request.body),
+    ...(r.request.trailers.length ? [el("h3", { textContent: "Request trailers" }), headerBlock(r.request.trailers)] : []),
     el("h3", { textContent: "Response headers" }), headerBlock(r.response.headers),
     el("h3", { textContent: "Response body" }), bodyBlock(r.response.body),
+    ...(r.response.trailers.length ? [el("h3", { textContent: "Response trailers" }), headerBlock(r.response.trailers)] : []),
     el("h3", { textContent: "Replay with changes" }), el("label", { textContent: "Method" }), method, el("label", { textContent: "Path" }), path, el("label", { textContent: "Body" }), body,
     el("h3", { textContent: "curl" }), el("pre", { textContent: r.curl }));
 }

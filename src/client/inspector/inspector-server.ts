@@ -20,7 +20,8 @@ const MAX_REPLAY_JSON_BYTES = 1024 * 1024;
  * The request inspector's HTTP server: the page (`/`), its JSON API and a live stream (SSE):
  *   GET  /api/requests               newest first: {"requests":[summary...]}
  *   GET  /api/requests/{id}[?reveal=1]  headers and bodies (credentials masked unless reveal)
- *   POST /api/requests/{id}/replay   re-send to the local service, optionally edited
+ *   POST /api/requests/{id}/replay   re-send to the local service, optionally edited (409 for a
+ *                                    request that ended with trailers: a replay would lose them)
  *   GET  /api/events                 text/event-stream of `request` events (summaries)
  * Requests whose Host is not the listen address (or localhost) are refused, so that a web
  * page cannot reach the API through DNS rebinding; a replay must be JSON (a cross-site form
@@ -98,6 +99,12 @@ async function handle(
     if (!entry) return send(res, 404, { error: `no request ${parts[2]}` });
     if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
       return send(res, 415, { error: "send the edits as application/json ({} for none)" });
+    }
+    if (entry.requestTrailers.length > 0) {
+      const names = [...new Set(entry.requestTrailers.filter((_, i) => i % 2 === 0))].join(", ");
+      return send(res, 409, {
+        error: `request ${entry.id} ended with trailers (${names}); the inspector cannot replay a request with trailers (a replay would silently lose them): send it again from its client`,
+      });
     }
     const edits = parseEdits(await readBody(req));
     if (typeof edits === "string") return send(res, 400, { error: edits });

@@ -1,5 +1,11 @@
 import http from "node:http";
+import http2, {
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from "node:http2";
 import https from "node:https";
+import type { ServiceSpec } from "../../config/service-spec.js";
 import { withHost } from "../host-header.js";
 import { CapturedBody } from "./captured-body.js";
 import type { LoggedRequest, RequestLog } from "./request-log.js";
@@ -17,9 +23,17 @@ export interface ReplayEdits {
 /** Longest a replayed request may take. */
 const REPLAY_TIMEOUT_MS = 60_000;
 
+/** A replay's outcome, as `RequestLog.finish` takes it. */
+interface ReplayResult {
+  readonly status: number;
+  readonly error: string | undefined;
+}
+
 /**
  * Sends `original` (optionally edited) once more to the local service it went to (never
- * anywhere else) and records the exchange in `log` as a new request. Resolves once it is done.
+ * anywhere else), in the service's protocol (HTTP/2 for h2c:// and h2://, as the tunnel
+ * forwards to it), and records the exchange in `log` as a new request. Resolves once it is
+ * done. Request trailers are not re-sent: the inspector server refuses such a replay.
  */
 export async function replay(
   log: RequestLog,
@@ -47,9 +61,20 @@ export async function replay(
   });
   const startedAtMs = Date.now();
   const service = original.target;
-  const secure = service.target.protocol === "https:";
   const sent = service.hostHeader === undefined ? flat : withHost(flat, service.hostHeader);
-  const result = await new Promise<{ status: number; error: string | undefined }>((resolve) => {
+  const result = await (service.http2 ? overHttp2 : overHttp1)(service, entry, sent, body);
+  log.finish(entry, { ...result, durationMs: Date.now() - startedAtMs });
+  return entry;
+}
+
+function overHttp1(
+  service: ServiceSpec,
+  entry: LoggedRequest,
+  sent: string[],
+  body: Buffer,
+): Promise<ReplayResult> {
+  const secure = service.target.protocol === "https:";
+  return new Promise<ReplayResult>((resolve) => {
     const request = (secure ? https : http).request({
       protocol: service.target.protocol,
       hostname: service.target.hostname.replace(/^\[|\]$/g, ""),
@@ -69,15 +94,101 @@ export async function replay(
       entry.status = response.statusCode ?? 502;
       entry.responseHeaders = [...response.rawHeaders];
       response.on("data", (chunk: Buffer) => entry.responseBody.add(chunk));
-      response.on("end", () => resolve({ status: entry.status ?? 502, error: undefined }));
+      response.on("end", () => {
+        entry.responseTrailers = [...response.rawTrailers];
+        resolve({ status: entry.status ?? 502, error: undefined });
+      });
       response.on("error", (error) =>
         resolve({ status: entry.status ?? 502, error: `backend: ${error.message}` }),
       );
     });
     request.end(body);
   });
-  log.finish(entry, { ...result, durationMs: Date.now() - startedAtMs });
-  return entry;
+}
+
+/** RFC 9113 §8.2.2: connection-specific fields are not sent over HTTP/2 (as http2-backend-exchange.ts). */
+const NOT_IN_HTTP2 = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+]);
+
+/** On a connection of its own, closed when the replay is done; response trailers are kept. */
+function overHttp2(
+  service: ServiceSpec,
+  entry: LoggedRequest,
+  sent: string[],
+  body: Buffer,
+): Promise<ReplayResult> {
+  const headers: OutgoingHttpHeaders = {
+    ":method": entry.method,
+    ":path": entry.path,
+    ":scheme": service.target.protocol === "https:" ? "https" : "http",
+    ":authority": service.target.host,
+    te: "trailers",
+  };
+  for (let i = 0; i + 1 < sent.length; i += 2) {
+    const name = (sent[i] as string).toLowerCase();
+    const value = sent[i + 1] as string;
+    if (name === "host") headers[":authority"] = value;
+    if (NOT_IN_HTTP2.has(name)) continue;
+    const existing = headers[name];
+    headers[name] =
+      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [String(existing)]), value];
+  }
+  return new Promise<ReplayResult>((resolve) => {
+    const session = http2.connect(service.target.origin, {
+      rejectUnauthorized: service.backendTls?.rejectUnauthorized ?? false,
+      ...(service.backendTls?.ca === undefined ? {} : { ca: service.backendTls.ca }),
+    });
+    const done = (result: ReplayResult) => {
+      clearTimeout(timer);
+      session.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(
+      () => done({ status: entry.status ?? 502, error: `backend: no answer within ${REPLAY_TIMEOUT_MS} ms` }),
+      REPLAY_TIMEOUT_MS,
+    );
+    session.on("error", (error: Error) =>
+      done({ status: entry.status ?? 502, error: `backend: ${error.message}` }),
+    );
+    let request: ClientHttp2Stream;
+    try {
+      request = session.request(headers);
+    } catch (error) {
+      return done({ status: 502, error: `backend: ${(error as Error).message}` });
+    }
+    request.on("response", (head: IncomingHttpHeaders) => {
+      entry.status = Number(head[":status"] ?? 502);
+      entry.responseHeaders = flatHeaders(head);
+    });
+    request.on(
+      "trailers",
+      (trailers: IncomingHttpHeaders) => (entry.responseTrailers = flatHeaders(trailers)),
+    );
+    request.on("data", (chunk: Buffer) => entry.responseBody.add(chunk));
+    request.on("end", () => done({ status: entry.status ?? 502, error: undefined }));
+    request.on("error", (error: Error) =>
+      done({ status: entry.status ?? 502, error: `backend: ${error.message}` }),
+    );
+    request.end(body);
+  });
+}
+
+/** node's parsed HTTP/2 fields, pseudo-headers left out, as a flat name/value list. */
+function flatHeaders(fields: IncomingHttpHeaders): string[] {
+  const flat: string[] = [];
+  for (const name in fields) {
+    const value = fields[name];
+    if (name.startsWith(":") || value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [String(value)]) flat.push(name, one);
+  }
+  return flat;
 }
 
 function unmasked(edited: ReadonlyArray<readonly [string, string]>, original: readonly string[]): string[] {

@@ -23,6 +23,9 @@ export interface LoggedRequest {
   readonly responseBody: CapturedBody;
   durationMs: number | undefined;
   error: string | undefined;
+  /** Trailer fields, flat name/value: the request's as sent, the response's (grpc-status). */
+  requestTrailers: readonly string[];
+  responseTrailers: readonly string[];
 }
 
 export interface RequestLogOptions {
@@ -71,7 +74,15 @@ export class RequestLog {
   start(
     entry: Omit<
       LoggedRequest,
-      "id" | "startedAtMs" | "status" | "responseHeaders" | "responseBody" | "durationMs" | "error"
+      | "id"
+      | "startedAtMs"
+      | "status"
+      | "responseHeaders"
+      | "responseBody"
+      | "durationMs"
+      | "error"
+      | "requestTrailers"
+      | "responseTrailers"
     >,
   ): LoggedRequest {
     const request: LoggedRequest = {
@@ -83,6 +94,8 @@ export class RequestLog {
       responseBody: new CapturedBody(this.#options.maxBodyBytes),
       durationMs: undefined,
       error: undefined,
+      requestTrailers: [],
+      responseTrailers: [],
     };
     this.#requests.set(request.id, request);
     for (const id of this.#requests.keys()) {
@@ -122,6 +135,8 @@ export class RequestLog {
         request.responseHeaders = [...rawHeaders];
       },
       responseChunk: (chunk) => request.responseBody.add(chunk),
+      requestTrailers: (flat) => (request.requestTrailers = [...flat]),
+      responseTrailers: (flat) => (request.responseTrailers = [...flat]),
       finished: (record: BackendExchangeRecord) => this.finish(request, record),
     };
   }

@@ -55,10 +55,15 @@ export function detailOf(request: LoggedRequest, reveal: boolean) {
   const requestHeaders = shownHeaders(request.requestHeaders, reveal);
   return {
     ...summaryOf(request),
-    request: { headers: requestHeaders, body: bodyView(request.requestBody, request.requestHeaders) },
+    request: {
+      headers: requestHeaders,
+      body: bodyView(request.requestBody, request.requestHeaders),
+      trailers: shownHeaders(request.requestTrailers, reveal),
+    },
     response: {
       headers: shownHeaders(request.responseHeaders, reveal),
       body: bodyView(request.responseBody, request.responseHeaders),
+      trailers: shownHeaders(request.responseTrailers, reveal),
     },
     curl: curlOf(request, requestHeaders),
   };
