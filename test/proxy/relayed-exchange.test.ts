@@ -46,6 +46,7 @@ function contextFor(records: AccessRecord[]): ExchangeContext {
     maxBodyBytes: 0,
     onFinished: (record) => records.push(record),
     onLimited: () => undefined,
+    onTrailers: () => undefined,
   };
 }
 

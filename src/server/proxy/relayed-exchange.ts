@@ -71,7 +71,7 @@ export function relayRequest(
     answer.on("error", () => fail("tunnel_closed"));
     answer.on("aborted", () => fail("tunnel_closed"));
     answer.on("end", () => {
-      relayTrailers(req, res, headers, answer.rawTrailers);
+      relayTrailers(req, res, headers, answer.rawTrailers, context);
       res.end();
       finish(undefined);
     });
@@ -242,10 +242,13 @@ function relayTrailers(
   res: VisitorResponse,
   headers: OutgoingHttpHeaders,
   rawTrailers: readonly string[],
+  context: ExchangeContext,
 ): void {
-  if (rawTrailers.length === 0 || !acceptsTrailers(req, headers)) return;
+  if (rawTrailers.length === 0) return;
   const trailers = trailerFields(rawFieldMap(rawTrailers));
-  if (trailers.ok && trailers.count > 0) res.addTrailers(trailers.fields);
+  const sent = trailers.ok && trailers.count > 0 && acceptsTrailers(req, headers);
+  if (sent) res.addTrailers(trailers.fields);
+  context.onTrailers(sent ? "sent" : "dropped");
 }
 
 /** The holder's response headers, without its hop-by-hop fields (this hop frames its own). */
