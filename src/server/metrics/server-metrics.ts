@@ -173,7 +173,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
   const connectionsDroppedChildren = childrenOf(connectionsDropped, CONNECTION_DROP_REASONS);
   const responseTrailers = labelledCounter(
     "hopgate_response_trailers_total",
-    "Response trailer sections from tunnels: sent to the visitor, dropped (an HTTP/1.1 visitor without TE: trailers, a response with Content-Length, no field allowed as a trailer), refused (malformed: the stream is aborted)",
+    "Response trailer sections from tunnels: sent to the visitor, dropped (an HTTP/1.1 visitor without TE: trailers, a response with Content-Length or without a body, no field allowed as a trailer), refused (malformed: the stream is aborted)",
     "outcome",
   );
   const responseTrailersChildren = childrenOf(responseTrailers, TRAILER_OUTCOMES);

@@ -130,12 +130,15 @@ export class ProxiedExchange implements StreamSink {
       return;
     }
     const hasBody = this.#req.method !== "HEAD" && head.status !== 204 && head.status !== 304;
+    const trailers = acceptsTrailers(this.#req, head.status, head.headers);
     this.#phase = {
       t: "streaming",
       status: head.status,
       bodyBytesLeft: hasBody ? head.contentLength : undefined,
-      trailers: acceptsTrailers(this.#req, head.headers),
+      trailers,
     };
+    // RFC 9110 §6.6.2: a sender should announce its trailers; only where they can follow.
+    if (trailers && head.trailerNames) head.headers.trailer = head.trailerNames;
     this.#res.strictContentLength = true;
     this.#res.writeHead(head.status, head.headers);
   }
