@@ -2,7 +2,11 @@
  * RFC 9110 §7.6.1: connection-specific header fields must not be forwarded by a proxy, nor any
  * field that the Connection header lists. Keep-Alive, Proxy-Connection and the proxy
  * authentication fields are included as RFC 7230 §6.1 and common practice do. `Upgrade` is
- * forwarded only for an upgrade request (WebSocket), which the caller decides.
+ * forwarded only for an upgrade request (WebSocket), which the caller decides. `Trailer` is
+ * end-to-end in RFC 9110 §6.6.2 (hop-by-hop in RFC 2616 §13.5.1), but only true of a chunked
+ * message with trailers, which each hop decides for itself (node throws ERR_HTTP_TRAILER_INVALID
+ * on a `Trailer` field in any other message): dropped here, set again by a hop that sends
+ * trailers (trailer-fields.ts `announcedTrailers`).
  */
 const ALWAYS_HOP_BY_HOP = new Set([
   "connection",

@@ -60,12 +60,33 @@ export function trailerFields(header: HeaderMap): TrailerFields {
     for (const value of values)
       if (!isFieldValue(value)) return { ok: false, problem: `invalid value in trailer ${name}` };
     const lower = name.toLowerCase();
-    if (NOT_IN_TRAILERS.has(lower) || hopByHop.has(lower) || isWireHeader(lower) || values.length === 0)
-      continue;
+    if (!mayBeTrailer(lower, hopByHop) || values.length === 0) continue;
     (fields[lower] ??= []).push(...values);
     count++;
   }
   return { ok: true, fields, count };
+}
+
+/**
+ * The `Trailer` field (RFC 9110 §6.6.2) to pass on for a response's `Trailer` values: the names
+ * in them that trailerFields would let through, lowercased, each once, in order; undefined when
+ * none is left. It never announces a field this hop drops (framing, routing, hop-by-hop,
+ * `X-HopGate-*`), and a name that is not a token is left out. It is hop-by-hop for the message's
+ * framing (hop-by-hop.ts): the caller sets it only on a message it sends chunked with trailers.
+ */
+export function announcedTrailers(values: readonly string[]): string | undefined {
+  const hopByHop = hopByHopNames([]);
+  const names = new Set<string>();
+  for (const value of values)
+    for (const token of value.split(",")) {
+      const name = token.trim().toLowerCase();
+      if (isToken(name) && mayBeTrailer(name, hopByHop)) names.add(name);
+    }
+  return names.size > 0 ? [...names].join(", ") : undefined;
+}
+
+function mayBeTrailer(lowerName: string, hopByHop: ReadonlySet<string>): boolean {
+  return !NOT_IN_TRAILERS.has(lowerName) && !hopByHop.has(lowerName) && !isWireHeader(lowerName);
 }
 
 /** Validated trailer fields as a wire header map (for a StreamTrailers frame). */

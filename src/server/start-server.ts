@@ -379,6 +379,7 @@ async function assemble(
     trustRequestId: config.trustRequestId,
     visitorAddress,
     onLimited: (reason) => metrics.visitorLimited(reason),
+    onTrailers: (outcome) => metrics.responseTrailers(outcome),
     access: accessPolicies,
     onAccessDenied: (reason) => metrics.accessDenied(reason),
     // A shutting-down server gets no new tunnels: its visitors need not wait for one.

@@ -32,7 +32,7 @@ import { Http1ResponseReader } from "../helpers/http1-exchange.js";
 /** A peer whose link went down between the route lookup and the relay. */
 const downPeer: PeerTarget = { id: "gone", openExchange: () => undefined };
 
-function contextFor(records: AccessRecord[]): ExchangeContext {
+function contextFor(records: AccessRecord[], trailerOutcomes: string[] = []): ExchangeContext {
   return {
     requestId: "req-1",
     domain: "app.example.test",
@@ -46,13 +46,19 @@ function contextFor(records: AccessRecord[]): ExchangeContext {
     maxBodyBytes: 0,
     onFinished: (record) => records.push(record),
     onLimited: () => undefined,
+    onTrailers: (outcome) => trailerOutcomes.push(outcome),
   };
 }
 
 /** A plain HTTP/1.1 edge that relays every request and upgrade to `peer`. */
-async function relayingEdge(t: TestContext, peer: PeerTarget, records: AccessRecord[]): Promise<number> {
+async function relayingEdge(
+  t: TestContext,
+  peer: PeerTarget,
+  records: AccessRecord[],
+  trailerOutcomes: string[] = [],
+): Promise<number> {
   const server = http.createServer((req, res) =>
-    relayRequest(req, res, peer, contextFor(records), req.rawHeaders),
+    relayRequest(req, res, peer, contextFor(records, trailerOutcomes), req.rawHeaders),
   );
   server.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) =>
     relayUpgrade(req, socket, head, peer, contextFor(records), req.rawHeaders),
@@ -149,6 +155,36 @@ describe("relayed exchange (docs/scale-out.md)", () => {
       ),
       { numRuns: 150 },
     );
+  });
+
+  it("passes the holder's Trailer announcement, reduced to allowed names, only to a visitor that gets the trailers", async (t) => {
+    const holder = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { trailer: "X-Checksum, content-length, bad name, set-cookie, x-checksum" });
+      res.write("part1,");
+      res.addTrailers({ "x-checksum": "abc123" });
+      res.end("part2");
+    });
+    const outcomes: string[] = [];
+    const port = await relayingEdge(t, linkTo(t, holder), [], outcomes);
+    const get = (headers: http.OutgoingHttpHeaders) =>
+      new Promise<http.IncomingMessage & { text: string }>((resolve, reject) => {
+        const req = http.get({ port, host: "127.0.0.1", path: "/t", headers, agent: false }, (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve(Object.assign(res, { text })));
+        });
+        req.on("error", reject);
+      });
+    const withTe = await get({ te: "trailers" });
+    assert.equal(withTe.text, "part1,part2");
+    assert.equal(withTe.headers.trailer, "x-checksum");
+    assert.equal(withTe.trailers["x-checksum"], "abc123");
+    const withoutTe = await get({});
+    assert.equal(withoutTe.text, "part1,part2");
+    assert.equal(withoutTe.headers.trailer, undefined);
+    assert.deepEqual(withoutTe.trailers, {});
+    assert.deepEqual(outcomes, ["sent", "dropped"]);
   });
 
   it("answers 502 and records tunnel_unavailable when the peer link is down as the relay starts", async (t) => {

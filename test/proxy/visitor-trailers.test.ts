@@ -12,7 +12,7 @@ const request = (version: string, method: string, te?: string) =>
   }) as unknown as VisitorRequest;
 
 describe("acceptsTrailers", () => {
-  const cases: Array<[string, VisitorRequest, Record<string, string>, boolean]> = [
+  const cases: Array<[string, VisitorRequest, Record<string, string>, boolean, number?]> = [
     ["HTTP/2 always", request("2.0", "POST"), {}, true],
     ["HTTP/2 with a length", request("2.0", "GET"), { "content-length": "4" }, true],
     ["HTTP/1.1 with TE: trailers, chunked", request("1.1", "GET", "trailers"), {}, true],
@@ -27,9 +27,12 @@ describe("acceptsTrailers", () => {
     ],
     ["HTTP/1.1 HEAD", request("1.1", "HEAD", "trailers"), {}, false],
     ["HTTP/1.0, which has no chunked bodies", request("1.0", "GET", "trailers"), {}, false],
+    ["HTTP/2 HEAD", request("2.0", "HEAD"), {}, false],
+    ["HTTP/1.1 204, which has no body", request("1.1", "GET", "trailers"), {}, false, 204],
+    ["HTTP/2 304, which has no body", request("2.0", "GET"), {}, false, 304],
   ];
-  for (const [name, req, headers, expected] of cases) {
+  for (const [name, req, headers, expected, status = 200] of cases) {
     it(`${expected ? "sends" : "drops"} trailers: ${name}`, () =>
-      assert.equal(acceptsTrailers(req, headers), expected));
+      assert.equal(acceptsTrailers(req, status, headers), expected));
   }
 });

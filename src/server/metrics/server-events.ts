@@ -17,6 +17,14 @@ export const PROXY_ERROR_TYPES = [
 ] as const;
 export type ProxyErrorType = (typeof PROXY_ERROR_TYPES)[number];
 
+/**
+ * What became of a backend's response trailer section (capability "trailers") on the server the
+ * visitor reached: `sent` to the visitor, `dropped` (the visitor cannot take trailers, or no field
+ * of the section may be one), or `refused` as malformed by the tunnel holder, the stream aborted.
+ */
+export const TRAILER_OUTCOMES = ["sent", "dropped", "refused"] as const;
+export type TrailerOutcome = (typeof TRAILER_OUTCOMES)[number];
+
 /** How a tunnel handshake ended. */
 export const HANDSHAKE_RESULTS = [
   "ok",

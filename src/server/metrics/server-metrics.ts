@@ -13,6 +13,7 @@ import {
   HANDSHAKE_RESULTS,
   PROXY_DIRECTIONS,
   PROXY_ERROR_TYPES,
+  TRAILER_OUTCOMES,
   TUNNEL_PROTOCOLS,
   type AcmeOrderResult,
   type CertificateExpirySource,
@@ -21,6 +22,7 @@ import {
   type ProxyDirection,
   type ProxyErrorType,
   type SessionSource,
+  type TrailerOutcome,
   type TunnelProtocol,
 } from "./server-events.js";
 
@@ -68,6 +70,8 @@ export interface ServerMetrics {
   accessDenied(reason: AccessDenialReason): void;
   /** A listener refused a request before routing it (parser error, timeout, head too large). */
   visitorRejected(reason: VisitorRejectionReason): void;
+  /** A response's trailer section was sent, dropped or refused (server-events.ts). */
+  responseTrailers(outcome: TrailerOutcome): void;
   /** The TLS listener closed a connection itself: over the open-connection cap, or a slow handshake. */
   connectionDropped(reason: ConnectionDropReason): void;
   /** Read at every scrape for `hopgate_certificate_expiry_timestamp_seconds`. */
@@ -167,6 +171,12 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     "reason",
   );
   const connectionsDroppedChildren = childrenOf(connectionsDropped, CONNECTION_DROP_REASONS);
+  const responseTrailers = labelledCounter(
+    "hopgate_response_trailers_total",
+    "Response trailer sections from tunnels: sent to the visitor, dropped (an HTTP/1.1 visitor without TE: trailers, a response with Content-Length or without a body, no field allowed as a trailer), refused (malformed: the stream is aborted)",
+    "outcome",
+  );
+  const responseTrailersChildren = childrenOf(responseTrailers, TRAILER_OUTCOMES);
 
   let sessionSource: SessionSource | undefined;
   const liveCounts = {
@@ -250,6 +260,7 @@ export function createServerMetrics(options: ServerMetricsOptions): ServerMetric
     accessDenied: (reason) => accessDeniedChildren.get(reason)?.inc(),
     visitorRejected: (reason) => visitorRejectedChildren.get(reason)?.inc(),
     connectionDropped: (reason) => connectionsDroppedChildren.get(reason)?.inc(),
+    responseTrailers: (outcome) => responseTrailersChildren.get(outcome)?.inc(),
     setCertificateExpirySource(source) {
       expirySource = source;
     },

@@ -4,6 +4,7 @@ import { pumpIntoStream } from "../../protocol/stream-pump.js";
 import type { AbortCause, StreamSink, TunnelStream } from "../../protocol/tunnel-stream.js";
 import type { HeaderMap } from "../../protocol/wire-headers.js";
 import type { VisitorLimitReason } from "../limits/visitor-limits.js";
+import type { TrailerOutcome } from "../metrics/server-events.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import { accessRecordOf, type AccessSink } from "./access-record.js";
 import { sendErrorPage } from "./error-response.js";
@@ -37,6 +38,11 @@ export interface ExchangeContext {
   readonly maxBodyBytes: number;
   readonly onFinished: AccessSink;
   readonly onLimited: (reason: VisitorLimitReason) => void;
+  /**
+   * A response trailer section was sent to the visitor, dropped or refused. Counted once in the
+   * gateway: a relayed request's holder reports only `refused`, the visitor's server the rest.
+   */
+  readonly onTrailers: (outcome: TrailerOutcome) => void;
 }
 
 type Phase =
@@ -124,12 +130,15 @@ export class ProxiedExchange implements StreamSink {
       return;
     }
     const hasBody = this.#req.method !== "HEAD" && head.status !== 204 && head.status !== 304;
+    const trailers = acceptsTrailers(this.#req, head.status, head.headers);
     this.#phase = {
       t: "streaming",
       status: head.status,
       bodyBytesLeft: hasBody ? head.contentLength : undefined,
-      trailers: acceptsTrailers(this.#req, head.headers),
+      trailers,
     };
+    // RFC 9110 §6.6.2: a sender should announce its trailers; only where they can follow.
+    if (trailers && head.trailerNames) head.headers.trailer = head.trailerNames;
     this.#res.strictContentLength = true;
     this.#res.writeHead(head.status, head.headers);
   }
@@ -157,8 +166,14 @@ export class ProxiedExchange implements StreamSink {
     const phase = this.#phase;
     if (phase.t !== "streaming") return;
     const trailers = trailerFields(header);
-    if (!trailers.ok) return this.#session.streamViolation(this.#stream, this, trailers.problem);
-    if (phase.trailers && trailers.count > 0) this.#res.addTrailers(trailers.fields);
+    if (!trailers.ok) {
+      this.#context.onTrailers("refused");
+      return this.#session.streamViolation(this.#stream, this, trailers.problem);
+    }
+    const sent = phase.trailers && trailers.count > 0;
+    if (sent) this.#res.addTrailers(trailers.fields);
+    // A relayed request's visitor is a peer server, which counts what its visitor gets.
+    if (this.#context.relayedBy === undefined) this.#context.onTrailers(sent ? "sent" : "dropped");
   }
 
   end(): void {

@@ -10,6 +10,7 @@ import type { AccessDecision, AccessDenialReason, Reply, UpstreamHeaders } from 
 import { createVisitorAddressOf, type VisitorAddressOf } from "../edge/visitor-address.js";
 import type { TunnelLookup, TunnelRoute } from "../tunnel/session-registry.js";
 import type { VisitorGate, VisitorLimitReason } from "../limits/visitor-limits.js";
+import type { TrailerOutcome } from "../metrics/server-events.js";
 import type { TunnelSession } from "../tunnel/session.js";
 import { accessRecordOf, type AccessSink } from "./access-record.js";
 import { errorPage, sendErrorPage, type SendOptions } from "./error-response.js";
@@ -55,6 +56,8 @@ export interface ProxyOptions {
   readonly trustRequestId?: boolean;
   /** A visitor was turned away by a limit (429 or 413). */
   readonly onLimited?: (reason: VisitorLimitReason) => void;
+  /** A response trailer section was sent, dropped or refused (ExchangeContext.onTrailers). */
+  readonly onTrailers?: (outcome: TrailerOutcome) => void;
   /**
    * The domains' visitor access policies, asked for every request to a registered domain after
    * the per-address limits and before any tunnel is touched; none when absent.
@@ -111,6 +114,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       maxBodyBytes: upgrade ? 0 : (options.maxBodyBytes ?? 0),
       onFinished: options.onFinished,
       onLimited,
+      onTrailers: (outcome) => options.onTrailers?.(outcome),
     };
     if (hasRepeatedHost(req)) return { ok: false, context, error: "invalid_input", closeConnection: true };
     const admission = options.gate?.admit(req, visitor.address) ?? { ok: true };

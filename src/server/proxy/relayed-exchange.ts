@@ -10,7 +10,7 @@ import { errorPage, sendErrorPage } from "./error-response.js";
 import type { ExchangeContext } from "./proxied-exchange.js";
 import { onVisitorConnectionClosed } from "./response-delivery.js";
 import { responseHead } from "./upgrade-exchange.js";
-import { rawFieldMap, trailerFields } from "../../protocol/trailer-fields.js";
+import { announcedTrailers, rawFieldMap, trailerFields } from "../../protocol/trailer-fields.js";
 import { acceptsTrailers } from "./visitor-trailers.js";
 import { hasBodyOfUnknownLength, visitorHost, type VisitorRequest, type VisitorResponse } from "./visitor.js";
 
@@ -66,12 +66,15 @@ export function relayRequest(
     if (done) return answer.destroy();
     status = answer.statusCode ?? 502;
     const headers = responseHeaders(answer);
+    // RFC 9110 §6.6.2: the holder's announcement, validated again, where trailers can follow.
+    const announced = acceptsTrailers(req, status, headers) && announcedTrailers(trailerValues(answer));
+    if (announced) headers.trailer = announced;
     res.writeHead(status, headers);
     answer.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
     answer.on("error", () => fail("tunnel_closed"));
     answer.on("aborted", () => fail("tunnel_closed"));
     answer.on("end", () => {
-      relayTrailers(req, res, headers, answer.rawTrailers);
+      relayTrailers(req, res, status, headers, answer.rawTrailers, context);
       res.end();
       finish(undefined);
     });
@@ -240,17 +243,30 @@ function relayedHeaders(
 function relayTrailers(
   req: VisitorRequest,
   res: VisitorResponse,
+  status: number,
   headers: OutgoingHttpHeaders,
   rawTrailers: readonly string[],
+  context: ExchangeContext,
 ): void {
-  if (rawTrailers.length === 0 || !acceptsTrailers(req, headers)) return;
+  if (rawTrailers.length === 0) return;
   const trailers = trailerFields(rawFieldMap(rawTrailers));
-  if (trailers.ok && trailers.count > 0) res.addTrailers(trailers.fields);
+  const sent = trailers.ok && trailers.count > 0 && acceptsTrailers(req, status, headers);
+  if (sent) res.addTrailers(trailers.fields);
+  context.onTrailers(sent ? "sent" : "dropped");
 }
 
 /** The holder's response headers, without its hop-by-hop fields (this hop frames its own). */
 function responseHeaders(answer: IncomingMessage): OutgoingHttpHeaders {
   return singleValues(endToEndFields(answer.rawHeaders));
+}
+
+/** The values of the holder's `Trailer` fields (dropped from responseHeaders as hop-by-hop). */
+function trailerValues(answer: IncomingMessage): string[] {
+  const raw = answer.rawHeaders;
+  const values: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if (raw[i]!.toLowerCase() === "trailer") values.push(raw[i + 1]!);
+  return values;
 }
 
 /**

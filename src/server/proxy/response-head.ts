@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders } from "node:http";
 import type { HeaderValues, StreamOpen } from "../../protocol/gen/hopgate/protocol/v1/tunnel_pb.js";
 import { hopByHopNames } from "../../protocol/hop-by-hop.js";
 import { isFieldValue, isToken } from "../../protocol/http-syntax.js";
+import { announcedTrailers } from "../../protocol/trailer-fields.js";
 import { emptyFieldMap, isWireHeader, WireHeader } from "../../protocol/wire-headers.js";
 
 export type ResponseHead =
@@ -12,6 +13,8 @@ export type ResponseHead =
       readonly upgrade?: string;
       /** Content-Length as declared; the body must then be exactly this long (if it has one). */
       readonly contentLength?: number;
+      /** The `Trailer` field to send if the visitor gets trailers (announcedTrailers); not in `headers`. */
+      readonly trailerNames?: string;
     }
   | { readonly ok: false; readonly problem: string };
 
@@ -41,6 +44,7 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
   // Inheriting nothing: a field named "constructor" or "__proto__" is an ordinary entry.
   const headers: OutgoingHttpHeaders = emptyFieldMap();
   let upgrade: string | undefined;
+  const trailer: string[] = [];
   for (const name in header) {
     const values = (header[name] as HeaderValues).values;
     if (!isToken(name)) return { ok: false, problem: "invalid header name" };
@@ -48,6 +52,7 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
       if (!isFieldValue(value)) return { ok: false, problem: `invalid value in header ${name}` };
     const lower = name.toLowerCase();
     if (lower === "upgrade" && status === 101) upgrade = values[0];
+    if (lower === "trailer") trailer.push(...values);
     if (isWireHeader(lower) || hopByHop.has(lower) || values.length === 0) continue;
     const existing = headers[lower];
     if (lower === "set-cookie") headers[lower] = [...((existing as string[] | undefined) ?? []), ...values];
@@ -60,6 +65,7 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
           : `${String(existing)}, ${values.join(", ")}`;
   }
   if (status === 101 && !upgrade) return { ok: false, problem: "101 without Upgrade" };
+  const trailerNames = trailer.length > 0 ? announcedTrailers(trailer) : undefined;
   const length = headers["content-length"];
   if (length !== undefined && !/^\d{1,15}$/.test(String(length)))
     return { ok: false, problem: "invalid Content-Length" };
@@ -69,5 +75,6 @@ export function parseResponseHead(open: StreamOpen, upgradeRequested: boolean): 
     headers,
     ...(upgrade ? { upgrade } : {}),
     ...(length !== undefined ? { contentLength: Number(length) } : {}),
+    ...(trailerNames !== undefined ? { trailerNames } : {}),
   };
 }
