@@ -3,6 +3,7 @@ import { loadConfig } from "../config/load-config.js";
 import { clientSettings } from "../config/client-settings.js";
 import { serverSettings, type ServerConfig } from "../config/server-settings.js";
 import type { Setting, SettingTable } from "../config/setting.js";
+import { serviceTargetText } from "../config/service-spec.js";
 import { maskDsn } from "../lib/secret.js";
 import { addSettingOptions, settingFlags } from "./settings-options.js";
 
@@ -39,6 +40,12 @@ export function configCommand(): Command {
 }
 
 function shownValue(setting: Setting<unknown>, value: unknown): unknown {
+  // A service target (--local-target) as it is written, not as its parsed parts.
+  if (isServiceTarget(value)) return serviceTargetText(value);
   if (value === undefined || setting.secret === undefined) return value;
   return setting.secret === "dsn" && typeof value === "string" ? maskDsn(value) : "****";
+}
+
+function isServiceTarget(value: unknown): value is { target: URL; http2?: true } {
+  return typeof value === "object" && value !== null && "target" in value && value.target instanceof URL;
 }

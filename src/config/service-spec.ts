@@ -78,6 +78,11 @@ export function serviceOrigin(service: Pick<ServiceSpec, "target" | "http2">): s
   );
 }
 
+/** A service's URL as its user writes it (what parseServiceTarget reads): `h2c://…` for HTTP/2. */
+export function serviceTargetText(service: Pick<ServiceSpec, "target" | "http2">): string {
+  return serviceOrigin(service) + service.target.href.slice(service.target.origin.length);
+}
+
 /**
  * Why a service's path prefix can never match, or undefined. Requests are routed on normalized
  * paths (path-normalization.ts), so a prefix must be normalized itself: `/%61pi` or `/a/../b`

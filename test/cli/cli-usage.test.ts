@@ -116,6 +116,15 @@ describe("hopgate command line", () => {
     assert.equal(client.code, 0, client.stderr);
     const clientShown = JSON.parse(client.stdout) as Record<string, unknown>;
     assert.equal(clientShown.HOP_CLIENT_LOCAL_TARGET, "http://127.0.0.1:8080/");
+    const h2c = await runCli([
+      ...["config", "client", "--server", "tunnel.example.com", "--domain", "app.example.com"],
+      ...["--api-key", "client-key-0123456789", "--local-target", "h2c://127.0.0.1:50051"],
+    ]);
+    assert.equal(h2c.code, 0, h2c.stderr);
+    assert.equal(
+      (JSON.parse(h2c.stdout) as Record<string, unknown>).HOP_CLIENT_LOCAL_TARGET,
+      "h2c://127.0.0.1:50051/",
+    );
   });
 
   it("says in one line that Node.js 24 is required when run on an older Node.js", () => {

@@ -130,7 +130,11 @@ export class ProxiedExchange implements StreamSink {
       return;
     }
     const hasBody = this.#req.method !== "HEAD" && head.status !== 204 && head.status !== 304;
-    const trailers = acceptsTrailers(this.#req, head.status, head.headers);
+    // Trailers follow only from a client that speaks the "trailers" capability (v1 and older v2
+    // clients send none): nothing to announce or keep room for otherwise.
+    const trailers =
+      this.#session.capabilities.includes("trailers") &&
+      acceptsTrailers(this.#req, head.status, head.headers);
     this.#phase = {
       t: "streaming",
       status: head.status,
