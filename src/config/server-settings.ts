@@ -175,7 +175,7 @@ export const serverSettings = defineSettings({
     flag: "--start-timeout-seconds",
     kind: "value",
     description:
-      "Longest wait for the server to listen (with --workers: the store's migrations and every worker); past it, what is not ready is logged and killed and the command exits 1",
+      "Longest wait for the server to listen (with --workers: the store's migrations and every worker); past it, what is not ready is logged and killed and the command exits 1. A worker restarted after it died gets as long again from its restart; past it, it is killed and restarted",
     expected: "a whole number of seconds from 1 to 3600",
     default: "60",
     schema: integer(1, 3600),

@@ -99,11 +99,11 @@ function startTime(pid: number): string | undefined {
 
 /**
  * Worker 1 of `server` once forked (a child whose environment carries its slot number: the
- * process starts other short-lived children before it), stopped (SIGSTOP) at once: it hangs
- * before listening.
+ * process starts other short-lived children before it), other than `previous` (a worker 1 that
+ * died), stopped (SIGSTOP) at once: it hangs before listening.
  */
-async function stopFirstWorker(server: HopgateProcess): Promise<number> {
-  const isWorkerOne = (pid: number) => workerSlot(pid) === 1;
+async function stopFirstWorker(server: HopgateProcess, previous?: number): Promise<number> {
+  const isWorkerOne = (pid: number) => pid !== previous && workerSlot(pid) === 1;
   let worker: number | undefined;
   await pollUntil(
     () => (worker = childPids(server.child.pid!).find(isWorkerOne)) !== undefined,
@@ -114,6 +114,21 @@ async function stopFirstWorker(server: HopgateProcess): Promise<number> {
   process.kill(worker!, "SIGSTOP");
   return worker!;
 }
+
+/**
+ * Kills (SIGKILL) worker 1 of `server`, which every worker listens on, once the primary logged
+ * its death, and stops (SIGSTOP) the worker 1 it restarts as soon as it is forked: a restarted
+ * worker that hangs before listening. Resolves with both pids.
+ */
+async function hangRestartedWorker(server: HopgateProcess): Promise<{ victim: number; hung: number }> {
+  await server.waitForLine((l) => l.msg === "HopGate workers listening", 60_000);
+  const victim = Number(server.lines.find((l) => l.msg === "worker listening" && l.slot === 1)?.pid);
+  process.kill(victim, "SIGKILL");
+  await server.waitForLine((l) => l.msg === "worker died; restarting" && l.pid === victim);
+  return { victim, hung: await stopFirstWorker(server, victim) };
+}
+
+const RESTART_KILLED = "restarted worker not listening by the start deadline; killed it, restarting";
 
 function hopgateLines(server: HopgateProcess): string[] {
   return server
@@ -213,6 +228,73 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
     await server.waitForLine((l) => l.msg === "HopGate workers listening", 50_000);
     server.child.kill("SIGTERM");
     assert.equal(await within(server.exited, "the primary to exit after SIGTERM"), 0);
+  });
+
+  describe("a worker restarted after it died", () => {
+    it("is killed and restarted again when it is not listening by its own deadline", async (t) => {
+      // Wide enough for the first start of both workers and the last restart on a busy machine.
+      const deadlineSeconds = 15;
+      const server = startServerProcess(t, await tempDir(t), [
+        ...["--workers", "2", "--start-timeout-seconds", String(deadlineSeconds)],
+      ]);
+      const { victim, hung } = await hangRestartedWorker(server);
+      const killed = await server
+        .waitForLine((l) => l.msg === RESTART_KILLED, (deadlineSeconds + 30) * 1000)
+        .catch((error: unknown) => {
+          const early = server.lines.some(
+            (l) => l.msg === "worker restarted and listening" && l.pid === hung,
+          );
+          throw early ? new Error("worker 1 was listening before the test stopped it: rerun") : error;
+        });
+      assert.equal(killed.worker, 1);
+      assert.equal(killed.pid, hung);
+      assert.equal(killed.signal, "SIGKILL");
+      assert.ok(Number(killed.ran_ms) >= deadlineSeconds * 1000, `ran ${String(killed.ran_ms)} ms`);
+      assert.equal(killed.last_step, undefined, "stopped before its first start step");
+      assert.match(
+        String(killed.error),
+        new RegExp(
+          `^not ready within ${deadlineSeconds} s \\(HOP_SERVER_START_TIMEOUT_SECONDS\\): worker 1 \\(pid ${hung}\\) is not listening [0-9.]+ s after it was started \\(no start step done\\)$`,
+        ),
+      );
+      // Its slot's second death in a row that came before a stable run: the backoff doubled.
+      assert.equal(killed.restart_in_ms, 1000);
+      assert.equal(isRunning(hung), false, "the hung worker is gone");
+      assert.equal(server.child.exitCode, null, "the primary keeps running");
+
+      const back = await server.waitForLine(
+        (l) => l.msg === "worker restarted and listening" && l.slot === 1,
+        (deadlineSeconds + 30) * 1000,
+      );
+      assert.ok(![victim, hung].includes(Number(back.pid)), `a new worker 1: ${JSON.stringify(back)}`);
+      server.child.kill("SIGTERM");
+      assert.equal(
+        await within(server.exited, "the primary to exit after SIGTERM"),
+        0,
+        server.output().slice(-2000),
+      );
+      assert.equal(isRunning(Number(back.pid)), false, "no worker outlives the primary");
+    });
+
+    it("is stopped with the others when a shutdown comes while it is starting", async (t) => {
+      // Far beyond this test: only the shutdown may end the hung worker.
+      const server = startServerProcess(t, await tempDir(t), [
+        ...["--workers", "2", "--start-timeout-seconds", "120"],
+      ]);
+      const { hung } = await hangRestartedWorker(server);
+      server.child.kill("SIGTERM");
+      // The stop message cannot reach a stopped worker: it is killed after the drain (2 s) and
+      // the exit grace (5 s), and the primary exits 1 for it, leaving no timer behind.
+      assert.equal(await within(server.exited, "the primary to exit after SIGTERM", 60_000), 1);
+      assert.ok(
+        server.lines.some((l) => l.msg === "worker did not stop in time; killing it" && l.slot === 1),
+        server.output().slice(-2000),
+      );
+      assert.ok(
+        !server.lines.some((l) => l.msg === RESTART_KILLED || l.msg === "worker restarted and listening"),
+      );
+      assert.equal(isRunning(hung), false, "the hung worker is gone");
+    });
   });
 
   describe("on PostgreSQL", { skip: pgSkip() }, () => {

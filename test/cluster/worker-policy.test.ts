@@ -21,16 +21,18 @@ describe("--workers policies", () => {
     let quickExits = 0;
     const delays: number[] = [];
     for (let i = 0; i < 10; i++) {
-      const plan = planRestart(quickExits, 100);
+      const plan = planRestart(quickExits, 100, true);
       delays.push(plan.delayMs);
       quickExits = plan.quickExits;
     }
     assert.deepEqual(delays.slice(0, 5), [500, 1000, 2000, 4000, 8000]);
     assert.equal(delays.at(-1), RESTART_MAX_DELAY_MS);
-    assert.equal(planRestart(quickExits, STABLE_RUN_MS).delayMs, RESTART_MIN_DELAY_MS);
+    assert.equal(planRestart(quickExits, STABLE_RUN_MS, true).delayMs, RESTART_MIN_DELAY_MS);
+    // Killed at a 60 s start deadline: long, but never listening is no stable run.
+    assert.deepEqual(planRestart(2, 2 * STABLE_RUN_MS, false), { delayMs: 2000, quickExits: 3 });
     fc.assert(
-      fc.property(fc.nat(10_000), fc.nat(10 * STABLE_RUN_MS), (exits, ranMs) => {
-        const { delayMs } = planRestart(exits, ranMs);
+      fc.property(fc.nat(10_000), fc.nat(10 * STABLE_RUN_MS), fc.boolean(), (exits, ranMs, listened) => {
+        const { delayMs } = planRestart(exits, ranMs, listened);
         return delayMs >= RESTART_MIN_DELAY_MS && delayMs <= RESTART_MAX_DELAY_MS;
       }),
     );

@@ -14,11 +14,12 @@ export interface RestartPlan {
 /**
  * When to restart a worker that died after running `ranMs`, `quickExits` earlier deaths of its
  * slot having each come soon after a start: 0.5 s, doubling per quick exit, at most 30 s; a
- * worker that had run 30 s starts over at 0.5 s. A worker crashing at once is thus retried
- * forever, but at most twice a minute.
+ * worker that had run 30 s and `listened` starts over at 0.5 s. One that never listened (it
+ * crashed or was killed while starting, however long that took) is a quick exit. A worker
+ * crashing at once is thus retried forever, but at most twice a minute.
  */
-export function planRestart(quickExits: number, ranMs: number): RestartPlan {
-  const exits = ranMs >= STABLE_RUN_MS ? 0 : quickExits;
+export function planRestart(quickExits: number, ranMs: number, listened: boolean): RestartPlan {
+  const exits = listened && ranMs >= STABLE_RUN_MS ? 0 : quickExits;
   return {
     delayMs: Math.min(RESTART_MAX_DELAY_MS, RESTART_MIN_DELAY_MS * 2 ** exits),
     quickExits: exits + 1,

@@ -5,7 +5,7 @@ import { HopGateError, isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import { createMetricsListener, type MetricsListener } from "../../lib/metrics-listener.js";
 import { createReadinessProbe } from "../../lib/readiness.js";
-import { beforeDeadline, startDeadline, stepReport } from "../start-deadline.js";
+import { beforeDeadline, startDeadline, stepReport, type StartDeadline } from "../start-deadline.js";
 import { openDatabase } from "../store/database.js";
 import { aggregatedWorkerMetrics } from "./worker-metrics.js";
 import {
@@ -31,13 +31,19 @@ interface Slot {
   quickExits: number;
   restarts: number;
   restartTimer: NodeJS.Timeout | undefined;
+  /** A restarted worker's own start deadline, from its fork until it listens or exits. */
+  restartDeadline: StartDeadline | undefined;
+  /** Set when that deadline killed it: the deadline's error, for the log of its exit. */
+  killedNotListening: string | undefined;
 }
 
 /**
  * The primary of `hopgate server --workers N` (node:cluster; docs/scale-out.md): applies the
- * store's migrations once, forks N workers (worker 1 first, the others once it listens) that share the listening ports (the primary accepts
- * and hands connections round-robin), restarts a worker that dies after it was listening (backoff
- * from 0.5 s doubling to 30 s; logged), serves the workers' summed metrics on HOP_METRICS_LISTEN,
+ * store's migrations once, forks N workers (worker 1 first, the others once it listens) that share
+ * the listening ports (the primary accepts and hands connections round-robin), restarts a worker
+ * that dies after it was listening (backoff from 0.5 s doubling to 30 s; logged), kills a
+ * restarted worker not listening HOP_SERVER_START_TIMEOUT_SECONDS after its fork and restarts it
+ * the same way (a quick exit; logged), serves the workers' summed metrics on HOP_METRICS_LISTEN,
  * and on the first SIGTERM/SIGINT asks every worker to drain and stop. A worker that fails or
  * exits before its first "ready" is not retried: a setting it rejects or a port it cannot bind
  * would fail again, so every worker is stopped and the start rejects with a HopGateError naming
@@ -91,6 +97,8 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     quickExits: 0,
     restarts: 0,
     restartTimer: undefined,
+    restartDeadline: undefined,
+    killedNotListening: undefined,
   }));
   let firstStart: { resolve: () => void; reject: (error: Error) => void } | undefined;
   const allReady = new Promise<void>((resolve, reject) => (firstStart = { resolve, reject }));
@@ -106,8 +114,11 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     slot.ready = false;
     slot.startedAtMs = Date.now();
     slot.lastStep = undefined;
+    slot.killedNotListening = undefined;
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
     slot.worker = worker;
+    // The first start has its deadline for all workers; a restart has one of its own.
+    if (slot.restarts > 0) armRestartDeadline(slot, worker);
     // A message sent to a worker that just died (EPIPE) must not end the primary: its exit follows.
     worker.on("error", (error) =>
       log.warn({ slot: slot.index, pid: worker.process.pid, err: error.message }, "cannot reach a worker"),
@@ -123,6 +134,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
       }
       if (!isReadyMessage(message)) return;
       slot.ready = true;
+      clearRestartDeadline(slot);
       ports ??= { https: message.httpsPort, http: message.httpPort };
       log.info(
         { slot: slot.index, pid: worker.process.pid, server_id: message.serverId },
@@ -138,6 +150,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
         worker.once("exit", (code, signal) => {
           resolve();
           slot.worker = undefined;
+          clearRestartDeadline(slot);
           const wasReady = slot.ready;
           slot.ready = false;
           if (stopping) {
@@ -155,30 +168,48 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
             return;
           }
           const ranMs = Date.now() - slot.startedAtMs;
-          const { delayMs, quickExits } = planRestart(slot.quickExits, ranMs);
+          const { delayMs, quickExits } = planRestart(slot.quickExits, ranMs, wasReady);
           slot.quickExits = quickExits;
           slot.restarts += 1;
-          log.warn(
-            {
-              worker: slot.index,
-              pid: worker.process.pid,
-              code,
-              signal,
-              ran_ms: ranMs,
-              restart_in_ms: delayMs,
-            },
-            "worker died; restarting",
-          );
+          const exit = { worker: slot.index, pid: worker.process.pid, code, signal, ran_ms: ranMs };
+          if (slot.killedNotListening === undefined)
+            log.warn({ ...exit, restart_in_ms: delayMs }, "worker died; restarting");
+          else
+            log.warn(
+              {
+                ...exit,
+                last_step: slot.lastStep,
+                restart_in_ms: delayMs,
+                error: slot.killedNotListening,
+              },
+              "restarted worker not listening by the start deadline; killed it, restarting",
+            );
           slot.restartTimer = setTimeout(() => fork(slot), delayMs);
         }),
       ),
     );
   };
 
+  // A restarted worker that hangs before it listens (a store that never answers, a stuck step)
+  // would otherwise leave the gateway one worker short for good, with nothing saying so.
+  function armRestartDeadline(slot: Slot, worker: Worker): void {
+    const deadline = startDeadline(config.startTimeoutSeconds);
+    slot.restartDeadline = deadline;
+    void deadline.passed.then(() => {
+      if (slot.worker !== worker || slot.ready || stopping) return;
+      slot.killedNotListening = deadline.error(notListening(slot, worker, Date.now())).message;
+      // It hangs: it would not answer the stop message either. Its exit restarts it.
+      worker.process.kill("SIGKILL");
+    });
+  }
+
   let metricsListener: MetricsListener | undefined;
   const stopWorkers = async (): Promise<void> => {
     stopping = true;
-    for (const slot of slots) clearTimeout(slot.restartTimer);
+    for (const slot of slots) {
+      clearTimeout(slot.restartTimer);
+      clearRestartDeadline(slot);
+    }
     const stop: StopMessage = { type: "hopgate:stop" };
     for (const slot of slots) if (slot.worker?.isConnected()) slot.worker.send(stop);
     let timer: NodeJS.Timeout | undefined;
@@ -267,6 +298,11 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   return failed ? 1 : 0;
 }
 
+function clearRestartDeadline(slot: Slot): void {
+  slot.restartDeadline?.clear();
+  slot.restartDeadline = undefined;
+}
+
 /** What the start deadline found: each worker not listening, and why when the primary knows. */
 function notReady(slots: readonly Slot[]): string {
   const now = Date.now();
@@ -274,8 +310,14 @@ function notReady(slots: readonly Slot[]): string {
     .filter((slot) => !slot.ready)
     .map((slot) =>
       slot.worker
-        ? `worker ${slot.index} (pid ${slot.worker.process.pid}) is not listening ${((now - slot.startedAtMs) / 1000).toFixed(1)} s after it was started (${stepReport(slot.lastStep)})`
+        ? notListening(slot, slot.worker, now)
         : `worker ${slot.index} was not started (it starts once worker 1 listens)`,
     )
     .join("; ");
+}
+
+/** A started worker not listening at `nowMs`: how long since its fork, how far its start got. */
+function notListening(slot: Slot, worker: Worker, nowMs: number): string {
+  const ranSeconds = ((nowMs - slot.startedAtMs) / 1000).toFixed(1);
+  return `worker ${slot.index} (pid ${worker.process.pid}) is not listening ${ranSeconds} s after it was started (${stepReport(slot.lastStep)})`;
 }
