@@ -28,7 +28,7 @@ export class Http2BackendExchange implements StreamSink {
   readonly #request: ClientHttp2Stream | undefined;
   readonly #startedAtMs = Date.now();
   #status = 0;
-  #trailers: HeaderMap | undefined;
+  #trailers: IncomingHttpHeaders | undefined;
   #requestTrailers: Record<string, string[]> | undefined;
   #done = false;
 
@@ -67,7 +67,7 @@ export class Http2BackendExchange implements StreamSink {
       request.once("close", () => clearTimeout(timer));
     }
     request.once("response", (responseHeaders) => this.#onResponse(request, responseHeaders));
-    request.once("trailers", (trailers: IncomingHttpHeaders) => (this.#trailers = fieldMapOf(trailers)));
+    request.once("trailers", (trailers: IncomingHttpHeaders) => (this.#trailers = trailers));
     request.on("error", (error: NodeJS.ErrnoException) => this.#onError(error));
     // An empty section ends the stream as node's own compatibility API does for every response.
     request.once("wantTrailers", () => request.sendTrailers(this.#requestTrailers ?? {}));
@@ -132,10 +132,8 @@ export class Http2BackendExchange implements StreamSink {
       },
       () => {
         if (!this.#trailers) return;
-        forwardTrailers(stream, this.#trailers);
-        this.#options.tap?.responseTrailers(
-          flatFields(Object.fromEntries(Object.entries(this.#trailers).map(([n, v]) => [n, v.values]))),
-        );
+        const withheld = forwardTrailers(stream, fieldMapOf(this.#trailers));
+        this.#options.tap?.responseTrailers(flatHttp2Fields(this.#trailers), withheld);
       },
     );
   }
