@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { writeFile } from "node:fs/promises";
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
+import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { startBackend } from "../helpers/backend.js";
 import { openBrowserPage } from "../helpers/browser.js";
+import { startFileClient } from "../helpers/file-client.js";
 import { startGateway, startTestClient } from "../helpers/gateway.js";
 import { grpcFrame, grpcMessages, startGrpcBackend } from "../helpers/grpc-backend.js";
 import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
+import { selfSignedCertificate } from "../helpers/self-signed-cert.js";
+import { tempDir } from "../helpers/temp-dir.js";
 import { startV1GoServer } from "../helpers/v1-go-server.js";
 import { within } from "../helpers/within.js";
 
@@ -63,13 +68,15 @@ async function setUp(t: TestContext) {
   });
   await within(client.connected, "the client to connect");
   const base = (await client.handle).inspectorUrl ?? "";
-  const visitor = http2.connect(`https://127.0.0.1:${gateway.port}`, {
-    ca: tlsFixture().cert,
-    servername: DOMAIN,
-  });
+  return { backend, base, visitor: await connectVisitor(t, gateway.port) };
+}
+
+/** A visitor's HTTP/2 connection over TLS to the gateway's edge, for DOMAIN. */
+async function connectVisitor(t: TestContext, port: number): Promise<ClientHttp2Session> {
+  const visitor = http2.connect(`https://127.0.0.1:${port}`, { ca: tlsFixture().cert, servername: DOMAIN });
   t.after(() => visitor.destroy());
   await once(visitor, "connect");
-  return { backend, base, visitor };
+  return visitor;
 }
 
 async function detailOf(base: string, id: number): Promise<Detail> {
@@ -131,6 +138,60 @@ describe("request inspector: HTTP/2 services and trailers", () => {
       await fetch(new URL(`/api/requests/${original.id}`, base))
     ).json()) as Detail;
     assert.equal(new Map(originalDetail.response.trailers).get("grpc-status"), "0");
+  });
+
+  it("replays a call to an h2:// service over TLS, verifying its certificate with the service's ca_file", async (t) => {
+    const certificate = await selfSignedCertificate();
+    const backend = await startGrpcBackend(t, { tls: certificate });
+    assert.match(backend.url, /^h2:\/\/127\.0\.0\.1:\d+$/);
+    const gateway = await startGateway(t);
+    const key = await gateway.register(DOMAIN);
+    const dir = await tempDir(t);
+    await writeFile(join(dir, "service-ca.pem"), certificate.cert);
+    const path = join(dir, "hopgate.yaml");
+    await writeFile(
+      path,
+      [
+        `server: https://127.0.0.1:${gateway.port}`,
+        `ca_file: ${gateway.caFile}`,
+        "domains:",
+        `  - domain: ${DOMAIN}`,
+        `    api_key: ${key}`,
+        `    services: [{ name: grpc, url: "${backend.url}", ca_file: service-ca.pem }]`,
+      ].join("\n"),
+    );
+    const client = await startFileClient(t, path, { inspect: "127.0.0.1:0" });
+    await within(client.connected, "the client to connect");
+    const base = client.handle.inspectorUrl ?? "";
+    const visitor = await connectVisitor(t, gateway.port);
+    const trailers = await within(grpcCall(visitor, "secure"), "the gRPC call through the tunnel");
+    assert.equal(trailers?.["grpc-status"], "0");
+    const original = await detailOf(base, await latestId(base));
+
+    const replayed = await within(replay(base, original.id), "the replay");
+    assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
+    assert.equal(replayed.body.error, null);
+    assert.equal(replayed.body.status, 200);
+    assert.equal(replayed.body.replay_of, original.id);
+    assert.deepEqual(grpcMessages(Buffer.from(replayed.body.response.body.hex ?? "", "hex")), [
+      "echo:secure",
+    ]);
+    assert.equal(new Map(replayed.body.response.trailers).get("grpc-status"), "0");
+    // The backend speaks only HTTP/2 over TLS: both calls reached it so, for the visitor's host.
+    assert.equal(backend.requests.length, 2);
+    for (const request of backend.requests) {
+      assert.equal(request[":scheme"], "https");
+      assert.equal(request[":authority"], DOMAIN);
+      assert.equal(request[":path"], "/test.Echo/Unary");
+    }
+
+    // The replay trusts only the service's CA file, as the tunnel does: a certificate it does
+    // not sign is refused before anything is sent.
+    backend.useCertificate(await selfSignedCertificate());
+    const untrusted = await within(replay(base, original.id), "the replay to an untrusted certificate");
+    assert.equal(untrusted.body.status, 502, JSON.stringify(untrusted.body));
+    assert.match(untrusted.body.error, /^backend: .*certificate/i);
+    assert.equal(backend.requests.length, 2, "nothing reached the service over an untrusted connection");
   });
 
   it("says which response trailers the visitor did not get, and why; a replay's withholds none", async (t) => {
