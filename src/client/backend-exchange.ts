@@ -16,7 +16,7 @@ import {
 import type { BackendAgents } from "./backend-agents.js";
 import { isReplayable, type BackendRequestHead } from "./backend-request.js";
 import { withHost } from "./host-header.js";
-import { flatFields, forwardTrailers } from "./backend-trailers.js";
+import { flatFields, forwardTrailers, type WithheldTrailer } from "./backend-trailers.js";
 import { rawFieldMap, trailerFields } from "../protocol/trailer-fields.js";
 
 export interface BackendExchangeRecord {
@@ -49,8 +49,11 @@ export interface ExchangeTap {
   responseChunk(chunk: Uint8Array): void;
   /** The request's trailer fields as sent to the service, flat name/value. */
   requestTrailers(flat: readonly string[]): void;
-  /** The response's trailer fields (gRPC's grpc-status), flat name/value. */
-  responseTrailers(flat: readonly string[]): void;
+  /**
+   * The response's trailer fields (gRPC's grpc-status) as the backend sent them, flat
+   * name/value, and those of them that were not passed on towards the visitor, and why.
+   */
+  responseTrailers(flat: readonly string[], withheld: readonly WithheldTrailer[]): void;
   finished(record: BackendExchangeRecord): void;
 }
 
@@ -220,8 +223,8 @@ export class BackendExchange implements StreamSink {
       () => {
         // A chunked HTTP/1.1 body's trailer section, read by now (node parses it before `end`).
         if (response.rawTrailers.length === 0) return;
-        forwardTrailers(stream, rawFieldMap(response.rawTrailers));
-        this.#options.tap?.responseTrailers(response.rawTrailers);
+        const withheld = forwardTrailers(stream, rawFieldMap(response.rawTrailers));
+        this.#options.tap?.responseTrailers(response.rawTrailers, withheld);
       },
     );
     this.#response = response;

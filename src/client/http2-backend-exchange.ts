@@ -1,8 +1,4 @@
-import http2, {
-  type ClientHttp2Stream,
-  type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
-} from "node:http2";
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import { deliverChunk, pumpIntoStream } from "../protocol/stream-pump.js";
 import type { StreamSink } from "../protocol/tunnel-stream.js";
 import {
@@ -16,20 +12,7 @@ import {
 import type { BackendExchangeOptions, BackendExchangeRecord } from "./backend-exchange.js";
 import { flatFields, forwardTrailers } from "./backend-trailers.js";
 import { trailerFields } from "../protocol/trailer-fields.js";
-
-/**
- * RFC 9113 §8.2.2: connection-specific fields have no place in HTTP/2 (node refuses to send
- * them). The tunnel has removed the hop-by-hop ones already; a chunked request says so here.
- */
-const NOT_IN_HTTP2 = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-]);
+import { CONNECTION_SPECIFIC_FIELDS, flatHttp2Fields, http2RequestHeaders } from "./http2-fields.js";
 
 /**
  * One tunnel request answered by an HTTP/2 service (`h2c://`, `h2://`: gRPC servers), on the
@@ -45,7 +28,7 @@ export class Http2BackendExchange implements StreamSink {
   readonly #request: ClientHttp2Stream | undefined;
   readonly #startedAtMs = Date.now();
   #status = 0;
-  #trailers: HeaderMap | undefined;
+  #trailers: IncomingHttpHeaders | undefined;
   #requestTrailers: Record<string, string[]> | undefined;
   #done = false;
 
@@ -63,26 +46,7 @@ export class Http2BackendExchange implements StreamSink {
 
   #start(): ClientHttp2Stream | undefined {
     const { service, head } = this.#options;
-    const headers: OutgoingHttpHeaders = {
-      ":method": head.method,
-      ":path": head.path,
-      ":scheme": service.target.protocol === "https:" ? "https" : "http",
-      // The tunnel relays trailers (RFC 9110 §10.1.4); gRPC servers expect it (PROTOCOL-HTTP2.md).
-      te: "trailers",
-    };
-    let authority = service.target.host;
-    for (let i = 0; i + 1 < head.headers.length; i += 2) {
-      const name = (head.headers[i] as string).toLowerCase();
-      const value = head.headers[i + 1] as string;
-      if (name === "host") authority = value;
-      if (NOT_IN_HTTP2.has(name)) continue;
-      const existing = headers[name];
-      headers[name] =
-        existing === undefined
-          ? value
-          : [...(Array.isArray(existing) ? existing : [String(existing)]), value];
-    }
-    headers[":authority"] = service.hostHeader ?? authority;
+    const headers = http2RequestHeaders(head, service);
     let request: ClientHttp2Stream;
     try {
       // Request trailers, if the visitor sends any, go last (the "wantTrailers" event below).
@@ -103,7 +67,7 @@ export class Http2BackendExchange implements StreamSink {
       request.once("close", () => clearTimeout(timer));
     }
     request.once("response", (responseHeaders) => this.#onResponse(request, responseHeaders));
-    request.once("trailers", (trailers: IncomingHttpHeaders) => (this.#trailers = fieldMapOf(trailers)));
+    request.once("trailers", (trailers: IncomingHttpHeaders) => (this.#trailers = trailers));
     request.on("error", (error: NodeJS.ErrnoException) => this.#onError(error));
     // An empty section ends the stream as node's own compatibility API does for every response.
     request.once("wantTrailers", () => request.sendTrailers(this.#requestTrailers ?? {}));
@@ -141,17 +105,12 @@ export class Http2BackendExchange implements StreamSink {
   #onResponse(request: ClientHttp2Stream, responseHeaders: IncomingHttpHeaders): void {
     const { stream, version, service } = this.#options;
     this.#status = Number(responseHeaders[":status"] ?? 502);
-    const raw: string[] = [];
-    for (const name in responseHeaders) {
-      if (name.startsWith(":")) continue;
-      const value = responseHeaders[name];
-      for (const one of Array.isArray(value) ? value : [String(value)]) raw.push(name, one);
-    }
+    const raw = flatHttp2Fields(responseHeaders);
     const map: HeaderMap = emptyFieldMap();
     map[WireHeader.status] = headerValues([String(this.#status)]);
     for (let i = 0; i < raw.length; i += 2) {
       const lower = raw[i] as string;
-      if (isWireHeader(lower) || NOT_IN_HTTP2.has(lower)) continue;
+      if (isWireHeader(lower) || CONNECTION_SPECIFIC_FIELDS.has(lower)) continue;
       const key = version === 1 ? canonicalHeaderName(lower) : lower;
       const entry = map[key];
       if (entry) entry.values.push(raw[i + 1] as string);
@@ -173,10 +132,8 @@ export class Http2BackendExchange implements StreamSink {
       },
       () => {
         if (!this.#trailers) return;
-        forwardTrailers(stream, this.#trailers);
-        this.#options.tap?.responseTrailers(
-          flatFields(Object.fromEntries(Object.entries(this.#trailers).map(([n, v]) => [n, v.values]))),
-        );
+        const withheld = forwardTrailers(stream, fieldMapOf(this.#trailers));
+        this.#options.tap?.responseTrailers(flatHttp2Fields(this.#trailers), withheld);
       },
     );
   }

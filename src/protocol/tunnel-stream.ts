@@ -78,6 +78,11 @@ export class TunnelStream {
     return this.#aborted;
   }
 
+  /** Both sides of this stream's tunnel speak the "trailers" capability (see sendTrailers). */
+  get relaysTrailers(): boolean {
+    return this.#host.trailers;
+  }
+
   setSink(sink: StreamSink): void {
     this.#sink = sink;
   }

@@ -6,41 +6,15 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { loadClientFile } from "../../src/config/client-file.js";
-import { clientProcessSettings } from "../../src/config/client-process-settings.js";
-import { loadConfig } from "../../src/config/load-config.js";
-import { startClient, type ClientHandle } from "../../src/client/start-client.js";
 import { echoed, echoHandler, startBackend, type Echo } from "../helpers/backend.js";
-import { startGateway, testLogger } from "../helpers/gateway.js";
+import { startFileClient } from "../helpers/file-client.js";
+import { startGateway } from "../helpers/gateway.js";
 import { spawnHopgate } from "../helpers/hopgate-process.js";
 import { lifoCleanup } from "../helpers/lifo-cleanup.js";
 import { selfSignedCertificate } from "../helpers/self-signed-cert.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { visit } from "../helpers/visit.js";
-
-/** A client started in this process from the config file `path`, stopped when the test ends. */
-async function startFileClient(
-  t: TestContext,
-  path: string,
-): Promise<{ handle: ClientHandle; connected: Promise<void> }> {
-  const file = loadClientFile(path, process.env);
-  const up = new Set<string>();
-  let markConnected!: () => void;
-  const connected = new Promise<void>((resolve) => (markConnected = resolve));
-  const config = loadConfig(clientProcessSettings, {
-    env: {},
-    dotenvDir: null,
-    flags: { shutdownTimeoutSeconds: "2" },
-  });
-  const handle = await startClient({ ...config, file }, testLogger(), {
-    onStatus: (status, domain) => {
-      if (status.t === "connected") up.add(domain);
-      if (up.size === file.domains.length) markConnected();
-    },
-  });
-  t.after(() => handle.stop());
-  return { handle, connected };
-}
 
 async function startHttpsBackend(t: TestContext): Promise<{ url: string; caFile: string }> {
   const certificate = await selfSignedCertificate();

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo } from "node:net";
 import type { TestContext } from "node:test";
+import type { TestCertificate } from "./self-signed-cert.js";
 
 /** One gRPC Length-Prefixed-Message (grpc PROTOCOL-HTTP2.md), uncompressed. */
 export function grpcFrame(message: string): Buffer {
@@ -23,7 +24,7 @@ export function grpcMessages(body: Buffer): string[] {
 }
 
 export interface GrpcBackend {
-  /** `h2c://127.0.0.1:<port>`, for a client's service. */
+  /** `h2c://127.0.0.1:<port>` (`h2://` with `tls`), for a client's service. */
   readonly url: string;
   /** Request heads the backend received, in order. */
   readonly requests: IncomingHttpHeaders[];
@@ -31,10 +32,17 @@ export interface GrpcBackend {
   readonly requestTrailers: IncomingHttpHeaders[];
   /** Resolves when a `/test.Echo/Forever` call's stream closes, with its RST_STREAM code. */
   foreverClosed(): Promise<number>;
+  /** With `tls`: presents `certificate` on connections from now on (open ones keep theirs). */
+  useCertificate(certificate: TestCertificate): void;
+}
+
+export interface GrpcBackendOptions {
+  /** Serve HTTP/2 over TLS (ALPN h2, no HTTP/1.1) with this certificate instead of h2c. */
+  readonly tls?: TestCertificate;
 }
 
 /**
- * A gRPC server on node:http2 (cleartext, prior knowledge), answering application/grpc calls as
+ * A gRPC server on node:http2 (cleartext, prior knowledge; TLS with `tls`), answering application/grpc calls as
  * grpc servers do: response headers, messages, then trailers with grpc-status (RFC 9113 §8.1).
  * Methods: `/test.Echo/Unary` (one reply), `/test.Echo/Stream` (three replies, 50 ms apart),
  * `/test.Echo/Missing` (headers, then grpc-status 5 NOT_FOUND with a message in the trailers),
@@ -42,11 +50,15 @@ export interface GrpcBackend {
  * Every reply's trailers also carry `x-trailer-method`, and `set-cookie` and `x-hopgate-status`,
  * which the tunnel must not let through as trailers (RFC 9110 §6.5.1; tunnel metadata).
  */
-export async function startGrpcBackend(t: TestContext): Promise<GrpcBackend> {
+export async function startGrpcBackend(
+  t: TestContext,
+  options: GrpcBackendOptions = {},
+): Promise<GrpcBackend> {
   const requests: IncomingHttpHeaders[] = [];
   const requestTrailers: IncomingHttpHeaders[] = [];
   const { promise: foreverCode, resolve: foreverClosed } = Promise.withResolvers<number>();
-  const server = http2.createServer();
+  const secure = options.tls ? http2.createSecureServer({ ...options.tls, allowHTTP1: false }) : undefined;
+  const server = secure ?? http2.createServer();
   server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     requests.push(headers);
     stream.on("error", () => undefined);
@@ -78,10 +90,14 @@ export async function startGrpcBackend(t: TestContext): Promise<GrpcBackend> {
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return {
-    url: `h2c://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${secure ? "h2" : "h2c"}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     requestTrailers,
     foreverClosed: () => foreverCode,
+    useCertificate: (certificate) => {
+      if (!secure) throw new Error("an h2c backend has no certificate");
+      secure.setSecureContext(certificate);
+    },
   };
 }
 

@@ -27,6 +27,7 @@ export const INSPECTOR_PAGE = `<!doctype html>
   pre { background: #fff; border: 1px solid #d8dce3; padding: 8px; overflow: auto; max-height: 40vh; white-space: pre-wrap; word-break: break-all; }
   button { padding: 5px 10px; margin-right: 6px; cursor: pointer; }
   .muted { color: #5b6475; }
+  li.withheld { color: #b35c00; margin: 2px 0; }
   textarea, #detail input { width: 100%; box-sizing: border-box; font: 12px monospace; }
 </style>
 </head>
@@ -83,6 +84,9 @@ function bodyBlock(body) {
 function headerBlock(headers) {
   return el("pre", { textContent: headers.map(([n, v]) => n + ": " + v).join("\\n") || "(none)" });
 }
+function withheldBlock(withheld) {
+  return el("ul", { id: "withheld-trailers" }, ...withheld.map((w) => el("li", { className: "withheld" }, el("code", { textContent: w.name }), ": " + w.detail)));
+}
 async function select(id, reveal) {
   selected = id;
   render();
@@ -114,6 +118,7 @@ async function select(id, reveal) {
     el("h3", { textContent: "Response headers" }), headerBlock(r.response.headers),
     el("h3", { textContent: "Response body" }), bodyBlock(r.response.body),
     ...(r.response.trailers.length ? [el("h3", { textContent: "Response trailers" }), headerBlock(r.response.trailers)] : []),
+    ...(r.response.withheld_trailers.length ? [el("h3", { textContent: "Trailers the visitor did not get" }), withheldBlock(r.response.withheld_trailers)] : []),
     el("h3", { textContent: "Replay with changes" }), el("label", { textContent: "Method" }), method, el("label", { textContent: "Path" }), path, el("label", { textContent: "Body" }), body,
     el("h3", { textContent: "curl" }), el("pre", { textContent: r.curl }));
 }

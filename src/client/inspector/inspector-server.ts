@@ -19,7 +19,8 @@ const MAX_REPLAY_JSON_BYTES = 1024 * 1024;
 /**
  * The request inspector's HTTP server: the page (`/`), its JSON API and a live stream (SSE):
  *   GET  /api/requests               newest first: {"requests":[summary...]}
- *   GET  /api/requests/{id}[?reveal=1]  headers and bodies (credentials masked unless reveal)
+ *   GET  /api/requests/{id}[?reveal=1]  heads, bodies and trailers (credentials masked unless
+ *                                    reveal), and the response trailers the visitor did not get
  *   POST /api/requests/{id}/replay   re-send to the local service, optionally edited (409 for a
  *                                    request that ended with trailers: a replay would lose them)
  *   GET  /api/events                 text/event-stream of `request` events (summaries)

@@ -1,12 +1,9 @@
 import http from "node:http";
-import http2, {
-  type ClientHttp2Stream,
-  type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
-} from "node:http2";
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import https from "node:https";
 import type { ServiceSpec } from "../../config/service-spec.js";
 import { withHost } from "../host-header.js";
+import { flatHttp2Fields, http2RequestHeaders } from "../http2-fields.js";
 import { CapturedBody } from "./captured-body.js";
 import type { LoggedRequest, RequestLog } from "./request-log.js";
 import { MASK } from "./request-view.js";
@@ -106,17 +103,6 @@ function overHttp1(
   });
 }
 
-/** RFC 9113 §8.2.2: connection-specific fields are not sent over HTTP/2 (as http2-backend-exchange.ts). */
-const NOT_IN_HTTP2 = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-]);
-
 /** On a connection of its own, closed when the replay is done; response trailers are kept. */
 function overHttp2(
   service: ServiceSpec,
@@ -124,22 +110,7 @@ function overHttp2(
   sent: string[],
   body: Buffer,
 ): Promise<ReplayResult> {
-  const headers: OutgoingHttpHeaders = {
-    ":method": entry.method,
-    ":path": entry.path,
-    ":scheme": service.target.protocol === "https:" ? "https" : "http",
-    ":authority": service.target.host,
-    te: "trailers",
-  };
-  for (let i = 0; i + 1 < sent.length; i += 2) {
-    const name = (sent[i] as string).toLowerCase();
-    const value = sent[i + 1] as string;
-    if (name === "host") headers[":authority"] = value;
-    if (NOT_IN_HTTP2.has(name)) continue;
-    const existing = headers[name];
-    headers[name] =
-      existing === undefined ? value : [...(Array.isArray(existing) ? existing : [String(existing)]), value];
-  }
+  const headers = http2RequestHeaders({ method: entry.method, path: entry.path, headers: sent }, service);
   return new Promise<ReplayResult>((resolve) => {
     const session = http2.connect(service.target.origin, {
       rejectUnauthorized: service.backendTls?.rejectUnauthorized ?? false,
@@ -165,11 +136,11 @@ function overHttp2(
     }
     request.on("response", (head: IncomingHttpHeaders) => {
       entry.status = Number(head[":status"] ?? 502);
-      entry.responseHeaders = flatHeaders(head);
+      entry.responseHeaders = flatHttp2Fields(head);
     });
     request.on(
       "trailers",
-      (trailers: IncomingHttpHeaders) => (entry.responseTrailers = flatHeaders(trailers)),
+      (trailers: IncomingHttpHeaders) => (entry.responseTrailers = flatHttp2Fields(trailers)),
     );
     request.on("data", (chunk: Buffer) => entry.responseBody.add(chunk));
     request.on("end", () => done({ status: entry.status ?? 502, error: undefined }));
@@ -178,17 +149,6 @@ function overHttp2(
     );
     request.end(body);
   });
-}
-
-/** node's parsed HTTP/2 fields, pseudo-headers left out, as a flat name/value list. */
-function flatHeaders(fields: IncomingHttpHeaders): string[] {
-  const flat: string[] = [];
-  for (const name in fields) {
-    const value = fields[name];
-    if (name.startsWith(":") || value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [String(value)]) flat.push(name, one);
-  }
-  return flat;
 }
 
 function unmasked(edited: ReadonlyArray<readonly [string, string]>, original: readonly string[]): string[] {

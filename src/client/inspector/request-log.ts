@@ -1,6 +1,7 @@
 import type { ServiceSpec } from "../../config/service-spec.js";
 import type { BackendExchangeRecord, ExchangeTap } from "../backend-exchange.js";
 import type { BackendRequestHead } from "../backend-request.js";
+import type { WithheldTrailer } from "../backend-trailers.js";
 import { CapturedBody } from "./captured-body.js";
 
 /** One request through the client, as the inspector shows it. */
@@ -26,6 +27,11 @@ export interface LoggedRequest {
   /** Trailer fields, flat name/value: the request's as sent, the response's (grpc-status). */
   requestTrailers: readonly string[];
   responseTrailers: readonly string[];
+  /**
+   * The response trailer fields above that the visitor never got, because this client did not
+   * pass them on to the server (backend-trailers.ts); empty for a replay, which has no visitor.
+   */
+  withheldResponseTrailers: readonly WithheldTrailer[];
 }
 
 export interface RequestLogOptions {
@@ -83,6 +89,7 @@ export class RequestLog {
       | "error"
       | "requestTrailers"
       | "responseTrailers"
+      | "withheldResponseTrailers"
     >,
   ): LoggedRequest {
     const request: LoggedRequest = {
@@ -96,6 +103,7 @@ export class RequestLog {
       error: undefined,
       requestTrailers: [],
       responseTrailers: [],
+      withheldResponseTrailers: [],
     };
     this.#requests.set(request.id, request);
     for (const id of this.#requests.keys()) {
@@ -136,7 +144,10 @@ export class RequestLog {
       },
       responseChunk: (chunk) => request.responseBody.add(chunk),
       requestTrailers: (flat) => (request.requestTrailers = [...flat]),
-      responseTrailers: (flat) => (request.responseTrailers = [...flat]),
+      responseTrailers: (flat, withheld) => {
+        request.responseTrailers = [...flat];
+        request.withheldResponseTrailers = [...withheld];
+      },
       finished: (record: BackendExchangeRecord) => this.finish(request, record),
     };
   }

@@ -64,6 +64,8 @@ export function detailOf(request: LoggedRequest, reveal: boolean) {
       headers: shownHeaders(request.responseHeaders, reveal),
       body: bodyView(request.responseBody, request.responseHeaders),
       trailers: shownHeaders(request.responseTrailers, reveal),
+      /** Of `trailers`, those the visitor never got: [{name, reason, detail}]. */
+      withheld_trailers: request.withheldResponseTrailers,
     },
     curl: curlOf(request, requestHeaders),
   };
