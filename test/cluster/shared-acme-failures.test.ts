@@ -68,7 +68,7 @@ for (const backend of storeBackends) {
         assert.ok(Math.abs(a.nextRetryMs - b.nextRetryMs) < 2_000, "both show the same next retry");
       });
 
-      it("makes a second server wait for the backoff of the first server's failure, also on a handshake", async (t) => {
+      it("makes a second server wait for the backoff of the first server's failure, also on a handshake, and shows the gateway's latest failure", async (t) => {
         const cleanup = lifoCleanup(t);
         const { environment, running } = await failingCa(cleanup);
         const location = await backend.location(cleanup);
@@ -88,6 +88,21 @@ for (const backend of storeBackends) {
         await sleep(1_000);
         assert.equal(running.ordersAdded(), 1, "the second server did not order");
         assert.deepEqual(second.orders, [], "no order finished on the second server");
+
+        // Another server's later failure, recorded in the store: the admin API's view follows it.
+        await first.store.withLock(`certificate:${MAIN_DOMAIN}`, () =>
+          first.store.recordOrderFailure(MAIN_DOMAIN, {
+            reason: "third server",
+            count: 2,
+            retryInMs: 30 * MINUTE_MS,
+          }),
+        );
+        for (const server of [first, second]) {
+          const current = await server.manager.currentStatus(MAIN_DOMAIN);
+          assert.ok(current?.state === "failed");
+          assert.equal(current.reason, "third server");
+          assert.ok(current.nextRetryMs > Date.now() + 25 * MINUTE_MS, "the recorded retry time");
+        }
       });
     },
   );

@@ -8,7 +8,8 @@ import {
   type OrderOrigin,
   type ServedCertificate,
 } from "./managed-domain.js";
-import { nextRetryAtMs, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
+import { caFailure, localFailure, recordedFailure, type FailureState } from "./order-failure.js";
+import { renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
 
 /** One finished order, for `hopgate_acme_orders_total{result}`. */
 export interface AcmeOrderEvent {
@@ -127,7 +128,15 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
       const reason = error instanceof Error ? error.message : String(error);
       const nowMs = Date.now();
       const failure =
-        error instanceof OrderFailed ? error.failure : localFailure(entry, reason, nowMs, error);
+        error instanceof OrderFailed
+          ? error.failure
+          : localFailure(
+              entry.failure,
+              reason,
+              nowMs,
+              error instanceof OrderRefused ? error : undefined,
+              policy,
+            );
       entry.failure = failure;
       schedule(domain, entry, failure.nextRetryMs);
       const result = error instanceof OrderRefused ? "refused" : "failed";
@@ -136,26 +145,6 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
         { nextRetryMs: failure.nextRetryMs, failures: failure.count },
       );
     }
-  }
-
-  /** A failure this server alone counts: a refusal, or an error before or around the order. */
-  function localFailure(
-    entry: ManagedDomain,
-    reason: string,
-    nowMs: number,
-    error: unknown,
-  ): NonNullable<ManagedDomain["failure"]> {
-    const count = (entry.failure?.count ?? 0) + 1;
-    const refused = error instanceof OrderRefused;
-    // Only orders that reached the CA count against its failed-validation limit.
-    const recentMs = [...(entry.failure?.recentMs ?? []), ...(refused ? [] : [nowMs])].slice(
-      -policy.maxFailuresPerHour,
-    );
-    const nextRetryMs =
-      refused && error.retryAtMs !== undefined
-        ? error.retryAtMs
-        : nextRetryAtMs(count, recentMs, nowMs, policy);
-    return { reason, nextRetryMs, count, recentMs };
   }
 
   /**
@@ -169,10 +158,7 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
     error: unknown,
   ): Promise<OrderFailed> {
     const reason = error instanceof Error ? error.message : String(error);
-    const nowMs = Date.now();
-    const count = Math.max(entry.failure?.count ?? 0, shared?.count ?? 0) + 1;
-    const recentMs = [...(shared?.recentMs ?? []), nowMs].slice(-policy.maxFailuresPerHour);
-    const retryInMs = nextRetryAtMs(count, recentMs, nowMs, policy) - nowMs;
+    const { count, recentMs, retryInMs } = caFailure(entry.failure, shared, Date.now(), policy);
     try {
       await store.recordOrderFailure(domain, { reason, count, retryInMs });
     } catch (recordError) {
@@ -220,12 +206,7 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
    * shows their reason and retry time and tries again then.
    */
   function defer(domain: string, entry: ManagedDomain, shared: OrderFailures): void {
-    entry.failure = {
-      reason: shared.reason,
-      nextRetryMs: shared.nextRetryMs,
-      count: Math.max(entry.failure?.count ?? 0, shared.count),
-      recentMs: shared.recentMs,
-    };
+    entry.failure = recordedFailure(entry.failure, shared);
     schedule(domain, entry, shared.nextRetryMs);
     logger.info(
       {
@@ -286,7 +267,7 @@ class OrderRefused extends Error {
 /** A failed order that reached the CA, counted with the failures recorded in the store. */
 class OrderFailed extends Error {
   constructor(
-    readonly failure: NonNullable<ManagedDomain["failure"]>,
+    readonly failure: FailureState,
     cause: unknown,
   ) {
     super(failure.reason, { cause });
