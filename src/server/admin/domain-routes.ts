@@ -20,9 +20,12 @@ import {
 } from "./admin-schemas.js";
 import { errorResponses, jsonBody, jsonResponse } from "./route-helpers.js";
 
-/** Where the admin API reads a domain's certificate status (the ACME manager). */
+/**
+ * Where the admin API reads a domain's certificate status (the ACME manager), with the failed
+ * orders recorded by every server sharing the store.
+ */
 export interface CertificateDirectory {
-  status(domain: string): CertificateStatus | undefined;
+  currentStatus(domain: string): Promise<CertificateStatus | undefined>;
 }
 
 /** Where the admin API reads the labels held under a wildcard domain (src/server/subdomains/). */
@@ -170,7 +173,7 @@ export function addDomainRoutes(app: OpenAPIHono, options: DomainRoutesOptions):
       : sessions?.list({ domain: record.domain });
     const holds = wildcard ? await gatewayLabels?.holdsOf(record.domain) : undefined;
     const allLabels = held && [...new Set([...held, ...(holds ?? []).map((hold) => hold.hostname)])];
-    const certificate = certificates?.status(record.domain);
+    const certificate = await certificates?.currentStatus(record.domain);
     return c.json(
       {
         success: true as const,

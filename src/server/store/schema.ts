@@ -131,6 +131,19 @@ export interface SubdomainLabelsTable {
   claimed_ms: number;
 }
 
+/** One failed ACME order that reached the CA (src/server/certs/acme/kysely-order-failures.ts). */
+export interface AcmeFailuresTable {
+  readonly domain: string;
+  /** Consecutive number of this failure since the domain's last stored certificate (1 = first). */
+  readonly failures: number;
+  /** Epoch milliseconds on the database's clock. */
+  failed_ms: number;
+  /** When the next order may start; epoch milliseconds on the database's clock. */
+  next_retry_ms: number;
+  /** The CA's (or the issuer's) reason. */
+  reason: string;
+}
+
 export interface StoreSchema {
   domains: DomainsTable;
   certificates: CertificatesTable;
@@ -143,6 +156,7 @@ export interface StoreSchema {
   store_versions: StoreVersionsTable;
   auth_failures: AuthFailuresTable;
   subdomain_labels: SubdomainLabelsTable;
+  acme_failures: AcmeFailuresTable;
 }
 
 export type StoreDialect = "postgres" | "sqlite";

@@ -15,6 +15,7 @@ import {
   type ManagedDomain,
   type ServedCertificate,
 } from "./managed-domain.js";
+import { bindingFailure } from "./order-failure.js";
 import { createOrderRunner, type AcmeOrderEvent, type OrderRunnerOptions } from "./order-runner.js";
 import { DEFAULT_RENEWAL_POLICY, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
 
@@ -69,6 +70,12 @@ export interface AcmeCertificateManager extends CertificateProvider {
   forget(domain: string): void;
   /** Undefined for a domain the manager does not manage. */
   status(domain: string): CertificateStatus | undefined;
+  /**
+   * `status()` with the failed orders that every server sharing the store recorded: their
+   * reason and next retry when they put the next order later than this server's own failure
+   * (the admin API). Falls back to `status()` while the store does not answer.
+   */
+  currentStatus(domain: string): Promise<CertificateStatus | undefined>;
   /**
    * A certificate was stored (by any server sharing the store): serve it if it is newer than the
    * one served. `full` re-reads every stored revision: signals may have been lost meanwhile.
@@ -235,6 +242,18 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
     status: (domain) => {
       const entry = entries.get(serverNameOf(domain) ?? "");
       return entry && statusOf(entry);
+    },
+    async currentStatus(name) {
+      const domain = serverNameOf(name) ?? "";
+      const entry = entries.get(domain);
+      if (!entry) return undefined;
+      try {
+        const shared = await store.orderFailures(domain);
+        return statusOf({ ...entry, failure: bindingFailure(entry.failure, shared) });
+      } catch (error) {
+        logger.warn({ err: error, domain }, "recorded order failures unreadable; showing this server's");
+        return statusOf(entry);
+      }
     },
     certificatesChanged(look) {
       if (!stopped) void pickUp.poll(look);

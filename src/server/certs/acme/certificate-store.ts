@@ -21,6 +21,28 @@ export interface AcmeAccount {
 }
 
 /**
+ * The failed orders of one domain that reached the CA, as every server sharing the store counts
+ * them (since the domain's last stored certificate). Times are on the reading server's clock.
+ */
+export interface OrderFailures {
+  /** The latest failure's reason. */
+  readonly reason: string;
+  /** Consecutive failures since the last stored certificate. */
+  readonly count: number;
+  /** When the failures within the last hour happened, oldest first. */
+  readonly recentMs: readonly number[];
+  /** When the latest failure allows the next order. */
+  readonly nextRetryMs: number;
+}
+
+/** A failed order to record: its consecutive number and the wait before the next order. */
+export interface OrderFailure {
+  readonly reason: string;
+  readonly count: number;
+  readonly retryInMs: number;
+}
+
+/**
  * Persistence of certificates and the ACME account, shared by every server that shares the store.
  * The certificate manager depends only on this seam; the Kysely implementation serves SQLite and
  * PostgreSQL.
@@ -28,9 +50,14 @@ export interface AcmeAccount {
 export interface CertificateStore {
   loadCertificate(domain: string): Promise<StoredCertificate | undefined>;
   loadAllCertificates(): Promise<StoredCertificate[]>;
-  /** Inserts or replaces the domain's certificate. */
+  /** Inserts or replaces the domain's certificate, and forgets the domain's order failures. */
   saveCertificate(certificate: StoredCertificate): Promise<void>;
+  /** Deletes the domain's certificate and its order failures (the domain was unregistered). */
   deleteCertificate(domain: string): Promise<void>;
+  /** The domain's recorded order failures; undefined when none (or since its last certificate). */
+  orderFailures(domain: string): Promise<OrderFailures | undefined>;
+  /** Records a failed order that reached the CA; called inside the domain's lock. */
+  recordOrderFailure(domain: string, failure: OrderFailure): Promise<void>;
   /**
    * Each stored certificate's domain and last write (`updated_at`, the writer's clock), for rows
    * written at or after `sinceMs` (every row when undefined). Cheap: no PEM is read.

@@ -7,6 +7,7 @@ import { storeCall, toStoreError } from "../../store/store-error.js";
 import { HopGateError } from "../../../lib/hopgate-error.js";
 import { describeCertificate } from "../certificate-pair.js";
 import type { AcmeAccount, CertificateStore, StoredCertificate } from "./certificate-store.js";
+import { createKyselyOrderFailures } from "./kysely-order-failures.js";
 
 /** First key of HopGate's two-key advisory locks ("HopG"), apart from Kysely's migration lock. */
 const ADVISORY_LOCK_CLASS = 0x486f7047;
@@ -16,7 +17,8 @@ const LOCK_RETRY_MS = 200;
 const LOCK_WAIT_MS = 10 * 60 * 1000;
 
 /**
- * Certificates and ACME accounts in the HopGate store (tables `certificates`, `acme_accounts`).
+ * Certificates, ACME accounts and failed orders in the HopGate store (tables `certificates`,
+ * `acme_accounts`, `acme_failures`).
  * Locks are in-process for every backend and also, across the processes sharing the store, a
  * session advisory lock held on one pooled connection (PostgreSQL) or a lease row (SQLite, several
  * workers on one file: src/server/store/lease-lock.ts), so they order one at a time per domain.
@@ -24,6 +26,7 @@ const LOCK_WAIT_MS = 10 * 60 * 1000;
 export function createKyselyCertificateStore(database: Database): CertificateStore {
   const { db } = database;
   const local = createKeyedLock();
+  const failures = createKyselyOrderFailures(database);
   const toCertificate = (row: { domain: string; certificate_pem: string; private_key_pem: string }) => ({
     domain: row.domain,
     certificatePem: row.certificate_pem,
@@ -63,11 +66,15 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
           .values({ domain: certificate.domain, ...values })
           .onConflict((conflict) => conflict.column("domain").doUpdateSet(values))
           .execute();
+        await failures.clearOrderFailures(certificate.domain);
       }),
     deleteCertificate: (domain) =>
       storeCall("delete certificate", async () => {
         await db.deleteFrom("certificates").where("domain", "=", domain).execute();
+        await failures.clearOrderFailures(domain);
       }),
+    orderFailures: failures.orderFailures,
+    recordOrderFailure: failures.recordOrderFailure,
     certificateRevisions: (sinceMs) =>
       storeCall("list certificate revisions", async () => {
         let query = db.selectFrom("certificates").select(["domain", "updated_at"]);

@@ -1,14 +1,15 @@
 import type { Logger } from "../../../lib/logger.js";
 import type { AddressCheck } from "./address-check.js";
 import type { CertificateIssuer } from "./acme-issuer.js";
-import type { CertificateStore } from "./certificate-store.js";
+import type { CertificateStore, OrderFailures } from "./certificate-store.js";
 import {
   servedCertificate,
   type ManagedDomain,
   type OrderOrigin,
   type ServedCertificate,
 } from "./managed-domain.js";
-import { nextRetryAtMs, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
+import { caFailure, localFailure, recordedFailure, type FailureState } from "./order-failure.js";
+import { renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
 
 /** One finished order, for `hopgate_acme_orders_total{result}`. */
 export interface AcmeOrderEvent {
@@ -46,8 +47,20 @@ export interface OrderRunner {
   serve(domain: string, entry: ManagedDomain, served: ServedCertificate): void;
 }
 
-/** "kept": another server (or the pick-up) already serves what the store holds, and it is fresh. */
-type Outcome = { t: "issued" | "adopted" | "kept"; served: ServedCertificate } | { t: "cancelled" };
+/**
+ * "kept": another server (or the pick-up) already serves what the store holds, and it is fresh.
+ * "deferred": failed orders recorded in the store (by any server) put the next order later.
+ */
+type Outcome =
+  | { t: "issued" | "adopted" | "kept"; served: ServedCertificate }
+  | { t: "deferred"; shared: OrderFailures }
+  | { t: "cancelled" };
+
+/**
+ * A recorded retry time at most this far ahead counts as due: its writer's timer and the
+ * database's clock may disagree by a query's latency.
+ */
+const RETRY_TOLERANCE_MS = 100;
 
 /** setTimeout's longest delay (2^31-1 ms, ~24.8 days); longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -95,6 +108,10 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
       const replaced = entry.served?.facts.serialNumber;
       const outcome = await store.withLock(`certificate:${domain}`, () => obtain(domain, entry));
       if (outcome.t === "cancelled") return;
+      if (outcome.t === "deferred") {
+        defer(domain, entry, outcome.shared);
+        return;
+      }
       serve(domain, entry, outcome.served);
       if (outcome.t === "issued")
         report({ domain, result: "issued", durationMs: Date.now() - startedMs }, undefined, {
@@ -110,21 +127,45 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
       if (!isCurrent(domain, entry)) return;
       const reason = error instanceof Error ? error.message : String(error);
       const nowMs = Date.now();
-      const count = (entry.failure?.count ?? 0) + 1;
-      const refused = error instanceof OrderRefused;
-      // Only orders that reached the CA count against its failed-validation limit.
-      const recentMs = [...(entry.failure?.recentMs ?? []), ...(refused ? [] : [nowMs])].slice(
-        -policy.maxFailuresPerHour,
+      const failure =
+        error instanceof OrderFailed
+          ? error.failure
+          : localFailure(
+              entry.failure,
+              reason,
+              nowMs,
+              error instanceof OrderRefused ? error : undefined,
+              policy,
+            );
+      entry.failure = failure;
+      schedule(domain, entry, failure.nextRetryMs);
+      const result = error instanceof OrderRefused ? "refused" : "failed";
+      report(
+        { domain, result, durationMs: nowMs - startedMs, reason },
+        { nextRetryMs: failure.nextRetryMs, failures: failure.count },
       );
-      const nextRetryMs =
-        refused && error.retryAtMs !== undefined
-          ? error.retryAtMs
-          : nextRetryAtMs(count, recentMs, nowMs, policy);
-      entry.failure = { reason, nextRetryMs, count, recentMs };
-      schedule(domain, entry, nextRetryMs);
-      const result = refused ? "refused" : "failed";
-      report({ domain, result, durationMs: nowMs - startedMs, reason }, { nextRetryMs, failures: count });
     }
+  }
+
+  /**
+   * Inside the domain's lock, after the CA failed the order: the failure counted with those of
+   * every server sharing the store, and recorded there before the lock goes to the next server.
+   */
+  async function sharedFailure(
+    domain: string,
+    entry: ManagedDomain,
+    shared: OrderFailures | undefined,
+    error: unknown,
+  ): Promise<OrderFailed> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const { count, recentMs, retryInMs } = caFailure(entry.failure, shared, Date.now(), policy);
+    try {
+      await store.recordOrderFailure(domain, { reason, count, retryInMs });
+    } catch (recordError) {
+      logger.error({ err: recordError, domain }, "could not record the failed order in the store");
+    }
+    // Measured after the write: this server's timer never fires before the stored retry time.
+    return new OrderFailed({ reason, count, recentMs, nextRetryMs: Date.now() + retryInMs }, error);
   }
 
   /**
@@ -144,13 +185,39 @@ export function createOrderRunner(options: OrderRunnerOptions): OrderRunner {
           : { t: "adopted", served: candidate };
       }
     }
+    const shared = await store.orderFailures(domain);
+    if (shared && shared.nextRetryMs - Date.now() > RETRY_TOLERANCE_MS) return { t: "deferred", shared };
     const gated = options.orderGate?.(domain);
     if (gated) throw new OrderRefused(gated.reason, gated.retryAtMs);
-    const pair = await options.issuer.issue(domain);
+    let pair;
+    try {
+      pair = await options.issuer.issue(domain);
+    } catch (error) {
+      throw await sharedFailure(domain, entry, shared, error);
+    }
     if (!isCurrent(domain, entry)) return { t: "cancelled" };
     const served = servedCertificate(pair);
     await store.saveCertificate({ domain, ...pair });
     return { t: "issued", served };
+  }
+
+  /**
+   * The failures recorded by the servers sharing the store say "not yet": no order, this server
+   * shows their reason and retry time and tries again then.
+   */
+  function defer(domain: string, entry: ManagedDomain, shared: OrderFailures): void {
+    entry.failure = recordedFailure(entry.failure, shared);
+    schedule(domain, entry, shared.nextRetryMs);
+    logger.info(
+      {
+        domain,
+        reason: shared.reason,
+        failures: shared.count,
+        next_retry: new Date(shared.nextRetryMs).toISOString(),
+        retry_in_ms: Math.max(0, shared.nextRetryMs - Date.now()),
+      },
+      "acme order deferred: failed orders recorded in the store",
+    );
   }
 
   /**
@@ -194,5 +261,15 @@ class OrderRefused extends Error {
     readonly retryAtMs?: number,
   ) {
     super(message);
+  }
+}
+
+/** A failed order that reached the CA, counted with the failures recorded in the store. */
+class OrderFailed extends Error {
+  constructor(
+    readonly failure: FailureState,
+    cause: unknown,
+  ) {
+    super(failure.reason, { cause });
   }
 }

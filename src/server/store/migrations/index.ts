@@ -8,6 +8,7 @@ import { peerLinkMigration } from "./0005-peer-link.js";
 import { sharedCertificatesMigration } from "./0006-shared-certificates.js";
 import { sharedStateMigration } from "./0007-shared-state.js";
 import { certificateChangesMigration } from "./0008-certificate-changes.js";
+import { acmeFailuresMigration } from "./0009-acme-failures.js";
 
 /**
  * Every migration, listed explicitly (no directory scanning, so bundling and tsx behave the same).
@@ -23,5 +24,6 @@ export function storeMigrations(dialect: StoreDialect): Record<string, Migration
     "0006_shared_certificates": sharedCertificatesMigration(dialect),
     "0007_shared_state": sharedStateMigration(dialect),
     "0008_certificate_changes": certificateChangesMigration(dialect),
+    "0009_acme_failures": acmeFailuresMigration(dialect),
   };
 }
