@@ -43,7 +43,7 @@ function shownValue(setting: Setting<unknown>, value: unknown): unknown {
   // A service target (--local-target) as it is written, not as its parsed parts.
   if (isServiceTarget(value)) return serviceTargetText(value);
   if (value === undefined || setting.secret === undefined) return value;
-  return setting.secret === "dsn" && typeof value === "string" ? maskDsn(value) : "****";
+  return setting.secret === "url" && typeof value === "string" ? maskDsn(value) : "****";
 }
 
 function isServiceTarget(value: unknown): value is { target: URL; http2?: true } {

@@ -33,6 +33,8 @@ export const loggingSettings = {
     kind: "value",
     description: "Loki push URL, e.g. http://loki:3100/loki/api/v1/push (a bare origin gets that path)",
     expected: "an http(s) URL",
+    // May carry basic-auth credentials (Grafana Cloud's `https://<user>:<token>@logs-…/push`).
+    secret: "url",
     schema: httpUrl().optional(),
   }),
   lokiTenantId: setting({

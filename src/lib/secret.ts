@@ -11,7 +11,7 @@ export function maskSecret(value: string): string {
 }
 
 /**
- * A DSN with every password in it replaced by `****`: the user info's
+ * A DSN or other URL with every password in it replaced by `****`: the user info's
  * (`postgres://user:pass@host/db`) and any parameter whose name holds "pass" (`?password=`,
  * `sslpassword=`, which pg honours as well, and libpq's `key=value` form: `password=secret`).
  */
