@@ -13,7 +13,8 @@ export const loggingSettings = {
     env: "HOP_LOG_QUERY",
     flag: "--log-query",
     kind: "switch",
-    description: "Keep the query string in access-log paths (it may carry tokens; off by default)",
+    description:
+      "Keep the query string in access-log paths and the client's request lines (it may carry tokens; off by default)",
     expected: "true or false",
     default: "false",
     schema: boolean(),
