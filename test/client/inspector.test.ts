@@ -140,7 +140,8 @@ describe("request inspector", () => {
     const gateway = await startGateway(t);
     const backend = await startBackend(t, (req, res) => {
       res.writeHead(200, { "content-type": "application/json", "x-auth-token": "answer-tok-5e1f0c" });
-      res.end(JSON.stringify({ token: req.headers["x-token"], key: req.headers["x-api-key"] }));
+      const keys = req.rawHeaders.filter((_, i) => req.rawHeaders[i - 1]?.toLowerCase() === "x-api-key");
+      res.end(JSON.stringify({ token: req.headers["x-token"], keys }));
     });
     const key = await gateway.register("secrets.example.test");
     const client = startTestClient(t, gateway, "secrets.example.test", key, [`web=${backend.url}`], {
@@ -149,7 +150,10 @@ describe("request inspector", () => {
     await client.connected;
     const base = (await client.handle).inspectorUrl;
     assert.ok(base, "the inspector is on");
-    const secrets = { "x-token": "policy-secret-9c2e4a1b", "x-api-key": "api-key-77aa31" };
+    const secrets = {
+      "x-token": "policy-secret-9c2e4a1b",
+      "x-api-key": ["api-key-77aa31", "api-key-0b5d9c"],
+    };
     const sent = await visit(gateway.port, "secrets.example.test", "/", {
       headers: { ...secrets, "x-trace": "visible-trace" },
     });
@@ -164,10 +168,11 @@ describe("request inspector", () => {
     assert.equal(header(detail.request.headers, "x-trace"), "visible-trace");
     assert.equal(header(detail.response.headers, "x-auth-token"), "••••••");
     const { body: _answer, ...shown } = detail.response;
-    for (const secret of [...Object.values(secrets), "answer-tok-5e1f0c"])
+    for (const secret of [...Object.values(secrets).flat(), "answer-tok-5e1f0c"])
       assert.ok(!JSON.stringify([detail.request, shown, detail.curl]).includes(secret), secret);
 
-    // The page sends the headers back as it shows them: masked values stand for the originals.
+    // The page sends the headers back as it shows them: masked values stand for the originals,
+    // the second X-Api-Key line for the second value.
     const replayed = await api<Detail>(base, `/api/requests/${first.id}/replay`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -176,7 +181,7 @@ describe("request inspector", () => {
     assert.equal(replayed.status, 200);
     assert.deepEqual(JSON.parse(replayed.body.response.body.text ?? "{}"), {
       token: secrets["x-token"],
-      key: secrets["x-api-key"],
+      keys: secrets["x-api-key"],
     });
     assert.equal(header(replayed.body.request.headers, "x-token"), "••••••");
   });
