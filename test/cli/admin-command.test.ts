@@ -200,6 +200,12 @@ describe("hopgate admin", () => {
     ]);
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /policy\.json is not JSON/);
+    // V8's message quotes the text around the bad token: a password must not reach the terminal.
+    await writeFile(file, '{"basic_auth":[{"username":"alice","password": correct-horse-battery}]}');
+    const unquoted = await admin(["domains", "access", "access.example.com", "--set", file]);
+    assert.equal(unquoted.code, 1);
+    assert.match(unquoted.stderr, /policy\.json is not JSON: Unexpected token 'c'\n/);
+    assert.ok(!unquoted.stderr.includes("correct-ho"), unquoted.stderr);
     assert.equal(both.code, 1);
     assert.match(both.stderr, /either --set or --clear, not both/);
     assert.equal(invalid.code, 1);
