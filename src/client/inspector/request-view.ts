@@ -13,6 +13,7 @@ const SECRET_HEADER_NAME = /authorization|cookie|token|secret|passw|api[-_]?key|
 function isSecretHeader(name: string): boolean {
   return SECRET_HEADER_NAME.test(name.toLowerCase());
 }
+
 export const MASK = "••••••";
 /** Bytes of a binary body shown as hex. */
 const HEX_PREVIEW_BYTES = 512;
