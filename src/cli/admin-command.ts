@@ -175,8 +175,8 @@ function readPolicyFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new HopGateError("invalid_input", `${file} is not JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    // V8 quotes the text around an unexpected token, which may be a password of the policy.
+    const reason = (error as Error).message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, "");
+    throw new HopGateError("invalid_input", `${file} is not JSON: ${reason}`, { cause: error });
   }
 }

@@ -2,6 +2,8 @@
  * Readable renderings of admin API answers for `hopgate admin ...` (`--json` prints the raw body
  * instead). Each takes the parsed JSON body of a successful answer and returns lines of text.
  */
+import { maskUrlSecrets } from "../lib/masked-url.js";
+
 type Json = Record<string, unknown>;
 
 interface DomainJson {
@@ -135,7 +137,8 @@ function forwardAuthLines(forward: AccessJson["forward_auth"]): string[] {
   if (!forward) return ["  forward auth: (none)"];
   const forms = forward.allow_ambiguous_paths;
   return [
-    `  forward auth: ${forward.url} (timeout ${forward.timeout_ms} ms)`,
+    // Masked again: a server of an earlier release answers with the URL as stored.
+    `  forward auth: ${maskUrlSecrets(forward.url)} (timeout ${forward.timeout_ms} ms)`,
     `    copied headers: ${forward.copy_headers.length === 0 ? "(none)" : forward.copy_headers.join(", ")}`,
     `    ambiguous paths let through: ${forms.length === 0 ? "(none: refused with 400)" : forms.join(", ")}`,
   ];

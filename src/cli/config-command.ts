@@ -10,9 +10,10 @@ import { addSettingOptions, settingFlags } from "./settings-options.js";
 /**
  * `hopgate config server|client`: validates the configuration exactly as the program would and
  * prints the result keyed by the `HOP_*` names an operator sets, so a deployment can be checked
- * before it starts. API keys and passwords show as `****`; a DSN shows with only its password
- * masked (user, host and database are what an operator checks). For the server, HOP_SERVER_TLS
- * shows the certificate source that will be used, also when it is unset and follows the domain.
+ * before it starts. API keys and passwords show as `****`; a DSN and the Loki endpoint show with
+ * only their passwords masked (user, host and database are what an operator checks). For the
+ * server, HOP_SERVER_TLS shows the certificate source that will be used, also when it is unset
+ * and follows the domain.
  */
 export function configCommand(): Command {
   const command = new Command("config").description("Validate and print the effective configuration");
@@ -43,7 +44,7 @@ function shownValue(setting: Setting<unknown>, value: unknown): unknown {
   // A service target (--local-target) as it is written, not as its parsed parts.
   if (isServiceTarget(value)) return serviceTargetText(value);
   if (value === undefined || setting.secret === undefined) return value;
-  return setting.secret === "dsn" && typeof value === "string" ? maskDsn(value) : "****";
+  return setting.secret === "url" && typeof value === "string" ? maskDsn(value) : "****";
 }
 
 function isServiceTarget(value: unknown): value is { target: URL; http2?: true } {

@@ -140,7 +140,9 @@ export async function startClient(
         hooks.onRequestFinished?.(record, plan.domain);
         // Guarded: the spread would build an object per request even with debug lines off.
         if (logger.isLevelEnabled("debug")) {
-          logger.debug({ component: "backend", domain: plan.domain, ...record }, "request served");
+          // As the server's access log: the query (it may carry tokens) only with HOP_LOG_QUERY.
+          const path = config.logQuery ? record.path : record.path.split("?", 1)[0];
+          logger.debug({ component: "backend", domain: plan.domain, ...record, path }, "request served");
         }
       },
       onStatus: (status) => {

@@ -73,7 +73,7 @@ function describeSource(setting: Setting<unknown>, origin: Origin): string {
 function shown(setting: Setting<unknown>, raw: string | string[] | undefined): string | string[] | null {
   if (raw === undefined) return null;
   const mask = (value: string) =>
-    setting.secret === "key" ? maskSecret(value) : setting.secret === "dsn" ? maskDsn(value) : value;
+    setting.secret === "key" ? maskSecret(value) : setting.secret === "url" ? maskDsn(value) : value;
   return Array.isArray(raw) ? raw.map(mask) : mask(raw);
 }
 

@@ -13,7 +13,8 @@ export const loggingSettings = {
     env: "HOP_LOG_QUERY",
     flag: "--log-query",
     kind: "switch",
-    description: "Keep the query string in access-log paths (it may carry tokens; off by default)",
+    description:
+      "Keep the query string in access-log paths and the client's request lines (it may carry tokens; off by default)",
     expected: "true or false",
     default: "false",
     schema: boolean(),
@@ -33,6 +34,8 @@ export const loggingSettings = {
     kind: "value",
     description: "Loki push URL, e.g. http://loki:3100/loki/api/v1/push (a bare origin gets that path)",
     expected: "an http(s) URL",
+    // May carry basic-auth credentials (Grafana Cloud's `https://<user>:<token>@logs-…/push`).
+    secret: "url",
     schema: httpUrl().optional(),
   }),
   lokiTenantId: setting({

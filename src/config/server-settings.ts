@@ -126,7 +126,7 @@ export const serverSettings = defineSettings({
     kind: "value",
     description: "PostgreSQL DSN (postgres://...); unset uses the embedded SQLite store",
     expected: "a postgres:// or postgresql:// URL",
-    secret: "dsn",
+    secret: "url",
     schema: z
       .string()
       .trim()

@@ -16,8 +16,12 @@ export interface Setting<T> {
   readonly expected: string;
   /** Raw default, parsed like any other input; undefined means "unset". */
   readonly default?: string;
-  /** How the raw value is shown in error messages. */
-  readonly secret?: "key" | "dsn";
+  /**
+   * How the value is shown in error messages and `hopgate config`: "key" masked whole (at most
+   * 4 leading characters of a long one in an error), "url" with its passwords masked (maskDsn:
+   * the user info's and any `password`-like parameter's).
+   */
+  readonly secret?: "key" | "url";
   /** Parses the raw string (or list of strings for "list") into the typed value. */
   readonly schema: z.ZodType<T, unknown>;
 }

@@ -10,13 +10,22 @@ export function maskSecret(value: string): string {
   return `${value.slice(0, 4)}****`;
 }
 
-/** Replaces the password of a URL-style DSN (`postgres://user:pass@host/db`) with `****`. */
+/**
+ * A DSN or other URL with every password in it replaced by `****`: the user info's
+ * (`postgres://user:pass@host/db`) and any parameter whose name holds "pass" (`?password=`,
+ * `sslpassword=`, which pg honours as well, and libpq's `key=value` form: `password=secret`).
+ */
 export function maskDsn(dsn: string): string {
+  let masked: string;
   try {
     const url = new URL(dsn);
     if (url.password) url.password = "****";
-    return url.toString();
+    masked = url.toString();
   } catch {
-    return dsn.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:****@");
+    masked = dsn.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:****@");
   }
+  return masked.replace(PASSWORD_PARAMETER, "$1$2=****");
 }
+
+/** `name=value` whose name holds "pass": in a query (`?`/`&`) or libpq's space-separated form (quoted or not). */
+const PASSWORD_PARAMETER = /(^|[?&\s])([^=&?\s]*pass[^=&?\s]*)\s*=\s*('(?:[^'\\]|\\.)*'?|[^&\s]*)/gi;

@@ -339,6 +339,7 @@ async function assemble(
   // lock the address out of the tunnel endpoint and the admin API, nor the other way round.
   const accessPolicies = new AccessPolicies({
     failures: failureLimiter("visitor address blocked after repeated failed basic-auth attempts"),
+    logger,
   });
   const access = createAccessRepository(database, {
     onChange: ({ domain, policy }) => accessPolicies.set(domain, policy),

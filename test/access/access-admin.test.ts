@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { silentLogger } from "../../src/lib/logger.js";
 import { verifyPassword } from "../../src/server/access/password-hash.js";
 import { createAdminApi } from "../../src/server/admin/admin-api.js";
 import { createAccessRepository, type AccessPolicyChange } from "../../src/server/store/access-repository.js";
 import type { Database } from "../../src/server/store/database.js";
 import { createDomainRepository } from "../../src/server/store/domain-repository.js";
 import { adminCaller } from "../helpers/admin-client.js";
+import { captureLogs } from "../helpers/log-capture.js";
 import { startPlainAdminListener } from "../helpers/admin-server.js";
 import { openTestDatabase, storeBackends, suiteCleanup } from "../helpers/store-backends.js";
 
@@ -18,6 +18,7 @@ for (const backend of storeBackends) {
     let database: Database;
     let call: ReturnType<typeof adminCaller>;
     const changes: AccessPolicyChange[] = [];
+    const logs = captureLogs();
 
     before(async () => {
       database = await openTestDatabase(cleanup, await backend.location(cleanup));
@@ -28,7 +29,7 @@ for (const backend of storeBackends) {
         access,
         adminApiKey: ADMIN_KEY,
         mainDomain: "gateway.test",
-        logger: silentLogger(),
+        logger: logs.logger,
       });
       call = adminCaller(await startPlainAdminListener(api, cleanup), ADMIN_KEY);
       await domains.register("app.example.com", "");
@@ -129,6 +130,50 @@ for (const backend of storeBackends) {
       await call("DELETE", "/domains/app.example.com/access");
     });
 
+    it("shows forward auth's URL with query values and credentials masked: PUT, GET and the log line", async () => {
+      const token = "fa-query-token-7d3e9b";
+      const url = `https://sso.example.com/verify?token=${token}&rd=https%3A%2F%2Fapp.example.com%2F`;
+      const masked = "https://sso.example.com/verify?token=***&rd=***";
+      const from = logs.lines.length;
+      const put = await call("PUT", "/domains/app.example.com/access", { forward_auth: { url } });
+      assert.equal(put.status, 200, put.text);
+      const get = await call("GET", "/domains/app.example.com/access");
+      for (const answer of [put, get]) {
+        assert.equal(
+          answer.json<{ access: { forward_auth: { url: string } } }>().access.forward_auth.url,
+          masked,
+        );
+        assert.ok(!answer.text.includes(token), answer.text);
+      }
+      const [line] = logs.since(from, "access policy set");
+      assert.equal(line?.forward_auth, masked);
+      assert.ok(!JSON.stringify(logs.lines.slice(from)).includes(token));
+      // Stored as given: the gateway asks the service with the token.
+      assert.equal(changes.at(-1)?.policy?.forward_auth?.url, url);
+
+      // Credentials the API refuses, written to the store by hand, are not shown either.
+      await database.db
+        .updateTable("domains")
+        .set({
+          access_policy: JSON.stringify({
+            basic_auth: [],
+            allow: [],
+            deny: [],
+            forward_auth: {
+              url: "https://gw:hand-pass-51a8@sso.example.com/v",
+              copy_headers: [],
+              timeout_ms: 1000,
+            },
+          }),
+        })
+        .where("domain", "=", "app.example.com")
+        .execute();
+      const hand = await call("GET", "/domains/app.example.com/access");
+      assert.ok(!hand.text.includes("hand-pass-51a8"), hand.text);
+      assert.match(hand.text, /"url":"https:\/\/\*\*\*:\*\*\*@sso\.example\.com\/v"/);
+      await call("DELETE", "/domains/app.example.com/access");
+    });
+
     it("answers 404 for an unregistered domain and 400 naming the field for a bad policy", async () => {
       const unknown = await call("PUT", "/domains/nope.example.com/access", { allow: [] });
       assert.equal(unknown.status, 404);
@@ -156,7 +201,10 @@ for (const backend of storeBackends) {
         [{ rate_limit_per_second: -1 }, /rate_limit_per_second must be positive/],
         [{ deny: [], extra: 1 }, /unknown field extra/],
         [{ forward_auth: { url: "ftp://auth.example.com/" } }, /forward_auth\.url must be http or https/],
-        [{ forward_auth: { url: "https://u:p@auth.example.com/" } }, /may not carry credentials/],
+        [
+          { forward_auth: { url: "https://u:p@auth.example.com/" } },
+          /forward_auth\.url may not carry credentials \(user:password@\): .*Authorization.*; put a token in a query parameter instead/,
+        ],
         [
           { forward_auth: { url: "https://auth.example.com/", copy_headers: ["Host"] } },
           /a field the gateway or the visitor owns/,

@@ -7,6 +7,7 @@ import { WebSocket } from "ws";
 import { startBackend } from "../helpers/backend.js";
 import { startGateway, startTestClient, type Gateway } from "../helpers/gateway.js";
 import { freePort } from "../helpers/free-port.js";
+import { captureLogs } from "../helpers/log-capture.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { tlsFixture } from "../helpers/tls-fixture.js";
 import { until } from "../helpers/poll-until.js";
@@ -151,8 +152,9 @@ describe("forward auth, end to end", () => {
     assert.deepEqual(new Set(statuses), new Set([200]), "every visitor is admitted once the service answers");
   });
 
-  it("answers 503 when the auth service cannot be reached or does not answer in time", async (t) => {
-    const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY });
+  it("answers 503 when the auth service cannot be reached or does not answer in time, and logs why with the URL's token masked", async (t) => {
+    const logs = captureLogs();
+    const gateway = await startGateway(t, { adminApiKey: ADMIN_KEY }, logs.logger);
     let reached = 0;
     const backend = await startBackend(t, (_req, res) => {
       reached += 1;
@@ -161,10 +163,21 @@ describe("forward auth, end to end", () => {
     const key = await gateway.register(DOMAIN);
     await startTestClient(t, gateway, DOMAIN, key, [`web=${backend.url}`]).connected;
     const closedPort = await freePort();
-    await putForwardAuth(gateway, { forward_auth: { url: `http://127.0.0.1:${closedPort}/verify` } });
+    const token = "fa-token-3b8e61d2";
+    const url = `http://127.0.0.1:${closedPort}/verify?token=${token}`;
+    await putForwardAuth(gateway, { forward_auth: { url } });
     const response = await visit(gateway.port, DOMAIN, "/");
     assert.equal(response.status, 503);
     assert.equal(response.headers["retry-after"], "1");
+    // A second failure within the interval is counted, not logged: one line per service, not per visitor.
+    assert.equal((await visit(gateway.port, DOMAIN, "/")).status, 503);
+    const failures = logs.since(0, "forward auth failed");
+    assert.equal(failures.length, 1, JSON.stringify(failures));
+    assert.equal(failures[0]?.level, "warn");
+    assert.equal(failures[0]?.domain, DOMAIN);
+    assert.equal(failures[0]?.forward_auth, `http://127.0.0.1:${closedPort}/verify?token=***`);
+    assert.match(String(failures[0]?.reason), /ECONNREFUSED/);
+    assert.ok(!JSON.stringify(logs.lines).includes(token), "the token is in no log line");
 
     // An auth service that never answers: 503 after timeout_ms, not a hang and not an admission.
     const silent = await startBackend(t, () => undefined);
@@ -174,5 +187,10 @@ describe("forward auth, end to end", () => {
     assert.equal(timedOut.status, 503);
     assert.ok(Date.now() - startedMs < 10_000, "answered once the auth service's time was up");
     assert.equal(reached, 0);
+    const timeouts = logs.since(0, "forward auth failed").slice(1);
+    assert.deepEqual(
+      timeouts.map((line) => [line.forward_auth, line.reason]),
+      [[`${silent.url}/verify`, "no answer within 300 ms"]],
+    );
   });
 });

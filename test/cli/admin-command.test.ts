@@ -161,7 +161,7 @@ describe("hopgate admin", () => {
       file,
       JSON.stringify({
         forward_auth: {
-          url: "https://sso.example.com/oauth2/auth",
+          url: "https://sso.example.com/oauth2/auth?token=sso-query-token-4c1d&rd=%2F",
           copy_headers: ["X-Auth-Request-User"],
           allow_ambiguous_paths: ["encoded_slash", "semicolon"],
         },
@@ -171,8 +171,11 @@ describe("hopgate admin", () => {
     assert.equal(forward.code, 0, forward.stderr);
     assert.match(
       forward.stdout,
-      /forward auth: https:\/\/sso\.example\.com\/oauth2\/auth \(timeout 5000 ms\)\n\s+copied headers: x-auth-request-user\n\s+ambiguous paths let through: encoded_slash, semicolon/,
+      /forward auth: https:\/\/sso\.example\.com\/oauth2\/auth\?token=\*\*\*&rd=\*\*\* \(timeout 5000 ms\)\n\s+copied headers: x-auth-request-user\n\s+ambiguous paths let through: encoded_slash, semicolon/,
     );
+    const forwardJson = await admin(["domains", "access", "access.example.com", "--json"]);
+    for (const output of [forward.stdout, forward.stderr, forwardJson.stdout])
+      assert.ok(!output.includes("sso-query-token-4c1d"), output);
     await writeFile(
       file,
       JSON.stringify({ forward_auth: { url: "https://sso.example.com/", allow_ambiguous_paths: ["%2F"] } }),
@@ -197,6 +200,12 @@ describe("hopgate admin", () => {
     ]);
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /policy\.json is not JSON/);
+    // V8's message quotes the text around the bad token: a password must not reach the terminal.
+    await writeFile(file, '{"basic_auth":[{"username":"alice","password": correct-horse-battery}]}');
+    const unquoted = await admin(["domains", "access", "access.example.com", "--set", file]);
+    assert.equal(unquoted.code, 1);
+    assert.match(unquoted.stderr, /policy\.json is not JSON: Unexpected token 'c'\n/);
+    assert.ok(!unquoted.stderr.includes("correct-ho"), unquoted.stderr);
     assert.equal(both.code, 1);
     assert.match(both.stderr, /either --set or --clear, not both/);
     assert.equal(invalid.code, 1);

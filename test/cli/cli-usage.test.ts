@@ -82,20 +82,32 @@ describe("hopgate command line", () => {
 
   it("prints `config` by HOP_* name with the effective certificate source and only a DSN's password masked", async () => {
     const local = await runCli(
-      ["config", "server", "--db-dsn", "postgres://hop:s3cret-pw@db.internal:5432/hopgate"],
+      [
+        "config",
+        "server",
+        "--db-dsn",
+        "postgres://hop:s3cret-pw@db.internal:5432/hopgate?sslmode=require&sslpassword=k3y-pw",
+        "--loki-endpoint",
+        "https://1234:l0ki-t0ken@logs.example.com/loki/api/v1/push",
+      ],
       {
         env: cleanEnv({ HOP_ADMIN_API_KEY: "admin-key-0123456789abcdef" }),
       },
     );
     assert.equal(local.code, 0, local.stderr);
-    assert.ok(!local.stdout.includes("s3cret-pw") && !local.stdout.includes("admin-key-0123"));
+    for (const secret of ["s3cret-pw", "k3y-pw", "admin-key-0123", "l0ki-t0ken"])
+      assert.ok(!local.stdout.includes(secret), secret);
     const shown = JSON.parse(local.stdout) as Record<string, unknown>;
     assert.ok(
       Object.keys(shown).every((key) => key.startsWith("HOP_")),
       Object.keys(shown).join(" "),
     );
-    assert.equal(shown.HOP_DB_DSN, "postgres://hop:****@db.internal:5432/hopgate");
+    assert.equal(
+      shown.HOP_DB_DSN,
+      "postgres://hop:****@db.internal:5432/hopgate?sslmode=require&sslpassword=****",
+    );
     assert.equal(shown.HOP_ADMIN_API_KEY, "****");
+    assert.equal(shown.HOP_LOKI_ENDPOINT, "https://1234:****@logs.example.com/loki/api/v1/push");
     assert.equal(shown.HOP_SERVER_TLS, "self-signed", "unset on localhost: self-signed");
     const real = await runCli(["config", "server", "--domain", "tunnel.example.com"]);
     assert.equal((JSON.parse(real.stdout) as Record<string, unknown>).HOP_SERVER_TLS, "acme");

@@ -136,6 +136,56 @@ describe("request inspector", () => {
     });
   });
 
+  it("masks every header that looks like a credential, a policy's secret header among them, and a replay of the masked form sends the real values", async (t) => {
+    const gateway = await startGateway(t);
+    const backend = await startBackend(t, (req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "x-auth-token": "answer-tok-5e1f0c" });
+      const keys = req.rawHeaders.filter((_, i) => req.rawHeaders[i - 1]?.toLowerCase() === "x-api-key");
+      res.end(JSON.stringify({ token: req.headers["x-token"], keys }));
+    });
+    const key = await gateway.register("secrets.example.test");
+    const client = startTestClient(t, gateway, "secrets.example.test", key, [`web=${backend.url}`], {
+      inspect: "127.0.0.1:0",
+    });
+    await client.connected;
+    const base = (await client.handle).inspectorUrl;
+    assert.ok(base, "the inspector is on");
+    const secrets = {
+      "x-token": "policy-secret-9c2e4a1b",
+      "x-api-key": ["api-key-77aa31", "api-key-0b5d9c"],
+    };
+    const sent = await visit(gateway.port, "secrets.example.test", "/", {
+      headers: { ...secrets, "x-trace": "visible-trace" },
+    });
+    assert.equal(sent.status, 200);
+    const first = (await api<{ requests: Summary[] }>(base, "/api/requests")).body.requests[0];
+    assert.ok(first);
+    const detail = (await api<Detail>(base, `/api/requests/${first.id}`)).body;
+    const header = (pairs: Array<[string, string]>, name: string) =>
+      pairs.find(([n]) => n.toLowerCase() === name)?.[1];
+    assert.equal(header(detail.request.headers, "x-token"), "••••••");
+    assert.equal(header(detail.request.headers, "x-api-key"), "••••••");
+    assert.equal(header(detail.request.headers, "x-trace"), "visible-trace");
+    assert.equal(header(detail.response.headers, "x-auth-token"), "••••••");
+    const { body: _answer, ...shown } = detail.response;
+    for (const secret of [...Object.values(secrets).flat(), "answer-tok-5e1f0c"])
+      assert.ok(!JSON.stringify([detail.request, shown, detail.curl]).includes(secret), secret);
+
+    // The page sends the headers back as it shows them: masked values stand for the originals,
+    // the second X-Api-Key line for the second value.
+    const replayed = await api<Detail>(base, `/api/requests/${first.id}/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ headers: detail.request.headers }),
+    });
+    assert.equal(replayed.status, 200);
+    assert.deepEqual(JSON.parse(replayed.body.response.body.text ?? "{}"), {
+      token: secrets["x-token"],
+      keys: secrets["x-api-key"],
+    });
+    assert.equal(header(replayed.body.request.headers, "x-token"), "••••••");
+  });
+
   it("keeps the last N requests and the first bytes of each body", async (t) => {
     const gateway = await startGateway(t);
     const backend = await startCountingBackend(t);

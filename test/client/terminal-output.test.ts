@@ -186,6 +186,10 @@ describe("the client's output on stdout", () => {
     await client.waitForLine((line) => line.msg === "tunnel accepted");
     assert.equal((await visit(gateway.port, DOMAIN, "/hello")).status, 200);
     await client.waitForLine((line) => line.msg === "request served" && line.path === "/hello");
+    // The query may carry a token: left out, as in the server's access log, unless HOP_LOG_QUERY.
+    assert.equal((await visit(gateway.port, DOMAIN, "/q?token=query-tok-81f2")).status, 200);
+    await client.waitForLine((line) => line.msg === "request served" && line.path === "/q");
+    assert.ok(!client.output().includes("query-tok-81f2"), client.output());
     assert.ok(
       client.lines.every((line) => !("unparsed" in line)),
       `every stdout line is JSON: ${client.output()}`,

@@ -106,6 +106,11 @@ describe("loadConfig", () => {
       /HOP_DB_DSN="mysql:\/\/u:\*\*\*\*@h\/db"/,
     ],
     [
+      "a libpq keyword DSN, its password masked",
+      { HOP_DB_DSN: "host=db password=hunter2 user=hop" },
+      /HOP_DB_DSN="host=db password=\*\*\*\* user=hop" is invalid/,
+    ],
+    [
       "a wildcard proxy domain",
       { HOP_SERVER_PROXY_DOMAINS: "a.example.com,*.example.com" },
       /HOP_SERVER_PROXY_DOMAINS=.*wildcard/,

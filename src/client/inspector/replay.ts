@@ -151,14 +151,24 @@ function overHttp2(
   });
 }
 
+/**
+ * The n-th masked line of a name stands for the original's n-th line of that name (two Cookie
+ * lines, as HTTP/2 browsers send, stay two different values); past the original's count, its last.
+ */
 function unmasked(edited: ReadonlyArray<readonly [string, string]>, original: readonly string[]): string[] {
   const flat: string[] = [];
+  const seen = new Map<string, number>();
   for (const [name, value] of edited) {
     const lower = name.toLowerCase();
+    const nth = seen.get(lower) ?? 0;
+    seen.set(lower, nth + 1);
     let real = value;
     if (value === MASK) {
+      let found = 0;
       for (let i = 0; i < original.length; i += 2) {
-        if ((original[i] as string).toLowerCase() === lower) real = original[i + 1] as string;
+        if ((original[i] as string).toLowerCase() !== lower) continue;
+        real = original[i + 1] as string;
+        if (found++ === nth) break;
       }
     }
     flat.push(name, real);

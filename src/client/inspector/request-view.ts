@@ -1,8 +1,19 @@
 import type { CapturedBody } from "./captured-body.js";
 import type { LoggedRequest } from "./request-log.js";
 
-/** Headers whose values are credentials: shown masked unless the reader asks (`?reveal=1`). */
-const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie"]);
+/**
+ * Headers whose values are credentials, shown masked unless the reader asks (`?reveal=1`):
+ * Authorization, Proxy-Authorization, Cookie, Set-Cookie, and by name any that looks like a
+ * token (`X-Api-Key`, `X-Auth-Token`, forward auth's `X-Auth-Request-Access-Token`…): the client
+ * does not know which header a domain's access policy takes as its secret (`secret_header`),
+ * and that header reaches the backend as the visitor sent it.
+ */
+const SECRET_HEADER_NAME = /authorization|cookie|token|secret|passw|api[-_]?key|credential|session|signature/;
+
+function isSecretHeader(name: string): boolean {
+  return SECRET_HEADER_NAME.test(name.toLowerCase());
+}
+
 export const MASK = "••••••";
 /** Bytes of a binary body shown as hex. */
 const HEX_PREVIEW_BYTES = 512;
@@ -77,7 +88,7 @@ export function shownHeaders(flat: readonly string[], reveal: boolean): Array<[s
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i] as string;
     const value = flat[i + 1] as string;
-    pairs.push([name, !reveal && SECRET_HEADERS.has(name.toLowerCase()) ? MASK : value]);
+    pairs.push([name, !reveal && isSecretHeader(name) ? MASK : value]);
   }
   return pairs;
 }

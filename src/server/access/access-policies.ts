@@ -7,6 +7,7 @@ import type { PolicyEntry, StoredAccessPolicy } from "./stored-policy.js";
 import { compilePolicy, type CompiledPolicy } from "./compiled-policy.js";
 import { decide, type AccessDecision, type PasswordCheck } from "./decide.js";
 import { askForwardAuth } from "./forward-auth.js";
+import { loggingForwardAuthFailures } from "./forward-auth-failures.js";
 import { HashWorkQueue } from "./hash-work-queue.js";
 import { decoyPasswordHash, verifyPassword } from "./password-hash.js";
 
@@ -30,6 +31,8 @@ export interface AccessPoliciesOptions {
   readonly maxConcurrentHashes?: number;
   readonly maxQueuedHashes?: number;
   readonly now?: () => number;
+  /** Where forward auth's failures are reported (forward-auth-failures.ts); unlogged without one. */
+  readonly logger?: Logger;
 }
 
 const DENY_EVERYONE: StoredAccessPolicy = { basic_auth: [], allow: [], deny: ["0.0.0.0/0", "::/0"] };
@@ -58,7 +61,9 @@ export class AccessPolicies implements AccessGate {
       failures: options.failures,
       decoyHash: decoyPasswordHash(),
       verify: (password, storedHash) => queue.run(() => verifyPassword(password, storedHash)),
-      forwardAuth: askForwardAuth,
+      forwardAuth: options.logger
+        ? loggingForwardAuthFailures(askForwardAuth, options.logger, this.#now)
+        : askForwardAuth,
     };
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
+import { maskUrlSecrets } from "../../lib/masked-url.js";
 import { AMBIGUOUS_PATH_FORMS } from "../../protocol/ambiguous-path.js";
 import { parseCidr } from "./ip-rules.js";
 import { hashPassword } from "./password-hash.js";
@@ -8,8 +9,9 @@ import type { StoredAccessPolicy } from "./stored-policy.js";
 /**
  * A domain's visitor access policy (docs/access.md) as the admin API sees it: what the admin
  * sends (passwords and the secret in clear, validated by `accessPolicyInput`) and what the admin
- * reads back (`PublicAccessPolicy`: usernames, lists, header name and limit only). The stored
- * form is in stored-policy.ts; this module, with the OpenAPI schemas, loads with the admin API.
+ * reads back (`PublicAccessPolicy`: usernames, lists, header name and limit, and the forward-auth
+ * URL with its query values masked, `?token=***`). The stored form is in stored-policy.ts; this
+ * module, with the OpenAPI schemas, loads with the admin API.
  */
 
 const MAX_USERS = 50;
@@ -155,7 +157,7 @@ export const accessPolicyInput = z
               )
               .refine(
                 (url) => new URL(url).username === "" && new URL(url).password === "",
-                "forward_auth.url may not carry credentials (GET returns it)",
+                "forward_auth.url may not carry credentials (user:password@): they would be sent as basic auth only to visitors that send no Authorization of their own; put a token in a query parameter instead (shown masked: ?token=***)",
               ),
             copy_headers: z
               .array(
@@ -218,7 +220,10 @@ export const publicAccessPolicy = z
     rate_limit_per_second: z.number().optional(),
     forward_auth: z
       .object({
-        url: z.string(),
+        url: z.string().openapi({
+          description: "As stored but with every query parameter value masked: ?token=***&rd=***",
+          example: "https://sso.example.com/oauth2/auth?token=***",
+        }),
         copy_headers: z.array(z.string()),
         timeout_ms: z.number().int(),
         allow_ambiguous_paths: z.array(z.enum(AMBIGUOUS_PATH_FORMS)),
@@ -262,7 +267,7 @@ export function toPublicPolicy(policy: StoredAccessPolicy): PublicAccessPolicy {
     }),
     ...(policy.forward_auth && {
       forward_auth: {
-        url: policy.forward_auth.url,
+        url: maskUrlSecrets(policy.forward_auth.url),
         copy_headers: policy.forward_auth.copy_headers,
         timeout_ms: policy.forward_auth.timeout_ms,
         allow_ambiguous_paths: policy.forward_auth.allow_ambiguous_paths ?? [],

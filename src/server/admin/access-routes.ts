@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "../../lib/logger.js";
+import { maskUrlSecrets } from "../../lib/masked-url.js";
 import {
   accessPolicyInput,
   publicAccessPolicy,
@@ -84,6 +85,7 @@ export function addAccessRoutes(app: OpenAPIHono, options: AccessRoutesOptions):
         deny: stored.deny.length,
         secret_header: stored.secret_header?.name,
         rate_limit_per_second: stored.rate_limit_per_second,
+        forward_auth: stored.forward_auth && maskUrlSecrets(stored.forward_auth.url),
       },
       "access policy set",
     );
