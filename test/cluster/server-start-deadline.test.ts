@@ -7,7 +7,7 @@ import { WORKER_INDEX_VARIABLE } from "../../src/server/workers/worker-messages.
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
-import { sampleValue } from "../helpers/prometheus-text.js";
+import { promtoolCheckMetrics, sampleValue } from "../helpers/prometheus-text.js";
 import { MAIN_DOMAIN } from "../helpers/server-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { within } from "../helpers/within.js";
@@ -334,6 +334,11 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
       );
       assert.ok(![victim, hung].includes(Number(back.pid)), `a new worker 1: ${JSON.stringify(back)}`);
       await untilSupervision(metricsPort, [1, 0, 1, 2, 2, 2], 30_000);
+      // The workers' sum and the primary's own series make one valid exposition.
+      const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+      const check = await promtoolCheckMetrics(scrape);
+      assert.equal(check.code, 0, check.output);
+      assert.ok(scrape.includes("hopgate_tunnels_active"), "the workers' series are there too");
 
       server.child.kill("SIGTERM");
       assert.equal(
