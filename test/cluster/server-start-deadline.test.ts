@@ -340,6 +340,18 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
       assert.equal(check.code, 0, check.output);
       assert.ok(scrape.includes("hopgate_tunnels_active"), "the workers' series are there too");
 
+      // The new worker 1 crashes too, and its restart is killed before it listens.
+      process.kill(Number(back.pid), "SIGKILL");
+      await server.waitForLine((l) => l.msg === "worker died; restarting" && l.pid === back.pid, 30_000);
+      const doomed = await stopFirstWorker(server, Number(back.pid));
+      process.kill(doomed, "SIGKILL");
+      await server.waitForLine((l) => l.msg === "worker died; restarting" && l.pid === doomed, 30_000);
+      await server.waitForLine(
+        (l) => l.msg === "worker restarted and listening" && l.slot === 1 && l.pid !== back.pid,
+        60_000,
+      );
+      await untilSupervision(metricsPort, [2, 1, 1, 4, 2, 2], 30_000);
+
       server.child.kill("SIGTERM");
       assert.equal(
         await within(server.exited, "the primary to exit after SIGTERM"),
