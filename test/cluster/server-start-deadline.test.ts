@@ -7,6 +7,7 @@ import { WORKER_INDEX_VARIABLE } from "../../src/server/workers/worker-messages.
 import { spawnHopgate, type HopgateProcess } from "../helpers/hopgate-process.js";
 import { pollUntil } from "../helpers/poll-until.js";
 import { cuttablePgDatabase, pgSkip } from "../helpers/postgres.js";
+import { promtoolCheckMetrics, sampleValue } from "../helpers/prometheus-text.js";
 import { MAIN_DOMAIN } from "../helpers/server-process.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { within } from "../helpers/within.js";
@@ -129,6 +130,39 @@ async function hangRestartedWorker(server: HopgateProcess): Promise<{ victim: nu
 }
 
 const RESTART_KILLED = "restarted worker not listening by the start deadline; killed it, restarting";
+
+/** The primary's own series (src/server/workers/supervision-metrics.ts). */
+const SUPERVISION_SERIES = [
+  'hopgate_worker_exits_total{reason="crashed"}',
+  'hopgate_worker_exits_total{reason="start_failed"}',
+  'hopgate_worker_exits_total{reason="start_timeout"}',
+  "hopgate_worker_restarts_total",
+  "hopgate_workers_listening",
+  "hopgate_workers_configured",
+] as const;
+
+/** The supervision series in one scrape of the primary's /metrics, by name; throws unless 200. */
+async function supervisionSeries(metricsPort: number): Promise<Record<string, number | undefined>> {
+  const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  const scrape = await response.text();
+  if (response.status !== 200) throw new Error(`/metrics answered ${response.status}: ${scrape}`);
+  return Object.fromEntries(SUPERVISION_SERIES.map((series) => [series, sampleValue(scrape, series)]));
+}
+
+/** Polls the primary's /metrics until its supervision series are `expected` (in SUPERVISION_SERIES order). */
+async function untilSupervision(metricsPort: number, expected: number[], timeoutMs: number): Promise<void> {
+  const want = Object.fromEntries(SUPERVISION_SERIES.map((series, i) => [series, expected[i]]));
+  let last: unknown;
+  await pollUntil(
+    async () => {
+      last = await supervisionSeries(metricsPort).catch((error: unknown) => String(error));
+      return JSON.stringify(last) === JSON.stringify(want);
+    },
+    timeoutMs,
+    () => `the primary's metrics never were ${JSON.stringify(want)}; last: ${JSON.stringify(last)}`,
+    100,
+  );
+}
 
 function hopgateLines(server: HopgateProcess): string[] {
   return server
@@ -274,6 +308,56 @@ describe("the start deadline of hopgate server (HOP_SERVER_START_TIMEOUT_SECONDS
         server.output().slice(-2000),
       );
       assert.equal(isRunning(Number(back.pid)), false, "no worker outlives the primary");
+    });
+
+    it("is counted in the primary's metrics: exits by reason, restarts, workers listening", async (t) => {
+      const deadlineSeconds = 15;
+      const server = startServerProcess(t, await tempDir(t), [
+        ...["--workers", "2", "--start-timeout-seconds", String(deadlineSeconds)],
+        ...["--metrics-listen", "127.0.0.1:0"],
+      ]);
+      const { victim, hung } = await hangRestartedWorker(server);
+      const listening = server.lines.find((l) => l.msg === "HopGate workers listening");
+      const metricsPort = Number(listening?.metrics_port);
+      assert.ok(metricsPort > 0, `a metrics listener: ${JSON.stringify(listening)}`);
+      // Worker 1 crashed and was forked again; the restarted one hangs before listening, and the
+      // scrape answers without it (it would not answer the metrics request either).
+      await untilSupervision(metricsPort, [1, 0, 0, 1, 1, 2], 30_000);
+
+      await server.waitForLine(
+        (l) => l.msg === RESTART_KILLED && l.pid === hung,
+        (deadlineSeconds + 30) * 1000,
+      );
+      const back = await server.waitForLine(
+        (l) => l.msg === "worker restarted and listening" && l.slot === 1,
+        (deadlineSeconds + 30) * 1000,
+      );
+      assert.ok(![victim, hung].includes(Number(back.pid)), `a new worker 1: ${JSON.stringify(back)}`);
+      await untilSupervision(metricsPort, [1, 0, 1, 2, 2, 2], 30_000);
+      // The workers' sum and the primary's own series make one valid exposition.
+      const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
+      const check = await promtoolCheckMetrics(scrape);
+      assert.equal(check.code, 0, check.output);
+      assert.ok(scrape.includes("hopgate_tunnels_active"), "the workers' series are there too");
+
+      // The new worker 1 crashes too, and its restart is killed before it listens.
+      process.kill(Number(back.pid), "SIGKILL");
+      await server.waitForLine((l) => l.msg === "worker died; restarting" && l.pid === back.pid, 30_000);
+      const doomed = await stopFirstWorker(server, Number(back.pid));
+      process.kill(doomed, "SIGKILL");
+      await server.waitForLine((l) => l.msg === "worker died; restarting" && l.pid === doomed, 30_000);
+      await server.waitForLine(
+        (l) => l.msg === "worker restarted and listening" && l.slot === 1 && l.pid !== back.pid,
+        60_000,
+      );
+      await untilSupervision(metricsPort, [2, 1, 1, 4, 2, 2], 30_000);
+
+      server.child.kill("SIGTERM");
+      assert.equal(
+        await within(server.exited, "the primary to exit after SIGTERM"),
+        0,
+        server.output().slice(-2000),
+      );
     });
 
     it("is stopped with the others when a shutdown comes while it is starting", async (t) => {

@@ -13,6 +13,7 @@ import {
   PROXY_DIRECTIONS,
   PROXY_ERROR_TYPES,
 } from "../../src/server/metrics/server-events.js";
+import { WORKER_EXIT_REASONS } from "../../src/server/workers/supervision-metrics.js";
 
 // docs/operations.md's metrics tables name, for each metric with a closed label set, exactly the
 // label values the code emits (the lists the metrics pre-create their series from).
@@ -29,6 +30,7 @@ const LABEL_VALUES: Record<string, readonly string[]> = {
   hopgate_connections_dropped_total: CONNECTION_DROP_REASONS,
   hopgate_client_reconnects_total: RECONNECT_REASONS,
   hopgate_client_bytes_total: CLIENT_DIRECTIONS,
+  hopgate_worker_exits_total: WORKER_EXIT_REASONS,
 };
 
 describe("docs/operations.md metrics tables", () => {

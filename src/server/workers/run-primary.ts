@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { isSea } from "node:sea";
+import { Registry } from "prom-client";
 import type { ServerConfig } from "../../config/server-settings.js";
 import { HopGateError, isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
@@ -16,6 +17,7 @@ import {
   type StopMessage,
 } from "./worker-messages.js";
 import { planRestart } from "./restart-backoff.js";
+import { createSupervisionMetrics, type WorkerExitReason } from "./supervision-metrics.js";
 
 /** After the drain time, how long the primary waits for workers to exit before SIGKILL. */
 const EXIT_GRACE_MS = 5_000;
@@ -43,7 +45,8 @@ interface Slot {
  * the listening ports (the primary accepts and hands connections round-robin), restarts a worker
  * that dies after it was listening (backoff from 0.5 s doubling to 30 s; logged), kills a
  * restarted worker not listening HOP_SERVER_START_TIMEOUT_SECONDS after its fork and restarts it
- * the same way (a quick exit; logged), serves the workers' summed metrics on HOP_METRICS_LISTEN,
+ * the same way (a quick exit; logged), serves the workers' summed metrics and its own (exits,
+ * restarts, workers listening: supervision-metrics.ts) on HOP_METRICS_LISTEN,
  * and on the first SIGTERM/SIGINT asks every worker to drain and stop. A worker that fails or
  * exits before its first "ready" is not retried: a setting it rejects or a port it cannot bind
  * would fail again, so every worker is stopped and the start rejects with a HopGateError naming
@@ -100,6 +103,12 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     restartDeadline: undefined,
     killedNotListening: undefined,
   }));
+  const primaryRegistry = new Registry();
+  const supervision = createSupervisionMetrics({
+    registry: primaryRegistry,
+    configuredWorkers: count,
+    listeningWorkers: () => slots.filter((s) => s.ready).length,
+  });
   let firstStart: { resolve: () => void; reject: (error: Error) => void } | undefined;
   const allReady = new Promise<void>((resolve, reject) => (firstStart = { resolve, reject }));
   const exits = new Set<Promise<void>>();
@@ -118,7 +127,10 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
     slot.worker = worker;
     // The first start has its deadline for all workers; a restart has one of its own.
-    if (slot.restarts > 0) armRestartDeadline(slot, worker);
+    if (slot.restarts > 0) {
+      supervision.workerRestarted();
+      armRestartDeadline(slot, worker);
+    }
     // A message sent to a worker that just died (EPIPE) must not end the primary: its exit follows.
     worker.on("error", (error) =>
       log.warn({ slot: slot.index, pid: worker.process.pid, err: error.message }, "cannot reach a worker"),
@@ -171,6 +183,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
           const { delayMs, quickExits } = planRestart(slot.quickExits, ranMs, wasReady);
           slot.quickExits = quickExits;
           slot.restarts += 1;
+          supervision.workerExited(exitReason(slot, wasReady));
           const exit = { worker: slot.index, pid: worker.process.pid, code, signal, ran_ms: ranMs };
           if (slot.killedNotListening === undefined)
             log.warn({ ...exit, restart_in_ms: delayMs }, "worker died; restarting");
@@ -262,7 +275,11 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     if (config.metricsListen) {
       metricsListener = await createMetricsListener({
         listen: config.metricsListen,
-        registry: aggregatedWorkerMetrics(),
+        registry: aggregatedWorkerMetrics({
+          listeningWorkers: () =>
+            slots.flatMap((s) => (s.ready && s.worker?.isConnected() ? [s.worker] : [])),
+          primaryRegistry,
+        }),
         readiness: createReadinessProbe({
           checks: [
             {
@@ -296,6 +313,12 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   log.info({ workers: count }, "stopping workers");
   await stopWorkers();
   return failed ? 1 : 0;
+}
+
+/** Why a worker exited outside a shutdown, for hopgate_worker_exits_total. */
+function exitReason(slot: Slot, wasReady: boolean): WorkerExitReason {
+  if (slot.killedNotListening !== undefined) return "start_timeout";
+  return wasReady ? "crashed" : "start_failed";
 }
 
 function clearRestartDeadline(slot: Slot): void {

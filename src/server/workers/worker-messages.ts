@@ -1,6 +1,6 @@
 /**
  * The IPC messages between the primary of `hopgate server --workers N` and its workers (node:cluster
- * channel, JSON). Prefixed so that prom-client's own messages on the same channel never match.
+ * channel, JSON). Prefixed so that other messages on the same channel never match.
  */
 
 /** Worker → primary: the worker's server is listening. */
@@ -61,4 +61,36 @@ export function isProgressMessage(message: unknown): message is ProgressMessage 
 
 export function isStopMessage(message: unknown): message is StopMessage {
   return typeof message === "object" && message !== null && (message as StopMessage).type === "hopgate:stop";
+}
+
+/** Primary → worker: send your registry's metrics (as `getMetricsAsJSON`), answering `id`. */
+export interface MetricsRequestMessage {
+  readonly type: "hopgate:metrics-request";
+  readonly id: number;
+}
+
+/** Worker → primary: its metrics for request `id`, or why it has none. */
+export interface MetricsMessage {
+  readonly type: "hopgate:metrics";
+  readonly id: number;
+  readonly metrics?: unknown[];
+  readonly error?: string;
+}
+
+export function isMetricsRequestMessage(message: unknown): message is MetricsRequestMessage {
+  return (
+    typeof message === "object" &&
+    message !== null &&
+    (message as MetricsRequestMessage).type === "hopgate:metrics-request" &&
+    typeof (message as MetricsRequestMessage).id === "number"
+  );
+}
+
+export function isMetricsMessage(message: unknown): message is MetricsMessage {
+  return (
+    typeof message === "object" &&
+    message !== null &&
+    (message as MetricsMessage).type === "hopgate:metrics" &&
+    typeof (message as MetricsMessage).id === "number"
+  );
 }
