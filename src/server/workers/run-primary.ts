@@ -279,8 +279,11 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
           listeningWorkers: () =>
             slots.flatMap((s) => (s.ready && s.worker?.isConnected() ? [s.worker] : [])),
           primaryRegistry,
+          logger,
         }),
         readiness: createReadinessProbe({
+          // A listening worker that hangs stays "listening" here (it is not restarted either):
+          // hopgate_workers_scrape_missing and the HopGateWorkerNotAnswering alert see it.
           checks: [
             {
               name: "workers",
