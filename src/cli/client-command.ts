@@ -7,6 +7,7 @@ import { clientSettings } from "../config/client-settings.js";
 import { ConfigError } from "../config/config-error.js";
 import { loadConfig } from "../config/load-config.js";
 import { lokiOptionsFromConfig } from "../config/logging-settings.js";
+import { hasSecretFile, secretFileEnv, secretFileFlag, secretFileFlagKey } from "../config/secret-file.js";
 import type { Logger } from "../lib/logger.js";
 import { createLogging } from "../lib/logging.js";
 import type { ReloadSummary } from "../client/domain-tunnels.js";
@@ -73,6 +74,12 @@ async function startConfig(
     ) {
       throw new ConfigError(
         `${setting.flag} (${setting.env}) cannot be combined with the config file ${path}: declare it in the file`,
+      );
+    }
+    const secret = clientSettings[setting.name];
+    if (hasSecretFile(secret) && (flags[secretFileFlagKey(setting.name)] || env[secretFileEnv(secret)])) {
+      throw new ConfigError(
+        `${secretFileFlag(secret)} (${secretFileEnv(secret)}) cannot be combined with the config file ${path}: declare it in the file`,
       );
     }
   }

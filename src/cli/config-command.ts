@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { loadConfig } from "../config/load-config.js";
+import { loadConfigWithSources, type SettingSource } from "../config/load-config.js";
 import { clientSettings } from "../config/client-settings.js";
 import { serverSettings, type ServerConfig } from "../config/server-settings.js";
 import type { Setting, SettingTable } from "../config/setting.js";
@@ -13,7 +13,8 @@ import { addSettingOptions, settingFlags } from "./settings-options.js";
  * before it starts. API keys and passwords show as `****`; a DSN and the Loki endpoint show with
  * only their passwords masked (user, host and database are what an operator checks). For the
  * server, HOP_SERVER_TLS shows the certificate source that will be used, also when it is unset
- * and follows the domain.
+ * and follows the domain. A secret read from its file form shows as masked, followed by
+ * `(from file <path>)`.
  */
 export function configCommand(): Command {
   const command = new Command("config").description("Validate and print the effective configuration");
@@ -23,10 +24,11 @@ export function configCommand(): Command {
   ] as const) {
     const sub = addSettingOptions(new Command(name).description(`Check the ${name} configuration`), table);
     sub.action(async () => {
-      const config: Record<string, unknown> = loadConfig(table, { flags: settingFlags(sub, table) });
+      const loaded = loadConfigWithSources(table as SettingTable, { flags: settingFlags(sub, table) });
+      const config: Record<string, unknown> = loaded.config;
       const shown: Record<string, unknown> = {};
       for (const [key, setting] of Object.entries(table as SettingTable)) {
-        shown[setting.env] = shownValue(setting, config[key]);
+        shown[setting.env] = withFileOrigin(shownValue(setting, config[key]), loaded.sources[key]);
       }
       if (name === "server") {
         // Loaded here only: the certificate sources are server code the other commands never need.
@@ -45,6 +47,10 @@ function shownValue(setting: Setting<unknown>, value: unknown): unknown {
   if (isServiceTarget(value)) return serviceTargetText(value);
   if (value === undefined || setting.secret === undefined) return value;
   return setting.secret === "url" && typeof value === "string" ? maskDsn(value) : "****";
+}
+
+function withFileOrigin(shown: unknown, source: SettingSource | undefined): unknown {
+  return source?.file === undefined ? shown : `${String(shown)} (from file ${source.file})`;
 }
 
 function isServiceTarget(value: unknown): value is { target: URL; http2?: true } {

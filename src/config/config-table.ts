@@ -1,11 +1,13 @@
 import { adminSettings } from "./admin-settings.js";
 import { clientSettings } from "./client-settings.js";
 import { serverSettings } from "./server-settings.js";
+import { hasSecretFile, secretFileEnv, secretFileFlag } from "./secret-file.js";
 import type { SettingTable } from "./setting.js";
 
 /**
  * The README's configuration reference, generated from the settings tables themselves so that
- * the documentation cannot drift (`npm run docs:config` writes it; a test compares).
+ * the documentation cannot drift (`npm run docs:config` writes it; a test compares). A secret
+ * setting's row also names its file form (secret-file.ts).
  */
 export function configurationMarkdown(): string {
   return [
@@ -21,7 +23,13 @@ function section(title: string, table: SettingTable): string {
       setting.kind === "value" || setting.kind === "list" ? `${setting.flag} <value>` : setting.flag;
     const fallback =
       setting.default === undefined ? "—" : setting.default === "" ? "(empty)" : `\`${setting.default}\``;
-    return `| \`${setting.env}\` | \`${flag}\` | ${fallback} | ${escape(setting.description)}; ${escape(setting.expected)} |`;
+    const variable = hasSecretFile(setting)
+      ? `\`${setting.env}\` or \`${secretFileEnv(setting)}\``
+      : `\`${setting.env}\``;
+    const flags = hasSecretFile(setting)
+      ? `\`${flag}\` or \`${secretFileFlag(setting)} <path>\``
+      : `\`${flag}\``;
+    return `| ${variable} | ${flags} | ${fallback} | ${escape(setting.description)}; ${escape(setting.expected)} |`;
   });
   return [
     `#### ${title}`,
