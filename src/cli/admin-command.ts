@@ -6,6 +6,8 @@ import { createAdminClient, expectSuccess, type AdminAnswer, type AdminClient } 
 import { HopGateError } from "../lib/hopgate-error.js";
 import {
   accessPolicyText,
+  certificateRetryText,
+  certificateText,
   domainListText,
   domainStatusText,
   issuedKeyText,
@@ -16,7 +18,7 @@ import { addSettingOptions, settingFlags } from "./settings-options.js";
 type Json = Record<string, unknown>;
 
 /**
- * `hopgate admin domains register|unregister|list|status|rotate-key|revoke|access` and `hopgate admin
+ * `hopgate admin domains register|unregister|list|status|rotate-key|revoke|access|certificate` and `hopgate admin
  * sessions`: a client of a running server's admin API. Text output by default, the server's
  * JSON with `--json`; a failed request exits non-zero with the server's message.
  */
@@ -130,6 +132,7 @@ function domainsCommand(run: Run): Command {
       ),
   );
   domains.addCommand(accessCommand(run));
+  domains.addCommand(certificateCommand(run));
   return domains;
 }
 
@@ -159,6 +162,26 @@ function accessCommand(run: Run): Command {
       return run(
         (client) => client.send("GET", path),
         (answer) => accessPolicyText(answer, domain),
+      );
+    });
+}
+
+/** `hopgate admin domains certificate <domain> [--retry]` (docs/certificates.md, "Retry now"). */
+function certificateCommand(run: Run): Command {
+  return new Command("certificate")
+    .description("Show a domain's ACME certificate state, or order a failed one now (--retry)")
+    .argument("<domain>")
+    .option("--retry", "Order now instead of at the next retry (never past the CA's hourly limit)")
+    .action((domain: string, options: { retry?: boolean }) => {
+      if (options.retry === true)
+        return run(
+          (client) =>
+            client.send("POST", `/domains/${encodeURIComponent(domain)}/certificate/retry`, { body: {} }),
+          (answer) => certificateRetryText(answer, domain),
+        );
+      return run(
+        (client) => client.send("GET", "/domains/status", { query: { domain } }),
+        (answer) => certificateText(answer, domain),
       );
     });
 }

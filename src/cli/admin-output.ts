@@ -69,6 +69,39 @@ export function domainStatusText(body: Json, domain: string): string {
   return lines.join("\n");
 }
 
+interface CertificateJson {
+  readonly state: string;
+  readonly not_after?: string;
+  readonly reason?: string;
+  readonly next_retry_at?: string;
+}
+
+/** The `certificate` of a domain's status (ACME only). */
+export function certificateText(body: Json, domain: string): string {
+  if (body.exists !== true) return `${domain} is not registered.`;
+  const certificate = body.certificate as CertificateJson | undefined;
+  if (!certificate) return `${domain} has no ACME certificate on this server.`;
+  return [`Certificate of ${domain}:`, ...certificateLines(certificate)].join("\n");
+}
+
+/** A 202 of `POST /domains/{domain}/certificate/retry`. */
+export function certificateRetryText(body: Json, domain: string): string {
+  return [
+    `Ordering the certificate of ${domain} now.`,
+    ...certificateLines(body.certificate as CertificateJson),
+    `Follow it with: hopgate admin domains certificate ${domain}`,
+  ].join("\n");
+}
+
+function certificateLines(certificate: CertificateJson): string[] {
+  return [
+    `  state: ${certificate.state}`,
+    ...(certificate.not_after ? [`  expires: ${certificate.not_after}`] : []),
+    ...(certificate.reason ? [`  last failure: ${certificate.reason}`] : []),
+    ...(certificate.next_retry_at ? [`  next retry: ${certificate.next_retry_at}`] : []),
+  ];
+}
+
 export function domainListText(body: Json): string {
   const domains = (body.domains ?? []) as DomainJson[];
   if (domains.length === 0) return "No domains registered.";

@@ -75,7 +75,7 @@ describe("the admin API's OpenAPI document", () => {
       ),
     );
     for (const status of statuses) {
-      if (status !== "200")
+      if (!status.startsWith("2"))
         assert.match(guide, new RegExp(`^\\| ${status} +\\| \``, "m"), `errors table: ${status}`);
     }
   });

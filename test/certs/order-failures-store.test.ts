@@ -51,6 +51,35 @@ for (const backend of storeBackends) {
       assert.equal(await store.orderFailures(B), undefined, "another domain has none");
     });
 
+    it("moves a domain's next retry to now for an admin's retry, keeping its failures, and only that domain's", async (t) => {
+      const cleanup = (fn: () => unknown) => t.after(fn);
+      const store = createKyselyCertificateStore(
+        await openTestDatabase(cleanup, await backend.location(cleanup)),
+      );
+      await store.retryOrderNow(A); // nothing recorded: nothing to move
+      assert.equal(await store.orderFailures(A), undefined);
+      for (const domain of [A, B]) {
+        await store.recordOrderFailure(domain, { reason: "first", count: 1, retryInMs: 15_000 });
+        await store.recordOrderFailure(domain, { reason: "second", count: 2, retryInMs: HOUR_MS });
+      }
+      await store.retryOrderNow(A);
+      const afterMs = Date.now();
+      const moved = await store.orderFailures(A);
+      assert.ok(moved);
+      assert.ok(
+        moved.nextRetryMs <= afterMs + CLOCK_SLACK_MS,
+        `next retry ${moved.nextRetryMs - afterMs} ms ahead`,
+      );
+      assert.equal(moved.count, 2, "the count goes on");
+      assert.equal(moved.recentMs.length, 2, "the hour's failures still count against the limit");
+      assert.equal(moved.reason, "second");
+      const other = await store.orderFailures(B);
+      assert.ok(
+        other && other.nextRetryMs > afterMs + HOUR_MS - CLOCK_SLACK_MS,
+        "another domain keeps its wait",
+      );
+    });
+
     it("forgets a domain's failures when a certificate of it is stored or deleted, and only that domain's", async (t) => {
       const cleanup = (fn: () => unknown) => t.after(fn);
       const store = createKyselyCertificateStore(

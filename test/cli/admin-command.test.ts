@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { silentLogger } from "../../src/lib/logger.js";
 import { createAdminApi } from "../../src/server/admin/admin-api.js";
+import type { CertificateDirectory } from "../../src/server/admin/domain-routes.js";
+import type { CertificateStatus } from "../../src/server/certs/acme/managed-domain.js";
 import { createAccessRepository } from "../../src/server/store/access-repository.js";
 import { createDomainRepository, type DomainRepository } from "../../src/server/store/domain-repository.js";
 import type { SessionDirectory } from "../../src/server/tunnel/session-directory.js";
@@ -37,6 +39,30 @@ const sessions: SessionDirectory = {
   closeDomain: () => 0,
 };
 
+const NEXT_RETRY_AT = "2026-01-01T01:00:00.000Z";
+const failedCertificate: CertificateStatus = {
+  state: "failed",
+  reason: "connection refused",
+  nextRetryMs: Date.parse(NEXT_RETRY_AT),
+};
+
+/** The ACME manager as the admin API sees it: cert.example.com failed, limited.example.com too, at its limit. */
+const certificates: CertificateDirectory = {
+  currentStatus: (domain) =>
+    Promise.resolve(domain.endsWith("cert.example.com") ? failedCertificate : undefined),
+  retryNow: (domain) =>
+    Promise.resolve(
+      domain === "cert.example.com"
+        ? { decision: { t: "order" }, status: failedCertificate }
+        : domain === "limited-cert.example.com"
+          ? {
+              decision: { t: "limited", retryAtMs: failedCertificate.nextRetryMs },
+              status: failedCertificate,
+            }
+          : undefined,
+    ),
+};
+
 describe("hopgate admin", () => {
   const cleanup = suiteCleanup();
   let plain: AdminListener;
@@ -53,6 +79,7 @@ describe("hopgate admin", () => {
       adminApiKey: ADMIN_KEY,
       mainDomain: "localhost",
       sessions,
+      certificates,
       logger: silentLogger(),
     });
     plain = await startPlainAdminListener(api, cleanup);
@@ -230,6 +257,39 @@ describe("hopgate admin", () => {
     assert.equal(cleared.code, 0, cleared.stderr);
     const none = await admin(["domains", "access", "*.wild.example.com"]);
     assert.match(none.stdout, /has no access policy: every visitor gets in/);
+  });
+
+  it("shows a domain's certificate and retries it with --retry, with the server's refusals", async () => {
+    await domains.register("cert.example.com", "");
+    await domains.register("limited-cert.example.com", "");
+    const [shown, retried, limited, plain, unknown] = await Promise.all([
+      admin(["domains", "certificate", "cert.example.com"]),
+      admin(["domains", "certificate", "cert.example.com", "--retry"]),
+      admin(["domains", "certificate", "limited-cert.example.com", "--retry"]),
+      admin(["domains", "certificate", "cli.example.com", "--retry"]),
+      admin(["domains", "certificate", "nobody.example.com", "--retry"]),
+    ]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(
+      shown.stdout.trim(),
+      [
+        "Certificate of cert.example.com:",
+        "  state: failed",
+        "  last failure: connection refused",
+        `  next retry: ${NEXT_RETRY_AT}`,
+      ].join("\n"),
+    );
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.match(retried.stdout, /^Ordering the certificate of cert\.example\.com now\.$/m);
+    assert.equal(limited.code, 1);
+    assert.match(
+      limited.stderr,
+      new RegExp(`429 \\(rate_limited\\): .*hour.*${NEXT_RETRY_AT.replaceAll(".", "\\.")}`),
+    );
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, /409 \(conflict\): no ACME certificate is managed for cli\.example\.com/);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /404 \(not_found\): nobody\.example\.com is not registered/);
   });
 
   it("lists live sessions", async () => {

@@ -10,6 +10,7 @@ import type { DomainRepository } from "../store/domain-repository.js";
 import type { SessionDirectory } from "../tunnel/session-directory.js";
 import type { AccessRepository } from "../store/access-repository.js";
 import { addAccessRoutes } from "./access-routes.js";
+import { addCertificateRoutes } from "./certificate-routes.js";
 import { adminAuth, type AdminAuthOptions } from "./admin-auth.js";
 import { errorResponse } from "./admin-error.js";
 import {
@@ -36,7 +37,7 @@ export interface AdminApiOptions {
   readonly sessions?: SessionDirectory;
   /** The sessions of every server of the gateway (PostgreSQL store); absent: `sessions` alone. */
   readonly gatewaySessions?: GatewaySessions;
-  /** Certificate status per domain, shown by /domains/status (ACME mode only). */
+  /** Certificate status per domain, shown by /domains/status, and its retry (ACME mode only). */
   readonly certificates?: CertificateDirectory;
   /** Labels held under wildcard domains, shown by /domains/status of a wildcard. */
   readonly labels?: LabelDirectory;
@@ -105,6 +106,7 @@ export function createAdminApi(options: AdminApiOptions): AdminApi {
     mainDomain,
     logger,
   });
+  addCertificateRoutes(app, { domains: options.domains, certificates: options.certificates, logger });
   if (options.access) addAccessRoutes(app, { access: options.access, mainDomain, logger });
   addSessionRoutes(app, { sessions: options.sessions, gatewaySessions: options.gatewaySessions, mainDomain });
   addDocumentRoute(app);

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { normalizeDomain } from "../../lib/domain-name.js";
 import { normalizeWildcard } from "../../lib/wildcard-domain.js";
+import type { CertificateStatus } from "../certs/acme/managed-domain.js";
 import type { DomainRecord } from "../store/domain-repository.js";
 import type { SessionHolder } from "../cluster/server-registry.js";
 import type { SessionInfo } from "../tunnel/session-directory.js";
@@ -108,7 +109,7 @@ export const keyResponse = z
   .object({ success: z.literal(true), domain: z.string(), client_api_key: apiKey })
   .openapi("ClientApiKey");
 export const existsResponse = z.object({ success: z.literal(true), exists: z.boolean() }).openapi("Exists");
-const certificateJson = z
+export const certificateJson = z
   .object({
     state: z.enum(["pending", "issued", "failed"]),
     not_after: z.string().optional().openapi({ description: "Expiry of the issued certificate (ISO 8601)" }),
@@ -156,6 +157,10 @@ export const errorResponse = z
   .object({
     success: z.literal(false),
     error: z.object({ code: z.string().openapi({ example: "invalid_input" }), message: z.string() }),
+    next_retry_at: z.string().optional().openapi({
+      description:
+        "Only on a certificate retry refused by the CA's hourly limit of failed orders (429): when the next order is allowed (ISO 8601)",
+    }),
   })
   .openapi("Error");
 
@@ -187,4 +192,26 @@ export function toSessionJson(
       server: { id: session.server.id, advertise_address: session.server.advertiseAddress },
     }),
   };
+}
+
+export function toCertificateJson(status: CertificateStatus) {
+  switch (status.state) {
+    case "pending":
+      return { state: status.state };
+    case "issued":
+      return {
+        state: status.state,
+        not_after: new Date(status.notAfterMs).toISOString(),
+        ...(status.renewalFailure && {
+          reason: status.renewalFailure.reason,
+          next_retry_at: new Date(status.renewalFailure.nextRetryMs).toISOString(),
+        }),
+      };
+    case "failed":
+      return {
+        state: status.state,
+        reason: status.reason,
+        next_retry_at: new Date(status.nextRetryMs).toISOString(),
+      };
+  }
 }

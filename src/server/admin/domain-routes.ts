@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "../../lib/logger.js";
 import { isWildcardPattern } from "../../lib/wildcard-domain.js";
+import type { RetryResult } from "../certs/acme/acme-certificate-manager.js";
 import type { CertificateStatus } from "../certs/acme/managed-domain.js";
 import type { DomainRepository } from "../store/domain-repository.js";
 import type { LabelHold } from "../subdomains/gateway-labels.js";
@@ -15,6 +16,7 @@ import {
   memoField,
   okResponse,
   statusResponse,
+  toCertificateJson,
   toDomainJson,
   toSessionJson,
 } from "./admin-schemas.js";
@@ -26,6 +28,8 @@ import { errorResponses, jsonBody, jsonResponse } from "./route-helpers.js";
  */
 export interface CertificateDirectory {
   currentStatus(domain: string): Promise<CertificateStatus | undefined>;
+  /** An admin's "retry now"; undefined for a domain without an ACME certificate here. */
+  retryNow(domain: string): Promise<RetryResult | undefined>;
 }
 
 /** Where the admin API reads the labels held under a wildcard domain (src/server/subdomains/). */
@@ -221,26 +225,4 @@ function toLabelHolderJson(hold: LabelHold) {
     hostname: hold.hostname,
     server: { id: hold.server.id, advertise_address: hold.server.advertiseAddress },
   };
-}
-
-function toCertificateJson(status: CertificateStatus) {
-  switch (status.state) {
-    case "pending":
-      return { state: status.state };
-    case "issued":
-      return {
-        state: status.state,
-        not_after: new Date(status.notAfterMs).toISOString(),
-        ...(status.renewalFailure && {
-          reason: status.renewalFailure.reason,
-          next_retry_at: new Date(status.renewalFailure.nextRetryMs).toISOString(),
-        }),
-      };
-    case "failed":
-      return {
-        state: status.state,
-        reason: status.reason,
-        next_retry_at: new Date(status.nextRetryMs).toISOString(),
-      };
-  }
 }

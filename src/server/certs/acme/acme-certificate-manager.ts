@@ -16,11 +16,19 @@ import {
   type ServedCertificate,
 } from "./managed-domain.js";
 import { bindingFailure } from "./order-failure.js";
+import { retryDecision, type RetryDecision } from "./order-retry.js";
 import { createOrderRunner, type AcmeOrderEvent, type OrderRunnerOptions } from "./order-runner.js";
 import { DEFAULT_RENEWAL_POLICY, renewAtMs, type RenewalPolicy } from "./renewal-policy.js";
 
 export type { CertificateStatus } from "./managed-domain.js";
 export type { AcmeOrderEvent } from "./order-runner.js";
+export type { RetryDecision } from "./order-retry.js";
+
+/** What an admin's "retry now" did, and the domain's status after it. */
+export interface RetryResult {
+  readonly decision: RetryDecision;
+  readonly status: CertificateStatus;
+}
 
 /** The domain store as the certificate manager needs it (ask it before any on-demand order). */
 export interface DomainRegistry {
@@ -76,6 +84,13 @@ export interface AcmeCertificateManager extends CertificateProvider {
    * (the admin API). Falls back to `status()` while the store does not answer.
    */
   currentStatus(domain: string): Promise<CertificateStatus | undefined>;
+  /**
+   * An admin's "retry now" (order-retry.ts): unless the hourly limit of failed orders holds it
+   * back, drops the backoff (this server's and the one recorded in the store) and starts an
+   * order, which runs under the domain's lock like every order, so a gateway orders once.
+   * Undefined for a domain the manager does not manage; rejects while the store does not answer.
+   */
+  retryNow(domain: string): Promise<RetryResult | undefined>;
   /**
    * A certificate was stored (by any server sharing the store): serve it if it is newer than the
    * one served. `full` re-reads every stored revision: signals may have been lost meanwhile.
@@ -254,6 +269,19 @@ export function createAcmeCertificateManager(options: AcmeCertificateManagerOpti
         logger.warn({ err: error, domain }, "recorded order failures unreadable; showing this server's");
         return statusOf(entry);
       }
+    },
+    async retryNow(name) {
+      const domain = serverNameOf(name) ?? "";
+      const entry = entries.get(domain);
+      if (!entry || stopped) return undefined;
+      const decision = retryDecision(entry, await store.orderFailures(domain), Date.now(), policy);
+      if (decision.t === "order" && isCurrent(domain, entry)) {
+        await store.retryOrderNow(domain);
+        if (entry.failure) entry.failure = { ...entry.failure, nextRetryMs: Date.now() };
+        logger.info({ domain }, "acme order retried now by the admin API");
+        void runner.start(domain, entry, "background");
+      }
+      return { decision, status: (await manager.currentStatus(domain)) ?? statusOf(entry) };
     },
     certificatesChanged(look) {
       if (!stopped) void pickUp.poll(look);

@@ -59,6 +59,11 @@ export interface CertificateStore {
   /** Records a failed order that reached the CA; called inside the domain's lock. */
   recordOrderFailure(domain: string, failure: OrderFailure): Promise<void>;
   /**
+   * Moves the domain's recorded next retry to now when it is later (an admin's retry): the
+   * failures stay, so the consecutive count and the hourly limit still hold.
+   */
+  retryOrderNow(domain: string): Promise<void>;
+  /**
    * Each stored certificate's domain and last write (`updated_at`, the writer's clock), for rows
    * written at or after `sinceMs` (every row when undefined). Cheap: no PEM is read.
    */

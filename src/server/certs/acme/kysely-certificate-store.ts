@@ -75,6 +75,7 @@ export function createKyselyCertificateStore(database: Database): CertificateSto
       }),
     orderFailures: failures.orderFailures,
     recordOrderFailure: failures.recordOrderFailure,
+    retryOrderNow: failures.retryOrderNow,
     certificateRevisions: (sinceMs) =>
       storeCall("list certificate revisions", async () => {
         let query = db.selectFrom("certificates").select(["domain", "updated_at"]);

@@ -13,6 +13,7 @@ const MAX_REASON_CHARS = 2_000;
 export interface KyselyOrderFailures {
   readonly orderFailures: (domain: string) => Promise<OrderFailures | undefined>;
   readonly recordOrderFailure: (domain: string, failure: OrderFailure) => Promise<void>;
+  readonly retryOrderNow: (domain: string) => Promise<void>;
   /** Not a store call of its own: part of saving or deleting a certificate. */
   readonly clearOrderFailures: (domain: string) => Promise<void>;
 }
@@ -77,6 +78,15 @@ export function createKyselyOrderFailures(database: Database): KyselyOrderFailur
               eb("failed_ms", "<", eb(now, "-", FORGET_AFTER_MS)),
             ]),
           )
+          .execute();
+      }),
+    retryOrderNow: (domain) =>
+      storeCall("reset ACME order backoff", async () => {
+        await db
+          .updateTable("acme_failures")
+          .set({ next_retry_ms: now })
+          .where("domain", "=", domain)
+          .where("next_retry_ms", ">", now)
           .execute();
       }),
     clearOrderFailures: async (domain) => {
