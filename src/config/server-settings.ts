@@ -180,6 +180,17 @@ export const serverSettings = defineSettings({
     default: "60",
     schema: integer(1, 3600),
   }),
+  workerLivenessTimeoutSeconds: setting({
+    env: "HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS",
+    flag: "--worker-liveness-timeout-seconds",
+    kind: "value",
+    description:
+      "With --workers: a listening worker that has not answered the primary's pings for this long (its event loop is blocked) is killed and restarted; 0: never",
+    expected: "0 (off) or a whole number of seconds from 5 to 3600",
+    default: "60",
+    // Below 5 s a GC pause or a load stall could pass for a hang (docs/operations.md).
+    schema: integer(0, 3600).refine((seconds) => seconds === 0 || seconds >= 5, "below 5 s"),
+  }),
   dataDir: setting({
     env: "HOP_DATA_DIR",
     flag: "--data-dir",

@@ -70,6 +70,15 @@ describe("loadConfig", () => {
     }
   });
 
+  it("takes the worker liveness timeout as 0 (off) or 5 to 3600 seconds, 60 by default", () => {
+    const timeout = (value?: string) =>
+      loadConfig(serverSettings, {
+        env: value === undefined ? {} : { HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS: value },
+        dotenvDir: null,
+      }).workerLivenessTimeoutSeconds;
+    assert.deepEqual([timeout(), timeout("0"), timeout("5"), timeout("3600")], [60, 0, 5, 3600]);
+  });
+
   it("treats an empty value as unset", () => {
     const config = loadConfig(serverSettings, {
       env: { HOP_ADMIN_API_KEY: "", HOP_LOG_LEVEL: "" },
@@ -99,6 +108,21 @@ describe("loadConfig", () => {
       "an unknown TLS mode",
       { HOP_SERVER_TLS: "letsencrypt" },
       /HOP_SERVER_TLS="letsencrypt".*expected self-signed, files or acme/,
+    ],
+    [
+      "a worker liveness timeout below 5 s (a load stall could pass for a hang)",
+      { HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS: "3" },
+      /^HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS="3" is invalid \(below 5 s\): expected 0 \(off\) or a whole number of seconds from 5 to 3600$/,
+    ],
+    [
+      "a negative worker liveness timeout",
+      { HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS: "-1" },
+      /HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS="-1" is invalid/,
+    ],
+    [
+      "a worker liveness timeout above an hour",
+      { HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS: "3601" },
+      /HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS="3601" is invalid/,
     ],
     [
       "a non-postgres DSN",

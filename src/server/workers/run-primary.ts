@@ -12,10 +12,12 @@ import { aggregatedWorkerMetrics } from "./worker-metrics.js";
 import {
   isFailedMessage,
   isProgressMessage,
+  isPongMessage,
   isReadyMessage,
   WORKER_INDEX_VARIABLE,
   type StopMessage,
 } from "./worker-messages.js";
+import { createLivenessWatchdog } from "./liveness-watchdog.js";
 import { planRestart } from "./restart-backoff.js";
 import { createSupervisionMetrics, type WorkerExitReason } from "./supervision-metrics.js";
 
@@ -37,6 +39,8 @@ interface Slot {
   restartDeadline: StartDeadline | undefined;
   /** Set when that deadline killed it: the deadline's error, for the log of its exit. */
   killedNotListening: string | undefined;
+  /** Set when the liveness watchdog killed it: how long it had not answered. */
+  killedUnresponsiveMs: number | undefined;
 }
 
 /**
@@ -45,7 +49,9 @@ interface Slot {
  * the listening ports (the primary accepts and hands connections round-robin), restarts a worker
  * that dies after it was listening (backoff from 0.5 s doubling to 30 s; logged), kills a
  * restarted worker not listening HOP_SERVER_START_TIMEOUT_SECONDS after its fork and restarts it
- * the same way (a quick exit; logged), serves the workers' summed metrics and its own (exits,
+ * the same way (a quick exit; logged), kills a listening worker that has not answered its pings
+ * for HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS (liveness-watchdog.ts) and restarts it the
+ * same way (logged), serves the workers' summed metrics and its own (exits,
  * restarts, workers listening: supervision-metrics.ts) on HOP_METRICS_LISTEN,
  * and on the first SIGTERM/SIGINT asks every worker to drain and stop. A worker that fails or
  * exits before its first "ready" is not retried: a setting it rejects or a port it cannot bind
@@ -102,12 +108,24 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     restartTimer: undefined,
     restartDeadline: undefined,
     killedNotListening: undefined,
+    killedUnresponsiveMs: undefined,
   }));
   const primaryRegistry = new Registry();
   const supervision = createSupervisionMetrics({
     registry: primaryRegistry,
     configuredWorkers: count,
     listeningWorkers: () => slots.filter((s) => s.ready).length,
+  });
+  const watchdog = createLivenessWatchdog({
+    timeoutSeconds: config.workerLivenessTimeoutSeconds,
+    listeningWorkers: () => slots.flatMap((s) => (s.ready && s.worker ? [s.worker] : [])),
+    onUnresponsive: (worker, silentMs) => {
+      const slot = slots.find((s) => s.worker === worker);
+      if (!slot || stopping) return;
+      slot.killedUnresponsiveMs = silentMs;
+      // Its event loop is blocked: it could not run a SIGTERM handler. Its exit restarts it.
+      worker.process.kill("SIGKILL");
+    },
   });
   let firstStart: { resolve: () => void; reject: (error: Error) => void } | undefined;
   const allReady = new Promise<void>((resolve, reject) => (firstStart = { resolve, reject }));
@@ -124,6 +142,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     slot.startedAtMs = Date.now();
     slot.lastStep = undefined;
     slot.killedNotListening = undefined;
+    slot.killedUnresponsiveMs = undefined;
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
     slot.worker = worker;
     // The first start has its deadline for all workers; a restart has one of its own.
@@ -136,6 +155,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
       log.warn({ slot: slot.index, pid: worker.process.pid, err: error.message }, "cannot reach a worker"),
     );
     worker.on("message", (message: unknown) => {
+      if (isPongMessage(message)) return watchdog.answered(worker);
       if (isProgressMessage(message)) return void (slot.lastStep = message.step);
       if (isFailedMessage(message)) {
         const failure = `worker ${slot.index} failed to start: ${message.message}`;
@@ -146,6 +166,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
       }
       if (!isReadyMessage(message)) return;
       slot.ready = true;
+      watchdog.answered(worker);
       clearRestartDeadline(slot);
       ports ??= { https: message.httpsPort, http: message.httpPort };
       log.info(
@@ -185,7 +206,16 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
           slot.restarts += 1;
           supervision.workerExited(exitReason(slot, wasReady));
           const exit = { worker: slot.index, pid: worker.process.pid, code, signal, ran_ms: ranMs };
-          if (slot.killedNotListening === undefined)
+          if (slot.killedUnresponsiveMs !== undefined)
+            log.warn(
+              {
+                ...exit,
+                seconds_without_answer: Math.round(slot.killedUnresponsiveMs / 1000),
+                restart_in_ms: delayMs,
+              },
+              "worker not answering (event loop blocked); killed it, restarting",
+            );
+          else if (slot.killedNotListening === undefined)
             log.warn({ ...exit, restart_in_ms: delayMs }, "worker died; restarting");
           else
             log.warn(
@@ -219,6 +249,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   let metricsListener: MetricsListener | undefined;
   const stopWorkers = async (): Promise<void> => {
     stopping = true;
+    watchdog.stop();
     for (const slot of slots) {
       clearTimeout(slot.restartTimer);
       clearRestartDeadline(slot);
@@ -271,6 +302,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     deadline.clear();
   }
   firstStart = undefined;
+  watchdog.start();
   try {
     if (config.metricsListen) {
       metricsListener = await createMetricsListener({
@@ -282,8 +314,8 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
           logger,
         }),
         readiness: createReadinessProbe({
-          // A listening worker that hangs stays "listening" here (it is not restarted either):
-          // hopgate_workers_scrape_missing and the HopGateWorkerNotAnswering alert see it.
+          // A listening worker that hangs makes it not ready once it has not answered the watchdog
+          // for 10 s (half the liveness timeout when shorter), until it answers or is replaced.
           checks: [
             {
               name: "workers",
@@ -291,6 +323,8 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
                 if (stopping) throw new Error("draining for shutdown");
                 const down = slots.filter((s) => !s.ready).map((s) => s.index);
                 if (down.length > 0) throw new Error(`workers not listening: ${down.join(", ")}`);
+                const silent = watchdog.unanswering().map((w) => slots.find((s) => s.worker === w)?.index);
+                if (silent.length > 0) throw new Error(`workers not answering: ${silent.join(", ")}`);
               },
             },
           ],
@@ -321,6 +355,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
 /** Why a worker exited outside a shutdown, for hopgate_worker_exits_total. */
 function exitReason(slot: Slot, wasReady: boolean): WorkerExitReason {
   if (slot.killedNotListening !== undefined) return "start_timeout";
+  if (slot.killedUnresponsiveMs !== undefined) return "unresponsive";
   return wasReady ? "crashed" : "start_failed";
 }
 

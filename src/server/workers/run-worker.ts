@@ -3,8 +3,10 @@ import { isHopGateError } from "../../lib/hopgate-error.js";
 import type { Logger } from "../../lib/logger.js";
 import { startServer, type ServerHandle } from "../start-server.js";
 import {
+  isPingMessage,
   isStopMessage,
   type FailedMessage,
+  type PongMessage,
   type ProgressMessage,
   type ReadyMessage,
 } from "./worker-messages.js";
@@ -33,8 +35,11 @@ export async function runWorker(config: ServerConfig, logger: Logger, index: num
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    const pong: PongMessage = { type: "hopgate:pong" };
     process.on("message", (message) => {
       if (isStopMessage(message)) resolve(drainMs);
+      // Answered from the event loop: a pong proves it turns (the primary's liveness watchdog).
+      if (isPingMessage(message) && process.connected) process.send?.(pong);
     });
     process.once("disconnect", () => {
       log.warn("the primary is gone; stopping");

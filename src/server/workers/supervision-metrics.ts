@@ -4,9 +4,11 @@ import { Counter, Gauge, type Registry } from "prom-client";
  * Why a worker of `hopgate server --workers N` exited outside a shutdown (each exit is followed
  * by a restart): `crashed` after it listened (any code or signal), `start_failed` when a
  * restarted worker exited before it listened, `start_timeout` when the primary killed a
- * restarted worker not listening by HOP_SERVER_START_TIMEOUT_SECONDS.
+ * restarted worker not listening by HOP_SERVER_START_TIMEOUT_SECONDS, `unresponsive` when it
+ * killed a listening worker that had not answered its pings for
+ * HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS.
  */
-export const WORKER_EXIT_REASONS = ["crashed", "start_failed", "start_timeout"] as const;
+export const WORKER_EXIT_REASONS = ["crashed", "start_failed", "start_timeout", "unresponsive"] as const;
 export type WorkerExitReason = (typeof WORKER_EXIT_REASONS)[number];
 
 export interface SupervisionMetricsOptions {

@@ -94,3 +94,21 @@ export function isMetricsMessage(message: unknown): message is MetricsMessage {
     typeof (message as MetricsMessage).id === "number"
   );
 }
+
+/** Primary → worker: answer with a pong from your event loop (the liveness watchdog). */
+export interface PingMessage {
+  readonly type: "hopgate:ping";
+}
+
+/** Worker → primary: its event loop ran since the primary's last ping. */
+export interface PongMessage {
+  readonly type: "hopgate:pong";
+}
+
+export function isPingMessage(message: unknown): message is PingMessage {
+  return typeof message === "object" && message !== null && (message as PingMessage).type === "hopgate:ping";
+}
+
+export function isPongMessage(message: unknown): message is PongMessage {
+  return typeof message === "object" && message !== null && (message as PongMessage).type === "hopgate:pong";
+}
