@@ -5,7 +5,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { startDnsResponder, type DnsResponder } from "./dns-responder.js";
-import { freePort } from "./free-port.js";
+import { freePort, holdPort, type PortHold } from "./free-port.js";
 
 export interface PebbleOptions {
   /** Port of OUR HTTP listener: pebble validates HTTP-01 challenges there. */
@@ -57,7 +57,13 @@ export async function preparePebble(cleanup: Cleanup, options: PebbleOptions): P
     ...["-keyout", keyFile!, "-out", certFile!],
   ]);
   const dns = await startDnsResponder(cleanup);
-  const [acmePort, managementPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  // pebble's own listeners stay bound by us until it starts (and again while it is stopped):
+  // another test file's server could take a port that is merely free (CI: "address already in use").
+  let holds: PortHold[] = [await holdPort(), await holdPort()];
+  const [acmePort, managementPort] = holds.map((hold) => hold.port) as [number, number];
+  const releaseHolds = () => Promise.all(holds.map((hold) => hold.release()));
+  cleanup(releaseHolds);
+  const tlsPort = await freePort();
   const config = {
     pebble: {
       listenAddress: `127.0.0.1:${acmePort}`,
@@ -82,6 +88,7 @@ export async function preparePebble(cleanup: Cleanup, options: PebbleOptions): P
     listenerCaPem,
     dns,
     async start() {
+      await releaseHolds();
       const child = spawn("pebble", ["-config", configFile!, "-dnsserver", `127.0.0.1:${dns.port}`], {
         env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_WFE_NONCEREJECT: "0" },
         stdio: ["ignore", "pipe", "pipe"],
@@ -106,7 +113,15 @@ export async function preparePebble(cleanup: Cleanup, options: PebbleOptions): P
       return {
         rootPem: () => httpsGet(managementUrl, listenerCaPem).then((r) => r.body),
         ordersAdded: () => ordersAdded,
-        stop,
+        // Stopped by the test, its ports are held again for a later start (best effort: one taken
+        // meanwhile makes that start fail with pebble's "address already in use", as before).
+        async stop() {
+          await stop();
+          const held = await Promise.all(
+            [acmePort, managementPort].map((port) => holdPort(port).catch(() => undefined)),
+          );
+          holds = held.filter((hold): hold is PortHold => hold !== undefined);
+        },
       };
     },
   };
