@@ -30,20 +30,19 @@ export interface WithheldTrailer {
  * that the visitor still gets its complete body. Returns the fields of `header` that were not
  * sent and why (each name once); empty when all went.
  */
-export function forwardTrailers(stream: TunnelStream, header: HeaderMap): WithheldTrailer[] {
-  const names = [...new Set(Object.keys(header).map((name) => name.toLowerCase()))];
+export function forwardTrailers(stream: TunnelStream, header: HeaderMap): readonly WithheldTrailer[] {
   const trailers = trailerFields(header);
   if (!trailers.ok) {
     const detail = `section refused (${trailers.problem}): none of it was sent`;
-    return names.map((name) => ({ name, reason: "section_refused", detail }));
+    return withheldNames(header, () => true).map((name) => ({ name, reason: "section_refused", detail }));
   }
-  const withheld: WithheldTrailer[] = names
-    .filter((name) => trailers.fields[name] === undefined)
-    .map((name) => ({
-      name,
-      reason: "not_a_trailer",
-      detail: "dropped: not allowed as a trailer field (RFC 9110 §6.5.1, hop-by-hop or tunnel metadata)",
-    }));
+  // Allocates nothing more when every field is a trailer and goes (gRPC's grpc-status, etc.).
+  const dropped = withheldNames(header, (name) => trailers.fields[name] === undefined);
+  const withheld: WithheldTrailer[] = dropped.map((name) => ({
+    name,
+    reason: "not_a_trailer",
+    detail: DROPPED,
+  }));
   if (trailers.count === 0) return withheld;
   const sent = stream.relaysTrailers && stream.sendTrailers(trailerHeaderMap(trailers.fields));
   if (sent) return withheld;
@@ -56,6 +55,19 @@ export function forwardTrailers(stream: TunnelStream, header: HeaderMap): Withhe
       };
   for (const name in trailers.fields) withheld.push({ ...notSent, name });
   return withheld;
+}
+
+const DROPPED = "dropped: not allowed as a trailer field (RFC 9110 §6.5.1, hop-by-hop or tunnel metadata)";
+const NONE: readonly string[] = [];
+
+/** The lowercased names of `header` that `withheld` holds, each once, in header order. */
+function withheldNames(header: HeaderMap, withheld: (lowercased: string) => boolean): readonly string[] {
+  let names: string[] | undefined;
+  for (const key in header) {
+    const name = key.toLowerCase();
+    if (withheld(name) && !names?.includes(name)) (names ??= []).push(name);
+  }
+  return names ?? NONE;
 }
 
 /** Validated trailer fields as a flat name/value list, as the inspector keeps heads. */
