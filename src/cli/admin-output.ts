@@ -2,7 +2,7 @@
  * Readable renderings of admin API answers for `hopgate admin ...` (`--json` prints the raw body
  * instead). Each takes the parsed JSON body of a successful answer and returns lines of text.
  */
-import { maskUrlSecrets } from "../lib/masked-url.js";
+import { maskUrlSecrets } from "../lib/secret.js";
 
 type Json = Record<string, unknown>;
 

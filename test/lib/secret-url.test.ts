@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { maskUrlSecrets } from "../../src/lib/masked-url.js";
+import { maskUrlSecrets } from "../../src/lib/secret.js";
 
 describe("maskUrlSecrets", () => {
   const cases: Array<[string, string]> = [

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { maskUrlSecrets } from "../../lib/masked-url.js";
+import { maskUrlSecrets } from "../../lib/secret.js";
 import { AMBIGUOUS_PATH_FORMS } from "../../protocol/ambiguous-path.js";
 import { parseCidr } from "./ip-rules.js";
 import { hashPassword } from "./password-hash.js";

@@ -1,5 +1,5 @@
 import type { Logger } from "../../lib/logger.js";
-import { maskUrlSecrets, URL_MASK } from "../../lib/masked-url.js";
+import { maskUrlSecrets, URL_MASK } from "../../lib/secret.js";
 import type { ForwardAuthOutcome, ForwardAuthRequest, ForwardAuthSpec } from "./forward-auth.js";
 
 export type AskForwardAuth = (

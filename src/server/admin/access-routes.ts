@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "../../lib/logger.js";
-import { maskUrlSecrets } from "../../lib/masked-url.js";
+import { maskUrlSecrets } from "../../lib/secret.js";
 import {
   accessPolicyInput,
   publicAccessPolicy,
