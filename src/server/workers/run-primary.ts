@@ -19,7 +19,7 @@ import {
 } from "./worker-messages.js";
 import { createLivenessWatchdog } from "./liveness-watchdog.js";
 import { planRestart } from "./restart-backoff.js";
-import { createSupervisionMetrics, type WorkerExitReason } from "./supervision-metrics.js";
+import { createSupervisionMetrics } from "./supervision-metrics.js";
 
 /** After the drain time, how long the primary waits for workers to exit before SIGKILL. */
 const EXIT_GRACE_MS = 5_000;
@@ -37,11 +37,17 @@ interface Slot {
   restartTimer: NodeJS.Timeout | undefined;
   /** A restarted worker's own start deadline, from its fork until it listens or exits. */
   restartDeadline: StartDeadline | undefined;
-  /** Set when that deadline killed it: the deadline's error, for the log of its exit. */
-  killedNotListening: string | undefined;
-  /** Set when the liveness watchdog killed it: how long it had not answered. */
-  killedUnresponsiveMs: number | undefined;
+  /** Why the primary killed its current worker, for the log and count of its exit. */
+  killed: Kill | undefined;
 }
+
+/**
+ * A kill by the primary: the restart deadline passed (its error) or the liveness watchdog found
+ * the worker silent (for how long).
+ */
+type Kill =
+  | { readonly reason: "start_timeout"; readonly error: string }
+  | { readonly reason: "unresponsive"; readonly silentMs: number };
 
 /**
  * The primary of `hopgate server --workers N` (node:cluster; docs/scale-out.md): applies the
@@ -107,8 +113,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     restarts: 0,
     restartTimer: undefined,
     restartDeadline: undefined,
-    killedNotListening: undefined,
-    killedUnresponsiveMs: undefined,
+    killed: undefined,
   }));
   const primaryRegistry = new Registry();
   const supervision = createSupervisionMetrics({
@@ -122,7 +127,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     onUnresponsive: (worker, silentMs) => {
       const slot = slots.find((s) => s.worker === worker);
       if (!slot || stopping) return;
-      slot.killedUnresponsiveMs = silentMs;
+      slot.killed = { reason: "unresponsive", silentMs };
       // Its event loop is blocked: it could not run a SIGTERM handler. Its exit restarts it.
       worker.process.kill("SIGKILL");
     },
@@ -141,8 +146,7 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     slot.ready = false;
     slot.startedAtMs = Date.now();
     slot.lastStep = undefined;
-    slot.killedNotListening = undefined;
-    slot.killedUnresponsiveMs = undefined;
+    slot.killed = undefined;
     const worker = cluster.fork({ [WORKER_INDEX_VARIABLE]: String(slot.index) });
     slot.worker = worker;
     // The first start has its deadline for all workers; a restart has one of its own.
@@ -204,27 +208,22 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
           const { delayMs, quickExits } = planRestart(slot.quickExits, ranMs, wasReady);
           slot.quickExits = quickExits;
           slot.restarts += 1;
-          supervision.workerExited(exitReason(slot, wasReady));
+          const killed = slot.killed;
+          supervision.workerExited(killed?.reason ?? (wasReady ? "crashed" : "start_failed"));
           const exit = { worker: slot.index, pid: worker.process.pid, code, signal, ran_ms: ranMs };
-          if (slot.killedUnresponsiveMs !== undefined)
+          if (killed === undefined) log.warn({ ...exit, restart_in_ms: delayMs }, "worker died; restarting");
+          else if (killed.reason === "unresponsive")
             log.warn(
               {
                 ...exit,
-                seconds_without_answer: Math.round(slot.killedUnresponsiveMs / 1000),
+                seconds_without_answer: Math.round(killed.silentMs / 1000),
                 restart_in_ms: delayMs,
               },
               "worker not answering (event loop blocked); killed it, restarting",
             );
-          else if (slot.killedNotListening === undefined)
-            log.warn({ ...exit, restart_in_ms: delayMs }, "worker died; restarting");
           else
             log.warn(
-              {
-                ...exit,
-                last_step: slot.lastStep,
-                restart_in_ms: delayMs,
-                error: slot.killedNotListening,
-              },
+              { ...exit, last_step: slot.lastStep, restart_in_ms: delayMs, error: killed.error },
               "restarted worker not listening by the start deadline; killed it, restarting",
             );
           slot.restartTimer = setTimeout(() => fork(slot), delayMs);
@@ -240,7 +239,10 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
     slot.restartDeadline = deadline;
     void deadline.passed.then(() => {
       if (slot.worker !== worker || slot.ready || stopping) return;
-      slot.killedNotListening = deadline.error(notListening(slot, worker, Date.now())).message;
+      slot.killed = {
+        reason: "start_timeout",
+        error: deadline.error(notListening(slot, worker, Date.now())).message,
+      };
       // It hangs: it would not answer the stop message either. Its exit restarts it.
       worker.process.kill("SIGKILL");
     });
@@ -350,13 +352,6 @@ export async function runPrimary(config: ServerConfig, logger: Logger, count: nu
   log.info({ workers: count }, "stopping workers");
   await stopWorkers();
   return failed ? 1 : 0;
-}
-
-/** Why a worker exited outside a shutdown, for hopgate_worker_exits_total. */
-function exitReason(slot: Slot, wasReady: boolean): WorkerExitReason {
-  if (slot.killedNotListening !== undefined) return "start_timeout";
-  if (slot.killedUnresponsiveMs !== undefined) return "unresponsive";
-  return wasReady ? "crashed" : "start_failed";
 }
 
 function clearRestartDeadline(slot: Slot): void {

@@ -35,32 +35,25 @@ export interface StopMessage {
 /** The environment variable carrying a worker's slot number (1..N) to the forked process. */
 export const WORKER_INDEX_VARIABLE = "HOPGATE_WORKER_INDEX";
 
+/** `message` is an object whose `type` is `type` (and whose other fields the caller checks). */
+function ofType(message: unknown, type: string): message is Record<string, unknown> {
+  return typeof message === "object" && message !== null && (message as { type?: unknown }).type === type;
+}
+
 export function isReadyMessage(message: unknown): message is ReadyMessage {
-  return (
-    typeof message === "object" && message !== null && (message as ReadyMessage).type === "hopgate:ready"
-  );
+  return ofType(message, "hopgate:ready");
 }
 
 export function isFailedMessage(message: unknown): message is FailedMessage {
-  return (
-    typeof message === "object" &&
-    message !== null &&
-    (message as FailedMessage).type === "hopgate:failed" &&
-    typeof (message as FailedMessage).message === "string"
-  );
+  return ofType(message, "hopgate:failed") && typeof message.message === "string";
 }
 
 export function isProgressMessage(message: unknown): message is ProgressMessage {
-  return (
-    typeof message === "object" &&
-    message !== null &&
-    (message as ProgressMessage).type === "hopgate:progress" &&
-    typeof (message as ProgressMessage).step === "string"
-  );
+  return ofType(message, "hopgate:progress") && typeof message.step === "string";
 }
 
 export function isStopMessage(message: unknown): message is StopMessage {
-  return typeof message === "object" && message !== null && (message as StopMessage).type === "hopgate:stop";
+  return ofType(message, "hopgate:stop");
 }
 
 /** Primary → worker: send your registry's metrics (as `getMetricsAsJSON`), answering `id`. */
@@ -78,21 +71,11 @@ export interface MetricsMessage {
 }
 
 export function isMetricsRequestMessage(message: unknown): message is MetricsRequestMessage {
-  return (
-    typeof message === "object" &&
-    message !== null &&
-    (message as MetricsRequestMessage).type === "hopgate:metrics-request" &&
-    typeof (message as MetricsRequestMessage).id === "number"
-  );
+  return ofType(message, "hopgate:metrics-request") && typeof message.id === "number";
 }
 
 export function isMetricsMessage(message: unknown): message is MetricsMessage {
-  return (
-    typeof message === "object" &&
-    message !== null &&
-    (message as MetricsMessage).type === "hopgate:metrics" &&
-    typeof (message as MetricsMessage).id === "number"
-  );
+  return ofType(message, "hopgate:metrics") && typeof message.id === "number";
 }
 
 /** Primary → worker: answer with a pong from your event loop (the liveness watchdog). */
@@ -106,9 +89,9 @@ export interface PongMessage {
 }
 
 export function isPingMessage(message: unknown): message is PingMessage {
-  return typeof message === "object" && message !== null && (message as PingMessage).type === "hopgate:ping";
+  return ofType(message, "hopgate:ping");
 }
 
 export function isPongMessage(message: unknown): message is PongMessage {
-  return typeof message === "object" && message !== null && (message as PongMessage).type === "hopgate:pong";
+  return ofType(message, "hopgate:pong");
 }
