@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import https from "node:https";
 import { describe, it } from "node:test";
 import {
   gatewayStores,
@@ -10,6 +9,7 @@ import {
 } from "../helpers/acme-gateway.js";
 import { ACME_MAIN_DOMAIN } from "../helpers/acme-server-config.js";
 import type { LogLine } from "../helpers/log-capture.js";
+import { sendRequest } from "../helpers/http-request.js";
 import { until } from "../helpers/poll-until.js";
 
 const ADMIN_KEY = "acme-retry-admin-key-0123456789";
@@ -28,38 +28,22 @@ interface Answer {
 }
 
 /** `POST /domains/{domain}/certificate/retry`; the server's own certificate is not tested here. */
-function retry(server: TestServer, domain: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const request = https.request(
-      {
-        host: "127.0.0.1",
-        port: server.handle.httpsPort,
-        method: "POST",
-        path: `/api/v1/admin/domains/${encodeURIComponent(domain)}/certificate/retry`,
-        servername: ACME_MAIN_DOMAIN,
-        rejectUnauthorized: false,
-        agent: false,
-        headers: {
-          host: ACME_MAIN_DOMAIN,
-          authorization: `Bearer ${ADMIN_KEY}`,
-          "content-type": "application/json",
-        },
+async function retry(server: TestServer, domain: string): Promise<Answer> {
+  const answer = await sendRequest(
+    `https://127.0.0.1:${server.handle.httpsPort}/api/v1/admin/domains/${encodeURIComponent(domain)}/certificate/retry`,
+    {
+      method: "POST",
+      servername: ACME_MAIN_DOMAIN,
+      anyCertificate: true,
+      headers: {
+        host: ACME_MAIN_DOMAIN,
+        authorization: `Bearer ${ADMIN_KEY}`,
+        "content-type": "application/json",
       },
-      (response) => {
-        let text = "";
-        response.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
-        response.on("end", () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            json: JSON.parse(text) as Answer["json"],
-          }),
-        );
-      },
-    );
-    request.on("error", reject);
-    request.end("{}");
-  });
+      body: "{}",
+    },
+  );
+  return { status: answer.status, headers: answer.headers, json: answer.json<Answer["json"]>() };
 }
 
 const failedOrders = (server: TestServer): LogLine[] =>

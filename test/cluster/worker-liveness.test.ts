@@ -4,7 +4,7 @@ import { pollUntil } from "../helpers/poll-until.js";
 import { sampleValue } from "../helpers/prometheus-text.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { within } from "../helpers/within.js";
-import { startWorkersProcess } from "../helpers/workers-process.js";
+import { hangListeningWorker, startWorkersProcess } from "../helpers/workers-process.js";
 
 /** The shortest timeout the setting takes: the test waits for it, never asserts how fast. */
 const LIVENESS_TIMEOUT_SECONDS = 5;
@@ -27,16 +27,7 @@ describe("the primary's liveness watchdog (HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SE
       HOP_SERVER_WORKER_LIVENESS_TIMEOUT_SECONDS: String(LIVENESS_TIMEOUT_SECONDS),
     });
     const server = gateway.process;
-    const hung = Number(server.lines.find((l) => l.msg === "worker listening" && l.slot === 2)?.pid);
-    assert.ok(hung > 0, "worker 2 logged that it listens");
-    process.kill(hung, "SIGSTOP");
-    t.after(() => {
-      try {
-        process.kill(hung, "SIGCONT");
-      } catch {
-        // killed by the watchdog, as expected
-      }
-    });
+    const hung = hangListeningWorker(t, gateway, 2);
 
     let last = { status: 0, text: "" };
     await pollUntil(

@@ -4,7 +4,7 @@ import { pollUntil } from "../helpers/poll-until.js";
 import { promtoolCheckMetrics, sampleValue } from "../helpers/prometheus-text.js";
 import { tempDir } from "../helpers/temp-dir.js";
 import { within } from "../helpers/within.js";
-import { startWorkersProcess } from "../helpers/workers-process.js";
+import { hangListeningWorker, startWorkersProcess } from "../helpers/workers-process.js";
 
 /** Generous: the primary waits 3 s for a silent worker; a busy 2-core machine adds more. */
 const SCRAPE_DEADLINE_MS = 20_000;
@@ -53,16 +53,7 @@ describe("the primary's /metrics with a worker that hangs after it listens", () 
     const cpuBefore = healthy.value("process_cpu_seconds_total");
     assert.ok(cpuBefore !== undefined && cpuBefore > 0, "the workers' process series are summed");
 
-    const hung = Number(server.lines.find((l) => l.msg === "worker listening" && l.slot === 2)?.pid);
-    assert.ok(hung > 0, "worker 2 logged that it listens");
-    process.kill(hung, "SIGSTOP");
-    t.after(() => {
-      try {
-        process.kill(hung, "SIGCONT");
-      } catch {
-        // gone already
-      }
-    });
+    const hung = hangListeningWorker(t, gateway, 2);
 
     const during = await scrape(gateway.metricsPort);
     assert.equal(during.status, 200, during.text.slice(0, 2000));

@@ -18,6 +18,10 @@ export interface TestRequest {
   readonly body?: string | Buffer | Iterable<Buffer>;
   /** CA to trust for https URLs. */
   readonly ca?: string;
+  /** TLS server name (SNI) for https URLs over HTTP/1.1, when the URL's host is an address. */
+  readonly servername?: string;
+  /** Accept any certificate (https over HTTP/1.1): for tests of what lies behind TLS, not of it. */
+  readonly anyCertificate?: boolean;
   /** Use HTTP/2 (https URLs only). */
   readonly http2?: boolean;
 }
@@ -35,6 +39,8 @@ function sendHttp1(url: string, options: TestRequest): Promise<TestResponse> {
       method: options.method ?? "GET",
       headers: options.headers,
       ca: options.ca,
+      servername: options.servername,
+      rejectUnauthorized: options.anyCertificate !== true,
       agent: false,
     });
     req.on("error", reject);

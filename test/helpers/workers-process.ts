@@ -99,3 +99,23 @@ export async function startWorkersProcess(
     },
   };
 }
+
+/**
+ * Stops (SIGSTOP) the worker listening in `slot`, by the primary's "worker listening" line: a
+ * worker hung after it listens. It is continued when the test ends (unless killed meanwhile).
+ * Returns its pid.
+ */
+export function hangListeningWorker(t: TestContext, gateway: WorkersProcess, slot: number): number {
+  const line = gateway.process.lines.find((l) => l.msg === "worker listening" && l.slot === slot);
+  const pid = Number(line?.pid);
+  if (!(pid > 0)) throw new Error(`worker ${slot} has not logged that it listens`);
+  process.kill(pid, "SIGSTOP");
+  t.after(() => {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // killed meanwhile (the liveness watchdog, or the test)
+    }
+  });
+  return pid;
+}
